@@ -1,0 +1,68 @@
+//! The engine trait every oracle implements, and the resource limits they all share.
+
+use crate::outcome::{Outcome, Value};
+use std::time::Duration;
+use wasmparser::WasmFeatures;
+
+/// A compiled module inside a [`Session`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ModuleId(pub usize);
+
+/// An instance inside a [`Session`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct InstanceId(pub usize);
+
+/// Limits every engine applies the same way, so that a difference in outcome
+/// is never a difference in configuration.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest linear memory, in bytes.
+    pub memory_bytes: usize,
+    /// Largest table, in elements.
+    pub table_elements: usize,
+    /// Instances one session may create.
+    pub instances: usize,
+    /// Wall time one compile, instantiation or call may take.
+    pub call_time: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 4 << 30,
+            table_elements: 10_000_000,
+            instances: 10_000,
+            call_time: Duration::from_secs(10),
+        }
+    }
+}
+
+/// One engine tier: it declares what it supports and opens sessions.
+///
+/// An engine knows nothing about suites or fuzzing: it compiles, instantiates
+/// and calls, and reports what the Wasm did as an [`Outcome`].
+pub trait Engine: Send + Sync {
+    /// The stable id used on the command line, in expectations and in reports.
+    fn id(&self) -> &'static str;
+    /// The engine's version as its crate or binary reports it.
+    fn version(&self) -> String;
+    /// The proposals this engine runs. Modules needing more are skipped, not failed.
+    fn features(&self) -> WasmFeatures;
+    /// A fresh store with the `spectest` host module already registered.
+    fn session(&self, limits: &Limits) -> Box<dyn Session>;
+}
+
+/// A store on one engine: modules, instances, and the names they are registered under.
+pub trait Session {
+    /// Compiles a binary module. A rejection comes back as `Invalid`,
+    /// `Malformed` or `Unsupported`.
+    fn compile(&mut self, wasm: &[u8]) -> Result<ModuleId, Outcome>;
+    /// Instantiates against `spectest` and every registered instance; runs the start function.
+    fn instantiate(&mut self, module: ModuleId) -> Result<InstanceId, Outcome>;
+    /// Makes an instance's exports importable under `name`.
+    fn register(&mut self, name: &str, instance: InstanceId);
+    /// Calls an exported function.
+    fn invoke(&mut self, instance: InstanceId, export: &str, args: &[Value]) -> Outcome;
+    /// Reads an exported global.
+    fn global(&mut self, instance: InstanceId, export: &str) -> Outcome;
+}

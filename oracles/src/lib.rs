@@ -1,0 +1,45 @@
+//! lockstep's oracles: WebAssembly engines behind one trait, and the shared outcome model.
+
+pub mod engine;
+pub mod features;
+pub mod outcome;
+pub mod spectest;
+pub mod wasmi;
+pub mod wasmtime;
+
+#[cfg(test)]
+mod testing;
+
+pub use engine::{Engine, InstanceId, Limits, ModuleId, Session};
+pub use outcome::{Exception, Heap, Outcome, Ref, Resource, TrapCode, Value};
+
+use std::sync::{Arc, OnceLock};
+
+/// The ids of the engines built into lockstep, in report order.
+pub const ENGINE_IDS: &[&str] = &[
+    "wasmtime-cranelift",
+    "wasmtime-aot",
+    "wasmtime-winch",
+    "wasmtime-pulley",
+    "wasmi",
+];
+
+/// The built-in engine with this id. Engines are created once per process and shared.
+pub fn engine(id: &str) -> Option<Arc<dyn Engine>> {
+    static ENGINES: OnceLock<Vec<OnceLock<Arc<dyn Engine>>>> = OnceLock::new();
+    let slots = ENGINES.get_or_init(|| ENGINE_IDS.iter().map(|_| OnceLock::new()).collect());
+    let index = ENGINE_IDS.iter().position(|known| *known == id)?;
+    Some(slots[index].get_or_init(|| create(id)).clone())
+}
+
+fn create(id: &str) -> Arc<dyn Engine> {
+    use crate::wasmtime::Tier;
+    match id {
+        "wasmtime-cranelift" => Arc::new(wasmtime::Wasmtime::new(Tier::Cranelift)),
+        "wasmtime-aot" => Arc::new(wasmtime::Wasmtime::new(Tier::Aot)),
+        "wasmtime-winch" => Arc::new(wasmtime::Wasmtime::new(Tier::Winch)),
+        "wasmtime-pulley" => Arc::new(wasmtime::Wasmtime::new(Tier::Pulley)),
+        "wasmi" => Arc::new(wasmi::Wasmi::new()),
+        _ => unreachable!("{id} is listed in ENGINE_IDS"),
+    }
+}

@@ -1,0 +1,203 @@
+//! The shared outcome model: what one execution on one engine did, in one type for every engine.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A Wasm value as lockstep compares it. Floats are kept as bits so that NaN
+/// payloads survive until the comparison decides whether they matter.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Value {
+    I32(i32),
+    I64(i64),
+    F32(u32),
+    F64(u64),
+    V128(u128),
+    Ref(Ref),
+}
+
+/// The reference hierarchies a null can belong to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Heap {
+    Func,
+    Extern,
+    Any,
+    Exn,
+}
+
+/// A reference value, reduced to what every engine's embedding API exposes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ref {
+    Null(Heap),
+    Func,
+    /// An `externref`; `Some(n)` when it carries a host integer created by the harness.
+    Extern(Option<u32>),
+    /// An `anyref` that is a host `externref` with payload `n`, converted by `any.convert_extern`.
+    Host(u32),
+    I31(i32),
+    Struct,
+    Array,
+    Exn,
+    /// A non-null reference whose kind the engine does not expose.
+    Opaque,
+}
+
+/// Trap reasons, normalized across engines. The engine's raw message travels beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TrapCode {
+    Unreachable,
+    IntegerDivideByZero,
+    IntegerOverflow,
+    InvalidConversionToInteger,
+    MemoryOutOfBounds,
+    TableOutOfBounds,
+    IndirectCallToNull,
+    IndirectCallTypeMismatch,
+    NullReference,
+    ArrayOutOfBounds,
+    CastFailure,
+    UnalignedAtomic,
+    AllocationTooLarge,
+    AtomicWaitOnNonSharedMemory,
+    /// A trap raised by a host function the harness supplied.
+    Host,
+    /// A trap the engine reports that lockstep does not know how to name.
+    Other,
+}
+
+impl TrapCode {
+    /// Maps a spec-test assertion message (`assert_trap ... "message"`) to a trap code.
+    pub fn from_spec_message(message: &str) -> TrapCode {
+        const TABLE: &[(&str, TrapCode)] = &[
+            ("unreachable", TrapCode::Unreachable),
+            ("integer divide by zero", TrapCode::IntegerDivideByZero),
+            ("integer overflow", TrapCode::IntegerOverflow),
+            ("invalid conversion to integer", TrapCode::InvalidConversionToInteger),
+            ("out of bounds memory access", TrapCode::MemoryOutOfBounds),
+            ("out of bounds table access", TrapCode::TableOutOfBounds),
+            ("undefined element", TrapCode::TableOutOfBounds),
+            ("uninitialized element", TrapCode::IndirectCallToNull),
+            ("indirect call type mismatch", TrapCode::IndirectCallTypeMismatch),
+            ("null", TrapCode::NullReference),
+            ("out of bounds array access", TrapCode::ArrayOutOfBounds),
+            ("cast failure", TrapCode::CastFailure),
+            ("unaligned atomic", TrapCode::UnalignedAtomic),
+            ("expected shared memory", TrapCode::AtomicWaitOnNonSharedMemory),
+        ];
+        TABLE
+            .iter()
+            .find(|(prefix, _)| message.starts_with(prefix))
+            .map_or(TrapCode::Other, |(_, code)| *code)
+    }
+}
+
+/// Resources whose exhaustion legitimately differs between engines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Resource {
+    Stack,
+    Fuel,
+    Memory,
+    Time,
+}
+
+/// An uncaught Wasm exception that left an export.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exception {
+    /// Which tag: the export or import name it is reachable under, or `#index`.
+    pub tag: String,
+    pub payload: Vec<Value>,
+}
+
+/// What one action (compile, instantiate, invoke, read a global) did on one engine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// The action completed; an instantiation or compilation completes with no values.
+    Values(Vec<Value>),
+    Trap {
+        code: TrapCode,
+        message: String,
+    },
+    Exception(Exception),
+    Exhausted(Resource),
+    /// The engine cannot run this: a proposal it lacks, an instrumentation that does not apply.
+    Unsupported(String),
+    Invalid(String),
+    Malformed(String),
+    Unlinkable(String),
+    /// The engine took down its worker (panic, signal, abort).
+    Crashed(String),
+    /// lockstep itself failed (a value it cannot convert, an API it misused).
+    /// Never attributed to the engine and never a divergence, always a failure of the run.
+    HarnessFailed(String),
+}
+
+impl Outcome {
+    pub fn trap(code: TrapCode, message: impl Into<String>) -> Outcome {
+        Outcome::Trap {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// True for the outcomes that say a module was rejected before it ran.
+    pub fn is_rejection(&self) -> bool {
+        matches!(self, Outcome::Invalid(_) | Outcome::Malformed(_))
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::I32(v) => write!(f, "i32:{v}"),
+            Value::I64(v) => write!(f, "i64:{v}"),
+            Value::F32(bits) => write!(f, "f32:{}", f32::from_bits(*bits)),
+            Value::F64(bits) => write!(f, "f64:{}", f64::from_bits(*bits)),
+            Value::V128(v) => write!(f, "v128:{v:#034x}"),
+            Value::Ref(r) => write!(f, "{r:?}"),
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Values(values) => {
+                let shown: Vec<String> = values.iter().map(Value::to_string).collect();
+                write!(f, "[{}]", shown.join(", "))
+            }
+            Outcome::Trap { code, message } => write!(f, "trap {code:?} ({message})"),
+            Outcome::Exception(e) => {
+                let shown: Vec<String> = e.payload.iter().map(Value::to_string).collect();
+                write!(f, "exception {} [{}]", e.tag, shown.join(", "))
+            }
+            Outcome::Exhausted(r) => write!(f, "exhausted {r:?}"),
+            Outcome::Unsupported(why) => write!(f, "unsupported: {why}"),
+            Outcome::Invalid(why) => write!(f, "invalid: {why}"),
+            Outcome::Malformed(why) => write!(f, "malformed: {why}"),
+            Outcome::Unlinkable(why) => write!(f, "unlinkable: {why}"),
+            Outcome::Crashed(why) => write!(f, "crashed: {why}"),
+            Outcome::HarnessFailed(why) => write!(f, "harness failed: {why}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_messages_map_to_codes() {
+        assert_eq!(
+            TrapCode::from_spec_message("uninitialized element 2"),
+            TrapCode::IndirectCallToNull
+        );
+        assert_eq!(
+            TrapCode::from_spec_message("undefined element"),
+            TrapCode::TableOutOfBounds
+        );
+        assert_eq!(
+            TrapCode::from_spec_message("null function reference"),
+            TrapCode::NullReference
+        );
+        assert_eq!(TrapCode::from_spec_message("something new"), TrapCode::Other);
+    }
+}

@@ -1,0 +1,448 @@
+//! wasmtime as an oracle: the store, linker, value conversion and trap mapping that every wasmtime tier shares.
+
+mod aot;
+mod cranelift;
+mod pulley;
+mod values;
+mod winch;
+
+use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
+use crate::outcome::{Exception, Outcome, Resource, TrapCode};
+use crate::{Value, features, spectest};
+use std::time::Duration;
+use wasmparser::WasmFeatures;
+use wasmtime::{
+    Config, Extern, Global, GlobalType, Instance, Linker, Memory, MemoryType, Module, Mutability,
+    RefType, SharedMemory, Store, StoreLimits, StoreLimitsBuilder, Table, TableType, Tag, Trap,
+    Val, ValType,
+};
+
+/// How often the epoch advances; call deadlines are counted in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The wasmtime tiers lockstep runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    Cranelift,
+    Aot,
+    Winch,
+    Pulley,
+}
+
+impl Tier {
+    fn id(self) -> &'static str {
+        match self {
+            Tier::Cranelift => cranelift::ID,
+            Tier::Aot => aot::ID,
+            Tier::Winch => winch::ID,
+            Tier::Pulley => pulley::ID,
+        }
+    }
+
+    fn features(self) -> WasmFeatures {
+        match self {
+            Tier::Cranelift | Tier::Aot => full_features(),
+            Tier::Winch => winch::features(),
+            Tier::Pulley => pulley::features(),
+        }
+    }
+
+    fn configure(self, config: &mut Config) {
+        match self {
+            Tier::Cranelift | Tier::Aot => {}
+            Tier::Winch => winch::configure(config),
+            Tier::Pulley => pulley::configure(config),
+        }
+    }
+}
+
+/// Everything wasmtime 48 runs with Cranelift on x86-64: Wasm 3.0 plus the
+/// phase-3+ proposals it implements. Legacy exceptions are rejected by wasmtime.
+fn full_features() -> WasmFeatures {
+    WasmFeatures::WASM3 | WasmFeatures::CUSTOM_PAGE_SIZES | WasmFeatures::WIDE_ARITHMETIC
+}
+
+/// One wasmtime tier: an engine configured for it, and for AOT a second
+/// engine that only loads precompiled code.
+pub struct Wasmtime {
+    tier: Tier,
+    engine: wasmtime::Engine,
+    loader: Option<wasmtime::Engine>,
+}
+
+impl Wasmtime {
+    pub fn new(tier: Tier) -> Wasmtime {
+        let engine = build_engine(tier);
+        let loader = (tier == Tier::Aot).then(|| build_engine(tier));
+        Wasmtime {
+            tier,
+            engine,
+            loader,
+        }
+    }
+}
+
+fn build_engine(tier: Tier) -> wasmtime::Engine {
+    let mut config = Config::new();
+    config.wasm_features(to_wasmtime(features::all() | WasmFeatures::all()), false);
+    config.wasm_features(to_wasmtime(tier.features()), true);
+    config.epoch_interruption(true);
+    config.shared_memory(tier.features().threads());
+    tier.configure(&mut config);
+    let engine = wasmtime::Engine::new(&config)
+        .unwrap_or_else(|e| panic!("lockstep's configuration of {} is rejected: {e}", tier.id()));
+    start_epoch_ticker(&engine);
+    engine
+}
+
+/// Translates wasmparser 0.263 features to the wasmparser version wasmtime uses, by name.
+fn to_wasmtime(features: WasmFeatures) -> wasmtime::WasmFeatures {
+    features
+        .iter_names()
+        .filter_map(|(name, _)| wasmtime::WasmFeatures::from_name(name))
+        .fold(wasmtime::WasmFeatures::empty(), |acc, flag| acc | flag)
+}
+
+/// Advances the engine's epoch until the engine is dropped, so that a call
+/// running past its deadline is interrupted instead of hanging the run.
+fn start_epoch_ticker(engine: &wasmtime::Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("lockstep-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawning the epoch thread");
+}
+
+impl Engine for Wasmtime {
+    fn id(&self) -> &'static str {
+        self.tier.id()
+    }
+
+    fn version(&self) -> String {
+        "48.0.8".to_string()
+    }
+
+    fn features(&self) -> WasmFeatures {
+        self.tier.features()
+    }
+
+    fn session(&self, limits: &Limits) -> Box<dyn Session> {
+        Box::new(WasmtimeSession::new(self, limits))
+    }
+}
+
+struct StoreData {
+    limits: StoreLimits,
+}
+
+struct WasmtimeSession {
+    tier: Tier,
+    engine: wasmtime::Engine,
+    loader: Option<wasmtime::Engine>,
+    store: Store<StoreData>,
+    linker: Linker<StoreData>,
+    modules: Vec<Module>,
+    instances: Vec<Instance>,
+    deadline_ticks: u64,
+}
+
+impl WasmtimeSession {
+    fn new(wasmtime: &Wasmtime, limits: &Limits) -> WasmtimeSession {
+        let data = StoreData {
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.memory_bytes)
+                .table_elements(limits.table_elements)
+                .instances(limits.instances)
+                .build(),
+        };
+        let runtime = wasmtime.loader.as_ref().unwrap_or(&wasmtime.engine);
+        let mut store = Store::new(runtime, data);
+        store.limiter(|data| &mut data.limits);
+        let mut linker = Linker::new(runtime);
+        linker.allow_shadowing(true);
+        define_spectest(&mut linker, &mut store, wasmtime.tier.features().threads())
+            .expect("defining spectest on a fresh store");
+        WasmtimeSession {
+            tier: wasmtime.tier,
+            engine: wasmtime.engine.clone(),
+            loader: wasmtime.loader.clone(),
+            store,
+            linker,
+            modules: Vec::new(),
+            instances: Vec::new(),
+            deadline_ticks: (limits.call_time.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64,
+        }
+    }
+
+    fn instance(&self, id: InstanceId) -> Result<Instance, Outcome> {
+        self.instances
+            .get(id.0)
+            .copied()
+            .ok_or_else(|| Outcome::HarnessFailed(format!("no instance #{}", id.0)))
+    }
+
+    /// Turns an error from running Wasm into what the Wasm did.
+    fn run_error(&mut self, error: wasmtime::Error, instance: Option<Instance>) -> Outcome {
+        if let Some(trap) = error.downcast_ref::<Trap>() {
+            return trap_outcome(*trap, &error);
+        }
+        if error.is::<wasmtime::ThrownException>() {
+            return self.exception_outcome(instance);
+        }
+        if format!("{error:?}").contains("out of memory") {
+            return Outcome::Exhausted(Resource::Memory);
+        }
+        Outcome::HarnessFailed(format!("{error:?}"))
+    }
+
+    fn exception_outcome(&mut self, instance: Option<Instance>) -> Outcome {
+        match self.read_exception(instance) {
+            Ok(exception) => Outcome::Exception(exception),
+            Err(e) => Outcome::HarnessFailed(format!("reading the exception: {e:?}")),
+        }
+    }
+
+    fn read_exception(&mut self, instance: Option<Instance>) -> wasmtime::Result<Exception> {
+        let Some(exn) = self.store.take_pending_exception() else {
+            wasmtime::bail!("exception thrown but none pending");
+        };
+        let tag = exn.tag(&mut self.store)?;
+        let fields: Vec<Val> = exn.fields(&mut self.store)?.collect();
+        let mut payload = Vec::with_capacity(fields.len());
+        for field in &fields {
+            payload.push(values::from_val(&mut self.store, field)?);
+        }
+        let tag = self.tag_name(&tag, instance);
+        Ok(Exception { tag, payload })
+    }
+
+    /// Names a tag by the export it is reachable under, searching the called instance first.
+    fn tag_name(&mut self, tag: &Tag, instance: Option<Instance>) -> String {
+        let candidates: Vec<Instance> = instance
+            .into_iter()
+            .chain(self.instances.iter().rev().copied())
+            .collect();
+        for candidate in candidates {
+            let exports: Vec<(String, Extern)> = candidate
+                .exports(&mut self.store)
+                .map(|e| (e.name().to_string(), e.into_extern()))
+                .collect();
+            for (name, export) in exports {
+                if let Extern::Tag(t) = export
+                    && Tag::eq(&t, tag, &self.store)
+                {
+                    return name;
+                }
+            }
+        }
+        "an unexported tag".to_string()
+    }
+
+    fn load(&self, wasm: &[u8]) -> wasmtime::Result<Module> {
+        match &self.loader {
+            Some(loader) => aot::compile_and_load(&self.engine, loader, wasm),
+            None => Module::from_binary(&self.engine, wasm),
+        }
+    }
+}
+
+impl Session for WasmtimeSession {
+    fn compile(&mut self, wasm: &[u8]) -> Result<ModuleId, Outcome> {
+        match self.load(wasm) {
+            Ok(module) => {
+                self.modules.push(module);
+                Ok(ModuleId(self.modules.len() - 1))
+            }
+            Err(e) => Err(rejection(self.tier, &e)),
+        }
+    }
+
+    fn instantiate(&mut self, module: ModuleId) -> Result<InstanceId, Outcome> {
+        let module = self.modules.get(module.0).cloned().ok_or_else(|| {
+            Outcome::HarnessFailed(format!("no module #{}", module.0))
+        })?;
+        if let Err(e) = self.linker.instantiate_pre(&module) {
+            return Err(Outcome::Unlinkable(format!("{e:#}")));
+        }
+        self.store.set_epoch_deadline(self.deadline_ticks);
+        match self.linker.instantiate(&mut self.store, &module) {
+            Ok(instance) => {
+                self.instances.push(instance);
+                Ok(InstanceId(self.instances.len() - 1))
+            }
+            Err(e) if e.downcast_ref::<Trap>().is_none() && !e.is::<wasmtime::ThrownException>() => {
+                Err(instantiation_failure(&e))
+            }
+            Err(e) => Err(self.run_error(e, None)),
+        }
+    }
+
+    fn register(&mut self, name: &str, instance: InstanceId) {
+        if let Ok(instance) = self.instance(instance) {
+            self.linker
+                .instance(&mut self.store, name, instance)
+                .expect("shadowing is allowed");
+        }
+    }
+
+    fn invoke(&mut self, instance: InstanceId, export: &str, args: &[Value]) -> Outcome {
+        let instance = match self.instance(instance) {
+            Ok(instance) => instance,
+            Err(outcome) => return outcome,
+        };
+        let Some(func) = instance.get_func(&mut self.store, export) else {
+            return Outcome::HarnessFailed(format!("no exported function `{export}`"));
+        };
+        let mut params = Vec::with_capacity(args.len());
+        for arg in args {
+            match values::to_val(&mut self.store, arg) {
+                Ok(val) => params.push(val),
+                Err(e) => return Outcome::HarnessFailed(format!("argument {arg}: {e:?}")),
+            }
+        }
+        let ty = func.ty(&self.store);
+        let mut results: Vec<Val> = ty
+            .results()
+            .map(|t| Val::default_for_ty(&t).unwrap_or(Val::I32(0)))
+            .collect();
+        self.store.set_epoch_deadline(self.deadline_ticks);
+        match func.call(&mut self.store, &params, &mut results) {
+            Ok(()) => values::outcome(&mut self.store, &results),
+            Err(e) => self.run_error(e, Some(instance)),
+        }
+    }
+
+    fn global(&mut self, instance: InstanceId, export: &str) -> Outcome {
+        let instance = match self.instance(instance) {
+            Ok(instance) => instance,
+            Err(outcome) => return outcome,
+        };
+        match instance.get_global(&mut self.store, export) {
+            Some(global) => {
+                let val = global.get(&mut self.store);
+                values::outcome(&mut self.store, &[val])
+            }
+            None => Outcome::HarnessFailed(format!("no exported global `{export}`")),
+        }
+    }
+}
+
+/// A module wasmtime refused to compile: invalid, or beyond what this tier implements.
+fn rejection(tier: Tier, error: &wasmtime::Error) -> Outcome {
+    let message = format!("{error:#}");
+    // Winch and Pulley implement some proposals only partly and say so with a
+    // compile error; that is a limitation of the tier, not a verdict on the module.
+    let unsupported = ["unsupported", "not supported", "not implemented", "Unimplemented"];
+    if tier != Tier::Cranelift && unsupported.iter().any(|s| message.contains(s)) {
+        return Outcome::Unsupported(message);
+    }
+    Outcome::Invalid(message)
+}
+
+/// An instantiation that failed before any Wasm ran.
+fn instantiation_failure(error: &wasmtime::Error) -> Outcome {
+    let message = format!("{error:#}");
+    if message.contains("exceeds") && message.contains("limit") {
+        return Outcome::Exhausted(Resource::Memory);
+    }
+    Outcome::Unlinkable(message)
+}
+
+fn trap_outcome(trap: Trap, error: &wasmtime::Error) -> Outcome {
+    let code = match trap {
+        Trap::StackOverflow => return Outcome::Exhausted(Resource::Stack),
+        Trap::Interrupt => return Outcome::Exhausted(Resource::Time),
+        Trap::OutOfFuel => return Outcome::Exhausted(Resource::Fuel),
+        Trap::MemoryOutOfBounds => TrapCode::MemoryOutOfBounds,
+        Trap::HeapMisaligned => TrapCode::UnalignedAtomic,
+        Trap::TableOutOfBounds => TrapCode::TableOutOfBounds,
+        Trap::IndirectCallToNull => TrapCode::IndirectCallToNull,
+        Trap::BadSignature => TrapCode::IndirectCallTypeMismatch,
+        Trap::IntegerOverflow => TrapCode::IntegerOverflow,
+        Trap::IntegerDivisionByZero => TrapCode::IntegerDivideByZero,
+        Trap::BadConversionToInteger => TrapCode::InvalidConversionToInteger,
+        Trap::UnreachableCodeReached => TrapCode::Unreachable,
+        Trap::AtomicWaitNonSharedMemory => TrapCode::AtomicWaitOnNonSharedMemory,
+        Trap::NullReference => TrapCode::NullReference,
+        Trap::ArrayOutOfBounds => TrapCode::ArrayOutOfBounds,
+        Trap::AllocationTooLarge => TrapCode::AllocationTooLarge,
+        Trap::CastFailure => TrapCode::CastFailure,
+        _ => TrapCode::Other,
+    };
+    Outcome::trap(code, format!("{error:#}"))
+}
+
+fn define_spectest(
+    linker: &mut Linker<StoreData>,
+    store: &mut Store<StoreData>,
+    shared_memory: bool,
+) -> wasmtime::Result<()> {
+    for (name, params) in spectest::PRINTS {
+        let params = params.iter().map(|p| match p {
+            spectest::ParamType::I32 => ValType::I32,
+            spectest::ParamType::I64 => ValType::I64,
+            spectest::ParamType::F32 => ValType::F32,
+            spectest::ParamType::F64 => ValType::F64,
+        });
+        let ty = wasmtime::FuncType::new(linker.engine(), params, []);
+        linker.func_new("spectest", name, ty, |_, _, _| Ok(()))?;
+    }
+    let int = spectest::GLOBAL_INT;
+    let float = spectest::GLOBAL_FLOAT;
+    let globals = [
+        ("global_i32", Val::I32(int)),
+        ("global_i64", Val::I64(int.into())),
+        ("global_f32", Val::F32((float as f32).to_bits())),
+        ("global_f64", Val::F64(float.to_bits())),
+    ];
+    for (name, val) in globals {
+        let ty = GlobalType::new(val.ty(&*store)?, Mutability::Const);
+        let global = Global::new(&mut *store, ty, val)?;
+        linker.define(&mut *store, "spectest", name, global)?;
+    }
+    let (min, max) = spectest::TABLE_LIMITS;
+    let table = Table::new(&mut *store, TableType::new(RefType::FUNCREF, min, Some(max)), wasmtime::Ref::Func(None))?;
+    linker.define(&mut *store, "spectest", "table", table)?;
+    let table64 = TableType::new64(RefType::FUNCREF, min.into(), Some(max.into()));
+    let table64 = Table::new(&mut *store, table64, wasmtime::Ref::Func(None))?;
+    linker.define(&mut *store, "spectest", "table64", table64)?;
+    let (min, max) = spectest::MEMORY_PAGES;
+    let memory = Memory::new(&mut *store, MemoryType::new(min, Some(max)))?;
+    linker.define(&mut *store, "spectest", "memory", memory)?;
+    if shared_memory {
+        let shared = SharedMemory::new(linker.engine(), MemoryType::shared(min, max))?;
+        linker.define(&mut *store, "spectest", "shared_memory", shared)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod smoke {
+    //! The checks every wasmtime tier's smoke test runs.
+    use super::*;
+    use crate::testing::{check_common_behaviour, wat};
+
+    pub fn check_tier(tier: Tier) {
+        let engine = Wasmtime::new(tier);
+        check_common_behaviour(&engine);
+        let exn = wat(r#"(module (tag $t (export "t") (param i32 i64))
+              (func (export "throw") (throw $t (i32.const 7) (i64.const -1))))"#);
+        if tier.features().exceptions() {
+            let mut session = engine.session(&Limits::default());
+            let module = session.compile(&exn).unwrap();
+            let instance = session.instantiate(module).unwrap();
+            let outcome = session.invoke(instance, "throw", &[]);
+            let expected = Exception {
+                tag: "t".into(),
+                payload: vec![Value::I32(7), Value::I64(-1)],
+            };
+            assert_eq!(outcome, Outcome::Exception(expected));
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! `wasmtime-pulley`: wasmtime's portable Pulley interpreter, Cranelift compiling to `pulley64` bytecode.
+
+use wasmparser::WasmFeatures;
+use wasmtime::Config;
+
+pub(super) const ID: &str = "wasmtime-pulley";
+
+/// Pulley cannot implement shared memory soundly in Rust, so it has no threads.
+pub(super) fn features() -> WasmFeatures {
+    super::full_features() - WasmFeatures::THREADS
+}
+
+pub(super) fn configure(config: &mut Config) {
+    config
+        .target("pulley64")
+        .expect("pulley64 is a target wasmtime always knows");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn smoke() {
+        super::super::smoke::check_tier(super::super::Tier::Pulley);
+    }
+}

@@ -1,0 +1,77 @@
+//! Conversion between wasmtime's `Val` and lockstep's `Value`.
+
+use super::StoreData;
+use crate::outcome::{Heap, Outcome, Ref, Value};
+use wasmtime::{AnyRef, ExternRef, Store, Val};
+
+/// The outcome of a completed call: its results as lockstep values.
+pub(super) fn outcome(store: &mut Store<StoreData>, results: &[Val]) -> Outcome {
+    let mut values = Vec::with_capacity(results.len());
+    for val in results {
+        match from_val(store, val) {
+            Ok(value) => values.push(value),
+            Err(e) => return Outcome::HarnessFailed(format!("reading a result: {e:?}")),
+        }
+    }
+    Outcome::Values(values)
+}
+
+pub(super) fn to_val(store: &mut Store<StoreData>, value: &Value) -> wasmtime::Result<Val> {
+    Ok(match value {
+        Value::I32(v) => Val::I32(*v),
+        Value::I64(v) => Val::I64(*v),
+        Value::F32(bits) => Val::F32(*bits),
+        Value::F64(bits) => Val::F64(*bits),
+        Value::V128(v) => Val::V128((*v).into()),
+        Value::Ref(Ref::Null(Heap::Func)) => Val::FuncRef(None),
+        Value::Ref(Ref::Null(Heap::Extern)) => Val::ExternRef(None),
+        Value::Ref(Ref::Null(Heap::Any)) => Val::AnyRef(None),
+        Value::Ref(Ref::Null(Heap::Exn)) => Val::ExnRef(None),
+        Value::Ref(Ref::Extern(Some(n))) => Val::ExternRef(Some(ExternRef::new(&mut *store, *n)?)),
+        Value::Ref(Ref::Host(n)) => {
+            let host = ExternRef::new(&mut *store, *n)?;
+            Val::AnyRef(Some(AnyRef::convert_extern(&mut *store, host)?))
+        }
+        Value::Ref(other) => wasmtime::bail!("lockstep cannot create a {other:?} argument"),
+    })
+}
+
+pub(super) fn from_val(store: &mut Store<StoreData>, val: &Val) -> wasmtime::Result<Value> {
+    Ok(match val {
+        Val::I32(v) => Value::I32(*v),
+        Val::I64(v) => Value::I64(*v),
+        Val::F32(bits) => Value::F32(*bits),
+        Val::F64(bits) => Value::F64(*bits),
+        Val::V128(v) => Value::V128(v.as_u128()),
+        Val::FuncRef(None) => Value::Ref(Ref::Null(Heap::Func)),
+        Val::FuncRef(Some(_)) => Value::Ref(Ref::Func),
+        Val::ExternRef(None) => Value::Ref(Ref::Null(Heap::Extern)),
+        Val::ExternRef(Some(x)) => Value::Ref(Ref::Extern(host_payload(store, x)?)),
+        Val::AnyRef(None) => Value::Ref(Ref::Null(Heap::Any)),
+        Val::AnyRef(Some(x)) => Value::Ref(any_ref(store, x)?),
+        Val::ExnRef(None) => Value::Ref(Ref::Null(Heap::Exn)),
+        Val::ExnRef(Some(_)) => Value::Ref(Ref::Exn),
+        Val::ContRef(_) => Value::Ref(Ref::Opaque),
+    })
+}
+
+fn host_payload(store: &mut Store<StoreData>, x: &ExternRef) -> wasmtime::Result<Option<u32>> {
+    Ok(x.data(&*store)?.and_then(|data| data.downcast_ref::<u32>().copied()))
+}
+
+fn any_ref(store: &mut Store<StoreData>, x: &wasmtime::Rooted<AnyRef>) -> wasmtime::Result<Ref> {
+    if let Some(i31) = x.as_i31(&*store)? {
+        return Ok(Ref::I31(i31.get_i32()));
+    }
+    if x.is_struct(&*store)? {
+        return Ok(Ref::Struct);
+    }
+    if x.is_array(&*store)? {
+        return Ok(Ref::Array);
+    }
+    let external = ExternRef::convert_any(&mut *store, *x)?;
+    Ok(match host_payload(store, &external)? {
+        Some(n) => Ref::Host(n),
+        None => Ref::Opaque,
+    })
+}

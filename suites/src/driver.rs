@@ -1,0 +1,384 @@
+//! Runs one script on one engine and judges every directive: pass, fail with a reason, or skip with a reason.
+
+use crate::patterns::Expected;
+use crate::script::{Action, Command, CommandKind, ModuleBytes, Script};
+use oracles::features;
+use oracles::{Engine, InstanceId, Limits, ModuleId, Outcome, Resource, Session, TrapCode};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+use wasmparser::WasmFeatures;
+
+/// How one directive went.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Status {
+    Pass,
+    Fail(String),
+    Skip(String),
+}
+
+/// A directive that did not pass.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Failure {
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+/// Skipped directives, grouped by reason.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Skips {
+    pub count: u32,
+    pub first_line: u32,
+}
+
+/// Everything one engine did with one script.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ScriptRun {
+    pub passed: u32,
+    pub failures: Vec<Failure>,
+    pub skipped: BTreeMap<String, Skips>,
+    /// Why the script stopped before its end (time limit).
+    pub aborted: Option<String>,
+}
+
+impl ScriptRun {
+    pub fn skipped_count(&self) -> u32 {
+        self.skipped.values().map(|s| s.count).sum()
+    }
+
+    fn record(&mut self, command: &Command, status: Status) {
+        match status {
+            Status::Pass => self.passed += 1,
+            Status::Fail(message) => self.failures.push(Failure {
+                line: command.line,
+                column: command.column,
+                message,
+            }),
+            Status::Skip(reason) => {
+                let group = self.skipped.entry(reason).or_insert(Skips {
+                    count: 0,
+                    first_line: command.line,
+                });
+                group.count += 1;
+            }
+        }
+    }
+}
+
+/// Runs `script` on `engine` in a fresh session, stopping at `deadline`.
+pub fn run(script: &Script, engine: &dyn Engine, limits: &Limits, deadline: Instant) -> ScriptRun {
+    let mut driver = Driver {
+        session: engine.session(limits),
+        features: engine.features(),
+        modules: HashMap::new(),
+        last_module: None,
+        instances: HashMap::new(),
+        current: None,
+        registered: HashMap::new(),
+        deadline,
+        run: ScriptRun::default(),
+    };
+    driver.commands(&script.commands);
+    driver.run
+}
+
+/// An instance or module the script can name, or why it is not there.
+type Slot<T> = Result<T, String>;
+
+struct Driver {
+    session: Box<dyn Session>,
+    features: WasmFeatures,
+    modules: HashMap<String, Slot<ModuleId>>,
+    last_module: Option<Slot<ModuleId>>,
+    instances: HashMap<String, Slot<InstanceId>>,
+    current: Option<Slot<InstanceId>>,
+    /// Registered names that stand for an instance this engine could not create.
+    registered: HashMap<String, String>,
+    deadline: Instant,
+    run: ScriptRun,
+}
+
+impl Driver {
+    fn commands(&mut self, commands: &[Command]) {
+        for command in commands {
+            if Instant::now() > self.deadline {
+                self.run.aborted = Some(format!("time limit reached before line {}", command.line));
+                return;
+            }
+            let status = self.command(command);
+            self.run.record(command, status);
+        }
+    }
+
+    fn command(&mut self, command: &Command) -> Status {
+        match &command.kind {
+            CommandKind::Module {
+                name,
+                bytes,
+                instantiate,
+            } => self.module(command.line, name, bytes, *instantiate),
+            CommandKind::Instance { instance, module } => self.instance(command.line, instance, module),
+            CommandKind::Register { name, instance } => self.register(name, instance),
+            CommandKind::Action(action) => match self.perform(action) {
+                Ok(Outcome::HarnessFailed(why)) => Status::Fail(format!("harness failed: {why}")),
+                Ok(_) => Status::Pass,
+                Err(status) => status,
+            },
+            CommandKind::AssertReturn { action, expected } => {
+                self.judge(action, |outcome| returned(outcome, expected))
+            }
+            CommandKind::AssertTrap { action, message } => {
+                self.judge(action, |outcome| trapped(outcome, message))
+            }
+            CommandKind::AssertExhaustion { action, message } => self.judge(action, |outcome| {
+                matches!(outcome, Outcome::Exhausted(Resource::Stack))
+                    .then_some(())
+                    .ok_or_else(|| format!("expected exhaustion ({message}), got {outcome}"))
+            }),
+            CommandKind::AssertException { action } => self.judge(action, |outcome| {
+                matches!(outcome, Outcome::Exception(_))
+                    .then_some(())
+                    .ok_or_else(|| format!("expected an uncaught exception, got {outcome}"))
+            }),
+            CommandKind::AssertRejected {
+                bytes,
+                message,
+                malformed,
+            } => self.rejected(bytes, message, *malformed),
+            CommandKind::AssertUnlinkable { bytes, message } => self.unlinkable(bytes, message),
+            CommandKind::Thread { commands } => {
+                // Thread bodies run to completion where they are declared, on the
+                // same session: a valid interleaving for scripts that do not block.
+                self.commands(commands);
+                Status::Pass
+            }
+            CommandKind::Wait => Status::Pass,
+            CommandKind::NotRun(why) => Status::Skip(why.clone()),
+        }
+    }
+
+    fn judge(&mut self, action: &Action, check: impl FnOnce(&Outcome) -> Result<(), String>) -> Status {
+        match self.perform(action) {
+            Ok(outcome) => match check(&outcome) {
+                Ok(()) => Status::Pass,
+                Err(why) => Status::Fail(why),
+            },
+            Err(status) => status,
+        }
+    }
+
+    fn module(&mut self, line: u32, name: &Option<String>, bytes: &ModuleBytes, instantiate: bool) -> Status {
+        let compiled = self.compile(bytes);
+        let module = slot(&compiled, line);
+        if let Some(name) = name {
+            self.modules.insert(name.clone(), module.clone());
+        }
+        self.last_module = Some(module);
+        match compiled {
+            Ok(module) if instantiate => self.instantiate_into(line, name, module),
+            Ok(_) => Status::Pass,
+            Err(status) => {
+                if instantiate {
+                    self.set_current(name, slot::<InstanceId>(&Err(status.clone()), line));
+                }
+                status
+            }
+        }
+    }
+
+    fn instance(&mut self, line: u32, instance: &Option<String>, module: &Option<String>) -> Status {
+        let defined = match module {
+            Some(name) => self.modules.get(name).cloned(),
+            None => self.last_module.clone(),
+        };
+        match defined {
+            Some(Ok(module)) => self.instantiate_into(line, instance, module),
+            Some(Err(why)) => {
+                self.set_current(instance, Err(why.clone()));
+                Status::Skip(why)
+            }
+            None => Status::Fail(format!("no module {module:?} is defined")),
+        }
+    }
+
+    fn instantiate_into(&mut self, line: u32, name: &Option<String>, module: ModuleId) -> Status {
+        let result = self
+            .session
+            .instantiate(module)
+            .map_err(|outcome| Status::Fail(format!("instantiation: {outcome}")));
+        let status = match &result {
+            Ok(_) => Status::Pass,
+            Err(status) => status.clone(),
+        };
+        self.set_current(name, slot(&result, line));
+        status
+    }
+
+    fn set_current(&mut self, name: &Option<String>, instance: Slot<InstanceId>) {
+        if let Some(name) = name {
+            self.instances.insert(name.clone(), instance.clone());
+        }
+        self.current = Some(instance);
+    }
+
+    fn register(&mut self, name: &str, instance: &Option<String>) -> Status {
+        match self.lookup(instance) {
+            Ok(id) => {
+                self.session.register(name, id);
+                self.registered.remove(name);
+                Status::Pass
+            }
+            Err(Status::Skip(why)) => {
+                self.registered.insert(name.to_string(), why.clone());
+                Status::Skip(why)
+            }
+            Err(status) => status,
+        }
+    }
+
+    fn lookup(&self, instance: &Option<String>) -> Result<InstanceId, Status> {
+        let slot = match instance {
+            Some(name) => self.instances.get(name),
+            None => self.current.as_ref(),
+        };
+        match slot {
+            Some(Ok(id)) => Ok(*id),
+            Some(Err(why)) => Err(Status::Skip(why.clone())),
+            None => Err(Status::Fail(format!("no instance {instance:?}"))),
+        }
+    }
+
+    /// Compiles a module, or says why this engine does not run it.
+    fn compile(&mut self, bytes: &ModuleBytes) -> Result<ModuleId, Status> {
+        let wasm = match bytes {
+            ModuleBytes::Binary(wasm) => wasm,
+            ModuleBytes::MalformedText(e) => return Err(Status::Fail(format!("module text: {e}"))),
+            ModuleBytes::NotCore(why) => return Err(Status::Skip(why.clone())),
+        };
+        if let Some(reason) = features::requirement(wasm, self.features).reason() {
+            return Err(Status::Skip(reason));
+        }
+        if let Some(reason) = self.unavailable_import(wasm) {
+            return Err(Status::Skip(reason));
+        }
+        self.session.compile(wasm).map_err(|outcome| match outcome {
+            Outcome::Unsupported(why) => Status::Skip(why),
+            other => Status::Fail(format!("compilation: {other}")),
+        })
+    }
+
+    /// Why a module cannot link here: it imports from a registration this engine skipped.
+    fn unavailable_import(&self, wasm: &[u8]) -> Option<String> {
+        if self.registered.is_empty() {
+            return None;
+        }
+        import_modules(wasm)
+            .into_iter()
+            .find_map(|module| self.registered.get(&module).cloned())
+    }
+
+    fn perform(&mut self, action: &Action) -> Result<Outcome, Status> {
+        match action {
+            Action::Invoke {
+                instance,
+                export,
+                args,
+            } => {
+                let id = self.lookup(instance)?;
+                Ok(self.session.invoke(id, export, args))
+            }
+            Action::Get { instance, global } => {
+                let id = self.lookup(instance)?;
+                Ok(self.session.global(id, global))
+            }
+            Action::Instantiate(bytes) => {
+                let module = self.compile(bytes)?;
+                Ok(match self.session.instantiate(module) {
+                    Ok(_) => Outcome::Values(Vec::new()),
+                    Err(outcome) => outcome,
+                })
+            }
+        }
+    }
+
+    fn rejected(&mut self, bytes: &ModuleBytes, message: &str, malformed: bool) -> Status {
+        let wasm = match bytes {
+            ModuleBytes::MalformedText(_) => return Status::Pass,
+            ModuleBytes::NotCore(why) => return Status::Skip(why.clone()),
+            ModuleBytes::Binary(wasm) => wasm,
+        };
+        match self.session.compile(wasm) {
+            Err(outcome) if outcome.is_rejection() || matches!(outcome, Outcome::Unsupported(_)) => Status::Pass,
+            Err(outcome) => Status::Fail(format!("expected a rejection ({message}), got {outcome}")),
+            // The suites assert the rules of their own spec version; a later
+            // proposal this engine runs can make the same module valid.
+            Ok(_) if features::validates(wasm, self.features) => Status::Skip(
+                "valid with this engine's proposals; the assertion holds for an older spec version or for the text format"
+                    .into(),
+            ),
+            Ok(_) => {
+                let kind = if malformed { "malformed" } else { "invalid" };
+                Status::Fail(format!("accepted a {kind} module ({message})"))
+            }
+        }
+    }
+
+    fn unlinkable(&mut self, bytes: &ModuleBytes, message: &str) -> Status {
+        let module = match self.compile(bytes) {
+            Ok(module) => module,
+            Err(status) => return status,
+        };
+        match self.session.instantiate(module) {
+            Err(Outcome::Unlinkable(_)) => Status::Pass,
+            Err(outcome) => Status::Fail(format!("expected unlinkable ({message}), got {outcome}")),
+            Ok(_) => Status::Fail(format!("expected unlinkable ({message}), but it linked")),
+        }
+    }
+}
+
+/// What later directives see of a module or instance that did not come to be.
+fn slot<T: Copy>(result: &Result<T, Status>, line: u32) -> Slot<T> {
+    match result {
+        Ok(value) => Ok(*value),
+        Err(Status::Skip(why)) => Err(why.clone()),
+        Err(_) => Err(format!("depends on the failed module at line {line}")),
+    }
+}
+
+fn returned(outcome: &Outcome, expected: &[Expected]) -> Result<(), String> {
+    if let Outcome::Values(values) = outcome
+        && values.len() == expected.len()
+        && expected.iter().zip(values).all(|(e, v)| e.matches(v))
+    {
+        return Ok(());
+    }
+    let shown: Vec<String> = expected.iter().map(Expected::to_string).collect();
+    Err(format!("expected [{}], got {outcome}", shown.join(", ")))
+}
+
+fn trapped(outcome: &Outcome, message: &str) -> Result<(), String> {
+    let expected = TrapCode::from_spec_message(message);
+    match outcome {
+        // A message lockstep cannot name is satisfied by any trap.
+        Outcome::Trap { code, .. } if expected == TrapCode::Other || *code == expected => Ok(()),
+        _ => Err(format!("expected trap {expected:?} ({message}), got {outcome}")),
+    }
+}
+
+/// The module names a binary imports from.
+fn import_modules(wasm: &[u8]) -> Vec<String> {
+    let mut modules = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        match payload {
+            Ok(wasmparser::Payload::ImportSection(section)) => {
+                for import in section.into_imports().flatten() {
+                    modules.push(import.module.to_string());
+                }
+            }
+            Ok(wasmparser::Payload::CodeSectionStart { .. }) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    modules
+}

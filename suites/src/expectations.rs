@@ -1,0 +1,181 @@
+//! Per-engine expectations: the checked-in list of known failures, judged strictly both ways.
+
+use crate::driver::{Failure, ScriptRun};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// One known failure: a directive (by line) or a whole file, with the reason.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Expectation {
+    pub file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    pub reason: String,
+}
+
+/// An engine's expectations file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Expectations {
+    #[serde(default, rename = "failure")]
+    pub failures: Vec<Expectation>,
+}
+
+/// How a script run compares with the expectations.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Verdict {
+    pub unexpected_failures: Vec<Failure>,
+    pub expected_failures: Vec<Failure>,
+    /// Expectations that did not fail this time: the list must be corrected.
+    pub unexpected_passes: Vec<Expectation>,
+}
+
+impl Verdict {
+    pub fn is_ok(&self) -> bool {
+        self.unexpected_failures.is_empty() && self.unexpected_passes.is_empty()
+    }
+}
+
+/// `suites/expectations/<engine>.toml`.
+pub fn path(engine: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("expectations")
+        .join(format!("{engine}.toml"))
+}
+
+impl Expectations {
+    /// Loads an engine's expectations; a missing file means none.
+    pub fn load(engine: &str) -> Result<Expectations, String> {
+        let path = path(engine);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Expectations::default()),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+
+    /// Judges one script run (`file` is its `suite/name` key).
+    pub fn judge(&self, file: &str, run: &ScriptRun) -> Verdict {
+        let failures = failures_of(run);
+        let entries: Vec<&Expectation> = self.failures.iter().filter(|e| e.file == file).collect();
+        let covers = |e: &&Expectation, f: &Failure| e.line.is_none_or(|line| line == f.line);
+        let (expected, unexpected) = failures
+            .into_iter()
+            .partition(|f| entries.iter().any(|e| covers(e, f)));
+        let unexpected_passes = entries
+            .into_iter()
+            .filter(|e| !run_failures_cover(run, e))
+            .cloned()
+            .collect();
+        Verdict {
+            unexpected_failures: unexpected,
+            expected_failures: expected,
+            unexpected_passes,
+        }
+    }
+
+    /// Replaces the entries of the files in `runs` with their current failures,
+    /// keeping the reason of every entry that still fails.
+    pub fn bless<'a>(&mut self, runs: impl IntoIterator<Item = (String, &'a ScriptRun)>) {
+        let mut blessed = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (file, run) in runs {
+            for failure in failures_of(run) {
+                let kept = self
+                    .failures
+                    .iter()
+                    .find(|e| e.file == file && e.line == Some(failure.line))
+                    .map_or_else(|| failure.message.clone(), |e| e.reason.clone());
+                blessed.push(Expectation {
+                    file: file.clone(),
+                    line: Some(failure.line),
+                    reason: kept,
+                });
+            }
+            seen.insert(file);
+        }
+        self.failures.retain(|e| !seen.contains(&e.file));
+        self.failures.extend(blessed);
+        self.failures.sort();
+        self.failures.dedup();
+    }
+
+    pub fn save(&self, engine: &str) -> Result<(), String> {
+        let header = format!(
+            "# Known failures of `{engine}` on the spec suites: one entry per directive\n\
+             # (file and line), each with the reason. `cargo xtask conformance --bless` rewrites it.\n\n"
+        );
+        let body = toml::to_string(self).map_err(|e| e.to_string())?;
+        std::fs::write(path(engine), header + &body).map_err(|e| e.to_string())
+    }
+}
+
+/// The run's failures, with an aborted run counting as a failure at line 0.
+fn failures_of(run: &ScriptRun) -> Vec<Failure> {
+    let mut failures = run.failures.clone();
+    if let Some(why) = &run.aborted {
+        failures.push(Failure {
+            line: 0,
+            column: 0,
+            message: why.clone(),
+        });
+    }
+    failures
+}
+
+fn run_failures_cover(run: &ScriptRun, entry: &Expectation) -> bool {
+    match entry.line {
+        None => !run.failures.is_empty() || run.aborted.is_some(),
+        Some(0) => run.aborted.is_some(),
+        Some(line) => run.failures.iter().any(|f| f.line == line),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_failing_at(lines: &[u32]) -> ScriptRun {
+        ScriptRun {
+            failures: lines
+                .iter()
+                .map(|&line| Failure {
+                    line,
+                    column: 1,
+                    message: format!("broke at {line}"),
+                })
+                .collect(),
+            ..ScriptRun::default()
+        }
+    }
+
+    #[test]
+    fn strict_both_ways() {
+        let expectations = Expectations {
+            failures: vec![
+                Expectation { file: "s/a.wast".into(), line: Some(3), reason: "known".into() },
+                Expectation { file: "s/a.wast".into(), line: Some(9), reason: "fixed since".into() },
+            ],
+        };
+        let verdict = expectations.judge("s/a.wast", &run_failing_at(&[3, 5]));
+        assert_eq!(verdict.expected_failures.len(), 1);
+        assert_eq!(verdict.unexpected_failures[0].line, 5);
+        assert_eq!(verdict.unexpected_passes[0].line, Some(9));
+        assert!(!verdict.is_ok());
+        assert!(expectations.judge("s/b.wast", &run_failing_at(&[])).is_ok());
+    }
+
+    #[test]
+    fn bless_keeps_reasons_and_untouched_files() {
+        let mut expectations = Expectations {
+            failures: vec![
+                Expectation { file: "s/a.wast".into(), line: Some(3), reason: "known".into() },
+                Expectation { file: "s/other.wast".into(), line: Some(1), reason: "elsewhere".into() },
+            ],
+        };
+        let run = run_failing_at(&[3, 5]);
+        expectations.bless([("s/a.wast".to_string(), &run)]);
+        let reasons: Vec<&str> = expectations.failures.iter().map(|e| e.reason.as_str()).collect();
+        assert_eq!(reasons, ["known", "broke at 5", "elsewhere"]);
+    }
+}

@@ -1,0 +1,180 @@
+//! Running scripts on engines: one trial per engine × file, in parallel, each bounded in time and isolated from panics.
+
+use crate::catalog::SuiteFile;
+use crate::driver::{self, ScriptRun};
+use crate::expectations::{Expectations, Verdict};
+use crate::script::{self, Script, ScriptError};
+use oracles::{Engine, Limits};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+/// Engines compile deeply nested spec functions; give their threads room.
+const TRIAL_STACK: usize = 64 << 20;
+
+/// How trials run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub limits: Limits,
+    /// Wall time one engine may spend on one file.
+    pub file_time: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            limits: Limits::default(),
+            file_time: Duration::from_secs(120),
+        }
+    }
+}
+
+/// How a trial ended, as the matrix shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TrialState {
+    /// Every directive that ran passed.
+    Pass,
+    /// Only failures the expectations list.
+    ExpectedFailure,
+    /// A new failure, or an expectation that no longer fails.
+    Fail,
+    /// Nothing ran: every directive was skipped.
+    Skip,
+}
+
+/// One engine on one file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrialResult {
+    pub engine: String,
+    pub suite: String,
+    pub file: String,
+    pub seconds: f64,
+    pub run: ScriptRun,
+    pub verdict: Verdict,
+}
+
+impl TrialResult {
+    /// `engine/suite/file`, the trial's name in `cargo test` and junit.
+    pub fn name(&self) -> String {
+        format!("{}/{}/{}", self.engine, self.suite, self.file)
+    }
+
+    pub fn state(&self) -> TrialState {
+        if !self.verdict.is_ok() {
+            TrialState::Fail
+        } else if !self.verdict.expected_failures.is_empty() {
+            TrialState::ExpectedFailure
+        } else if self.run.passed == 0 && self.run.skipped_count() > 0 {
+            TrialState::Skip
+        } else {
+            TrialState::Pass
+        }
+    }
+}
+
+/// Parses a suite file.
+pub fn prepare(file: &SuiteFile) -> Result<Script, ScriptError> {
+    script::parse(&file.key(), &file.text)
+}
+
+/// Runs one script on one engine on a thread of its own: a panic in the engine
+/// ends this trial as aborted, never the run.
+pub fn run_script(engine: &dyn Engine, script: &Script, options: &Options) -> ScriptRun {
+    let deadline = Instant::now() + options.file_time;
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name(format!("trial-{}", engine.id()))
+            .stack_size(TRIAL_STACK)
+            .spawn_scoped(scope, || driver::run(script, engine, &options.limits, deadline))
+            .expect("spawning a trial thread");
+        worker.join().unwrap_or_else(|panic| ScriptRun {
+            aborted: Some(format!("{} panicked: {}", engine.id(), panic_message(&panic))),
+            ..ScriptRun::default()
+        })
+    })
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a non-string panic".to_string())
+}
+
+/// Runs and judges one engine on one parsed file.
+pub fn trial(engine: &dyn Engine, file: &SuiteFile, script: &Script, expectations: &Expectations, options: &Options) -> TrialResult {
+    let started = Instant::now();
+    let run = run_script(engine, script, options);
+    let verdict = expectations.judge(&file.key(), &run);
+    TrialResult {
+        engine: engine.id().to_string(),
+        suite: file.suite.clone(),
+        file: file.name.clone(),
+        seconds: started.elapsed().as_secs_f64(),
+        run,
+        verdict,
+    }
+}
+
+/// Everything a matrix run produced: trial results, and the files that did not parse.
+#[derive(Debug, Default)]
+pub struct MatrixRun {
+    pub trials: Vec<TrialResult>,
+    pub script_errors: Vec<ScriptError>,
+}
+
+/// Runs every engine on every file with `jobs` workers. Each file is parsed
+/// once and run on all engines; `report` sees each trial as it completes.
+pub fn run_matrix(
+    files: &[SuiteFile],
+    engines: &[Arc<dyn Engine>],
+    expectations: &HashMap<String, Expectations>,
+    options: &Options,
+    jobs: usize,
+    report: &mut dyn FnMut(&TrialResult),
+) -> MatrixRun {
+    let next = AtomicUsize::new(0);
+    let (sender, receiver) = mpsc::channel();
+    let none = Expectations::default();
+    let mut matrix = MatrixRun::default();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            let sender = sender.clone();
+            let (next, none) = (&next, &none);
+            scope.spawn(move || {
+                while let Some(file) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let script = match prepare(file) {
+                        Ok(script) => script,
+                        Err(error) => {
+                            let _ = sender.send(Err(error));
+                            continue;
+                        }
+                    };
+                    for engine in engines {
+                        let expected = expectations.get(engine.id()).unwrap_or(none);
+                        let result = trial(engine.as_ref(), file, &script, expected, options);
+                        let _ = sender.send(Ok(result));
+                    }
+                }
+            });
+        }
+        drop(sender);
+        for message in receiver {
+            match message {
+                Ok(result) => {
+                    report(&result);
+                    matrix.trials.push(result);
+                }
+                Err(error) => matrix.script_errors.push(error),
+            }
+        }
+    });
+    let engine_rank = |id: &str| engines.iter().position(|e| e.id() == id);
+    matrix
+        .trials
+        .sort_by(|a, b| (engine_rank(&a.engine), &a.suite, &a.file).cmp(&(engine_rank(&b.engine), &b.suite, &b.file)));
+    matrix
+}

@@ -1,0 +1,155 @@
+//! `cargo xtask conformance`: the spec suites on every engine, judged against the expectations, with matrix and reports.
+
+use crate::{Conclusion, progress::Progress, report};
+use anyhow::{Context, bail};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+use suites::catalog::{self, SuiteFile};
+use suites::expectations::Expectations;
+use suites::runner::{self, Options, TrialState};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Engine id to run (repeatable; default: every built-in engine).
+    #[arg(long = "engine", value_name = "ID")]
+    engines: Vec<String>,
+    /// Suite name (`wasm-v3`, `proposals/simd`, …) or a path to a `.wast` file or folder (repeatable; default: every bundled suite).
+    #[arg(long = "suite", value_name = "NAME|PATH")]
+    suites: Vec<String>,
+    /// Only files whose `suite/file` key contains this text.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Worker threads (default: every core).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run only shard K of N (1-based), splitting the files between CI machines.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
+    /// Where to write conformance.json, conformance.md and junit.xml.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Rewrite the expectations files from this run's failures.
+    #[arg(long)]
+    bless: bool,
+    /// Print the JSON report instead of the matrix.
+    #[arg(long)]
+    json: bool,
+    /// Seconds one engine may spend on one file.
+    #[arg(long, default_value_t = 120, value_name = "SECS")]
+    file_time: u64,
+}
+
+/// `K/N`: the K-th of N shards.
+#[derive(Clone, Copy, Debug)]
+pub struct Shard {
+    index: usize,
+    count: usize,
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let parsed = text
+            .split_once('/')
+            .and_then(|(k, n)| Some((k.parse::<usize>().ok()?, n.parse::<usize>().ok()?)));
+        match parsed {
+            Some((index, count)) if (1..=count).contains(&index) => Ok(Shard { index, count }),
+            _ => Err(format!("`{text}` is not K/N with 1 <= K <= N")),
+        }
+    }
+}
+
+pub fn default_out_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/lockstep/conformance"))
+}
+
+pub fn run(args: Args) -> anyhow::Result<Conclusion> {
+    let engines = crate::select_engines(&args.engines)?;
+    let files = select_files(&args)?;
+    let mut expectations = HashMap::new();
+    for engine in &engines {
+        let loaded = Expectations::load(engine.id()).map_err(anyhow::Error::msg)?;
+        expectations.insert(engine.id().to_string(), loaded);
+    }
+    let options = Options {
+        file_time: Duration::from_secs(args.file_time),
+        ..Options::default()
+    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut progress = Progress::new(files.len() * engines.len());
+    let matrix = runner::run_matrix(&files, &engines, &expectations, &options, jobs, &mut |t| {
+        progress.trial(t)
+    });
+
+    let report = report::Report::new(&engines, &matrix.trials);
+    let out = args.out.clone().unwrap_or_else(default_out_dir);
+    report.write(&out).with_context(|| format!("writing reports to {}", out.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.text_matrix());
+        print!("{}", report.unexpected_results());
+        println!("reports: {}", out.display());
+    }
+    if args.bless {
+        bless(&engines, &mut expectations, &matrix.trials)?;
+    }
+    for error in &matrix.script_errors {
+        eprintln!("error: {error}");
+    }
+    let failed = matrix.trials.iter().any(|t| t.state() == TrialState::Fail);
+    Ok(if !matrix.script_errors.is_empty() {
+        Conclusion::BadInput
+    } else if failed && !args.bless {
+        Conclusion::Diverge
+    } else {
+        Conclusion::Agree
+    })
+}
+
+fn select_files(args: &Args) -> anyhow::Result<Vec<SuiteFile>> {
+    let suites = if args.suites.is_empty() {
+        catalog::builtin_suites()
+    } else {
+        args.suites.clone()
+    };
+    let files = catalog::load(&suites).map_err(anyhow::Error::msg)?;
+    let selected: Vec<SuiteFile> = files
+        .into_iter()
+        .filter(|f| args.filter.as_ref().is_none_or(|text| f.key().contains(text.as_str())))
+        .enumerate()
+        .filter(|(i, _)| args.shard.is_none_or(|s| i % s.count == s.index - 1))
+        .map(|(_, f)| f)
+        .collect();
+    if selected.is_empty() {
+        bail!("no suite file matches the selection (suites: {})", suites.join(", "));
+    }
+    Ok(selected)
+}
+
+fn bless(
+    engines: &[std::sync::Arc<dyn oracles::Engine>],
+    expectations: &mut HashMap<String, Expectations>,
+    trials: &[runner::TrialResult],
+) -> anyhow::Result<()> {
+    for engine in engines {
+        let list = expectations.entry(engine.id().to_string()).or_default();
+        let runs = trials
+            .iter()
+            .filter(|t| t.engine == engine.id())
+            .map(|t| (format!("{}/{}", t.suite, t.file), &t.run));
+        list.bless(runs);
+        list.save(engine.id()).map_err(anyhow::Error::msg)?;
+        eprintln!(
+            "blessed {}: {} known failures",
+            suites::expectations::path(engine.id()).display(),
+            list.failures.len()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,85 @@
+//! `cargo xtask`: lockstep's command line. Exit codes: 0 agree, 1 divergence or regression, 2 bad usage or input.
+
+mod bench;
+mod conformance;
+mod engines;
+mod progress;
+mod report;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Run WebAssembly engines side by side and find where they disagree")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the spec suites on every engine against the checked-in expectations.
+    Conformance(conformance::Args),
+    /// List the engines with their versions and proposals.
+    Engines {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure speed and memory against a reference in the same run.
+    Bench(bench::Args),
+}
+
+/// What a command concluded, as an exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conclusion {
+    /// Everything agrees with what is expected.
+    Agree,
+    /// A divergence or regression was found.
+    Diverge,
+    /// Bad usage or bad input; results gathered so far were still reported.
+    BadInput,
+}
+
+impl From<Conclusion> for ExitCode {
+    fn from(conclusion: Conclusion) -> ExitCode {
+        ExitCode::from(match conclusion {
+            Conclusion::Agree => 0,
+            Conclusion::Diverge => 1,
+            Conclusion::BadInput => 2,
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Conformance(args) => conformance::run(args),
+        Command::Engines { json } => engines::run(json),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(conclusion) => conclusion.into(),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            Conclusion::BadInput.into()
+        }
+    }
+}
+
+/// The engines named on the command line (all built-in engines when none are),
+/// or an error listing the valid ids.
+pub fn select_engines(ids: &[String]) -> anyhow::Result<Vec<std::sync::Arc<dyn oracles::Engine>>> {
+    let ids: Vec<&str> = if ids.is_empty() {
+        oracles::ENGINE_IDS.to_vec()
+    } else {
+        ids.iter().map(String::as_str).collect()
+    };
+    ids.iter()
+        .map(|id| {
+            oracles::engine(id).ok_or_else(|| {
+                anyhow::anyhow!("unknown engine `{id}`; valid engines: {}", oracles::ENGINE_IDS.join(", "))
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,245 @@
+//! Conformance reports: the engines × suites matrix as text and Markdown, `conformance.json`, and `junit.xml`.
+
+use oracles::{Engine, features};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+use suites::runner::{TrialResult, TrialState};
+
+#[derive(Serialize)]
+pub struct EngineInfo {
+    pub id: String,
+    pub version: String,
+    pub proposals: Vec<&'static str>,
+}
+
+/// Files per state in one engine × suite cell.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Cell {
+    pub pass: usize,
+    pub expected_failure: usize,
+    pub fail: usize,
+    pub skip: usize,
+}
+
+impl Cell {
+    fn add(&mut self, state: TrialState) {
+        match state {
+            TrialState::Pass => self.pass += 1,
+            TrialState::ExpectedFailure => self.expected_failure += 1,
+            TrialState::Fail => self.fail += 1,
+            TrialState::Skip => self.skip += 1,
+        }
+    }
+
+    fn show(&self) -> String {
+        format!("{}/{}/{}/{}", self.pass, self.expected_failure, self.fail, self.skip)
+    }
+}
+
+#[derive(Serialize)]
+pub struct Report<'a> {
+    pub engines: Vec<EngineInfo>,
+    /// suite → one cell per engine, in `engines` order.
+    pub matrix: BTreeMap<String, Vec<Cell>>,
+    pub totals: Vec<Cell>,
+    pub trials: &'a [TrialResult],
+}
+
+const LEGEND: &str = "cells: pass/expected-failure/FAIL/skip, counted in files";
+
+impl<'a> Report<'a> {
+    pub fn new(engines: &[Arc<dyn Engine>], trials: &'a [TrialResult]) -> Report<'a> {
+        let infos: Vec<EngineInfo> = engines
+            .iter()
+            .map(|e| EngineInfo {
+                id: e.id().to_string(),
+                version: e.version(),
+                proposals: features::names(e.features()),
+            })
+            .collect();
+        let column = |id: &str| infos.iter().position(|e| e.id == id);
+        let mut matrix: BTreeMap<String, Vec<Cell>> = BTreeMap::new();
+        let mut totals = vec![Cell::default(); infos.len()];
+        for trial in trials {
+            let Some(column) = column(&trial.engine) else { continue };
+            let row = matrix
+                .entry(trial.suite.clone())
+                .or_insert_with(|| vec![Cell::default(); infos.len()]);
+            row[column].add(trial.state());
+            totals[column].add(trial.state());
+        }
+        Report {
+            engines: infos,
+            matrix,
+            totals,
+            trials,
+        }
+    }
+
+    pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("conformance.json"), serde_json::to_string_pretty(self)?)?;
+        std::fs::write(dir.join("conformance.md"), self.markdown())?;
+        std::fs::write(dir.join("junit.xml"), self.junit())?;
+        Ok(())
+    }
+
+    fn rows(&self) -> Vec<(String, Vec<String>)> {
+        let mut rows: Vec<(String, Vec<String>)> = self
+            .matrix
+            .iter()
+            .map(|(suite, cells)| (suite.clone(), cells.iter().map(Cell::show).collect()))
+            .collect();
+        rows.push(("total".into(), self.totals.iter().map(Cell::show).collect()));
+        rows
+    }
+
+    pub fn text_matrix(&self) -> String {
+        let rows = self.rows();
+        let first = rows.iter().map(|(s, _)| s.len()).max().unwrap_or(5).max(5);
+        let widths: Vec<usize> = self
+            .engines
+            .iter()
+            .enumerate()
+            .map(|(i, e)| rows.iter().map(|(_, c)| c[i].len()).max().unwrap_or(0).max(e.id.len()))
+            .collect();
+        let mut out = format!("{:first$}", "suite");
+        for (engine, width) in self.engines.iter().zip(&widths) {
+            let _ = write!(out, "  {:>width$}", engine.id);
+        }
+        out.push('\n');
+        for (suite, cells) in rows {
+            let _ = write!(out, "{suite:first$}");
+            for (cell, width) in cells.iter().zip(&widths) {
+                let _ = write!(out, "  {cell:>width$}");
+            }
+            out.push('\n');
+        }
+        let _ = writeln!(out, "({LEGEND})");
+        out
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut out = String::from("# lockstep conformance\n\n");
+        let _ = writeln!(out, "| suite | {} |", self.engines.iter().map(|e| e.id.as_str()).collect::<Vec<_>>().join(" | "));
+        let _ = writeln!(out, "|---|{}", "---:|".repeat(self.engines.len()));
+        for (suite, cells) in self.rows() {
+            let _ = writeln!(out, "| {suite} | {} |", cells.join(" | "));
+        }
+        let _ = writeln!(out, "\n{LEGEND}.\n");
+        let unexpected = self.unexpected_results();
+        if !unexpected.is_empty() {
+            let _ = writeln!(out, "## Unexpected results\n\n```\n{unexpected}```");
+        }
+        out
+    }
+
+    /// Every new failure and stale expectation, grouped by directive, naming the engines.
+    pub fn unexpected_results(&self) -> String {
+        let mut groups: BTreeMap<(String, u32, u32), BTreeMap<String, Vec<&str>>> = BTreeMap::new();
+        for trial in self.trials {
+            let key = format!("{}/{}", trial.suite, trial.file);
+            for f in &trial.verdict.unexpected_failures {
+                groups
+                    .entry((key.clone(), f.line, f.column))
+                    .or_default()
+                    .entry(f.message.clone())
+                    .or_default()
+                    .push(&trial.engine);
+            }
+            for e in &trial.verdict.unexpected_passes {
+                let message = format!("listed as failing ({}) but passes now", e.reason);
+                groups
+                    .entry((key.clone(), e.line.unwrap_or(0), 0))
+                    .or_default()
+                    .entry(message)
+                    .or_default()
+                    .push(&trial.engine);
+            }
+        }
+        let mut out = String::new();
+        if !groups.is_empty() {
+            out.push_str("unexpected results:\n");
+        }
+        for ((file, line, column), messages) in groups {
+            let _ = writeln!(out, "{file}:{line}:{column}");
+            for (message, engines) in messages {
+                let _ = writeln!(out, "    {}: {message}", engines.join(", "));
+            }
+        }
+        out
+    }
+
+    pub fn junit(&self) -> String {
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"lockstep conformance\">\n");
+        for (column, engine) in self.engines.iter().enumerate() {
+            let trials: Vec<&TrialResult> = self.trials.iter().filter(|t| t.engine == engine.id).collect();
+            let totals = self.totals[column];
+            let _ = writeln!(
+                out,
+                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
+                xml(&engine.id),
+                trials.len(),
+                totals.fail,
+                totals.skip
+            );
+            for trial in trials {
+                out.push_str(&junit_case(trial));
+            }
+            out.push_str("  </testsuite>\n");
+        }
+        out.push_str("</testsuites>\n");
+        out
+    }
+}
+
+fn junit_case(trial: &TrialResult) -> String {
+    let head = format!(
+        "    <testcase classname=\"{}.{}\" name=\"{}\" time=\"{:.3}\"",
+        xml(&trial.engine),
+        xml(&trial.suite),
+        xml(&trial.file),
+        trial.seconds
+    );
+    match trial.state() {
+        TrialState::Fail => {
+            let details: Vec<String> = trial
+                .verdict
+                .unexpected_failures
+                .iter()
+                .map(|f| format!("{}:{}:{}: {}", trial.file, f.line, f.column, f.message))
+                .chain(trial.verdict.unexpected_passes.iter().map(|e| {
+                    format!("{}:{}: expected to fail ({}) but passed", trial.file, e.line.unwrap_or(0), e.reason)
+                }))
+                .collect();
+            format!(
+                "{head}>\n      <failure message=\"{} unexpected results\">{}</failure>\n    </testcase>\n",
+                details.len(),
+                xml(&details.join("\n"))
+            )
+        }
+        TrialState::Skip => {
+            let reasons: Vec<&str> = trial.run.skipped.keys().map(String::as_str).collect();
+            format!("{head}>\n      <skipped message=\"{}\"/>\n    </testcase>\n", xml(&reasons.join("; ")))
+        }
+        TrialState::Pass | TrialState::ExpectedFailure => format!("{head}/>\n"),
+    }
+}
+
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c if c.is_control() && c != '\n' && c != '\t' => out.push_str(&format!("&#x{:x};", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,80 @@
+//! `cargo xtask conformance` as a user meets it: exit codes, positions in messages, and the reports it leaves.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn conformance(args: &[&str], out: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("conformance")
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("running xtask")
+}
+
+fn text(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr)
+}
+
+const WRONG_ASSERTION: &str = r#"(module
+  (func (export "two") (result i32) (i32.const 2)))
+(assert_return (invoke "two") (i32.const 2))
+(assert_return (invoke "two") (i32.const 3))
+"#;
+
+#[test]
+fn a_wrong_assertion_exits_1_naming_file_line_and_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let scratch = dir.path().join("scratch.wast");
+    std::fs::write(&scratch, WRONG_ASSERTION).unwrap();
+    let output = conformance(
+        &["--suite", scratch.to_str().unwrap(), "--engine", "wasmtime-cranelift", "--engine", "wasmi"],
+        &dir.path().join("out"),
+    );
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("scratch.wast:4:1"), "{shown}");
+    assert!(shown.contains("wasmtime-cranelift, wasmi: expected [i32:3], got [i32:2]"), "{shown}");
+    let junit = std::fs::read_to_string(dir.path().join("out/junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), 2, "one test case per engine × file");
+    assert_eq!(junit.matches("<failure ").count(), 2);
+}
+
+#[test]
+fn a_syntax_error_exits_2_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.wast");
+    std::fs::write(&broken, "(module)\n(assert_return (invoke \"f\")\n").unwrap();
+    let output = conformance(&["--suite", broken.to_str().unwrap(), "--engine", "wasmi"], &dir.path().join("out"));
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{shown}");
+    assert!(shown.contains("broken.wast:3:1"), "{shown}");
+}
+
+#[test]
+fn unknown_names_exit_2_and_list_the_valid_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = conformance(&["--engine", "v9"], dir.path());
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(shown.contains("unknown engine `v9`") && shown.contains("wasmtime-winch"), "{shown}");
+    let output = conformance(&["--suite", "wasm-v7"], dir.path());
+    let shown = text(&output);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(shown.contains("unknown suite `wasm-v7`") && shown.contains("proposals/gc"), "{shown}");
+}
+
+#[test]
+fn a_passing_suite_exits_0_and_writes_every_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = conformance(&["--suite", "proposals/tail-call", "--json"], &out);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["engines"].as_array().unwrap().len(), 5);
+    assert_eq!(json["trials"].as_array().unwrap().len(), 10);
+    for report in ["conformance.json", "conformance.md", "junit.xml"] {
+        assert!(out.join(report).exists(), "{report} written");
+    }
+}
