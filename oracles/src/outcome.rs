@@ -71,17 +71,26 @@ impl TrapCode {
             ("unreachable", TrapCode::Unreachable),
             ("integer divide by zero", TrapCode::IntegerDivideByZero),
             ("integer overflow", TrapCode::IntegerOverflow),
-            ("invalid conversion to integer", TrapCode::InvalidConversionToInteger),
+            (
+                "invalid conversion to integer",
+                TrapCode::InvalidConversionToInteger,
+            ),
             ("out of bounds memory access", TrapCode::MemoryOutOfBounds),
             ("out of bounds table access", TrapCode::TableOutOfBounds),
             ("undefined element", TrapCode::TableOutOfBounds),
             ("uninitialized element", TrapCode::IndirectCallToNull),
-            ("indirect call type mismatch", TrapCode::IndirectCallTypeMismatch),
+            (
+                "indirect call type mismatch",
+                TrapCode::IndirectCallTypeMismatch,
+            ),
             ("null", TrapCode::NullReference),
             ("out of bounds array access", TrapCode::ArrayOutOfBounds),
             ("cast failure", TrapCode::CastFailure),
             ("unaligned atomic", TrapCode::UnalignedAtomic),
-            ("expected shared memory", TrapCode::AtomicWaitOnNonSharedMemory),
+            (
+                "expected shared memory",
+                TrapCode::AtomicWaitOnNonSharedMemory,
+            ),
         ];
         TABLE
             .iter()
@@ -198,6 +207,9 @@ mod tests {
             TrapCode::from_spec_message("null function reference"),
             TrapCode::NullReference
         );
-        assert_eq!(TrapCode::from_spec_message("something new"), TrapCode::Other);
+        assert_eq!(
+            TrapCode::from_spec_message("something new"),
+            TrapCode::Other
+        );
     }
 }

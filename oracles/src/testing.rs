@@ -29,7 +29,9 @@ pub fn check_common_behaviour(engine: &dyn Engine) {
         ..Limits::default()
     };
     let mut session = engine.session(&limits);
-    let module = session.compile(&wat(SMOKE)).expect("the smoke module compiles");
+    let module = session
+        .compile(&wat(SMOKE))
+        .expect("the smoke module compiles");
     let instance = session.instantiate(module).expect("the smoke module links");
     let call = |session: &mut Box<dyn crate::Session>, name: &str, args: &[Value]| {
         session.invoke(instance, name, args)
@@ -40,16 +42,40 @@ pub fn check_common_behaviour(engine: &dyn Engine) {
     );
     assert!(matches!(
         call(&mut session, "div", &[Value::I32(1), Value::I32(0)]),
-        Outcome::Trap { code: TrapCode::IntegerDivideByZero, .. }
+        Outcome::Trap {
+            code: TrapCode::IntegerDivideByZero,
+            ..
+        }
     ));
-    assert_eq!(call(&mut session, "imported", &[]), Outcome::Values(vec![Value::I32(666)]));
-    assert!(matches!(call(&mut session, "spin", &[]), Outcome::Exhausted(Resource::Time | Resource::Fuel)));
-    assert_eq!(call(&mut session, "recurse", &[]), Outcome::Exhausted(Resource::Stack));
+    assert_eq!(
+        call(&mut session, "imported", &[]),
+        Outcome::Values(vec![Value::I32(666)])
+    );
+    assert!(matches!(
+        call(&mut session, "spin", &[]),
+        Outcome::Exhausted(Resource::Time | Resource::Fuel)
+    ));
+    assert_eq!(
+        call(&mut session, "recurse", &[]),
+        Outcome::Exhausted(Resource::Stack)
+    );
     let null = Value::Ref(Ref::Null(Heap::Func));
-    assert_eq!(call(&mut session, "id", &[null.clone()]), Outcome::Values(vec![null]));
-    assert_eq!(session.global(instance, "answer"), Outcome::Values(vec![Value::I32(42)]));
+    assert_eq!(
+        call(&mut session, "id", std::slice::from_ref(&null)),
+        Outcome::Values(vec![null])
+    );
+    assert_eq!(
+        session.global(instance, "answer"),
+        Outcome::Values(vec![Value::I32(42)])
+    );
     let missing = wat(r#"(module (import "spectest" "nope" (func)))"#);
     let missing = session.compile(&missing).expect("valid module");
-    assert!(matches!(session.instantiate(missing), Err(Outcome::Unlinkable(_))));
-    assert!(matches!(session.compile(b"\0asm\x01\0\0\0\x01"), Err(Outcome::Invalid(_))));
+    assert!(matches!(
+        session.instantiate(missing),
+        Err(Outcome::Unlinkable(_))
+    ));
+    assert!(matches!(
+        session.compile(b"\0asm\x01\0\0\0\x01"),
+        Err(Outcome::Invalid(_))
+    ));
 }

@@ -206,6 +206,38 @@ impl WasmiSession {
             })
             .collect()
     }
+
+    fn call(
+        &mut self,
+        instance: InstanceId,
+        export: &str,
+        args: &[Value],
+    ) -> Result<Vec<Value>, Outcome> {
+        let func = self.instance(instance)?.get_func(&self.store, export);
+        let func = func.ok_or_else(|| harness_failure(format!("no exported function {export}")))?;
+        let args = args
+            .iter()
+            .map(|arg| to_wasmi(&mut self.store, arg))
+            .collect::<Result<Vec<_>, _>>()?;
+        let func_type = func.ty(&self.store);
+        let mut results: Vec<Val> = func_type
+            .results()
+            .iter()
+            .map(|ty| Val::default_for_ty(*ty))
+            .collect();
+        self.refuel()?;
+        func.call(&mut self.store, &args, &mut results)
+            .map_err(|error| execution_failure(&error))?;
+        let values = results.iter().map(|result| from_wasmi(&self.store, result));
+        Ok(values.collect())
+    }
+
+    fn read_global(&self, instance: InstanceId, export: &str) -> Result<Value, Outcome> {
+        let global = self.instance(instance)?.get_global(&self.store, export);
+        let global =
+            global.ok_or_else(|| harness_failure(format!("no exported global {export}")))?;
+        Ok(from_wasmi(&self.store, &global.get(&self.store)))
+    }
 }
 
 impl Session for WasmiSession {
@@ -253,42 +285,6 @@ impl Session for WasmiSession {
     }
 }
 
-impl WasmiSession {
-    fn call(
-        &mut self,
-        instance: InstanceId,
-        export: &str,
-        args: &[Value],
-    ) -> Result<Vec<Value>, Outcome> {
-        let func = self.instance(instance)?.get_func(&self.store, export);
-        let func = func.ok_or_else(|| harness_failure(format!("no exported function {export}")))?;
-        let args = args
-            .iter()
-            .map(|arg| to_wasmi(&mut self.store, arg))
-            .collect::<Result<Vec<_>, _>>()?;
-        let func_type = func.ty(&self.store);
-        let mut results: Vec<Val> = func_type
-            .results()
-            .iter()
-            .map(|ty| Val::default_for_ty(*ty))
-            .collect();
-        self.refuel()?;
-        func.call(&mut self.store, &args, &mut results)
-            .map_err(|error| execution_failure(&error))?;
-        results
-            .iter()
-            .map(|result| from_wasmi(&self.store, result))
-            .collect()
-    }
-
-    fn read_global(&self, instance: InstanceId, export: &str) -> Result<Value, Outcome> {
-        let global = self.instance(instance)?.get_global(&self.store, export);
-        let global =
-            global.ok_or_else(|| harness_failure(format!("no exported global {export}")))?;
-        from_wasmi(&self.store, &global.get(&self.store))
-    }
-}
-
 fn to_wasmi(store: &mut Store, value: &Value) -> Result<Val, Outcome> {
     Ok(match value {
         Value::I32(v) => Val::I32(*v),
@@ -309,8 +305,8 @@ fn to_wasmi(store: &mut Store, value: &Value) -> Result<Val, Outcome> {
     })
 }
 
-fn from_wasmi(store: &Store, value: &Val) -> Result<Value, Outcome> {
-    Ok(match value {
+fn from_wasmi(store: &Store, value: &Val) -> Value {
+    match value {
         Val::I32(v) => Value::I32(*v),
         Val::I64(v) => Value::I64(*v),
         Val::F32(v) => Value::F32(v.to_bits()),
@@ -323,7 +319,7 @@ fn from_wasmi(store: &Store, value: &Val) -> Result<Value, Outcome> {
             let payload = extern_ref.data(store).downcast_ref::<u32>().copied();
             Value::Ref(Ref::Extern(payload))
         }
-    })
+    }
 }
 
 /// A module wasmi would not compile.
@@ -445,7 +441,7 @@ mod tests {
         let instance = instantiate(&mut session, text);
         let seven = Value::Ref(Ref::Extern(Some(7)));
         assert_eq!(
-            session.invoke(instance, "id", &[seven.clone()]),
+            session.invoke(instance, "id", std::slice::from_ref(&seven)),
             Outcome::Values(vec![seven])
         );
     }

@@ -23,7 +23,9 @@ impl SuiteFile {
 
 /// The names of the bundled suites, spec versions first.
 pub fn builtin_suites() -> Vec<String> {
-    let versions = SpecVersion::all().iter().map(|v| version_name(*v).to_string());
+    let versions = SpecVersion::all()
+        .iter()
+        .map(|v| version_name(*v).to_string());
     let proposals = Proposal::all().iter().map(|p| format!("proposals/{p}"));
     versions.chain(proposals).collect()
 }
@@ -90,7 +92,8 @@ fn user_suite(root: &str) -> Result<Vec<SuiteFile>, String> {
     paths
         .into_iter()
         .map(|path| {
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             let name = path
                 .strip_prefix(root_path)
                 .ok()
@@ -128,7 +131,13 @@ mod tests {
         assert!(names.contains(&"proposals/tail-call".to_string()));
         let files = load(&["proposals/tail-call".to_string()]).unwrap();
         let keys: Vec<String> = files.iter().map(SuiteFile::key).collect();
-        assert_eq!(keys, ["proposals/tail-call/return_call.wast", "proposals/tail-call/return_call_indirect.wast"]);
+        assert_eq!(
+            keys,
+            [
+                "proposals/tail-call/return_call.wast",
+                "proposals/tail-call/return_call_indirect.wast"
+            ]
+        );
     }
 
     #[test]

@@ -153,8 +153,16 @@ mod tests {
     fn strict_both_ways() {
         let expectations = Expectations {
             failures: vec![
-                Expectation { file: "s/a.wast".into(), line: Some(3), reason: "known".into() },
-                Expectation { file: "s/a.wast".into(), line: Some(9), reason: "fixed since".into() },
+                Expectation {
+                    file: "s/a.wast".into(),
+                    line: Some(3),
+                    reason: "known".into(),
+                },
+                Expectation {
+                    file: "s/a.wast".into(),
+                    line: Some(9),
+                    reason: "fixed since".into(),
+                },
             ],
         };
         let verdict = expectations.judge("s/a.wast", &run_failing_at(&[3, 5]));
@@ -169,13 +177,25 @@ mod tests {
     fn bless_keeps_reasons_and_untouched_files() {
         let mut expectations = Expectations {
             failures: vec![
-                Expectation { file: "s/a.wast".into(), line: Some(3), reason: "known".into() },
-                Expectation { file: "s/other.wast".into(), line: Some(1), reason: "elsewhere".into() },
+                Expectation {
+                    file: "s/a.wast".into(),
+                    line: Some(3),
+                    reason: "known".into(),
+                },
+                Expectation {
+                    file: "s/other.wast".into(),
+                    line: Some(1),
+                    reason: "elsewhere".into(),
+                },
             ],
         };
         let run = run_failing_at(&[3, 5]);
         expectations.bless([("s/a.wast".to_string(), &run)]);
-        let reasons: Vec<&str> = expectations.failures.iter().map(|e| e.reason.as_str()).collect();
+        let reasons: Vec<&str> = expectations
+            .failures
+            .iter()
+            .map(|e| e.reason.as_str())
+            .collect();
         assert_eq!(reasons, ["known", "broke at 5", "elsewhere"]);
     }
 }

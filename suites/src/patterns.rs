@@ -146,8 +146,14 @@ mod tests {
         assert!(!f32_matches(FloatPattern::CanonicalNan, 0x7fc0_0001));
         assert!(f32_matches(FloatPattern::ArithmeticNan, 0x7fc0_0001));
         assert!(!f32_matches(FloatPattern::ArithmeticNan, 0x7f80_0001));
-        assert!(f64_matches(FloatPattern::CanonicalNan, 0xfff8_0000_0000_0000));
-        assert!(!f64_matches(FloatPattern::ArithmeticNan, 0x7ff0_0000_0000_0001));
+        assert!(f64_matches(
+            FloatPattern::CanonicalNan,
+            0xfff8_0000_0000_0000
+        ));
+        assert!(!f64_matches(
+            FloatPattern::ArithmeticNan,
+            0x7ff0_0000_0000_0001
+        ));
     }
 
     #[test]

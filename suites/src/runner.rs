@@ -87,10 +87,16 @@ pub fn run_script(engine: &dyn Engine, script: &Script, options: &Options) -> Sc
         let worker = std::thread::Builder::new()
             .name(format!("trial-{}", engine.id()))
             .stack_size(TRIAL_STACK)
-            .spawn_scoped(scope, || driver::run(script, engine, &options.limits, deadline))
+            .spawn_scoped(scope, || {
+                driver::run(script, engine, &options.limits, deadline)
+            })
             .expect("spawning a trial thread");
         worker.join().unwrap_or_else(|panic| ScriptRun {
-            aborted: Some(format!("{} panicked: {}", engine.id(), panic_message(&panic))),
+            aborted: Some(format!(
+                "{} panicked: {}",
+                engine.id(),
+                panic_message(&panic)
+            )),
             ..ScriptRun::default()
         })
     })
@@ -105,7 +111,13 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Runs and judges one engine on one parsed file.
-pub fn trial(engine: &dyn Engine, file: &SuiteFile, script: &Script, expectations: &Expectations, options: &Options) -> TrialResult {
+pub fn trial(
+    engine: &dyn Engine,
+    file: &SuiteFile,
+    script: &Script,
+    expectations: &Expectations,
+    options: &Options,
+) -> TrialResult {
     let started = Instant::now();
     let run = run_script(engine, script, options);
     let verdict = expectations.judge(&file.key(), &run);
@@ -173,8 +185,12 @@ pub fn run_matrix(
         }
     });
     let engine_rank = |id: &str| engines.iter().position(|e| e.id() == id);
-    matrix
-        .trials
-        .sort_by(|a, b| (engine_rank(&a.engine), &a.suite, &a.file).cmp(&(engine_rank(&b.engine), &b.suite, &b.file)));
+    matrix.trials.sort_by(|a, b| {
+        (engine_rank(&a.engine), &a.suite, &a.file).cmp(&(
+            engine_rank(&b.engine),
+            &b.suite,
+            &b.file,
+        ))
+    });
     matrix
 }

@@ -314,7 +314,10 @@ fn expectations(results: Vec<WastRet<'_>>) -> Result<Vec<Expected>, String> {
         .iter()
         .map(|ret| match ret {
             WastRet::Core(core) => expected(core),
-            #[allow(unreachable_patterns, reason = "component values exist with other wast features")]
+            #[allow(
+                unreachable_patterns,
+                reason = "component values exist with other wast features"
+            )]
             _ => Err("component-model results are not run".to_string()),
         })
         .collect()
@@ -353,11 +356,14 @@ fn float<T: Copy, B>(pattern: &NanPattern<T>, bits: impl Fn(&T) -> B) -> FloatPa
 
 fn lanes(pattern: &V128Pattern) -> LanePattern {
     fn pack<const N: usize>(lanes: [u128; N], width: u32) -> u128 {
-        let mask = if width == 128 { u128::MAX } else { (1u128 << width) - 1 };
-        lanes
-            .iter()
-            .enumerate()
-            .fold(0, |acc, (i, lane)| acc | ((lane & mask) << (width * i as u32)))
+        let mask = if width == 128 {
+            u128::MAX
+        } else {
+            (1u128 << width) - 1
+        };
+        lanes.iter().enumerate().fold(0, |acc, (i, lane)| {
+            acc | ((lane & mask) << (width * i as u32))
+        })
     }
     match pattern {
         V128Pattern::I8x16(l) => LanePattern::Bits(pack(l.map(|v| v as u8 as u128), 8)),
@@ -378,20 +384,33 @@ mod tests {
         let text = "(module (func (export \"f\") (result i32) (i32.const 1)))\n\n(assert_return (invoke \"f\") (i32.const 1))";
         let script = parse("t.wast", text).unwrap();
         assert_eq!(script.commands.len(), 2);
-        assert_eq!((script.commands[1].line, script.commands[1].column), (3, 1));
-        assert!(matches!(script.commands[1].kind, CommandKind::AssertReturn { .. }));
+        assert_eq!(
+            (script.commands[1].line, script.commands[1].column),
+            (3, 2),
+            "the directive keyword"
+        );
+        assert!(matches!(
+            script.commands[1].kind,
+            CommandKind::AssertReturn { .. }
+        ));
     }
 
     #[test]
     fn syntax_errors_name_file_line_and_column() {
         let error = parse("broken.wast", "(module)\n  (assert_return (invoke \"f\")").unwrap_err();
-        assert!(error.message.contains("broken.wast:2:"), "{}", error.message);
+        assert!(
+            error.message.contains("broken.wast:2:"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]
     fn lane_patterns_pack_little_endian() {
         let pattern = V128Pattern::I32x4([1, 2, 3, -1]);
-        let LanePattern::Bits(bits) = lanes(&pattern) else { panic!() };
+        let LanePattern::Bits(bits) = lanes(&pattern) else {
+            panic!()
+        };
         assert_eq!(bits, 0xffff_ffff_0000_0003_0000_0002_0000_0001);
     }
 }

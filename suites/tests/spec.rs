@@ -18,7 +18,12 @@ fn main() {
     let files: Vec<Arc<Shared>> = catalog::load(&catalog::builtin_suites())
         .expect("the bundled suites load")
         .into_iter()
-        .map(|file| Arc::new(Shared { file, script: OnceLock::new() }))
+        .map(|file| {
+            Arc::new(Shared {
+                file,
+                script: OnceLock::new(),
+            })
+        })
         .collect();
     let mut trials = Vec::new();
     for &engine in oracles::ENGINE_IDS {
@@ -26,7 +31,9 @@ fn main() {
         for shared in &files {
             let (shared, expectations) = (shared.clone(), expectations.clone());
             let name = format!("{engine}/{}", shared.file.key());
-            trials.push(Trial::test(name, move || run(engine, &shared, &expectations)));
+            trials.push(Trial::test(name, move || {
+                run(engine, &shared, &expectations)
+            }));
         }
     }
     libtest_mimic::run(&arguments, trials).exit();
@@ -39,7 +46,13 @@ fn run(engine: &str, shared: &Shared, expectations: &Expectations) -> Result<(),
         .as_ref()
         .map_err(|e| Failed::from(e.to_string()))?;
     let engine = oracles::engine(engine).expect("a built-in engine");
-    let result = runner::trial(engine.as_ref(), &shared.file, script, expectations, &Options::default());
+    let result = runner::trial(
+        engine.as_ref(),
+        &shared.file,
+        script,
+        expectations,
+        &Options::default(),
+    );
     if result.verdict.is_ok() {
         Ok(())
     } else {
@@ -50,7 +63,10 @@ fn run(engine: &str, shared: &Shared, expectations: &Expectations) -> Result<(),
 fn explain(result: &TrialResult) -> String {
     let mut lines = Vec::new();
     for failure in &result.verdict.unexpected_failures {
-        lines.push(format!("{}:{}:{}: {}", result.file, failure.line, failure.column, failure.message));
+        lines.push(format!(
+            "{}:{}:{}: {}",
+            result.file, failure.line, failure.column, failure.message
+        ));
     }
     for entry in &result.verdict.unexpected_passes {
         lines.push(format!(

@@ -32,7 +32,9 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
 /// Benchmarks are only meaningful optimized: run the same command from a release build.
 fn rerun_in_release() -> anyhow::Result<Conclusion> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("bench: building and running the release build (the first time takes several minutes)");
+    eprintln!(
+        "bench: building and running the release build (the first time takes several minutes)"
+    );
     let status = std::process::Command::new(cargo)
         .args(["run", "--quiet", "--release", "--package", "xtask", "--"])
         .args(std::env::args().skip(1))
@@ -47,19 +49,36 @@ fn rerun_in_release() -> anyhow::Result<Conclusion> {
 
 fn conformance() -> anyhow::Result<Conclusion> {
     let mut selection = vec!["wasm-v3".to_string()];
-    selection.extend(catalog::builtin_suites().into_iter().filter(|s| s.starts_with("proposals/")));
+    selection.extend(
+        catalog::builtin_suites()
+            .into_iter()
+            .filter(|s| s.starts_with("proposals/")),
+    );
     let files = catalog::load(&selection).map_err(anyhow::Error::msg)?;
-    println!("{} files (wasm-v3 and proposals), one thread each side", files.len());
+    println!(
+        "{} files (wasm-v3 and proposals), one thread each side",
+        files.len()
+    );
 
     let (reference, reference_errors) = time_reference(&files)?;
     let lockstep = time_lockstep(&files)?;
     let ratio = lockstep.as_secs_f64() / reference.as_secs_f64();
-    println!("reference wasmtime-wast 48 : {:>8.2} s ({reference_errors} files ended in an error)", reference.as_secs_f64());
-    println!("lockstep wasmtime-cranelift: {:>8.2} s", lockstep.as_secs_f64());
+    println!(
+        "reference wasmtime-wast 48 : {:>8.2} s ({reference_errors} files ended in an error)",
+        reference.as_secs_f64()
+    );
+    println!(
+        "lockstep wasmtime-cranelift: {:>8.2} s",
+        lockstep.as_secs_f64()
+    );
     println!("ratio lockstep/reference   : {ratio:>8.2} (target <= 1.2)");
 
     let matrix = time_full_matrix()?;
-    println!("full default matrix        : {:>8.2} s wall, {} jobs (target < 30 s)", matrix.as_secs_f64(), jobs());
+    println!(
+        "full default matrix        : {:>8.2} s wall, {} jobs (target < 30 s)",
+        matrix.as_secs_f64(),
+        jobs()
+    );
     let peak = peak_memory_mib();
     println!("peak memory                : {peak:>8.0} MiB (target < 2048 MiB)");
     Ok(Conclusion::Agree)
@@ -68,7 +87,10 @@ fn conformance() -> anyhow::Result<Conclusion> {
 fn time_reference(files: &[SuiteFile]) -> anyhow::Result<(Duration, usize)> {
     use wasmtime_wast::{Async, SpectestConfig, WastContext};
     let mut config = wasmtime::Config::new();
-    config.wasm_custom_page_sizes(true).wasm_wide_arithmetic(true).shared_memory(true);
+    config
+        .wasm_custom_page_sizes(true)
+        .wasm_wide_arithmetic(true)
+        .shared_memory(true);
     let engine = wasmtime::Engine::new(&config)?;
     let spectest = SpectestConfig {
         use_shared_memory: true,
@@ -100,9 +122,20 @@ fn time_full_matrix() -> anyhow::Result<Duration> {
     let engines = crate::select_engines(&[])?;
     let files = catalog::load(&catalog::builtin_suites()).map_err(anyhow::Error::msg)?;
     let started = Instant::now();
-    let run = runner::run_matrix(&files, &engines, &HashMap::new(), &Options::default(), jobs(), &mut |_| {});
+    let run = runner::run_matrix(
+        &files,
+        &engines,
+        &HashMap::new(),
+        &Options::default(),
+        jobs(),
+        &mut |_| {},
+    );
     if run.trials.len() != files.len() * engines.len() {
-        bail!("the matrix ran {} of {} trials", run.trials.len(), files.len() * engines.len());
+        bail!(
+            "the matrix ran {} of {} trials",
+            run.trials.len(),
+            files.len() * engines.len()
+        );
     }
     Ok(started.elapsed())
 }

@@ -63,7 +63,10 @@ impl FromStr for Shard {
 }
 
 pub fn default_out_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/lockstep/conformance"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/lockstep/conformance"
+    ))
 }
 
 pub fn run(args: Args) -> anyhow::Result<Conclusion> {
@@ -88,7 +91,9 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
 
     let report = report::Report::new(&engines, &matrix.trials);
     let out = args.out.clone().unwrap_or_else(default_out_dir);
-    report.write(&out).with_context(|| format!("writing reports to {}", out.display()))?;
+    report
+        .write(&out)
+        .with_context(|| format!("writing reports to {}", out.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -121,13 +126,20 @@ fn select_files(args: &Args) -> anyhow::Result<Vec<SuiteFile>> {
     let files = catalog::load(&suites).map_err(anyhow::Error::msg)?;
     let selected: Vec<SuiteFile> = files
         .into_iter()
-        .filter(|f| args.filter.as_ref().is_none_or(|text| f.key().contains(text.as_str())))
+        .filter(|f| {
+            args.filter
+                .as_ref()
+                .is_none_or(|text| f.key().contains(text.as_str()))
+        })
         .enumerate()
         .filter(|(i, _)| args.shard.is_none_or(|s| i % s.count == s.index - 1))
         .map(|(_, f)| f)
         .collect();
     if selected.is_empty() {
-        bail!("no suite file matches the selection (suites: {})", suites.join(", "));
+        bail!(
+            "no suite file matches the selection (suites: {})",
+            suites.join(", ")
+        );
     }
     Ok(selected)
 }

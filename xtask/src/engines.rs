@@ -24,7 +24,12 @@ pub fn run(json: bool) -> anyhow::Result<Conclusion> {
         println!("{}", serde_json::to_string_pretty(&infos)?);
     } else {
         for info in &infos {
-            println!("{:<20} {:<8} {}", info.id, info.version, info.proposals.join(", "));
+            println!(
+                "{:<20} {:<8} {}",
+                info.id,
+                info.version,
+                info.proposals.join(", ")
+            );
         }
     }
     Ok(Conclusion::Agree)

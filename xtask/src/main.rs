@@ -10,7 +10,10 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Run WebAssembly engines side by side and find where they disagree")]
+#[command(
+    name = "cargo xtask",
+    about = "Run WebAssembly engines side by side and find where they disagree"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -78,7 +81,10 @@ pub fn select_engines(ids: &[String]) -> anyhow::Result<Vec<std::sync::Arc<dyn o
     ids.iter()
         .map(|id| {
             oracles::engine(id).ok_or_else(|| {
-                anyhow::anyhow!("unknown engine `{id}`; valid engines: {}", oracles::ENGINE_IDS.join(", "))
+                anyhow::anyhow!(
+                    "unknown engine `{id}`; valid engines: {}",
+                    oracles::ENGINE_IDS.join(", ")
+                )
             })
         })
         .collect()

@@ -55,7 +55,11 @@ impl Progress {
                 self.done,
                 self.total,
                 self.failed,
-                if failed { format!(" (new: {})", result.name()) } else { String::new() }
+                if failed {
+                    format!(" (new: {})", result.name())
+                } else {
+                    String::new()
+                }
             );
         }
     }

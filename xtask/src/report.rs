@@ -35,7 +35,10 @@ impl Cell {
     }
 
     fn show(&self) -> String {
-        format!("{}/{}/{}/{}", self.pass, self.expected_failure, self.fail, self.skip)
+        format!(
+            "{}/{}/{}/{}",
+            self.pass, self.expected_failure, self.fail, self.skip
+        )
     }
 }
 
@@ -64,7 +67,9 @@ impl<'a> Report<'a> {
         let mut matrix: BTreeMap<String, Vec<Cell>> = BTreeMap::new();
         let mut totals = vec![Cell::default(); infos.len()];
         for trial in trials {
-            let Some(column) = column(&trial.engine) else { continue };
+            let Some(column) = column(&trial.engine) else {
+                continue;
+            };
             let row = matrix
                 .entry(trial.suite.clone())
                 .or_insert_with(|| vec![Cell::default(); infos.len()]);
@@ -81,7 +86,10 @@ impl<'a> Report<'a> {
 
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join("conformance.json"), serde_json::to_string_pretty(self)?)?;
+        std::fs::write(
+            dir.join("conformance.json"),
+            serde_json::to_string_pretty(self)?,
+        )?;
         std::fs::write(dir.join("conformance.md"), self.markdown())?;
         std::fs::write(dir.join("junit.xml"), self.junit())?;
         Ok(())
@@ -104,7 +112,13 @@ impl<'a> Report<'a> {
             .engines
             .iter()
             .enumerate()
-            .map(|(i, e)| rows.iter().map(|(_, c)| c[i].len()).max().unwrap_or(0).max(e.id.len()))
+            .map(|(i, e)| {
+                rows.iter()
+                    .map(|(_, c)| c[i].len())
+                    .max()
+                    .unwrap_or(0)
+                    .max(e.id.len())
+            })
             .collect();
         let mut out = format!("{:first$}", "suite");
         for (engine, width) in self.engines.iter().zip(&widths) {
@@ -124,7 +138,15 @@ impl<'a> Report<'a> {
 
     pub fn markdown(&self) -> String {
         let mut out = String::from("# lockstep conformance\n\n");
-        let _ = writeln!(out, "| suite | {} |", self.engines.iter().map(|e| e.id.as_str()).collect::<Vec<_>>().join(" | "));
+        let _ = writeln!(
+            out,
+            "| suite | {} |",
+            self.engines
+                .iter()
+                .map(|e| e.id.as_str())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
         let _ = writeln!(out, "|---|{}", "---:|".repeat(self.engines.len()));
         for (suite, cells) in self.rows() {
             let _ = writeln!(out, "| {suite} | {} |", cells.join(" | "));
@@ -174,9 +196,15 @@ impl<'a> Report<'a> {
     }
 
     pub fn junit(&self) -> String {
-        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"lockstep conformance\">\n");
+        let mut out = String::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"lockstep conformance\">\n",
+        );
         for (column, engine) in self.engines.iter().enumerate() {
-            let trials: Vec<&TrialResult> = self.trials.iter().filter(|t| t.engine == engine.id).collect();
+            let trials: Vec<&TrialResult> = self
+                .trials
+                .iter()
+                .filter(|t| t.engine == engine.id)
+                .collect();
             let totals = self.totals[column];
             let _ = writeln!(
                 out,
@@ -212,7 +240,12 @@ fn junit_case(trial: &TrialResult) -> String {
                 .iter()
                 .map(|f| format!("{}:{}:{}: {}", trial.file, f.line, f.column, f.message))
                 .chain(trial.verdict.unexpected_passes.iter().map(|e| {
-                    format!("{}:{}: expected to fail ({}) but passed", trial.file, e.line.unwrap_or(0), e.reason)
+                    format!(
+                        "{}:{}: expected to fail ({}) but passed",
+                        trial.file,
+                        e.line.unwrap_or(0),
+                        e.reason
+                    )
                 }))
                 .collect();
             format!(
@@ -223,7 +256,10 @@ fn junit_case(trial: &TrialResult) -> String {
         }
         TrialState::Skip => {
             let reasons: Vec<&str> = trial.run.skipped.keys().map(String::as_str).collect();
-            format!("{head}>\n      <skipped message=\"{}\"/>\n    </testcase>\n", xml(&reasons.join("; ")))
+            format!(
+                "{head}>\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                xml(&reasons.join("; "))
+            )
         }
         TrialState::Pass | TrialState::ExpectedFailure => format!("{head}/>\n"),
     }
@@ -237,7 +273,9 @@ fn xml(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
-            c if c.is_control() && c != '\n' && c != '\t' => out.push_str(&format!("&#x{:x};", c as u32)),
+            c if c.is_control() && c != '\n' && c != '\t' => {
+                out.push_str(&format!("&#x{:x};", c as u32))
+            }
             c => out.push(c),
         }
     }

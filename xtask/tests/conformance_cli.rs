@@ -29,15 +29,29 @@ fn a_wrong_assertion_exits_1_naming_file_line_and_engines() {
     let scratch = dir.path().join("scratch.wast");
     std::fs::write(&scratch, WRONG_ASSERTION).unwrap();
     let output = conformance(
-        &["--suite", scratch.to_str().unwrap(), "--engine", "wasmtime-cranelift", "--engine", "wasmi"],
+        &[
+            "--suite",
+            scratch.to_str().unwrap(),
+            "--engine",
+            "wasmtime-cranelift",
+            "--engine",
+            "wasmi",
+        ],
         &dir.path().join("out"),
     );
     let shown = text(&output);
     assert_eq!(output.status.code(), Some(1), "{shown}");
-    assert!(shown.contains("scratch.wast:4:1"), "{shown}");
-    assert!(shown.contains("wasmtime-cranelift, wasmi: expected [i32:3], got [i32:2]"), "{shown}");
+    assert!(shown.contains("scratch.wast:4:2"), "{shown}");
+    assert!(
+        shown.contains("wasmtime-cranelift, wasmi: expected [i32:3], got [i32:2]"),
+        "{shown}"
+    );
     let junit = std::fs::read_to_string(dir.path().join("out/junit.xml")).unwrap();
-    assert_eq!(junit.matches("<testcase ").count(), 2, "one test case per engine × file");
+    assert_eq!(
+        junit.matches("<testcase ").count(),
+        2,
+        "one test case per engine × file"
+    );
     assert_eq!(junit.matches("<failure ").count(), 2);
 }
 
@@ -46,7 +60,10 @@ fn a_syntax_error_exits_2_with_its_position() {
     let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("broken.wast");
     std::fs::write(&broken, "(module)\n(assert_return (invoke \"f\")\n").unwrap();
-    let output = conformance(&["--suite", broken.to_str().unwrap(), "--engine", "wasmi"], &dir.path().join("out"));
+    let output = conformance(
+        &["--suite", broken.to_str().unwrap(), "--engine", "wasmi"],
+        &dir.path().join("out"),
+    );
     let shown = text(&output);
     assert_eq!(output.status.code(), Some(2), "{shown}");
     assert!(shown.contains("broken.wast:3:1"), "{shown}");
@@ -58,11 +75,17 @@ fn unknown_names_exit_2_and_list_the_valid_ones() {
     let output = conformance(&["--engine", "v9"], dir.path());
     let shown = text(&output);
     assert_eq!(output.status.code(), Some(2));
-    assert!(shown.contains("unknown engine `v9`") && shown.contains("wasmtime-winch"), "{shown}");
+    assert!(
+        shown.contains("unknown engine `v9`") && shown.contains("wasmtime-winch"),
+        "{shown}"
+    );
     let output = conformance(&["--suite", "wasm-v7"], dir.path());
     let shown = text(&output);
     assert_eq!(output.status.code(), Some(2));
-    assert!(shown.contains("unknown suite `wasm-v7`") && shown.contains("proposals/gc"), "{shown}");
+    assert!(
+        shown.contains("unknown suite `wasm-v7`") && shown.contains("proposals/gc"),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -8,7 +8,11 @@ pub(super) const ID: &str = "wasmtime-aot";
 
 /// Precompiles `wasm` with `compiler`, writes the `.cwasm` artifact to disk and
 /// loads it with `loader`, an engine that never saw the original bytes.
-pub(super) fn compile_and_load(compiler: &Engine, loader: &Engine, wasm: &[u8]) -> wasmtime::Result<Module> {
+pub(super) fn compile_and_load(
+    compiler: &Engine,
+    loader: &Engine,
+    wasm: &[u8],
+) -> wasmtime::Result<Module> {
     let cwasm = compiler.precompile_module(wasm)?;
     let path = artifact_path();
     std::fs::write(&path, &cwasm)?;

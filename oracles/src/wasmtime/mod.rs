@@ -264,19 +264,20 @@ impl Session for WasmtimeSession {
     }
 
     fn instantiate(&mut self, module: ModuleId) -> Result<InstanceId, Outcome> {
-        let module = self.modules.get(module.0).cloned().ok_or_else(|| {
-            Outcome::HarnessFailed(format!("no module #{}", module.0))
-        })?;
-        if let Err(e) = self.linker.instantiate_pre(&module) {
-            return Err(Outcome::Unlinkable(format!("{e:#}")));
-        }
+        let module = self
+            .modules
+            .get(module.0)
+            .cloned()
+            .ok_or_else(|| Outcome::HarnessFailed(format!("no module #{}", module.0)))?;
         self.store.set_epoch_deadline(self.deadline_ticks);
         match self.linker.instantiate(&mut self.store, &module) {
             Ok(instance) => {
                 self.instances.push(instance);
                 Ok(InstanceId(self.instances.len() - 1))
             }
-            Err(e) if e.downcast_ref::<Trap>().is_none() && !e.is::<wasmtime::ThrownException>() => {
+            Err(e)
+                if e.downcast_ref::<Trap>().is_none() && !e.is::<wasmtime::ThrownException>() =>
+            {
                 Err(instantiation_failure(&e))
             }
             Err(e) => Err(self.run_error(e, None)),
@@ -338,7 +339,12 @@ fn rejection(tier: Tier, error: &wasmtime::Error) -> Outcome {
     let message = format!("{error:#}");
     // Winch and Pulley implement some proposals only partly and say so with a
     // compile error; that is a limitation of the tier, not a verdict on the module.
-    let unsupported = ["unsupported", "not supported", "not implemented", "Unimplemented"];
+    let unsupported = [
+        "unsupported",
+        "not supported",
+        "not implemented",
+        "Unimplemented",
+    ];
     if tier != Tier::Cranelift && unsupported.iter().any(|s| message.contains(s)) {
         return Outcome::Unsupported(message);
     }
@@ -407,7 +413,11 @@ fn define_spectest(
         linker.define(&mut *store, "spectest", name, global)?;
     }
     let (min, max) = spectest::TABLE_LIMITS;
-    let table = Table::new(&mut *store, TableType::new(RefType::FUNCREF, min, Some(max)), wasmtime::Ref::Func(None))?;
+    let table = Table::new(
+        &mut *store,
+        TableType::new(RefType::FUNCREF, min, Some(max)),
+        wasmtime::Ref::Func(None),
+    )?;
     linker.define(&mut *store, "spectest", "table", table)?;
     let table64 = TableType::new64(RefType::FUNCREF, min.into(), Some(max.into()));
     let table64 = Table::new(&mut *store, table64, wasmtime::Ref::Func(None))?;

@@ -56,7 +56,8 @@ pub(super) fn from_val(store: &mut Store<StoreData>, val: &Val) -> wasmtime::Res
 }
 
 fn host_payload(store: &mut Store<StoreData>, x: &ExternRef) -> wasmtime::Result<Option<u32>> {
-    Ok(x.data(&*store)?.and_then(|data| data.downcast_ref::<u32>().copied()))
+    Ok(x.data(&*store)?
+        .and_then(|data| data.downcast_ref::<u32>().copied()))
 }
 
 fn any_ref(store: &mut Store<StoreData>, x: &wasmtime::Rooted<AnyRef>) -> wasmtime::Result<Ref> {
