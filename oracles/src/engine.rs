@@ -1,6 +1,6 @@
 //! The engine trait every oracle implements, and the resource limits they all share.
 
-use crate::outcome::{Outcome, Value};
+use crate::outcome::{Outcome, State, Value};
 use std::time::Duration;
 use wasmparser::WasmFeatures;
 
@@ -24,6 +24,10 @@ pub struct Limits {
     pub instances: usize,
     /// Wall time one compile, instantiation or call may take.
     pub call_time: Duration,
+    /// Resolve function imports nothing else provides with lockstep's
+    /// deterministic host functions (see [`crate::host`]). Off for spec
+    /// tests, where an unknown import must stay unlinkable.
+    pub host_functions: bool,
 }
 
 impl Default for Limits {
@@ -33,6 +37,7 @@ impl Default for Limits {
             table_elements: 10_000_000,
             instances: 10_000,
             call_time: Duration::from_secs(10),
+            host_functions: false,
         }
     }
 }
@@ -65,4 +70,6 @@ pub trait Session {
     fn invoke(&mut self, instance: InstanceId, export: &str, args: &[Value]) -> Outcome;
     /// Reads an exported global.
     fn global(&mut self, instance: InstanceId, export: &str) -> Outcome;
+    /// What a call can leave behind: exported globals, memories and tables.
+    fn state(&mut self, instance: InstanceId) -> State;
 }

@@ -1,7 +1,10 @@
 //! lockstep's oracles: WebAssembly engines behind one trait, and the shared outcome model.
 
+pub mod compare;
 pub mod engine;
 pub mod features;
+pub mod host;
+pub mod mutants;
 pub mod outcome;
 pub mod spectest;
 pub mod wasmi;
@@ -11,7 +14,7 @@ pub mod wasmtime;
 mod testing;
 
 pub use engine::{Engine, InstanceId, Limits, ModuleId, Session};
-pub use outcome::{Exception, Heap, Outcome, Ref, Resource, TrapCode, Value};
+pub use outcome::{Exception, Heap, Outcome, Ref, Resource, State, TrapCode, Value};
 
 use std::sync::{Arc, OnceLock};
 
@@ -24,8 +27,12 @@ pub const ENGINE_IDS: &[&str] = &[
     "wasmi",
 ];
 
-/// The built-in engine with this id. Engines are created once per process and shared.
+/// The built-in engine with this id (or a `mutant:*` self-test engine).
+/// Engines are created once per process and shared.
 pub fn engine(id: &str) -> Option<Arc<dyn Engine>> {
+    if id.starts_with("mutant:") {
+        return mutants::create(id, engine("wasmtime-cranelift")?);
+    }
     static ENGINES: OnceLock<Vec<OnceLock<Arc<dyn Engine>>>> = OnceLock::new();
     let slots = ENGINES.get_or_init(|| ENGINE_IDS.iter().map(|_| OnceLock::new()).collect());
     let index = ENGINE_IDS.iter().position(|known| *known == id)?;

@@ -139,6 +139,23 @@ pub enum Outcome {
     HarnessFailed(String),
 }
 
+/// What an instance exposes after a call, in export order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub globals: Vec<(String, Value)>,
+    /// Exported memories: name, size in bytes, and a digest of the contents.
+    pub memories: Vec<(String, u64, u64)>,
+    /// Exported tables: name, size, and a digest of which elements are null.
+    pub tables: Vec<(String, u64, u64)>,
+}
+
+/// A digest of bytes, the same on every engine and platform (FNV-1a, 64-bit).
+pub fn digest(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 impl Outcome {
     pub fn trap(code: TrapCode, message: impl Into<String>) -> Outcome {
         Outcome::Trap {

@@ -1,12 +1,13 @@
 //! The `wasmi` oracle: wasmi's interpreter behind lockstep's engine traits, metered by fuel.
 
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
-use crate::outcome::{Heap, Outcome, Ref, Resource, TrapCode, Value};
+use crate::host;
+use crate::outcome::{Heap, Outcome, Ref, Resource, State, TrapCode, Value, digest};
 use crate::spectest::{self, ParamType};
 use std::collections::HashMap;
 use std::time::Duration;
 use wasmi::errors::{ErrorKind, InstantiationError, MemoryError, TableError};
-use wasmi::{Extern, ExternRef, Func, Nullable, StoreLimits, Val, ValType};
+use wasmi::{AsContext, Extern, ExternRef, Func, Nullable, StoreLimits, Val, ValType};
 use wasmparser::WasmFeatures;
 
 /// The wasmi release lockstep is built against (pinned in the workspace manifest).
@@ -95,6 +96,7 @@ impl Engine for Wasmi {
             modules: Vec::new(),
             instances: Vec::new(),
             importables: HashMap::from([("spectest".to_string(), spectest)]),
+            host_functions: limits.host_functions,
         })
     }
 }
@@ -171,6 +173,44 @@ fn print_func(store: &mut Store, params: &[ParamType]) -> Func {
     Func::new(store, ty, |_caller, _params, _results| Ok(()))
 }
 
+/// A deterministic host function (see [`crate::host`]) standing in for a missing import.
+fn host_func(store: &mut Store, module: &str, name: &str, ty: wasmi::FuncType) -> Func {
+    let (module, name) = (module.to_string(), name.to_string());
+    let result_types: Vec<host::ValType> = ty.results().iter().map(host_type).collect();
+    Func::new(store, ty, move |caller, params, results| {
+        let args: Vec<Value> = params.iter().map(|v| from_wasmi(&caller, v)).collect();
+        let answers = host::results(&module, &name, &args, &result_types);
+        for (slot, answer) in results.iter_mut().zip(&answers) {
+            *slot = host_result(answer);
+        }
+        Ok(())
+    })
+}
+
+fn host_type(ty: &ValType) -> host::ValType {
+    match ty {
+        ValType::I32 => host::ValType::I32,
+        ValType::I64 => host::ValType::I64,
+        ValType::F32 => host::ValType::F32,
+        ValType::F64 => host::ValType::F64,
+        ValType::V128 => host::ValType::V128,
+        ValType::FuncRef => host::ValType::Ref(Heap::Func),
+        ValType::ExternRef => host::ValType::Ref(Heap::Extern),
+    }
+}
+
+fn host_result(value: &Value) -> Val {
+    match value {
+        Value::I32(v) => Val::I32(*v),
+        Value::I64(v) => Val::I64(*v),
+        Value::F32(bits) => Val::F32(wasmi::F32::from_bits(*bits)),
+        Value::F64(bits) => Val::F64(wasmi::F64::from_bits(*bits)),
+        Value::V128(v) => Val::V128(wasmi::V128::from(*v)),
+        Value::Ref(Ref::Null(Heap::Extern)) => Val::ExternRef(Nullable::Null),
+        Value::Ref(_) => Val::FuncRef(Nullable::Null),
+    }
+}
+
 /// A store with its modules, instances, and the names instances are registered under.
 struct WasmiSession {
     store: Store,
@@ -179,6 +219,8 @@ struct WasmiSession {
     modules: Vec<wasmi::Module>,
     instances: Vec<wasmi::Instance>,
     importables: Importables,
+    /// Whether unresolved function imports get deterministic host functions.
+    host_functions: bool,
 }
 
 impl WasmiSession {
@@ -192,19 +234,30 @@ impl WasmiSession {
         fuel.map_err(|error| harness_failure(format!("setting fuel: {error}")))
     }
 
-    /// The items `module` imports, in import order; a missing one makes it unlinkable.
-    fn resolve_imports(&self, module: &wasmi::Module) -> Result<Vec<Extern>, Outcome> {
-        module
-            .imports()
-            .map(|import| {
-                let (module_name, name) = (import.module(), import.name());
-                let exports = self.importables.get(module_name);
-                let item = exports.and_then(|exports| exports.get(name)).copied();
-                item.ok_or_else(|| {
-                    Outcome::Unlinkable(format!("unknown import {module_name}.{name}"))
-                })
-            })
-            .collect()
+    /// The items `module` imports, in import order; a missing one makes it
+    /// unlinkable, unless it is a function and host functions are on.
+    fn resolve_imports(&mut self, module: &wasmi::Module) -> Result<Vec<Extern>, Outcome> {
+        let mut resolved = Vec::new();
+        for import in module.imports() {
+            let (module_name, name) = (import.module(), import.name());
+            let known = self
+                .importables
+                .get(module_name)
+                .and_then(|exports| exports.get(name));
+            let item = match (known, import.ty()) {
+                (Some(item), _) => *item,
+                (None, wasmi::ExternType::Func(ty)) if self.host_functions => {
+                    Extern::Func(host_func(&mut self.store, module_name, name, ty.clone()))
+                }
+                _ => {
+                    return Err(Outcome::Unlinkable(format!(
+                        "unknown import {module_name}.{name}"
+                    )));
+                }
+            };
+            resolved.push(item);
+        }
+        Ok(resolved)
     }
 
     fn call(
@@ -283,6 +336,35 @@ impl Session for WasmiSession {
         let value = self.read_global(instance, export);
         value.map_or_else(|outcome| outcome, |value| Outcome::Values(vec![value]))
     }
+
+    fn state(&mut self, instance: InstanceId) -> State {
+        let mut state = State::default();
+        let Ok(instance) = self.instance(instance) else {
+            return state;
+        };
+        for export in instance.exports(&self.store) {
+            let name = export.name().to_string();
+            match export.into_extern() {
+                Extern::Global(global) => {
+                    let value = from_wasmi(&self.store, &global.get(&self.store));
+                    state.globals.push((name, value));
+                }
+                Extern::Memory(memory) => {
+                    let data = memory.data(&self.store);
+                    state.memories.push((name, data.len() as u64, digest(data)));
+                }
+                Extern::Table(table) => {
+                    let size = table.size(&self.store);
+                    let nulls: Vec<u8> = (0..size)
+                        .map(|i| table.get(&self.store, i).is_none_or(|r| r.is_null()) as u8)
+                        .collect();
+                    state.tables.push((name, size, digest(&nulls)));
+                }
+                Extern::Func(_) => {}
+            }
+        }
+        state
+    }
 }
 
 fn to_wasmi(store: &mut Store, value: &Value) -> Result<Val, Outcome> {
@@ -305,7 +387,7 @@ fn to_wasmi(store: &mut Store, value: &Value) -> Result<Val, Outcome> {
     })
 }
 
-fn from_wasmi(store: &Store, value: &Val) -> Value {
+fn from_wasmi(store: impl AsContext, value: &Val) -> Value {
     match value {
         Val::I32(v) => Value::I32(*v),
         Val::I64(v) => Value::I64(*v),
@@ -316,7 +398,10 @@ fn from_wasmi(store: &Store, value: &Val) -> Value {
         Val::FuncRef(Nullable::Val(_)) => Value::Ref(Ref::Func),
         Val::ExternRef(Nullable::Null) => Value::Ref(Ref::Null(Heap::Extern)),
         Val::ExternRef(Nullable::Val(extern_ref)) => {
-            let payload = extern_ref.data(store).downcast_ref::<u32>().copied();
+            let payload = extern_ref
+                .data(store.as_context())
+                .downcast_ref::<u32>()
+                .copied();
             Value::Ref(Ref::Extern(payload))
         }
     }

@@ -7,8 +7,8 @@ mod values;
 mod winch;
 
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
-use crate::outcome::{Exception, Outcome, Resource, TrapCode};
-use crate::{Value, features, spectest};
+use crate::outcome::{Exception, Outcome, Resource, State, TrapCode, digest};
+use crate::{Value, features, host, spectest};
 use std::time::Duration;
 use wasmparser::WasmFeatures;
 use wasmtime::{
@@ -150,6 +150,7 @@ struct WasmtimeSession {
     modules: Vec<Module>,
     instances: Vec<Instance>,
     deadline_ticks: u64,
+    host_functions: bool,
 }
 
 impl WasmtimeSession {
@@ -177,6 +178,7 @@ impl WasmtimeSession {
             modules: Vec::new(),
             instances: Vec::new(),
             deadline_ticks: (limits.call_time.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64,
+            host_functions: limits.host_functions,
         }
     }
 
@@ -244,6 +246,39 @@ impl WasmtimeSession {
         "an unexported tag".to_string()
     }
 
+    /// Gives every function import nothing else defines a deterministic host function.
+    fn define_host_functions(&mut self, module: &Module) {
+        for import in module.imports() {
+            let wasmtime::ExternType::Func(ty) = import.ty() else {
+                continue;
+            };
+            if self
+                .linker
+                .get(&mut self.store, import.module(), import.name())
+                .is_ok()
+            {
+                continue;
+            }
+            let (module_name, name) = (import.module().to_string(), import.name().to_string());
+            let result_types: Vec<host::ValType> =
+                ty.results().map(|t| values::host_type(&t)).collect();
+            let defined = self.linker.func_new(
+                import.module(),
+                import.name(),
+                ty,
+                move |_, params, results| {
+                    let args: Vec<Value> = params.iter().map(values::host_arg).collect();
+                    let answers = host::results(&module_name, &name, &args, &result_types);
+                    for (slot, answer) in results.iter_mut().zip(&answers) {
+                        *slot = values::host_result(answer);
+                    }
+                    Ok(())
+                },
+            );
+            defined.expect("shadowing is allowed");
+        }
+    }
+
     fn load(&self, wasm: &[u8]) -> wasmtime::Result<Module> {
         match &self.loader {
             Some(loader) => aot::compile_and_load(&self.engine, loader, wasm),
@@ -269,6 +304,9 @@ impl Session for WasmtimeSession {
             .get(module.0)
             .cloned()
             .ok_or_else(|| Outcome::HarnessFailed(format!("no module #{}", module.0)))?;
+        if self.host_functions {
+            self.define_host_functions(&module);
+        }
         self.store.set_epoch_deadline(self.deadline_ticks);
         match self.linker.instantiate(&mut self.store, &module) {
             Ok(instance) => {
@@ -331,6 +369,43 @@ impl Session for WasmtimeSession {
             }
             None => Outcome::HarnessFailed(format!("no exported global `{export}`")),
         }
+    }
+
+    fn state(&mut self, instance: InstanceId) -> State {
+        let mut state = State::default();
+        let Ok(instance) = self.instance(instance) else {
+            return state;
+        };
+        let exports: Vec<(String, Extern)> = instance
+            .exports(&mut self.store)
+            .map(|e| (e.name().to_string(), e.into_extern()))
+            .collect();
+        for (name, export) in exports {
+            match export {
+                Extern::Global(global) => {
+                    let val = global.get(&mut self.store);
+                    if let Ok(value) = values::from_val(&mut self.store, &val) {
+                        state.globals.push((name, value));
+                    }
+                }
+                Extern::Memory(memory) => {
+                    let data = memory.data(&self.store);
+                    state.memories.push((name, data.len() as u64, digest(data)));
+                }
+                Extern::SharedMemory(memory) => {
+                    state.memories.push((name, memory.data_size() as u64, 0))
+                }
+                Extern::Table(table) => {
+                    let size = table.size(&self.store);
+                    let nulls: Vec<u8> = (0..size)
+                        .map(|i| table.get(&mut self.store, i).is_none_or(|r| r.is_null()) as u8)
+                        .collect();
+                    state.tables.push((name, size, digest(&nulls)));
+                }
+                _ => {}
+            }
+        }
+        state
     }
 }
 

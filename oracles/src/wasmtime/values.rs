@@ -1,6 +1,7 @@
 //! Conversion between wasmtime's `Val` and lockstep's `Value`.
 
 use super::StoreData;
+use crate::host;
 use crate::outcome::{Heap, Outcome, Ref, Value};
 use wasmtime::{AnyRef, ExternRef, Store, Val};
 
@@ -75,4 +76,56 @@ fn any_ref(store: &mut Store<StoreData>, x: &wasmtime::Rooted<AnyRef>) -> wasmti
         Some(n) => Ref::Host(n),
         None => Ref::Opaque,
     })
+}
+
+/// A host function's view of a value type.
+pub(super) fn host_type(ty: &wasmtime::ValType) -> host::ValType {
+    match ty {
+        wasmtime::ValType::I32 => host::ValType::I32,
+        wasmtime::ValType::I64 => host::ValType::I64,
+        wasmtime::ValType::F32 => host::ValType::F32,
+        wasmtime::ValType::F64 => host::ValType::F64,
+        wasmtime::ValType::V128 => host::ValType::V128,
+        wasmtime::ValType::Ref(r) => host::ValType::Ref(heap(r.heap_type())),
+    }
+}
+
+fn heap(ty: &wasmtime::HeapType) -> Heap {
+    match ty.top() {
+        wasmtime::HeapType::Func => Heap::Func,
+        wasmtime::HeapType::Extern => Heap::Extern,
+        wasmtime::HeapType::Exn => Heap::Exn,
+        _ => Heap::Any,
+    }
+}
+
+/// An argument as a host function sees it: numbers exactly, references only as null or not.
+pub(super) fn host_arg(val: &Val) -> Value {
+    match val {
+        Val::I32(v) => Value::I32(*v),
+        Val::I64(v) => Value::I64(*v),
+        Val::F32(bits) => Value::F32(*bits),
+        Val::F64(bits) => Value::F64(*bits),
+        Val::V128(v) => Value::V128(v.as_u128()),
+        Val::FuncRef(None) => Value::Ref(Ref::Null(Heap::Func)),
+        Val::ExternRef(None) => Value::Ref(Ref::Null(Heap::Extern)),
+        Val::AnyRef(None) => Value::Ref(Ref::Null(Heap::Any)),
+        Val::ExnRef(None) => Value::Ref(Ref::Null(Heap::Exn)),
+        _ => Value::Ref(Ref::Opaque),
+    }
+}
+
+/// A host function's result; host functions return only numbers and nulls.
+pub(super) fn host_result(value: &Value) -> Val {
+    match value {
+        Value::I32(v) => Val::I32(*v),
+        Value::I64(v) => Val::I64(*v),
+        Value::F32(bits) => Val::F32(*bits),
+        Value::F64(bits) => Val::F64(*bits),
+        Value::V128(v) => Val::V128((*v).into()),
+        Value::Ref(Ref::Null(Heap::Extern)) => Val::ExternRef(None),
+        Value::Ref(Ref::Null(Heap::Any)) => Val::AnyRef(None),
+        Value::Ref(Ref::Null(Heap::Exn)) => Val::ExnRef(None),
+        Value::Ref(_) => Val::FuncRef(None),
+    }
 }

@@ -1,0 +1,417 @@
+//! The comparison rules: the outcomes of one action on several engines, turned into agree, diverge or inconclusive.
+
+use crate::outcome::{Outcome, Ref, Resource, State, Value};
+use serde::{Deserialize, Serialize};
+
+/// What one engine did with one action, and what it left behind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    pub engine: String,
+    pub outcome: Outcome,
+    pub state: Option<State>,
+}
+
+/// What kind of disagreement a divergence is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Values,
+    Trap,
+    TrapVsValue,
+    Exception,
+    TailCall,
+    Validation,
+    Instantiation,
+    State,
+    Crash,
+    Other,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Values => "values",
+            Kind::Trap => "trap",
+            Kind::TrapVsValue => "trap-vs-value",
+            Kind::Exception => "exception",
+            Kind::TailCall => "tail-call",
+            Kind::Validation => "validation",
+            Kind::Instantiation => "instantiation",
+            Kind::State => "state",
+            Kind::Crash => "crash",
+            Kind::Other => "other",
+        }
+    }
+}
+
+/// Engines that disagree with the majority, and how.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Divergence {
+    pub kind: Kind,
+    /// Stable across inputs that show the same bug: kind, odd engines out, and the outcome classes.
+    pub signature: String,
+    pub majority: Vec<String>,
+    pub minority: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Verdict {
+    Agree,
+    Diverge(Divergence),
+    /// Nothing can be concluded (too few engines ran it, resources ran out), and why.
+    Inconclusive(String),
+}
+
+/// Compares what engines did with the same action. `tail_calls` says the
+/// module uses `return_call*`, which every engine that ran it claims to support.
+pub fn compare(observations: &[Observation], tail_calls: bool) -> Verdict {
+    // An engine that cannot run the module, or whose harness failed, says
+    // nothing about the Wasm: it takes no part in the comparison.
+    let ran: Vec<&Observation> = observations
+        .iter()
+        .filter(|o| {
+            !matches!(
+                o.outcome,
+                Outcome::Unsupported(_) | Outcome::HarnessFailed(_)
+            )
+        })
+        .collect();
+    if tail_calls && let Some(divergence) = tail_call_divergence(&ran) {
+        return Verdict::Diverge(divergence);
+    }
+    // Stack depth, fuel, memory and time limits legitimately differ between
+    // engines: an engine that ran out is left out, the others still compared.
+    let (exhausted, finished): (Vec<&Observation>, Vec<&Observation>) = ran
+        .into_iter()
+        .partition(|o| matches!(o.outcome, Outcome::Exhausted(_)));
+    if finished.len() < 2 {
+        let why = if exhausted.is_empty() {
+            "fewer than two engines could run it".to_string()
+        } else {
+            format!("{} ran out of resources", engine_list(&exhausted))
+        };
+        return Verdict::Inconclusive(why);
+    }
+    let classes = classes(&finished, |a, b| equivalent(&a.outcome, &b.outcome));
+    if classes.len() > 1 {
+        return Verdict::Diverge(divergence(
+            &classes,
+            kind(&classes[0][0].outcome, &classes[1][0].outcome),
+        ));
+    }
+    let states = classes_by_state(&finished);
+    if states.len() > 1 {
+        return Verdict::Diverge(divergence(&states, Kind::State));
+    }
+    Verdict::Agree
+}
+
+/// An engine claiming tail calls must run a `return_call` chain of any depth
+/// in constant stack: running out of stack where another engine finishes is
+/// a tail-call bug, not a difference in stack size.
+fn tail_call_divergence(ran: &[&Observation]) -> Option<Divergence> {
+    let overflowed: Vec<&Observation> = ran
+        .iter()
+        .copied()
+        .filter(|o| o.outcome == Outcome::Exhausted(Resource::Stack))
+        .collect();
+    let finished: Vec<&Observation> = ran
+        .iter()
+        .copied()
+        .filter(|o| !matches!(o.outcome, Outcome::Exhausted(_)))
+        .collect();
+    if overflowed.is_empty() || finished.is_empty() {
+        return None;
+    }
+    Some(divergence(&[finished, overflowed], Kind::TailCall))
+}
+
+/// Groups observations into classes of equivalent ones, the largest first
+/// (ties keep observation order, so the first engine's class leads).
+fn classes<'a>(
+    observations: &[&'a Observation],
+    same: impl Fn(&Observation, &Observation) -> bool,
+) -> Vec<Vec<&'a Observation>> {
+    let mut classes: Vec<Vec<&Observation>> = Vec::new();
+    for observation in observations {
+        match classes.iter_mut().find(|class| same(class[0], observation)) {
+            Some(class) => class.push(observation),
+            None => classes.push(vec![observation]),
+        }
+    }
+    classes.sort_by_key(|class| std::cmp::Reverse(class.len()));
+    classes
+}
+
+fn classes_by_state<'a>(observations: &[&'a Observation]) -> Vec<Vec<&'a Observation>> {
+    classes(observations, |a, b| match (&a.state, &b.state) {
+        (Some(x), Some(y)) => states_equal(x, y),
+        _ => true,
+    })
+}
+
+fn divergence(classes: &[Vec<&Observation>], kind: Kind) -> Divergence {
+    let majority = classes[0].iter().map(|o| o.engine.clone()).collect();
+    let minority: Vec<String> = classes[1..]
+        .iter()
+        .flatten()
+        .map(|o| o.engine.clone())
+        .collect();
+    let shapes: Vec<String> = classes
+        .iter()
+        .map(|class| shape(&class[0].outcome))
+        .collect();
+    Divergence {
+        kind,
+        signature: format!(
+            "{}:{}:{}",
+            kind.name(),
+            minority.join("+"),
+            shapes.join("/")
+        ),
+        majority,
+        minority,
+    }
+}
+
+/// The class of an outcome without its values, for signatures.
+fn shape(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Values(values) => {
+            let types: Vec<&str> = values.iter().map(value_type).collect();
+            format!("values({})", types.join(","))
+        }
+        Outcome::Trap { code, .. } => format!("trap({code:?})"),
+        Outcome::Exception(e) => format!("exception({})", e.tag),
+        Outcome::Exhausted(r) => format!("exhausted({r:?})"),
+        Outcome::Invalid(_) | Outcome::Malformed(_) => "rejected".into(),
+        Outcome::Unlinkable(_) => "unlinkable".into(),
+        Outcome::Crashed(_) => "crashed".into(),
+        Outcome::Unsupported(_) => "unsupported".into(),
+        Outcome::HarnessFailed(_) => "harness-failed".into(),
+    }
+}
+
+fn value_type(value: &Value) -> &'static str {
+    match value {
+        Value::I32(_) => "i32",
+        Value::I64(_) => "i64",
+        Value::F32(_) => "f32",
+        Value::F64(_) => "f64",
+        Value::V128(_) => "v128",
+        Value::Ref(_) => "ref",
+    }
+}
+
+fn kind(reference: &Outcome, other: &Outcome) -> Kind {
+    use Outcome as O;
+    match (reference, other) {
+        (O::Values(_), O::Values(_)) => Kind::Values,
+        (O::Trap { .. }, O::Trap { .. }) => Kind::Trap,
+        (O::Trap { .. }, O::Values(_)) | (O::Values(_), O::Trap { .. }) => Kind::TrapVsValue,
+        (O::Exception(_), _) | (_, O::Exception(_)) => Kind::Exception,
+        (O::Crashed(_), _) | (_, O::Crashed(_)) => Kind::Crash,
+        (O::Invalid(_) | O::Malformed(_), _) | (_, O::Invalid(_) | O::Malformed(_)) => {
+            Kind::Validation
+        }
+        (O::Unlinkable(_), _) | (_, O::Unlinkable(_)) => Kind::Instantiation,
+        _ => Kind::Other,
+    }
+}
+
+/// Outcome equality under the spec's freedoms.
+pub fn equivalent(a: &Outcome, b: &Outcome) -> bool {
+    use Outcome as O;
+    match (a, b) {
+        (O::Values(x), O::Values(y)) => values_equal(x, y),
+        // Engines word trap messages differently; the normalized code is what counts.
+        (O::Trap { code: x, .. }, O::Trap { code: y, .. }) => x == y,
+        // Uncaught exceptions are compared (peers discard them): same tag, same payload.
+        (O::Exception(x), O::Exception(y)) => {
+            x.tag == y.tag && values_equal(&x.payload, &y.payload)
+        }
+        // Decoding and validation errors are both "rejected"; engines draw the line differently.
+        (O::Invalid(_) | O::Malformed(_), O::Invalid(_) | O::Malformed(_)) => true,
+        (O::Unlinkable(_), O::Unlinkable(_)) | (O::Crashed(_), O::Crashed(_)) => true,
+        _ => false,
+    }
+}
+
+fn values_equal(a: &[Value], b: &[Value]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| value_equal(x, y))
+}
+
+fn value_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        // The spec lets any NaN stand for any NaN (sign and payload are
+        // nondeterministic), so all NaNs are equal here.
+        (Value::F32(x), Value::F32(y)) => {
+            x == y || (f32::from_bits(*x).is_nan() && f32::from_bits(*y).is_nan())
+        }
+        (Value::F64(x), Value::F64(y)) => {
+            x == y || (f64::from_bits(*x).is_nan() && f64::from_bits(*y).is_nan())
+        }
+        // A v128's lane shape is unknown: equal if equal as bits, or NaN-equal lane by lane as f32x4 or f64x2.
+        (Value::V128(x), Value::V128(y)) => x == y || lanes_nan_equal(*x, *y),
+        // An engine that does not expose a reference's kind cannot contradict one that does.
+        (Value::Ref(Ref::Opaque), Value::Ref(r)) | (Value::Ref(r), Value::Ref(Ref::Opaque)) => {
+            !matches!(r, Ref::Null(_))
+        }
+        _ => a == b,
+    }
+}
+
+fn lanes_nan_equal(x: u128, y: u128) -> bool {
+    let f32x4 = (0..4).all(|i| {
+        let (a, b) = ((x >> (32 * i)) as u32, (y >> (32 * i)) as u32);
+        value_equal(&Value::F32(a), &Value::F32(b))
+    });
+    let f64x2 = (0..2).all(|i| {
+        let (a, b) = ((x >> (64 * i)) as u64, (y >> (64 * i)) as u64);
+        value_equal(&Value::F64(a), &Value::F64(b))
+    });
+    f32x4 || f64x2
+}
+
+/// States agree when globals agree (NaN-aware) and memories and tables match exactly.
+fn states_equal(a: &State, b: &State) -> bool {
+    a.memories == b.memories
+        && a.tables == b.tables
+        && a.globals.len() == b.globals.len()
+        && a.globals
+            .iter()
+            .zip(&b.globals)
+            .all(|((n1, v1), (n2, v2))| n1 == n2 && value_equal(v1, v2))
+}
+
+fn engine_list(observations: &[&Observation]) -> String {
+    observations
+        .iter()
+        .map(|o| o.engine.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{Exception, TrapCode};
+
+    fn seen(engine: &str, outcome: Outcome) -> Observation {
+        Observation {
+            engine: engine.into(),
+            outcome,
+            state: None,
+        }
+    }
+
+    fn values(v: Vec<Value>) -> Outcome {
+        Outcome::Values(v)
+    }
+
+    #[test]
+    fn nans_agree_and_numbers_do_not() {
+        let nan_a = values(vec![Value::F32(0x7fc0_0000)]);
+        let nan_b = values(vec![Value::F32(0xffc0_0001)]);
+        assert_eq!(
+            compare(&[seen("a", nan_a), seen("b", nan_b)], false),
+            Verdict::Agree
+        );
+        let verdict = compare(
+            &[
+                seen("a", values(vec![Value::I64(1)])),
+                seen("b", values(vec![Value::I64(1)])),
+                seen("c", values(vec![Value::I64(2)])),
+            ],
+            false,
+        );
+        let Verdict::Diverge(d) = verdict else {
+            panic!("{verdict:?}")
+        };
+        assert_eq!(
+            (d.kind, d.minority.as_slice()),
+            (Kind::Values, ["c".to_string()].as_slice())
+        );
+        assert_eq!(d.signature, "values:c:values(i64)/values(i64)");
+    }
+
+    #[test]
+    fn traps_compare_by_code_and_against_values() {
+        let trap = |code| Outcome::trap(code, "whatever the engine says");
+        let same = [
+            seen("a", trap(TrapCode::Unreachable)),
+            seen("b", trap(TrapCode::Unreachable)),
+        ];
+        assert_eq!(compare(&same, false), Verdict::Agree);
+        let mixed = [
+            seen("a", trap(TrapCode::Unreachable)),
+            seen("b", values(vec![])),
+        ];
+        let Verdict::Diverge(d) = compare(&mixed, false) else {
+            panic!()
+        };
+        assert_eq!(d.kind, Kind::TrapVsValue);
+    }
+
+    #[test]
+    fn exceptions_compare_by_tag_and_payload() {
+        let exn = |n| {
+            Outcome::Exception(Exception {
+                tag: "t".into(),
+                payload: vec![Value::I32(n)],
+            })
+        };
+        assert_eq!(
+            compare(&[seen("a", exn(1)), seen("b", exn(1))], false),
+            Verdict::Agree
+        );
+        let Verdict::Diverge(d) = compare(
+            &[seen("a", exn(1)), seen("b", exn(1)), seen("c", exn(2))],
+            false,
+        ) else {
+            panic!()
+        };
+        assert_eq!(d.kind, Kind::Exception);
+    }
+
+    #[test]
+    fn exhaustion_is_inconclusive_except_for_tail_calls() {
+        let done = values(vec![Value::I32(0)]);
+        let overflow = Outcome::Exhausted(Resource::Stack);
+        let runs = [seen("a", done.clone()), seen("b", overflow)];
+        assert!(matches!(compare(&runs, false), Verdict::Inconclusive(_)));
+        let Verdict::Diverge(d) = compare(&runs, true) else {
+            panic!()
+        };
+        assert_eq!(
+            (d.kind, d.minority.as_slice()),
+            (Kind::TailCall, ["b".to_string()].as_slice())
+        );
+        let unsupported = [
+            seen("a", done),
+            seen("w", Outcome::Unsupported("no".into())),
+        ];
+        assert!(matches!(
+            compare(&unsupported, true),
+            Verdict::Inconclusive(_)
+        ));
+    }
+
+    #[test]
+    fn state_after_the_call_is_compared() {
+        let mut a = seen("a", values(vec![]));
+        let mut b = seen("b", values(vec![]));
+        a.state = Some(State {
+            memories: vec![("m".into(), 65536, 1)],
+            ..State::default()
+        });
+        b.state = Some(State {
+            memories: vec![("m".into(), 65536, 2)],
+            ..State::default()
+        });
+        let Verdict::Diverge(d) = compare(&[a, b], false) else {
+            panic!()
+        };
+        assert_eq!(d.kind, Kind::State);
+    }
+}

@@ -1,0 +1,79 @@
+//! Deterministic host functions: what an import call returns, computed the same way by every engine.
+
+use crate::outcome::{Heap, Ref, Value, digest};
+
+/// A value type as host functions see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValType {
+    I32,
+    I64,
+    F32,
+    F64,
+    V128,
+    /// A reference type; host functions return a null of its hierarchy.
+    Ref(Heap),
+}
+
+/// The results of calling import `module.name` with `args`.
+///
+/// A pure function of the import's name and arguments, so that every engine
+/// sees the same answers and a different argument shows up in the results.
+/// Floats are never NaN, so a host result cannot introduce NaN-bit noise.
+pub fn results(module: &str, name: &str, args: &[Value], types: &[ValType]) -> Vec<Value> {
+    let mut seed = digest(format!("{module}\u{0}{name}").as_bytes());
+    for arg in args {
+        seed = mix(seed ^ arg_bits(arg));
+    }
+    types
+        .iter()
+        .enumerate()
+        .map(|(i, ty)| value(mix(seed.wrapping_add(i as u64)), *ty))
+        .collect()
+}
+
+fn arg_bits(value: &Value) -> u64 {
+    match value {
+        Value::I32(v) => *v as u32 as u64,
+        Value::I64(v) => *v as u64,
+        Value::F32(bits) => u64::from(*bits),
+        Value::F64(bits) => *bits,
+        Value::V128(v) => (*v as u64) ^ ((*v >> 64) as u64),
+        Value::Ref(Ref::Null(_)) => 0,
+        Value::Ref(_) => 1,
+    }
+}
+
+/// SplitMix64's finalizer: every input bit affects every output bit.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+fn value(bits: u64, ty: ValType) -> Value {
+    match ty {
+        ValType::I32 => Value::I32(bits as i32),
+        ValType::I64 => Value::I64(bits as i64),
+        // Small integers as floats: exact in every format, never NaN.
+        ValType::F32 => Value::F32(((bits % 2001) as f32 - 1000.0).to_bits()),
+        ValType::F64 => Value::F64(((bits % 2_000_001) as f64 - 1e6).to_bits()),
+        ValType::V128 => Value::V128(u128::from(bits) | (u128::from(mix(bits)) << 64)),
+        ValType::Ref(heap) => Value::Ref(Ref::Null(heap)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_call_same_answer_and_arguments_matter() {
+        let types = [ValType::I32, ValType::F64];
+        let a = results("env", "f", &[Value::I32(1)], &types);
+        assert_eq!(a, results("env", "f", &[Value::I32(1)], &types));
+        assert_ne!(a, results("env", "f", &[Value::I32(2)], &types));
+        assert_ne!(a, results("env", "g", &[Value::I32(1)], &types));
+        let Value::F64(bits) = a[1] else { panic!() };
+        assert!(!f64::from_bits(bits).is_nan());
+    }
+}

@@ -1,0 +1,191 @@
+//! Deliberately broken engines (`mutant:*`): each plants one known bug in wasmtime-cranelift, so that
+//! lockstep's own tests, and users checking their setup, can see a planted bug get found.
+
+use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
+use crate::outcome::{Outcome, State, Value};
+use std::sync::Arc;
+use wasmparser::{Operator, Parser, Payload, WasmFeatures};
+
+/// The mutant engines, by id.
+pub const MUTANT_IDS: &[&str] = &[
+    "mutant:rem-s-as-rem-u",
+    "mutant:return-call-as-call",
+    "mutant:exception-payload",
+];
+
+/// What a mutant gets wrong.
+#[derive(Clone, Copy, Debug)]
+enum Mutation {
+    /// `i64.rem_s` computed as `i64.rem_u`: wrong only when an operand is negative.
+    RemSignedAsUnsigned,
+    /// `return_call` lowered to `call`: right results, but the stack grows with every tail call.
+    ReturnCallAsCall,
+    /// The first payload value of an uncaught exception comes back changed.
+    ExceptionPayload,
+}
+
+pub(crate) fn create(id: &str, base: Arc<dyn Engine>) -> Option<Arc<dyn Engine>> {
+    let mutation = match id {
+        "mutant:rem-s-as-rem-u" => Mutation::RemSignedAsUnsigned,
+        "mutant:return-call-as-call" => Mutation::ReturnCallAsCall,
+        "mutant:exception-payload" => Mutation::ExceptionPayload,
+        _ => return None,
+    };
+    let id = MUTANT_IDS.iter().find(|known| **known == id)?;
+    Some(Arc::new(Mutant { id, base, mutation }))
+}
+
+struct Mutant {
+    id: &'static str,
+    base: Arc<dyn Engine>,
+    mutation: Mutation,
+}
+
+impl Engine for Mutant {
+    fn id(&self) -> &'static str {
+        self.id
+    }
+
+    fn version(&self) -> String {
+        format!("{} with a planted bug", self.base.version())
+    }
+
+    fn features(&self) -> WasmFeatures {
+        self.base.features()
+    }
+
+    fn session(&self, limits: &Limits) -> Box<dyn Session> {
+        Box::new(MutantSession {
+            inner: self.base.session(limits),
+            mutation: self.mutation,
+        })
+    }
+}
+
+struct MutantSession {
+    inner: Box<dyn Session>,
+    mutation: Mutation,
+}
+
+impl Session for MutantSession {
+    fn compile(&mut self, wasm: &[u8]) -> Result<ModuleId, Outcome> {
+        let patched = match self.mutation {
+            Mutation::RemSignedAsUnsigned => {
+                patch_opcodes(wasm, |op| matches!(op, Operator::I64RemS), 0x82)
+            }
+            Mutation::ReturnCallAsCall => {
+                patch_opcodes(wasm, |op| matches!(op, Operator::ReturnCall { .. }), 0x10)
+            }
+            Mutation::ExceptionPayload => wasm.to_vec(),
+        };
+        self.inner.compile(&patched)
+    }
+
+    fn instantiate(&mut self, module: ModuleId) -> Result<InstanceId, Outcome> {
+        self.inner.instantiate(module)
+    }
+
+    fn register(&mut self, name: &str, instance: InstanceId) {
+        self.inner.register(name, instance)
+    }
+
+    fn invoke(&mut self, instance: InstanceId, export: &str, args: &[Value]) -> Outcome {
+        let mut outcome = self.inner.invoke(instance, export, args);
+        if let (Mutation::ExceptionPayload, Outcome::Exception(exception)) =
+            (self.mutation, &mut outcome)
+            && let Some(first) = exception.payload.first_mut()
+        {
+            *first = perturbed(first);
+        }
+        outcome
+    }
+
+    fn global(&mut self, instance: InstanceId, export: &str) -> Outcome {
+        self.inner.global(instance, export)
+    }
+
+    fn state(&mut self, instance: InstanceId) -> State {
+        self.inner.state(instance)
+    }
+}
+
+fn perturbed(value: &Value) -> Value {
+    match value {
+        Value::I32(v) => Value::I32(v.wrapping_add(1)),
+        Value::I64(v) => Value::I64(v.wrapping_add(1)),
+        Value::F32(bits) => Value::F32(bits ^ 1),
+        Value::F64(bits) => Value::F64(bits ^ 1),
+        Value::V128(v) => Value::V128(v ^ 1),
+        other => other.clone(),
+    }
+}
+
+/// Rewrites, in place, the one-byte opcode of every operator `chosen` selects.
+/// Both opcodes have the same immediates, so the binary's layout is unchanged.
+fn patch_opcodes(wasm: &[u8], chosen: impl Fn(&Operator) -> bool, opcode: u8) -> Vec<u8> {
+    let mut patched = wasm.to_vec();
+    for payload in Parser::new(0).parse_all(wasm) {
+        let Ok(Payload::CodeSectionEntry(body)) = payload else {
+            continue;
+        };
+        let Ok(mut reader) = body.get_operators_reader() else {
+            continue;
+        };
+        while !reader.eof() {
+            match reader.read_with_offset() {
+                Ok((op, offset)) if chosen(&op) => patched[offset as usize] = opcode,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    patched
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::wat;
+
+    fn run(engine: &str, text: &str, export: &str, args: &[Value]) -> Outcome {
+        let engine = crate::engine(engine).unwrap();
+        let mut session = engine.session(&Limits::default());
+        let module = session.compile(&wat(text)).unwrap();
+        let instance = session.instantiate(module).unwrap();
+        session.invoke(instance, export, args)
+    }
+
+    #[test]
+    fn rem_s_is_wrong_only_for_negative_operands() {
+        let module = r#"(module (func (export "rem") (param i64 i64) (result i64)
+            (i64.rem_s (local.get 0) (local.get 1))))"#;
+        let positive = [Value::I64(7), Value::I64(3)];
+        let negative = [Value::I64(-7), Value::I64(3)];
+        let honest = "wasmtime-cranelift";
+        let mutant = "mutant:rem-s-as-rem-u";
+        assert_eq!(
+            run(mutant, module, "rem", &positive),
+            run(honest, module, "rem", &positive)
+        );
+        assert_ne!(
+            run(mutant, module, "rem", &negative),
+            run(honest, module, "rem", &negative)
+        );
+    }
+
+    #[test]
+    fn return_call_as_call_overflows_deep_chains() {
+        let module = r#"(module (func $f (export "f") (param i64) (result i64)
+            (if (result i64) (i64.eqz (local.get 0)) (then (i64.const 42))
+              (else (return_call $f (i64.sub (local.get 0) (i64.const 1)))))))"#;
+        let deep = [Value::I64(1_000_000)];
+        assert_eq!(
+            run("wasmtime-cranelift", module, "f", &deep),
+            Outcome::Values(vec![Value::I64(42)])
+        );
+        assert_eq!(
+            run("mutant:return-call-as-call", module, "f", &deep),
+            Outcome::Exhausted(crate::Resource::Stack)
+        );
+    }
+}
