@@ -1,6 +1,7 @@
 //! lockstep's oracles: WebAssembly engines behind one trait, and the shared outcome model.
 
 pub mod compare;
+pub mod differential;
 pub mod engine;
 pub mod features;
 pub mod host;

@@ -40,6 +40,9 @@ pub struct ScriptRun {
     pub skipped: BTreeMap<String, Skips>,
     /// Why the script stopped before its end (time limit).
     pub aborted: Option<String>,
+    /// What every action did, by line, when the run was asked to record it (`cargo xtask diff`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observed: Vec<(u32, Outcome)>,
 }
 
 impl ScriptRun {
@@ -66,9 +69,17 @@ impl ScriptRun {
     }
 }
 
-/// Runs `script` on `engine` in a fresh session, stopping at `deadline`.
-pub fn run(script: &Script, engine: &dyn Engine, limits: &Limits, deadline: Instant) -> ScriptRun {
+/// Runs `script` on `engine` in a fresh session, stopping at `deadline`;
+/// `record` keeps every action's outcome for comparing engines.
+pub fn run(
+    script: &Script,
+    engine: &dyn Engine,
+    limits: &Limits,
+    deadline: Instant,
+    record: bool,
+) -> ScriptRun {
     let mut driver = Driver {
+        record,
         session: engine.session(limits),
         features: engine.features(),
         modules: HashMap::new(),
@@ -78,6 +89,7 @@ pub fn run(script: &Script, engine: &dyn Engine, limits: &Limits, deadline: Inst
         registered: HashMap::new(),
         deadline,
         run: ScriptRun::default(),
+        last_outcome: None,
     };
     driver.commands(&script.commands);
     driver.run
@@ -87,6 +99,7 @@ pub fn run(script: &Script, engine: &dyn Engine, limits: &Limits, deadline: Inst
 type Slot<T> = Result<T, String>;
 
 struct Driver {
+    record: bool,
     session: Box<dyn Session>,
     features: WasmFeatures,
     modules: HashMap<String, Slot<ModuleId>>,
@@ -97,6 +110,8 @@ struct Driver {
     registered: HashMap<String, String>,
     deadline: Instant,
     run: ScriptRun,
+    /// The outcome of the action the current command performed.
+    last_outcome: Option<Outcome>,
 }
 
 impl Driver {
@@ -108,6 +123,11 @@ impl Driver {
             }
             let status = self.command(command);
             self.run.record(command, status);
+            if self.record
+                && let Some(outcome) = self.last_outcome.take()
+            {
+                self.run.observed.push((command.line, outcome));
+            }
         }
     }
 
@@ -311,6 +331,14 @@ impl Driver {
     }
 
     fn perform(&mut self, action: &Action) -> Result<Outcome, Status> {
+        let outcome = self.perform_action(action);
+        if let Ok(outcome) = &outcome {
+            self.last_outcome = Some(outcome.clone());
+        }
+        outcome
+    }
+
+    fn perform_action(&mut self, action: &Action) -> Result<Outcome, Status> {
         match action {
             Action::Invoke {
                 instance,

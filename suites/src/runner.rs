@@ -82,13 +82,23 @@ pub fn prepare(file: &SuiteFile) -> Result<Script, ScriptError> {
 /// Runs one script on one engine on a thread of its own: a panic in the engine
 /// ends this trial as aborted, never the run.
 pub fn run_script(engine: &dyn Engine, script: &Script, options: &Options) -> ScriptRun {
+    run_script_recording(engine, script, options, false)
+}
+
+/// [`run_script`], keeping every action's outcome when `record` is set.
+pub fn run_script_recording(
+    engine: &dyn Engine,
+    script: &Script,
+    options: &Options,
+    record: bool,
+) -> ScriptRun {
     let deadline = Instant::now() + options.file_time;
     std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name(format!("trial-{}", engine.id()))
             .stack_size(TRIAL_STACK)
             .spawn_scoped(scope, || {
-                driver::run(script, engine, &options.limits, deadline)
+                driver::run(script, engine, &options.limits, deadline, record)
             })
             .expect("spawning a trial thread");
         worker.join().unwrap_or_else(|panic| ScriptRun {

@@ -2,7 +2,9 @@
 
 mod bench;
 mod conformance;
+mod diff;
 mod engines;
+mod input;
 mod progress;
 mod report;
 
@@ -23,6 +25,8 @@ struct Cli {
 enum Command {
     /// Run the spec suites on every engine against the checked-in expectations.
     Conformance(conformance::Args),
+    /// What each engine does with one module or script, and whether they agree.
+    Diff(diff::Args),
     /// List the engines with their versions and proposals.
     Engines {
         /// Print JSON instead of a table.
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Conformance(args) => conformance::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Engines { json } => engines::run(json),
         Command::Bench(args) => bench::run(args),
     };

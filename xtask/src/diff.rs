@@ -1,0 +1,262 @@
+//! `cargo xtask diff FILE`: what each engine does with one module (or script), side by side, and whether they agree.
+
+use crate::{Conclusion, input};
+use anyhow::{Context, bail};
+use generators::{args, exports, seed::Rng};
+use oracles::compare::{Observation, Verdict, compare};
+use oracles::differential::{self, Invocation, Run};
+use oracles::{Engine, Limits, Outcome, Value};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use suites::runner::{self, Options};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A `.wasm`, `.wat` or `.wast` file.
+    file: PathBuf,
+    /// Engine id to run (repeatable; default: every built-in engine).
+    #[arg(long = "engine", value_name = "ID")]
+    engines: Vec<String>,
+    /// Call only this export, with these arguments (typed by the export's parameters).
+    #[arg(long, num_args = 1.., value_name = "EXPORT [ARG]...", allow_negative_numbers = true)]
+    invoke: Option<Vec<String>>,
+    /// Seed for the arguments of every export when `--invoke` is not given.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Conclusion> {
+    let engines = crate::select_engines(&args.engines)?;
+    let path = args.file.display().to_string();
+    if path.ends_with(".wast") {
+        return diff_script(&args, &engines);
+    }
+    let wasm = input::module(&args.file)?;
+    let invocations = invocations(&wasm, &args)?;
+    let limits = Limits {
+        host_functions: true,
+        ..Limits::default()
+    };
+    let run = differential::run(&engines, &wasm, &invocations, &limits);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&run)?);
+    } else {
+        print!("{}", table(&engines, &run));
+    }
+    Ok(conclusion(&run))
+}
+
+/// Exit 1 on a divergence; agreement and inconclusive results exit 0.
+pub fn conclusion(run: &Run) -> Conclusion {
+    match run.divergence() {
+        Some(_) => Conclusion::Diverge,
+        None => Conclusion::Agree,
+    }
+}
+
+fn invocations(wasm: &[u8], args: &Args) -> anyhow::Result<Vec<Invocation>> {
+    let functions = exports::functions(wasm);
+    if let Some(words) = &args.invoke {
+        let (export, words) = words
+            .split_first()
+            .context("--invoke needs an export name")?;
+        let Some(function) = functions.iter().find(|f| &f.name == export) else {
+            let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
+            bail!(
+                "{}: no exported function `{export}` (exports: {})",
+                args.file.display(),
+                names.join(", ")
+            );
+        };
+        if words.len() != function.params.len() {
+            bail!(
+                "`{export}` takes {} arguments, {} given",
+                function.params.len(),
+                words.len()
+            );
+        }
+        let values = words
+            .iter()
+            .zip(&function.params)
+            .map(|(word, ty)| input::argument(word, *ty))
+            .collect::<anyhow::Result<Vec<Value>>>()?;
+        return Ok(vec![Invocation {
+            export: export.clone(),
+            args: values,
+            expected: None,
+        }]);
+    }
+    Ok(functions
+        .iter()
+        .enumerate()
+        .map(|(i, f)| Invocation {
+            export: f.name.clone(),
+            args: args::arguments(&mut Rng::for_item(args.seed, i as u64), &f.params),
+            expected: None,
+        })
+        .collect())
+}
+
+/// The engine × step table, with each step's verdict.
+pub fn table(engines: &[Arc<dyn Engine>], run: &Run) -> String {
+    let header: Vec<String> = engines.iter().map(|e| e.id().to_string()).collect();
+    let rows: Vec<(String, Vec<String>, String)> = run
+        .steps
+        .iter()
+        .map(|step| {
+            let cells = header
+                .iter()
+                .map(|id| {
+                    let seen = step.observations.iter().find(|o| &o.engine == id);
+                    seen.map_or_else(String::new, |o| short(&o.outcome))
+                })
+                .collect();
+            (step.label.clone(), cells, verdict_text(&step.verdict))
+        })
+        .collect();
+    render(&header, &rows)
+}
+
+fn render(header: &[String], rows: &[(String, Vec<String>, String)]) -> String {
+    let first = rows
+        .iter()
+        .map(|r| r.0.len())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 40);
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r.1[i].len())
+                .max()
+                .unwrap_or(0)
+                .max(header[i].len())
+        })
+        .collect();
+    let mut out = format!("{:first$}", "step");
+    for (h, w) in header.iter().zip(&widths) {
+        let _ = write!(out, "  {h:w$}");
+    }
+    out.push_str("  verdict\n");
+    for (label, cells, verdict) in rows {
+        let label: String = label.chars().take(first).collect();
+        let _ = write!(out, "{label:first$}");
+        for (cell, w) in cells.iter().zip(&widths) {
+            let _ = write!(out, "  {cell:w$}");
+        }
+        let _ = writeln!(out, "  {verdict}");
+    }
+    out
+}
+
+/// An outcome in a table cell: at most 40 characters.
+fn short(outcome: &Outcome) -> String {
+    let text = match outcome {
+        Outcome::Values(v) if v.is_empty() => "ok".to_string(),
+        Outcome::Trap { code, .. } => format!("trap {code:?}"),
+        Outcome::Unsupported(why) => format!("unsupported ({why})"),
+        other => other.to_string(),
+    };
+    if text.chars().count() > 40 {
+        text.chars().take(39).collect::<String>() + "…"
+    } else {
+        text
+    }
+}
+
+fn verdict_text(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Agree => "agree".into(),
+        Verdict::Inconclusive(why) => format!("inconclusive: {why}"),
+        Verdict::Diverge(d) => format!(
+            "DIVERGE {} ({} vs {})",
+            d.kind.name(),
+            d.minority.join(", "),
+            d.majority.join(", ")
+        ),
+    }
+}
+
+#[derive(Serialize)]
+struct ScriptDiff {
+    /// Lines where engines disagree with each other.
+    divergences: BTreeMap<u32, (Verdict, Vec<Observation>)>,
+    /// Assertions an engine does not satisfy: engine → `line: message`.
+    assertion_failures: BTreeMap<String, Vec<String>>,
+}
+
+/// Runs every directive of a script on every engine; compares engines with each other and with the assertions.
+fn diff_script(args: &Args, engines: &[Arc<dyn Engine>]) -> anyhow::Result<Conclusion> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let script = suites::script::parse(&args.file.display().to_string(), &text)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut by_line: BTreeMap<u32, Vec<Observation>> = BTreeMap::new();
+    let mut diff = ScriptDiff {
+        divergences: BTreeMap::new(),
+        assertion_failures: BTreeMap::new(),
+    };
+    for engine in engines {
+        let run = runner::run_script_recording(engine.as_ref(), &script, &Options::default(), true);
+        for (line, outcome) in run.observed {
+            let observation = Observation {
+                engine: engine.id().to_string(),
+                outcome,
+                state: None,
+            };
+            by_line.entry(line).or_default().push(observation);
+        }
+        let failures = run
+            .failures
+            .iter()
+            .map(|f| format!("{}:{}: {}", f.line, f.column, f.message));
+        let failures: Vec<String> = failures.chain(run.aborted).collect();
+        if !failures.is_empty() {
+            diff.assertion_failures
+                .insert(engine.id().to_string(), failures);
+        }
+    }
+    for (line, observations) in by_line {
+        let verdict = compare(&observations, false);
+        if matches!(verdict, Verdict::Diverge(_)) {
+            diff.divergences.insert(line, (verdict, observations));
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&diff)?);
+    } else {
+        print!("{}", script_report(&args.file.display().to_string(), &diff));
+    }
+    Ok(
+        if diff.divergences.is_empty() && diff.assertion_failures.is_empty() {
+            Conclusion::Agree
+        } else {
+            Conclusion::Diverge
+        },
+    )
+}
+
+fn script_report(file: &str, diff: &ScriptDiff) -> String {
+    let mut out = String::new();
+    for (line, (verdict, observations)) in &diff.divergences {
+        let _ = writeln!(out, "{file}:{line}: {}", verdict_text(verdict));
+        for o in observations {
+            let _ = writeln!(out, "    {}: {}", o.engine, short(&o.outcome));
+        }
+    }
+    for (engine, failures) in &diff.assertion_failures {
+        for failure in failures {
+            let _ = writeln!(out, "{file}:{failure} ({engine})");
+        }
+    }
+    if out.is_empty() {
+        out.push_str("every engine agrees with every assertion\n");
+    }
+    out
+}
