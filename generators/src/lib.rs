@@ -3,6 +3,7 @@
 pub mod args;
 pub mod exceptions;
 pub mod exports;
+pub mod ops;
 pub mod seed;
 pub mod smith;
 pub mod tail_calls;

@@ -107,7 +107,7 @@ pub fn compare(observations: &[Observation], tail_calls: bool) -> Verdict {
 }
 
 /// An engine claiming tail calls must run a `return_call` chain of any depth
-/// in constant stack: running out of stack where another engine finishes is
+/// in constant stack: running out of stack where another engine returns is
 /// a tail-call bug, not a difference in stack size.
 fn tail_call_divergence(ran: &[&Observation]) -> Option<Divergence> {
     let overflowed: Vec<&Observation> = ran
@@ -115,10 +115,12 @@ fn tail_call_divergence(ran: &[&Observation]) -> Option<Divergence> {
         .copied()
         .filter(|o| o.outcome == Outcome::Exhausted(Resource::Stack))
         .collect();
+    // Only engines that returned count: a trap (say, the module's own fuel
+    // running out) says nothing about how deep the chain could have gone.
     let finished: Vec<&Observation> = ran
         .iter()
         .copied()
-        .filter(|o| !matches!(o.outcome, Outcome::Exhausted(_)))
+        .filter(|o| matches!(o.outcome, Outcome::Values(_) | Outcome::Exception(_)))
         .collect();
     if overflowed.is_empty() || finished.is_empty() {
         return None;
@@ -378,8 +380,13 @@ mod tests {
     fn exhaustion_is_inconclusive_except_for_tail_calls() {
         let done = values(vec![Value::I32(0)]);
         let overflow = Outcome::Exhausted(Resource::Stack);
-        let runs = [seen("a", done.clone()), seen("b", overflow)];
+        let runs = [seen("a", done.clone()), seen("b", overflow.clone())];
         assert!(matches!(compare(&runs, false), Verdict::Inconclusive(_)));
+        let trapped = [
+            seen("a", Outcome::trap(TrapCode::Unreachable, "fuel")),
+            seen("b", overflow),
+        ];
+        assert!(matches!(compare(&trapped, true), Verdict::Inconclusive(_)));
         let Verdict::Diverge(d) = compare(&runs, true) else {
             panic!()
         };

@@ -29,6 +29,8 @@ pub struct Step {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Run {
     pub steps: Vec<Step>,
+    /// Seconds each engine spent (compile, instantiate, calls), in engine order.
+    pub engine_seconds: Vec<f64>,
 }
 
 impl Run {
@@ -67,23 +69,30 @@ pub fn run(
     limits: &Limits,
 ) -> Run {
     let tail_calls = uses_tail_calls(wasm);
+    let mut engine_seconds = vec![0.0; engines.len()];
+    let mut clocks = Clocks(&mut engine_seconds);
     let mut progress: Vec<Progress> = engines
         .iter()
-        .map(|engine| start(engine.as_ref(), wasm, limits))
+        .enumerate()
+        .map(|(i, engine)| clocks.time(i, || start(engine.as_ref(), wasm, limits)))
         .collect();
-    let mut run = Run::default();
-    let compiled = observe_all(engines, &progress);
-    run.steps.push(step("compile".into(), compiled, false));
-    for state in progress.iter_mut() {
-        instantiate(state);
+    let mut steps = vec![step(
+        "compile".into(),
+        observe_all(engines, &progress),
+        false,
+    )];
+    for (i, state) in progress.iter_mut().enumerate() {
+        clocks.time(i, || instantiate(state));
     }
-    let instantiated = observe_all(engines, &progress);
-    run.steps
-        .push(step("instantiate".into(), instantiated, false));
+    steps.push(step(
+        "instantiate".into(),
+        observe_all(engines, &progress),
+        false,
+    ));
     for invocation in invocations {
         let mut observations = Vec::with_capacity(engines.len() + 1);
-        for (engine, state) in engines.iter().zip(progress.iter_mut()) {
-            observations.push(call(engine.id(), state, invocation));
+        for (i, (engine, state)) in engines.iter().zip(progress.iter_mut()).enumerate() {
+            observations.push(clocks.time(i, || call(engine.id(), state, invocation)));
         }
         if let Some(expected) = &invocation.expected {
             observations.push(Observation {
@@ -92,10 +101,24 @@ pub fn run(
                 state: None,
             });
         }
-        run.steps
-            .push(step(label(invocation), observations, tail_calls));
+        steps.push(step(label(invocation), observations, tail_calls));
     }
-    run
+    Run {
+        steps,
+        engine_seconds,
+    }
+}
+
+/// Adds the time each engine spends to its total.
+struct Clocks<'a>(&'a mut [f64]);
+
+impl Clocks<'_> {
+    fn time<T>(&mut self, engine: usize, work: impl FnOnce() -> T) -> T {
+        let started = std::time::Instant::now();
+        let result = work();
+        self.0[engine] += started.elapsed().as_secs_f64();
+        result
+    }
 }
 
 /// `export(arg, …)`, for tables and reports.

@@ -65,6 +65,26 @@ pub enum TrapCode {
 }
 
 impl TrapCode {
+    /// The message spec tests use for this trap, for writing `assert_trap`.
+    pub fn spec_message(self) -> &'static str {
+        match self {
+            TrapCode::Unreachable => "unreachable",
+            TrapCode::IntegerDivideByZero => "integer divide by zero",
+            TrapCode::IntegerOverflow => "integer overflow",
+            TrapCode::InvalidConversionToInteger => "invalid conversion to integer",
+            TrapCode::MemoryOutOfBounds => "out of bounds memory access",
+            TrapCode::TableOutOfBounds => "out of bounds table access",
+            TrapCode::IndirectCallToNull => "uninitialized element",
+            TrapCode::IndirectCallTypeMismatch => "indirect call type mismatch",
+            TrapCode::NullReference => "null reference",
+            TrapCode::ArrayOutOfBounds => "out of bounds array access",
+            TrapCode::CastFailure => "cast failure",
+            TrapCode::UnalignedAtomic => "unaligned atomic",
+            TrapCode::AtomicWaitOnNonSharedMemory => "expected shared memory",
+            TrapCode::AllocationTooLarge | TrapCode::Host | TrapCode::Other => "trap",
+        }
+    }
+
     /// Maps a spec-test assertion message (`assert_trap ... "message"`) to a trap code.
     pub fn from_spec_message(message: &str) -> TrapCode {
         const TABLE: &[(&str, TrapCode)] = &[
@@ -147,6 +167,16 @@ pub struct State {
     pub memories: Vec<(String, u64, u64)>,
     /// Exported tables: name, size, and a digest of which elements are null.
     pub tables: Vec<(String, u64, u64)>,
+}
+
+impl State {
+    /// Orders entries by export name: engines list exports in different orders.
+    pub fn sorted(mut self) -> State {
+        self.globals.sort_by(|a, b| a.0.cmp(&b.0));
+        self.memories.sort();
+        self.tables.sort();
+        self
+    }
 }
 
 /// A digest of bytes, the same on every engine and platform (FNV-1a, 64-bit).

@@ -363,7 +363,7 @@ impl Session for WasmiSession {
                 Extern::Func(_) => {}
             }
         }
-        state
+        state.sorted()
     }
 }
 

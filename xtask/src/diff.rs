@@ -197,13 +197,21 @@ fn diff_script(args: &Args, engines: &[Arc<dyn Engine>]) -> anyhow::Result<Concl
         .with_context(|| format!("reading {}", args.file.display()))?;
     let script = suites::script::parse(&args.file.display().to_string(), &text)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Reproducers of generated modules import lockstep's host functions.
+    let options = Options {
+        limits: Limits {
+            host_functions: true,
+            ..Limits::default()
+        },
+        ..Options::default()
+    };
     let mut by_line: BTreeMap<u32, Vec<Observation>> = BTreeMap::new();
     let mut diff = ScriptDiff {
         divergences: BTreeMap::new(),
         assertion_failures: BTreeMap::new(),
     };
     for engine in engines {
-        let run = runner::run_script_recording(engine.as_ref(), &script, &Options::default(), true);
+        let run = runner::run_script_recording(engine.as_ref(), &script, &options, true);
         for (line, outcome) in run.observed {
             let observation = Observation {
                 engine: engine.id().to_string(),

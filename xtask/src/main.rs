@@ -4,6 +4,8 @@ mod bench;
 mod conformance;
 mod diff;
 mod engines;
+mod finding;
+mod fuzz;
 mod input;
 mod progress;
 mod report;
@@ -27,6 +29,8 @@ enum Command {
     Conformance(conformance::Args),
     /// What each engine does with one module or script, and whether they agree.
     Diff(diff::Args),
+    /// Random modules on every engine; divergences saved and deduplicated.
+    Fuzz(fuzz::Args),
     /// List the engines with their versions and proposals.
     Engines {
         /// Print JSON instead of a table.
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Conformance(args) => conformance::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Fuzz(args) => fuzz::run(args),
         Command::Engines { json } => engines::run(json),
         Command::Bench(args) => bench::run(args),
     };

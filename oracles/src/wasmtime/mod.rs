@@ -192,7 +192,7 @@ impl WasmtimeSession {
     /// Turns an error from running Wasm into what the Wasm did.
     fn run_error(&mut self, error: wasmtime::Error, instance: Option<Instance>) -> Outcome {
         if let Some(trap) = error.downcast_ref::<Trap>() {
-            return trap_outcome(*trap, &error);
+            return trap_outcome(*trap);
         }
         if error.is::<wasmtime::ThrownException>() {
             return self.exception_outcome(instance);
@@ -405,7 +405,7 @@ impl Session for WasmtimeSession {
                 _ => {}
             }
         }
-        state
+        state.sorted()
     }
 }
 
@@ -435,7 +435,7 @@ fn instantiation_failure(error: &wasmtime::Error) -> Outcome {
     Outcome::Unlinkable(message)
 }
 
-fn trap_outcome(trap: Trap, error: &wasmtime::Error) -> Outcome {
+fn trap_outcome(trap: Trap) -> Outcome {
     let code = match trap {
         Trap::StackOverflow => return Outcome::Exhausted(Resource::Stack),
         Trap::Interrupt => return Outcome::Exhausted(Resource::Time),
@@ -456,7 +456,7 @@ fn trap_outcome(trap: Trap, error: &wasmtime::Error) -> Outcome {
         Trap::CastFailure => TrapCode::CastFailure,
         _ => TrapCode::Other,
     };
-    Outcome::trap(code, format!("{error:#}"))
+    Outcome::trap(code, trap.to_string())
 }
 
 fn define_spectest(

@@ -1,0 +1,91 @@
+//! `cargo xtask fuzz` as a user meets it: a planted bug found from a fixed seed, saved as a replayable finding.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn xtask(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .output()
+        .expect("running xtask")
+}
+
+fn shown(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr)
+}
+
+#[test]
+fn a_miscomputed_rem_s_is_found_from_seed_1_and_replays() {
+    let out = tempfile::tempdir().unwrap();
+    let engines = [
+        "--engine",
+        "wasmtime-cranelift",
+        "--engine",
+        "wasmi",
+        "--engine",
+        "mutant:rem-s-as-rem-u",
+    ];
+    let mut args = vec![
+        "fuzz",
+        "--seed",
+        "1",
+        "--iterations",
+        "200",
+        "--out",
+        out.path().to_str().unwrap(),
+    ];
+    args.extend(engines);
+    let output = xtask(&args);
+    assert_eq!(output.status.code(), Some(1), "{}", shown(&output));
+    let finding = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("values_mutant_rem-s-as-rem-u")
+        })
+        .unwrap_or_else(|| panic!("no rem_s finding: {}", shown(&output)));
+    for file in ["module.wasm", "module.wat", "repro.wast", "report.json"] {
+        assert!(finding.join(file).exists(), "{file} saved");
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(finding.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["origin"]["seed"], 1);
+    assert_eq!(report["divergence"]["minority"][0], "mutant:rem-s-as-rem-u");
+    let repro = finding.join("repro.wast");
+    let mut replay = vec!["diff", repro.to_str().unwrap()];
+    replay.extend(engines);
+    let replayed = xtask(&replay);
+    assert_eq!(replayed.status.code(), Some(1), "{}", shown(&replayed));
+    assert!(
+        shown(&replayed).contains("DIVERGE values (mutant:rem-s-as-rem-u vs"),
+        "{}",
+        shown(&replayed)
+    );
+}
+
+#[test]
+fn agreeing_engines_exit_0_with_a_stats_line() {
+    let out = tempfile::tempdir().unwrap();
+    let run = |out: &Path| {
+        xtask(&[
+            "fuzz",
+            "--seed",
+            "7",
+            "--iterations",
+            "40",
+            "--engine",
+            "wasmtime-cranelift",
+            "--engine",
+            "wasmtime-aot",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let first = run(out.path());
+    assert_eq!(first.status.code(), Some(0), "{}", shown(&first));
+    assert!(shown(&first).contains("40 modules"), "{}", shown(&first));
+    assert!(shown(&first).contains("0 findings"), "{}", shown(&first));
+}
