@@ -29,8 +29,15 @@ pub struct Step {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Run {
     pub steps: Vec<Step>,
-    /// Seconds each engine spent (compile, instantiate, calls), in engine order.
-    pub engine_seconds: Vec<f64>,
+    /// Where each engine's time went, in engine order.
+    pub timings: Vec<Timing>,
+}
+
+/// Seconds one engine spent compiling and instantiating, and running calls.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    pub compile: f64,
+    pub run: f64,
 }
 
 impl Run {
@@ -69,12 +76,12 @@ pub fn run(
     limits: &Limits,
 ) -> Run {
     let tail_calls = uses_tail_calls(wasm);
-    let mut engine_seconds = vec![0.0; engines.len()];
-    let mut clocks = Clocks(&mut engine_seconds);
+    let mut timings = vec![Timing::default(); engines.len()];
+    let mut clocks = Clocks(&mut timings);
     let mut progress: Vec<Progress> = engines
         .iter()
         .enumerate()
-        .map(|(i, engine)| clocks.time(i, || start(engine.as_ref(), wasm, limits)))
+        .map(|(i, engine)| clocks.compile(i, || start(engine.as_ref(), wasm, limits)))
         .collect();
     let mut steps = vec![step(
         "compile".into(),
@@ -82,7 +89,7 @@ pub fn run(
         false,
     )];
     for (i, state) in progress.iter_mut().enumerate() {
-        clocks.time(i, || instantiate(state));
+        clocks.compile(i, || instantiate(state));
     }
     steps.push(step(
         "instantiate".into(),
@@ -92,7 +99,7 @@ pub fn run(
     for invocation in invocations {
         let mut observations = Vec::with_capacity(engines.len() + 1);
         for (i, (engine, state)) in engines.iter().zip(progress.iter_mut()).enumerate() {
-            observations.push(clocks.time(i, || call(engine.id(), state, invocation)));
+            observations.push(clocks.run(i, || call(engine.id(), state, invocation)));
         }
         if let Some(expected) = &invocation.expected {
             observations.push(Observation {
@@ -103,22 +110,30 @@ pub fn run(
         }
         steps.push(step(label(invocation), observations, tail_calls));
     }
-    Run {
-        steps,
-        engine_seconds,
+    Run { steps, timings }
+}
+
+/// Adds the time each engine spends to its totals.
+struct Clocks<'a>(&'a mut [Timing]);
+
+impl Clocks<'_> {
+    fn compile<T>(&mut self, engine: usize, work: impl FnOnce() -> T) -> T {
+        let (result, seconds) = timed(work);
+        self.0[engine].compile += seconds;
+        result
+    }
+
+    fn run<T>(&mut self, engine: usize, work: impl FnOnce() -> T) -> T {
+        let (result, seconds) = timed(work);
+        self.0[engine].run += seconds;
+        result
     }
 }
 
-/// Adds the time each engine spends to its total.
-struct Clocks<'a>(&'a mut [f64]);
-
-impl Clocks<'_> {
-    fn time<T>(&mut self, engine: usize, work: impl FnOnce() -> T) -> T {
-        let started = std::time::Instant::now();
-        let result = work();
-        self.0[engine] += started.elapsed().as_secs_f64();
-        result
-    }
+fn timed<T>(work: impl FnOnce() -> T) -> (T, f64) {
+    let started = std::time::Instant::now();
+    let result = work();
+    (result, started.elapsed().as_secs_f64())
 }
 
 /// `export(arg, …)`, for tables and reports.

@@ -40,6 +40,19 @@ pub fn engine(id: &str) -> Option<Arc<dyn Engine>> {
     Some(slots[index].get_or_init(|| create(id)).clone())
 }
 
+/// The engine with this id in every configuration fuzzing varies: the wasmtime
+/// tiers under each knob combination, other engines as they are.
+pub fn swarm(id: &str) -> Option<Vec<Arc<dyn Engine>>> {
+    let tier = match id {
+        "wasmtime-cranelift" => wasmtime::Tier::Cranelift,
+        "wasmtime-aot" => wasmtime::Tier::Aot,
+        "wasmtime-winch" => wasmtime::Tier::Winch,
+        "wasmtime-pulley" => wasmtime::Tier::Pulley,
+        _ => return engine(id).map(|engine| vec![engine]),
+    };
+    Some(wasmtime::swarm(tier))
+}
+
 fn create(id: &str) -> Arc<dyn Engine> {
     use crate::wasmtime::Tier;
     match id {

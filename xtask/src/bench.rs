@@ -12,12 +12,17 @@ pub struct Args {
     /// What to measure.
     #[arg(value_enum)]
     target: Target,
+    /// How long `bench fuzz` runs (memory is compared at 5 minutes and at the end when it runs longer).
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Target {
     /// lockstep's wasmtime-cranelift against the wasmtime-wast harness, and the full default matrix.
     Conformance,
+    /// Fuzzing throughput on the default engines, with time split by phase and engine, and memory over time.
+    Fuzz,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Conclusion> {
@@ -26,6 +31,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     }
     match args.target {
         Target::Conformance => conformance(),
+        Target::Fuzz => fuzz(args.seconds),
     }
 }
 
@@ -82,7 +88,7 @@ fn conformance() -> anyhow::Result<Conclusion> {
         matrix.as_secs_f64(),
         jobs()
     );
-    let peak = peak_memory_mib();
+    let peak = crate::resident_mib("VmHWM");
     println!("peak memory                : {peak:>8.0} MiB (target < 2048 MiB)");
     Ok(Conclusion::Agree)
 }
@@ -154,12 +160,59 @@ fn jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// The process's peak resident set (VmHWM), in MiB.
-fn peak_memory_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0)
+fn fuzz(seconds: u64) -> anyhow::Result<Conclusion> {
+    use crate::fuzz::{Args, Campaign};
+    use std::sync::atomic::Ordering;
+    let out = std::env::temp_dir().join(format!("lockstep-bench-fuzz-{}", std::process::id()));
+    let args = Args {
+        engines: Vec::new(),
+        time: Some(seconds),
+        iterations: None,
+        seed: 0,
+        jobs: None,
+        out: Some(out.clone()),
+    };
+    let campaign = Campaign::new(&args)?;
+    let started = Instant::now();
+    campaign.run(None);
+    let elapsed = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&out);
+    let modules = campaign.stats.modules.load(Ordering::Relaxed) as f64;
+    let calls = campaign.stats.calls.load(Ordering::Relaxed) as f64;
+    println!("default engines, {} jobs, {elapsed:.0} s", jobs());
+    println!("modules/s : {:>8.1} (target >= 50)", modules / elapsed);
+    println!("calls/s   : {:>8.1}", calls / elapsed);
+    let times = campaign.stats.times.lock().expect("stats lock").clone();
+    println!("time (seconds summed over workers):");
+    println!("  generate                      {:>8.2}", times.generate);
+    for (engine, t) in campaign.engines.iter().zip(&times.engines) {
+        println!(
+            "  {:<20} compile {:>8.2}   run {:>8.2}",
+            engine.id(),
+            t.compile,
+            t.run
+        );
+    }
+    println!("  compare (and state digests)   {:>8.2}", times.compare);
+    let samples = campaign.stats.resident.lock().expect("stats lock").clone();
+    let at = |limit: f64| {
+        samples
+            .iter()
+            .take_while(|(t, _)| *t <= limit)
+            .last()
+            .map(|(_, m)| *m)
+    };
+    let (first, last) = (samples.first().map(|s| s.1), samples.last().map(|s| s.1));
+    match (at(300.0).filter(|_| elapsed > 600.0), last) {
+        (Some(five), Some(end)) => println!(
+            "resident  : {five:.0} MiB at 5 min, {end:.0} MiB at the end: ratio {:.2} (target <= 1.5)",
+            end / five
+        ),
+        _ => println!(
+            "resident  : {:.0} MiB first sample, {:.0} MiB at the end (run --seconds 3600 for the 1-hour target)",
+            first.unwrap_or(f64::NAN),
+            last.unwrap_or(f64::NAN)
+        ),
+    }
+    Ok(Conclusion::Agree)
 }

@@ -3,7 +3,7 @@
 use crate::{Conclusion, finding};
 use generators::seed::Rng;
 use generators::{Generated, exceptions, ops, smith, tail_calls};
-use oracles::differential::{self, Invocation, Run};
+use oracles::differential::{self, Invocation, Run, Timing};
 use oracles::{Engine, Limits, features};
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -21,34 +21,46 @@ const STATS_EVERY: Duration = Duration::from_secs(5);
 pub struct Args {
     /// Engine id to run (repeatable; default: every built-in engine).
     #[arg(long = "engine", value_name = "ID")]
-    engines: Vec<String>,
+    pub engines: Vec<String>,
     /// Stop after this many seconds (default 60 when --iterations is not given).
     #[arg(long, value_name = "SECS", conflicts_with = "iterations")]
-    time: Option<u64>,
+    pub time: Option<u64>,
     /// Stop after this many modules.
     #[arg(long)]
-    iterations: Option<u64>,
+    pub iterations: Option<u64>,
     /// The same seed generates the same modules.
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub seed: u64,
     /// Worker threads (default: every core).
     #[arg(long)]
-    jobs: Option<usize>,
+    pub jobs: Option<usize>,
     /// Where findings are saved (default target/lockstep/fuzz).
     #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+}
+
+/// Keeps the knob choice independent of the module a seed generates.
+const KNOB_STREAM: u64 = 0x6b6e_6f62;
+
+/// Where a divergence came from.
+struct Found<'a> {
+    generator: &'static str,
+    iteration: u64,
+    engines: &'a [Arc<dyn Engine>],
 }
 
 /// What the campaign shares between workers.
-struct Campaign {
-    engines: Vec<Arc<dyn Engine>>,
+pub struct Campaign {
+    pub engines: Vec<Arc<dyn Engine>>,
+    /// Each engine in every configuration the swarm varies (wasmtime knobs).
+    variants: Vec<Vec<Arc<dyn Engine>>>,
     shared: WasmFeatures,
     seed: u64,
     out: PathBuf,
     limits: Limits,
     next: AtomicU64,
     end: End,
-    stats: Stats,
+    pub stats: Stats,
     seen: Mutex<HashSet<String>>,
 }
 
@@ -57,77 +69,28 @@ enum End {
     Deadline(Instant),
 }
 
+/// Counters the workers update and the stats line reads.
 #[derive(Default)]
-struct Stats {
-    modules: AtomicU64,
-    calls: AtomicU64,
-    findings: AtomicU64,
-    engine_seconds: Mutex<Vec<f64>>,
+pub struct Stats {
+    pub modules: AtomicU64,
+    pub calls: AtomicU64,
+    pub findings: AtomicU64,
+    pub times: Mutex<Times>,
+    /// Resident memory in MiB, sampled with every stats line: (seconds, MiB).
+    pub resident: Mutex<Vec<(f64, f64)>>,
+}
+
+/// Where the workers' time went, in seconds summed over workers.
+#[derive(Clone, Default)]
+pub struct Times {
+    pub generate: f64,
+    pub compare: f64,
+    pub engines: Vec<Timing>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Conclusion> {
-    let engines = crate::select_engines(&args.engines)?;
-    let shared = engines
-        .iter()
-        .fold(features::all(), |acc, e| acc & e.features());
-    let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../target/lockstep/fuzz"
-        ))
-    });
-    std::fs::create_dir_all(&out)?;
-    let end = match (args.iterations, args.time) {
-        (Some(n), _) => End::Iterations(n),
-        (None, secs) => End::Deadline(Instant::now() + Duration::from_secs(secs.unwrap_or(60))),
-    };
-    let campaign = Campaign {
-        stats: Stats {
-            engine_seconds: Mutex::new(vec![0.0; engines.len()]),
-            ..Stats::default()
-        },
-        engines,
-        shared,
-        seed: args.seed,
-        out,
-        // Tighter than the spec suites' limits: every call is followed by a
-        // digest of memories and tables, which must stay cheap.
-        limits: Limits {
-            host_functions: true,
-            call_time: Duration::from_secs(5),
-            memory_bytes: 64 << 20,
-            table_elements: 100_000,
-            ..Limits::default()
-        },
-        next: AtomicU64::new(0),
-        end,
-        seen: Mutex::new(HashSet::new()),
-    };
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let started = Instant::now();
-    let done = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..jobs.max(1))
-            .map(|_| scope.spawn(|| campaign.work()))
-            .collect();
-        scope.spawn(|| {
-            let mut next = started + STATS_EVERY;
-            while !done.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(100));
-                if Instant::now() >= next {
-                    eprintln!("{}", campaign.stats_line(started));
-                    next += STATS_EVERY;
-                }
-            }
-        });
-        for worker in workers {
-            let _ = worker.join();
-        }
-        done.store(true, Ordering::Relaxed);
-    });
-    eprintln!("{}", campaign.stats_line(started));
+    let campaign = Campaign::new(&args)?;
+    campaign.run(args.jobs);
     let findings = campaign.stats.findings.load(Ordering::Relaxed);
     println!("{findings} findings in {}", campaign.out.display());
     Ok(if findings > 0 {
@@ -138,6 +101,86 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
 }
 
 impl Campaign {
+    pub fn new(args: &Args) -> anyhow::Result<Campaign> {
+        let engines = crate::select_engines(&args.engines)?;
+        let out = args.out.clone().unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../target/lockstep/fuzz"
+            ))
+        });
+        std::fs::create_dir_all(&out)?;
+        let end = match (args.iterations, args.time) {
+            (Some(n), _) => End::Iterations(n),
+            (None, secs) => End::Deadline(Instant::now() + Duration::from_secs(secs.unwrap_or(60))),
+        };
+        let times = Times {
+            engines: vec![Timing::default(); engines.len()],
+            ..Times::default()
+        };
+        let variants = engines
+            .iter()
+            .map(|e| {
+                oracles::swarm(e.id())
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| vec![e.clone()])
+            })
+            .collect();
+        Ok(Campaign {
+            variants,
+            shared: engines
+                .iter()
+                .fold(features::all(), |acc, e| acc & e.features()),
+            stats: Stats {
+                times: Mutex::new(times),
+                ..Stats::default()
+            },
+            engines,
+            seed: args.seed,
+            out,
+            // Tighter than the spec suites' limits: every call is followed by a
+            // digest of memories and tables, which must stay cheap.
+            limits: Limits {
+                host_functions: true,
+                call_time: Duration::from_secs(5),
+                memory_bytes: 64 << 20,
+                table_elements: 100_000,
+                ..Limits::default()
+            },
+            next: AtomicU64::new(0),
+            end,
+            seen: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Runs the workers until the campaign ends, printing a stats line every few seconds.
+    pub fn run(&self, jobs: Option<usize>) {
+        let jobs =
+            jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let started = Instant::now();
+        let done = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..jobs.max(1))
+                .map(|_| scope.spawn(|| self.work()))
+                .collect();
+            scope.spawn(|| {
+                let mut next = started + STATS_EVERY;
+                while !done.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(100));
+                    if Instant::now() >= next {
+                        eprintln!("{}", self.stats_line(started));
+                        next += STATS_EVERY;
+                    }
+                }
+            });
+            for worker in workers {
+                let _ = worker.join();
+            }
+            done.store(true, Ordering::Relaxed);
+        });
+        eprintln!("{}", self.stats_line(started));
+    }
+
     fn work(&self) {
         loop {
             let iteration = self.next.fetch_add(1, Ordering::Relaxed);
@@ -154,9 +197,11 @@ impl Campaign {
 
     /// Generates module `iteration` of this seed, runs it everywhere, keeps a new divergence.
     fn iteration(&self, iteration: u64) {
+        let started = Instant::now();
         let mut rng = Rng::for_item(self.seed, iteration);
         let (generator, generated) = generate(&mut rng, self.shared);
         let Ok(generated) = generated else { return };
+        let generating = started.elapsed().as_secs_f64();
         let invocations: Vec<Invocation> = generated
             .calls
             .iter()
@@ -166,33 +211,52 @@ impl Campaign {
                 expected: c.expected.clone(),
             })
             .collect();
-        let started = Instant::now();
-        let run = differential::run(&self.engines, &generated.wasm, &invocations, &self.limits);
-        if started.elapsed() > SLOW {
+        let engines = self.configurations(iteration);
+        let running = Instant::now();
+        let run = differential::run(&engines, &generated.wasm, &invocations, &self.limits);
+        let running = running.elapsed();
+        if running > SLOW {
             let per_engine: Vec<String> = self
                 .engines
                 .iter()
-                .zip(&run.engine_seconds)
-                .map(|(e, s)| format!("{} {s:.1}s", e.id()))
+                .zip(&run.timings)
+                .map(|(e, t)| format!("{} {:.1}s", e.id(), t.compile + t.run))
                 .collect();
             eprintln!(
-                "slow: iteration {iteration} ({generator}) took {:.0?}: {}",
-                started.elapsed(),
+                "slow: iteration {iteration} ({generator}) took {running:.0?}: {}",
                 per_engine.join(", ")
             );
         }
-        self.count(&run, invocations.len());
+        self.count(&run, invocations.len(), generating, running.as_secs_f64());
         if let Some((step, _)) = run.divergence() {
-            self.keep(&generated, &invocations, &run, step, iteration, generator);
+            let found = Found {
+                generator,
+                iteration,
+                engines: &engines,
+            };
+            self.keep(&generated, &invocations, &run, step, found);
         }
     }
 
-    fn count(&self, run: &Run, calls: usize) {
+    /// The configuration of every engine for this module, chosen by the seed.
+    fn configurations(&self, iteration: u64) -> Vec<Arc<dyn Engine>> {
+        let mut rng = Rng::for_item(self.seed ^ KNOB_STREAM, iteration);
+        self.variants
+            .iter()
+            .map(|v| v[rng.below(v.len() as u64) as usize].clone())
+            .collect()
+    }
+
+    fn count(&self, run: &Run, calls: usize, generating: f64, running: f64) {
         self.stats.modules.fetch_add(1, Ordering::Relaxed);
         self.stats.calls.fetch_add(calls as u64, Ordering::Relaxed);
-        let mut seconds = self.stats.engine_seconds.lock().expect("stats lock");
-        for (total, spent) in seconds.iter_mut().zip(&run.engine_seconds) {
-            *total += spent;
+        let mut times = self.stats.times.lock().expect("stats lock");
+        times.generate += generating;
+        let engines: f64 = run.timings.iter().map(|t| t.compile + t.run).sum();
+        times.compare += (running - engines).max(0.0);
+        for (total, spent) in times.engines.iter_mut().zip(&run.timings) {
+            total.compile += spent.compile;
+            total.run += spent.run;
         }
     }
 
@@ -202,9 +266,13 @@ impl Campaign {
         invocations: &[Invocation],
         run: &Run,
         step: usize,
-        iteration: u64,
-        generator: &'static str,
+        found: Found,
     ) {
+        let Found {
+            generator,
+            iteration,
+            engines,
+        } = found;
         let oracles::compare::Verdict::Diverge(divergence) = &run.steps[step].verdict else {
             return;
         };
@@ -213,16 +281,14 @@ impl Campaign {
             .lock()
             .expect("seen lock")
             .insert(divergence.signature.clone());
-        let folder = finding::folder(&self.out, &divergence.signature);
-        if !new || folder.exists() {
+        if !new || finding::folder(&self.out, &divergence.signature).exists() {
             return;
         }
         let origin = finding::Origin {
             seed: self.seed,
             iteration,
             generator,
-            engines: self
-                .engines
+            engines: engines
                 .iter()
                 .map(|e| (e.id().to_string(), e.version()))
                 .collect(),
@@ -245,21 +311,27 @@ impl Campaign {
         let elapsed = started.elapsed().as_secs_f64().max(1e-9);
         let modules = self.stats.modules.load(Ordering::Relaxed);
         let calls = self.stats.calls.load(Ordering::Relaxed);
-        let seconds = self
-            .stats
-            .engine_seconds
+        let resident = crate::resident_mib("VmRSS");
+        self.stats
+            .resident
             .lock()
             .expect("stats lock")
-            .clone();
-        let total: f64 = seconds.iter().sum::<f64>().max(1e-9);
+            .push((elapsed, resident));
+        let times = self.stats.times.lock().expect("stats lock").clone();
+        let total: f64 = times
+            .engines
+            .iter()
+            .map(|t| t.compile + t.run)
+            .sum::<f64>()
+            .max(1e-9);
         let shares: Vec<String> = self
             .engines
             .iter()
-            .zip(&seconds)
-            .map(|(e, s)| format!("{} {:.0}%", e.id(), 100.0 * s / total))
+            .zip(&times.engines)
+            .map(|(e, t)| format!("{} {:.0}%", e.id(), 100.0 * (t.compile + t.run) / total))
             .collect();
         format!(
-            "[{elapsed:>6.0}s] {modules} modules ({:.1}/s), {calls} calls ({:.0}/s), {} findings; time: {}",
+            "[{elapsed:>6.0}s] {modules} modules ({:.1}/s), {calls} calls ({:.0}/s), {} findings, {resident:.0} MiB; time: {}",
             modules as f64 / elapsed,
             calls as f64 / elapsed,
             self.stats.findings.load(Ordering::Relaxed),

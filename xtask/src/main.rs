@@ -99,3 +99,13 @@ pub fn select_engines(ids: &[String]) -> anyhow::Result<Vec<std::sync::Arc<dyn o
         })
         .collect()
 }
+
+/// A memory figure of this process from `/proc/self/status` (`VmRSS`, `VmHWM`), in MiB.
+pub fn resident_mib(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}

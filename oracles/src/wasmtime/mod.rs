@@ -62,37 +62,125 @@ fn full_features() -> WasmFeatures {
     WasmFeatures::WASM3 | WasmFeatures::CUSTOM_PAGE_SIZES | WasmFeatures::WIDE_ARITHMETIC
 }
 
+/// Configuration knobs that change generated code but never what a module
+/// means: fuzzing varies them so that every code path gets exercised.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Knobs {
+    /// Cranelift without optimizations.
+    pub unoptimized: bool,
+    /// Explicit bounds checks instead of guard pages and signal handlers (Winch requires signals).
+    pub no_signals: bool,
+    /// A small memory reservation with no guard region, forcing bounds checks and moving memories.
+    pub small_reservation: bool,
+}
+
+impl Knobs {
+    /// The variants fuzzing picks from, the default first.
+    pub const SWARM: [Knobs; 4] = [
+        Knobs {
+            unoptimized: false,
+            no_signals: false,
+            small_reservation: false,
+        },
+        Knobs {
+            unoptimized: true,
+            no_signals: false,
+            small_reservation: false,
+        },
+        Knobs {
+            unoptimized: false,
+            no_signals: true,
+            small_reservation: false,
+        },
+        Knobs {
+            unoptimized: false,
+            no_signals: false,
+            small_reservation: true,
+        },
+    ];
+
+    fn apply(self, config: &mut Config) {
+        if self.unoptimized {
+            config.cranelift_opt_level(wasmtime::OptLevel::None);
+        }
+        if self.no_signals {
+            config.signals_based_traps(false);
+        }
+        if self.small_reservation {
+            config
+                .memory_reservation(1 << 20)
+                .memory_guard_size(0)
+                .memory_reservation_for_growth(0);
+        }
+    }
+
+    fn describe(self) -> String {
+        let names = [
+            (self.unoptimized, "opt-level=none"),
+            (self.no_signals, "signals-based-traps=off"),
+            (self.small_reservation, "memory-reservation=1MiB,guard=0"),
+        ];
+        names
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, name)| *name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// One wasmtime tier: an engine configured for it, and for AOT a second
 /// engine that only loads precompiled code.
 pub struct Wasmtime {
     tier: Tier,
+    knobs: Knobs,
     engine: wasmtime::Engine,
     loader: Option<wasmtime::Engine>,
 }
 
 impl Wasmtime {
     pub fn new(tier: Tier) -> Wasmtime {
-        let engine = build_engine(tier);
-        let loader = (tier == Tier::Aot).then(|| build_engine(tier));
-        Wasmtime {
+        Wasmtime::with_knobs(tier, Knobs::default()).unwrap_or_else(|e| {
+            panic!("lockstep's configuration of {} is rejected: {e}", tier.id())
+        })
+    }
+
+    /// The tier with non-default knobs; some combinations a tier rejects.
+    pub fn with_knobs(tier: Tier, knobs: Knobs) -> wasmtime::Result<Wasmtime> {
+        let engine = build_engine(tier, knobs)?;
+        let loader = match tier {
+            Tier::Aot => Some(build_engine(tier, knobs)?),
+            _ => None,
+        };
+        Ok(Wasmtime {
             tier,
+            knobs,
             engine,
             loader,
-        }
+        })
     }
 }
 
-fn build_engine(tier: Tier) -> wasmtime::Engine {
+fn build_engine(tier: Tier, knobs: Knobs) -> wasmtime::Result<wasmtime::Engine> {
     let mut config = Config::new();
     config.wasm_features(to_wasmtime(features::all() | WasmFeatures::all()), false);
     config.wasm_features(to_wasmtime(tier.features()), true);
     config.epoch_interruption(true);
     config.shared_memory(tier.features().threads());
     tier.configure(&mut config);
-    let engine = wasmtime::Engine::new(&config)
-        .unwrap_or_else(|e| panic!("lockstep's configuration of {} is rejected: {e}", tier.id()));
+    knobs.apply(&mut config);
+    let engine = wasmtime::Engine::new(&config)?;
     start_epoch_ticker(&engine);
-    engine
+    Ok(engine)
+}
+
+/// The tier's engine under every knob combination of [`Knobs::SWARM`] it accepts.
+pub fn swarm(tier: Tier) -> Vec<std::sync::Arc<dyn Engine>> {
+    Knobs::SWARM
+        .iter()
+        .filter_map(|knobs| Wasmtime::with_knobs(tier, *knobs).ok())
+        .map(|engine| std::sync::Arc::new(engine) as std::sync::Arc<dyn Engine>)
+        .collect()
 }
 
 /// Translates wasmparser 0.263 features to the wasmparser version wasmtime uses, by name.
@@ -125,7 +213,10 @@ impl Engine for Wasmtime {
     }
 
     fn version(&self) -> String {
-        "48.0.8".to_string()
+        match self.knobs.describe() {
+            knobs if knobs.is_empty() => "48.0.8".to_string(),
+            knobs => format!("48.0.8 ({knobs})"),
+        }
     }
 
     fn features(&self) -> WasmFeatures {
@@ -505,6 +596,25 @@ fn define_spectest(
         linker.define(&mut *store, "spectest", "shared_memory", shared)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tier_builds_the_knob_variants_it_accepts_and_says_so() {
+        for tier in [Tier::Cranelift, Tier::Aot, Tier::Pulley] {
+            let variants = swarm(tier);
+            assert_eq!(variants.len(), Knobs::SWARM.len(), "{tier:?}");
+            assert!(variants[1].version().contains("opt-level=none"));
+            crate::testing::check_common_behaviour(variants[3].as_ref());
+        }
+        let no_signals = Knobs::SWARM[2];
+        let rejected = Wasmtime::with_knobs(Tier::Winch, no_signals).err().unwrap();
+        assert!(format!("{rejected}").contains("signals-based-traps"));
+        assert_eq!(swarm(Tier::Winch).len(), Knobs::SWARM.len() - 1);
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,97 @@
+//! What the fuzz targets share: libFuzzer's bytes as a generator seed, the engines, and the
+//! differential run of `cargo xtask fuzz`, which panics (a libFuzzer crash) on a divergence.
+
+use generators::Generated;
+use generators::seed::Rng;
+use libfuzzer_sys::Corpus;
+use oracles::compare::Verdict;
+use oracles::differential::{self, Invocation};
+use oracles::{Engine, Limits, features};
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmparser::WasmFeatures;
+
+/// The generators' randomness from the fuzzer's input: the first 8 bytes, then
+/// every further 8, mixed into one seed. The same input gives the same module.
+pub fn rng(data: &[u8]) -> Rng {
+    let seed = data.chunks(8).fold(data.len() as u64, |seed, chunk| {
+        let mut word = [0; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        Rng::new(seed ^ u64::from_le_bytes(word)).next_u64()
+    });
+    Rng::new(seed)
+}
+
+/// The built-in engines whose proposals pass `keep`, in report order.
+pub fn engines(keep: impl Fn(WasmFeatures) -> bool) -> Vec<Arc<dyn Engine>> {
+    oracles::ENGINE_IDS
+        .iter()
+        .filter_map(|id| oracles::engine(id))
+        .filter(|engine| keep(engine.features()))
+        .collect()
+}
+
+/// The proposals every one of `engines` runs.
+pub fn shared(engines: &[Arc<dyn Engine>]) -> WasmFeatures {
+    engines
+        .iter()
+        .fold(features::all(), |acc, e| acc & e.features())
+}
+
+/// The proposals at least one of `engines` runs; the others sit such modules out.
+pub fn any(engines: &[Arc<dyn Engine>]) -> WasmFeatures {
+    engines
+        .iter()
+        .fold(WasmFeatures::empty(), |acc, e| acc | e.features())
+}
+
+/// `cargo xtask fuzz`'s limits: every call is followed by a digest of memories
+/// and tables, which must stay cheap.
+pub fn limits() -> Limits {
+    Limits {
+        host_functions: true,
+        call_time: Duration::from_secs(5),
+        memory_bytes: 64 << 20,
+        table_elements: 100_000,
+        ..Limits::default()
+    }
+}
+
+/// Runs a generated module and its calls on `engines` and panics on the first
+/// divergent step. A module the generator could not make is kept out of the corpus.
+pub fn check(engines: &[Arc<dyn Engine>], generated: Result<Generated, String>) -> Corpus {
+    let Ok(generated) = generated else {
+        return Corpus::Reject;
+    };
+    let invocations: Vec<Invocation> = generated
+        .calls
+        .into_iter()
+        .map(|c| Invocation {
+            export: c.export,
+            args: c.args,
+            expected: c.expected,
+        })
+        .collect();
+    let run = differential::run(engines, &generated.wasm, &invocations, &limits());
+    if let Some((index, step)) = run.divergence() {
+        let Verdict::Diverge(divergence) = &step.verdict else {
+            unreachable!("divergence() returns a divergent step")
+        };
+        let mut seen = String::new();
+        for observation in &step.observations {
+            let _ = write!(seen, "\n  {}: {}", observation.engine, observation.outcome);
+            if let Some(state) = &observation.state {
+                let _ = write!(seen, " {state:?}");
+            }
+        }
+        panic!(
+            "divergence {} at step {index} `{}` (majority {}, minority {}):{seen}",
+            divergence.signature,
+            step.label,
+            divergence.majority.join(", "),
+            divergence.minority.join(", "),
+        );
+    }
+    Corpus::Keep
+}
