@@ -2,17 +2,9 @@
 //! `catch_all` and `catch_all_ref` handlers on the way up; payloads of every number type; the outcome known.
 
 use crate::seed::Rng;
-use crate::{Call, Generated};
+use crate::{Call, Generated, Num};
 use oracles::{Exception, Outcome, Value};
 use std::fmt::Write as _;
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Num {
-    I32,
-    I64,
-    F32,
-    F64,
-}
 
 /// The handler a frame puts around its call.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -37,7 +29,7 @@ pub struct Pattern {
 
 impl Pattern {
     pub fn random(rng: &mut Rng) -> Pattern {
-        let nums = [Num::I32, Num::I64, Num::F32, Num::F64];
+        let nums = Num::ALL;
         let tags: Vec<Vec<Num>> = (0..1 + rng.below(3))
             .map(|_| {
                 (0..rng.below(4))
@@ -144,7 +136,7 @@ impl Pattern {
                     .map(|slot| format!(" (local.set $p{slot})"))
                     .collect();
                 let sum = (0..params.len()).fold(format!("(i32.const {base})"), |acc, slot| {
-                    format!("(i32.add {acc} {})", params[slot].fold_local(slot))
+                    format!("(i32.add {acc} {})", fold_local(params[slot], slot))
                 });
                 format!(
                     "(block $h (result{})\n      (return (try_table (result i32) (catch $t{tag} $h) {call})))\n    {sets}\n    {sum}",
@@ -224,33 +216,13 @@ fn names(nums: &[Num]) -> String {
     nums.iter().map(|n| format!(" {}", n.name())).collect()
 }
 
-impl Num {
-    fn name(self) -> &'static str {
-        match self {
-            Num::I32 => "i32",
-            Num::I64 => "i64",
-            Num::F32 => "f32",
-            Num::F64 => "f64",
-        }
-    }
-
-    fn value(self, n: i64) -> Value {
-        match self {
-            Num::I32 => Value::I32(n as i32),
-            Num::I64 => Value::I64(n),
-            Num::F32 => Value::F32((n as f32).to_bits()),
-            Num::F64 => Value::F64((n as f64).to_bits()),
-        }
-    }
-
-    /// The payload value in local `slot` as an i32 (floats truncate, saturating).
-    fn fold_local(self, slot: usize) -> String {
-        match self {
-            Num::I32 => format!("(local.get $p{slot})"),
-            Num::I64 => format!("(i32.wrap_i64 (local.get $p{slot}))"),
-            Num::F32 => format!("(i32.trunc_sat_f32_s (local.get $p{slot}))"),
-            Num::F64 => format!("(i32.trunc_sat_f64_s (local.get $p{slot}))"),
-        }
+/// The payload value in local `slot` as an i32 (floats truncate, saturating).
+fn fold_local(num: Num, slot: usize) -> String {
+    match num {
+        Num::I32 => format!("(local.get $p{slot})"),
+        Num::I64 => format!("(i32.wrap_i64 (local.get $p{slot}))"),
+        Num::F32 => format!("(i32.trunc_sat_f32_s (local.get $p{slot}))"),
+        Num::F64 => format!("(i32.trunc_sat_f64_s (local.get $p{slot}))"),
     }
 }
 

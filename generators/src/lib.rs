@@ -8,6 +8,39 @@ pub mod seed;
 pub mod smith;
 pub mod tail_calls;
 
+/// The number types generated code passes around.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Num {
+    I32,
+    I64,
+    F32,
+    F64,
+}
+
+impl Num {
+    pub const ALL: [Num; 4] = [Num::I32, Num::I64, Num::F32, Num::F64];
+
+    /// The type's name in the text format.
+    pub fn name(self) -> &'static str {
+        match self {
+            Num::I32 => "i32",
+            Num::I64 => "i64",
+            Num::F32 => "f32",
+            Num::F64 => "f64",
+        }
+    }
+
+    /// A small integer as a value of this type (exact in every type).
+    pub fn value(self, n: i64) -> oracles::Value {
+        match self {
+            Num::I32 => oracles::Value::I32(n as i32),
+            Num::I64 => oracles::Value::I64(n),
+            Num::F32 => oracles::Value::F32((n as f32).to_bits()),
+            Num::F64 => oracles::Value::F64((n as f64).to_bits()),
+        }
+    }
+}
+
 /// A generated module, and what the generator knows it must do.
 #[derive(Clone, Debug)]
 pub struct Generated {

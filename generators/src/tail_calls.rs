@@ -2,7 +2,7 @@
 //! with mixed signatures and depths up to 10^7, whose result the generator computes itself.
 
 use crate::seed::Rng;
-use crate::{Call, Generated};
+use crate::{Call, Generated, Num};
 use oracles::{Outcome, Value};
 use std::fmt::Write as _;
 use wasmparser::WasmFeatures;
@@ -17,18 +17,10 @@ enum Via {
     Ref,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Extra {
-    I32,
-    I64,
-    F32,
-    F64,
-}
-
 /// One function of the cycle: extra parameters carried along, how it calls the next, its multiplier.
 #[derive(Clone, Debug)]
 struct Link {
-    extras: Vec<Extra>,
+    extras: Vec<Num>,
     via: Via,
     multiplier: i32,
 }
@@ -47,7 +39,7 @@ impl Chain {
         } else {
             &[Via::Direct, Via::Indirect][..]
         };
-        let extras = [Extra::I32, Extra::I64, Extra::F32, Extra::F64];
+        let extras = Num::ALL;
         let links = (0..1 + rng.below(4))
             .map(|_| Link {
                 extras: (0..rng.below(4))
@@ -64,7 +56,7 @@ impl Chain {
     pub fn simple() -> Chain {
         Chain {
             links: vec![Link {
-                extras: vec![Extra::I64, Extra::F64],
+                extras: vec![Num::I64, Num::F64],
                 via: Via::Direct,
                 multiplier: 31,
             }],
@@ -144,7 +136,7 @@ impl Chain {
         };
         let sum = (0..link.extras.len()).fold(
             "(i64.extend_i32_u (local.get 1))".to_string(),
-            |acc, slot| format!("(i64.add {acc} {})", link.extras[slot].to_i64(slot + 2)),
+            |acc, slot| format!("(i64.add {acc} {})", to_i64(link.extras[slot], slot + 2)),
         );
         format!(
             "  (func $f{i} (type $sig{i})\n    (if (result i64) (i64.eqz (local.get 0))\n      (then {sum})\n      (else {call})))\n"
@@ -183,23 +175,13 @@ fn constant(caller: usize, slot: usize) -> i64 {
     (caller as i64) * 7 + (slot as i64) * 3 + 1
 }
 
-impl Extra {
-    fn name(self) -> &'static str {
-        match self {
-            Extra::I32 => "i32",
-            Extra::I64 => "i64",
-            Extra::F32 => "f32",
-            Extra::F64 => "f64",
-        }
-    }
-
-    fn to_i64(self, local: usize) -> String {
-        match self {
-            Extra::I32 => format!("(i64.extend_i32_s (local.get {local}))"),
-            Extra::I64 => format!("(local.get {local})"),
-            Extra::F32 => format!("(i64.trunc_f32_s (local.get {local}))"),
-            Extra::F64 => format!("(i64.trunc_f64_s (local.get {local}))"),
-        }
+/// Extra parameter `local` widened to i64 for the final sum.
+fn to_i64(num: Num, local: usize) -> String {
+    match num {
+        Num::I32 => format!("(i64.extend_i32_s (local.get {local}))"),
+        Num::I64 => format!("(local.get {local})"),
+        Num::F32 => format!("(i64.trunc_f32_s (local.get {local}))"),
+        Num::F64 => format!("(i64.trunc_f64_s (local.get {local}))"),
     }
 }
 

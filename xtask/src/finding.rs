@@ -200,35 +200,32 @@ fn heap_name(heap: oracles::Heap) -> &'static str {
     }
 }
 
+/// An exact `f32.const` literal: the shortest round-tripping decimal, or a NaN with its payload.
 fn float32(bits: u32) -> String {
-    let value = f32::from_bits(bits);
-    if value.is_nan() {
-        let sign = if bits >> 31 == 1 { "-" } else { "" };
-        format!("{sign}nan:{:#x}", bits & 0x007f_ffff)
-    } else if value.is_infinite() {
-        if value < 0.0 {
-            "-inf".into()
-        } else {
-            "inf".into()
-        }
-    } else {
-        format!("{value:?}")
-    }
+    float_text(
+        f32::from_bits(bits).is_nan(),
+        bits >> 31 == 1,
+        u64::from(bits & 0x007f_ffff),
+        format!("{:?}", f32::from_bits(bits)),
+    )
 }
 
+/// An exact `f64.const` literal.
 fn float64(bits: u64) -> String {
-    let value = f64::from_bits(bits);
-    if value.is_nan() {
-        let sign = if bits >> 63 == 1 { "-" } else { "" };
-        format!("{sign}nan:{:#x}", bits & 0x000f_ffff_ffff_ffff)
-    } else if value.is_infinite() {
-        if value < 0.0 {
-            "-inf".into()
-        } else {
-            "inf".into()
-        }
+    float_text(
+        f64::from_bits(bits).is_nan(),
+        bits >> 63 == 1,
+        bits & 0x000f_ffff_ffff_ffff,
+        format!("{:?}", f64::from_bits(bits)),
+    )
+}
+
+/// Rust's shortest form already writes `inf` and `-inf` as the text format does; only NaNs differ.
+fn float_text(nan: bool, negative: bool, payload: u64, shortest: String) -> String {
+    if nan {
+        format!("{}nan:{payload:#x}", if negative { "-" } else { "" })
     } else {
-        format!("{value:?}")
+        shortest
     }
 }
 

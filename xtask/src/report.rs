@@ -133,6 +133,29 @@ impl<'a> Report<'a> {
             out.push('\n');
         }
         let _ = writeln!(out, "({LEGEND})");
+        out.push_str(&self.directive_totals());
+        out
+    }
+
+    /// Per engine: directives passed, failed as expected, failed unexpectedly, skipped.
+    fn directive_totals(&self) -> String {
+        let mut out = String::from("directives:\n");
+        for engine in &self.engines {
+            let trials = self.trials.iter().filter(|t| t.engine == engine.id);
+            let (mut passed, mut expected, mut unexpected, mut skipped) =
+                (0u64, 0usize, 0usize, 0u64);
+            for trial in trials {
+                passed += u64::from(trial.run.passed);
+                expected += trial.verdict.expected_failures.len();
+                unexpected += trial.verdict.unexpected_failures.len();
+                skipped += u64::from(trial.run.skipped_count());
+            }
+            let _ = writeln!(
+                out,
+                "  {:<20} {passed} passed, {expected} expected failures, {unexpected} unexpected failures, {skipped} skipped",
+                engine.id
+            );
+        }
         out
     }
 
@@ -151,7 +174,7 @@ impl<'a> Report<'a> {
         for (suite, cells) in self.rows() {
             let _ = writeln!(out, "| {suite} | {} |", cells.join(" | "));
         }
-        let _ = writeln!(out, "\n{LEGEND}.\n");
+        let _ = writeln!(out, "\n{LEGEND}.\n\n```\n{}```\n", self.directive_totals());
         let unexpected = self.unexpected_results();
         if !unexpected.is_empty() {
             let _ = writeln!(out, "## Unexpected results\n\n```\n{unexpected}```");

@@ -18,7 +18,22 @@ pub(super) fn outcome(store: &mut Store<StoreData>, results: &[Val]) -> Outcome 
 }
 
 pub(super) fn to_val(store: &mut Store<StoreData>, value: &Value) -> wasmtime::Result<Val> {
+    if let Some(val) = plain_val(value) {
+        return Ok(val);
+    }
     Ok(match value {
+        Value::Ref(Ref::Extern(Some(n))) => Val::ExternRef(Some(ExternRef::new(&mut *store, *n)?)),
+        Value::Ref(Ref::Host(n)) => {
+            let host = ExternRef::new(&mut *store, *n)?;
+            Val::AnyRef(Some(AnyRef::convert_extern(&mut *store, host)?))
+        }
+        other => wasmtime::bail!("lockstep cannot create a {other} argument"),
+    })
+}
+
+/// Numbers and nulls, the values that need no store to create.
+fn plain_val(value: &Value) -> Option<Val> {
+    Some(match value {
         Value::I32(v) => Val::I32(*v),
         Value::I64(v) => Val::I64(*v),
         Value::F32(bits) => Val::F32(*bits),
@@ -28,12 +43,7 @@ pub(super) fn to_val(store: &mut Store<StoreData>, value: &Value) -> wasmtime::R
         Value::Ref(Ref::Null(Heap::Extern)) => Val::ExternRef(None),
         Value::Ref(Ref::Null(Heap::Any)) => Val::AnyRef(None),
         Value::Ref(Ref::Null(Heap::Exn)) => Val::ExnRef(None),
-        Value::Ref(Ref::Extern(Some(n))) => Val::ExternRef(Some(ExternRef::new(&mut *store, *n)?)),
-        Value::Ref(Ref::Host(n)) => {
-            let host = ExternRef::new(&mut *store, *n)?;
-            Val::AnyRef(Some(AnyRef::convert_extern(&mut *store, host)?))
-        }
-        Value::Ref(other) => wasmtime::bail!("lockstep cannot create a {other:?} argument"),
+        Value::Ref(_) => return None,
     })
 }
 
@@ -117,15 +127,5 @@ pub(super) fn host_arg(val: &Val) -> Value {
 
 /// A host function's result; host functions return only numbers and nulls.
 pub(super) fn host_result(value: &Value) -> Val {
-    match value {
-        Value::I32(v) => Val::I32(*v),
-        Value::I64(v) => Val::I64(*v),
-        Value::F32(bits) => Val::F32(*bits),
-        Value::F64(bits) => Val::F64(*bits),
-        Value::V128(v) => Val::V128((*v).into()),
-        Value::Ref(Ref::Null(Heap::Extern)) => Val::ExternRef(None),
-        Value::Ref(Ref::Null(Heap::Any)) => Val::AnyRef(None),
-        Value::Ref(Ref::Null(Heap::Exn)) => Val::ExnRef(None),
-        Value::Ref(_) => Val::FuncRef(None),
-    }
+    plain_val(value).unwrap_or(Val::FuncRef(None))
 }
