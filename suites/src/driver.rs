@@ -240,10 +240,10 @@ impl Driver {
     }
 
     fn instantiate_into(&mut self, line: u32, name: &Option<String>, module: ModuleId) -> Status {
-        let result = self
-            .session
-            .instantiate(module)
-            .map_err(|outcome| Status::Fail(format!("instantiation: {outcome}")));
+        let instantiated = self.session.instantiate(module);
+        self.observe(&instantiated);
+        let result =
+            instantiated.map_err(|outcome| Status::Fail(format!("instantiation: {outcome}")));
         let status = match &result {
             Ok(_) => Status::Pass,
             Err(status) => status.clone(),
@@ -314,7 +314,9 @@ impl Driver {
         if let Some(reason) = self.unavailable_import(wasm) {
             return Err(Status::Skip(reason));
         }
-        self.session.compile(wasm).map_err(|outcome| match outcome {
+        let compiled = self.session.compile(wasm);
+        self.observe(&compiled);
+        compiled.map_err(|outcome| match outcome {
             Outcome::Unsupported(why) => Status::Skip(why),
             other => Status::Fail(format!("compilation: {other}")),
         })
@@ -328,6 +330,16 @@ impl Driver {
         import_modules(wasm)
             .into_iter()
             .find_map(|module| self.registered.get(&module).cloned())
+    }
+
+    /// Remembers what a module-level step did, for comparing engines: completed, or its outcome.
+    fn observe<T>(&mut self, result: &Result<T, Outcome>) {
+        let outcome = result
+            .as_ref()
+            .err()
+            .cloned()
+            .unwrap_or(Outcome::Values(Vec::new()));
+        self.last_outcome = Some(outcome);
     }
 
     fn perform(&mut self, action: &Action) -> Result<Outcome, Status> {
@@ -368,7 +380,9 @@ impl Driver {
             ModuleBytes::NotCore(why) => return Status::Skip(why.clone()),
             ModuleBytes::Binary(wasm) => wasm,
         };
-        match self.session.compile(wasm) {
+        let compiled = self.session.compile(wasm);
+        self.observe(&compiled);
+        match compiled {
             Err(outcome) if outcome.is_rejection() || matches!(outcome, Outcome::Unsupported(_)) => Status::Pass,
             Err(outcome) => Status::Fail(format!("expected a rejection ({message}), got {outcome}")),
             // The suites assert the rules of their own spec version; a later

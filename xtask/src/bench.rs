@@ -168,6 +168,7 @@ fn fuzz(seconds: u64) -> anyhow::Result<Conclusion> {
         engines: Vec::new(),
         time: Some(seconds),
         iterations: None,
+        from: 0,
         seed: 0,
         jobs: None,
         out: Some(out.clone()),

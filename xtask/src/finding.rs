@@ -115,6 +115,43 @@ pub fn repro(
     }
     let call = invoke(&invocations[step - 2]);
     let _ = writeln!(out, "{}", assertion(&call, reference));
+    out.push_str(&global_assertions(run, step, divergence));
+    out
+}
+
+/// For a state divergence: the majority's value of every exported global some engine disagrees on.
+fn global_assertions(run: &Run, step: usize, divergence: &Divergence) -> String {
+    let states: Vec<(&str, &oracles::State)> = run.steps[step]
+        .observations
+        .iter()
+        .filter_map(|o| Some((o.engine.as_str(), o.state.as_ref()?)))
+        .collect();
+    let Some((_, reference)) = states
+        .iter()
+        .find(|(engine, _)| divergence.majority.iter().any(|m| m == engine))
+    else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for (name, value) in &reference.globals {
+        let disputed = states
+            .iter()
+            .any(|(_, state)| !state.globals.iter().any(|(n, v)| n == name && v == value));
+        if disputed {
+            let _ = writeln!(
+                out,
+                "(assert_return (get \"{}\") {})",
+                name.escape_default(),
+                result(value)
+            );
+        }
+    }
+    let contents_differ = states
+        .iter()
+        .any(|(_, state)| state.memories != reference.memories || state.tables != reference.tables);
+    if contents_differ {
+        out.push_str(";; a memory or table differs too: they are compared by digest, which a script cannot assert\n");
+    }
     out
 }
 

@@ -28,6 +28,9 @@ pub struct Args {
     /// Stop after this many modules.
     #[arg(long)]
     pub iterations: Option<u64>,
+    /// Start at this module of the campaign (a finding's report names its iteration).
+    #[arg(long, default_value_t = 0)]
+    pub from: u64,
     /// The same seed generates the same modules.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -111,7 +114,7 @@ impl Campaign {
         });
         std::fs::create_dir_all(&out)?;
         let end = match (args.iterations, args.time) {
-            (Some(n), _) => End::Iterations(n),
+            (Some(n), _) => End::Iterations(args.from + n),
             (None, secs) => End::Deadline(Instant::now() + Duration::from_secs(secs.unwrap_or(60))),
         };
         let times = Times {
@@ -147,7 +150,7 @@ impl Campaign {
                 table_elements: 100_000,
                 ..Limits::default()
             },
-            next: AtomicU64::new(0),
+            next: AtomicU64::new(args.from),
             end,
             seen: Mutex::new(HashSet::new()),
         })
