@@ -21,15 +21,15 @@ type Store = wasmi::Store<StoreLimits>;
 /// Importable items: module name, then export name.
 type Importables = HashMap<String, HashMap<String, Extern>>;
 
-/// The wasmi engine, compiling eagerly and consuming fuel. One engine serves every session.
+/// The wasmi engine, compiling eagerly and consuming fuel; each session gets a wasmi engine of its own.
 pub struct Wasmi {
-    engine: wasmi::Engine,
+    config: wasmi::Config,
 }
 
 impl Wasmi {
     pub fn new() -> Self {
         Wasmi {
-            engine: wasmi::Engine::new(&config()),
+            config: config(),
         }
     }
 }
@@ -86,7 +86,10 @@ impl Engine for Wasmi {
     }
 
     fn session(&self, limits: &Limits) -> Box<dyn Session> {
-        let mut store = Store::new(&self.engine, store_limits(limits));
+        // A wasmi engine keeps the code of every module it compiled until it is
+        // dropped: one engine per session frees it with the session.
+        let engine = wasmi::Engine::new(&self.config);
+        let mut store = Store::new(&engine, store_limits(limits));
         // Defined before the limiter is installed: spectest exists whatever the limits.
         let spectest = spectest_exports(&mut store);
         store.limiter(|limits| limits);
