@@ -67,66 +67,89 @@ enum Progress {
     Stopped(Outcome),
 }
 
-/// Runs `wasm` on every engine: compile, instantiate, then each invocation,
-/// comparing outcomes and the state each call leaves behind.
+/// What one engine did at every step: compile, instantiate, then each invocation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EngineRun {
+    pub observations: Vec<Observation>,
+    pub timing: Timing,
+}
+
+/// Runs `wasm` on every engine, one engine after the other, and compares
+/// them step by step, including the state each call leaves behind.
 pub fn run(
     engines: &[Arc<dyn Engine>],
     wasm: &[u8],
     invocations: &[Invocation],
     limits: &Limits,
 ) -> Run {
-    let tail_calls = uses_tail_calls(wasm);
-    let mut timings = vec![Timing::default(); engines.len()];
-    let mut clocks = Clocks(&mut timings);
-    let mut progress: Vec<Progress> = engines
+    let runs = engines
         .iter()
-        .enumerate()
-        .map(|(i, engine)| clocks.compile(i, || start(engine.as_ref(), wasm, limits)))
+        .map(|engine| run_engine(engine.as_ref(), wasm, invocations, limits, &mut |_| {}))
         .collect();
-    let mut steps = vec![step(
-        "compile".into(),
-        observe_all(engines, &progress),
-        false,
-    )];
-    for (i, state) in progress.iter_mut().enumerate() {
-        clocks.compile(i, || instantiate(state));
-    }
-    steps.push(step(
-        "instantiate".into(),
-        observe_all(engines, &progress),
-        false,
-    ));
-    for invocation in invocations {
-        let mut observations = Vec::with_capacity(engines.len() + 1);
-        for (i, (engine, state)) in engines.iter().zip(progress.iter_mut()).enumerate() {
-            observations.push(clocks.run(i, || call(engine.id(), state, invocation)));
-        }
-        if let Some(expected) = &invocation.expected {
-            observations.push(Observation {
-                engine: EXPECTED.into(),
-                outcome: expected.clone(),
-                state: None,
-            });
-        }
-        steps.push(step(label(invocation), observations, tail_calls));
-    }
-    Run { steps, timings }
+    compare_runs(wasm, invocations, runs)
 }
 
-/// Adds the time each engine spends to its totals.
-struct Clocks<'a>(&'a mut [Timing]);
-
-impl Clocks<'_> {
-    fn compile<T>(&mut self, engine: usize, work: impl FnOnce() -> T) -> T {
-        let (result, seconds) = timed(work);
-        self.0[engine].compile += seconds;
-        result
+/// Runs `wasm` on one engine; `each` sees every observation as soon as it is
+/// made, so that a worker process can stream them before it might crash.
+pub fn run_engine(
+    engine: &dyn Engine,
+    wasm: &[u8],
+    invocations: &[Invocation],
+    limits: &Limits,
+    each: &mut dyn FnMut(&Observation),
+) -> EngineRun {
+    let mut timing = Timing::default();
+    let mut observations = Vec::with_capacity(invocations.len() + 2);
+    let mut observe = |observation: Observation| {
+        each(&observation);
+        observations.push(observation);
+    };
+    let (mut progress, seconds) = timed(|| start(engine, wasm, limits));
+    timing.compile += seconds;
+    observe(module_step(engine.id(), &progress));
+    let ((), seconds) = timed(|| instantiate(&mut progress));
+    timing.compile += seconds;
+    observe(module_step(engine.id(), &progress));
+    for invocation in invocations {
+        let (observation, seconds) = timed(|| call(engine.id(), &mut progress, invocation));
+        timing.run += seconds;
+        observe(observation);
     }
+    EngineRun {
+        observations,
+        timing,
+    }
+}
 
-    fn run<T>(&mut self, engine: usize, work: impl FnOnce() -> T) -> T {
-        let (result, seconds) = timed(work);
-        self.0[engine].run += seconds;
-        result
+/// Lines up engines' runs step by step (adding a generator's known outcome) and judges each step.
+pub fn compare_runs(wasm: &[u8], invocations: &[Invocation], runs: Vec<EngineRun>) -> Run {
+    let tail_calls = uses_tail_calls(wasm);
+    let labels = ["compile".to_string(), "instantiate".to_string()]
+        .into_iter()
+        .chain(invocations.iter().map(label));
+    let steps = labels
+        .enumerate()
+        .map(|(index, label)| {
+            let mut observations: Vec<Observation> = runs
+                .iter()
+                .filter_map(|run| run.observations.get(index).cloned())
+                .collect();
+            let expected = index
+                .checked_sub(2)
+                .and_then(|call| invocations[call].expected.clone());
+            if let Some(outcome) = expected {
+                observations.push(Observation {
+                    engine: EXPECTED.into(),
+                    outcome,
+                    state: None,
+                });
+            }
+            step(label, observations, index >= 2 && tail_calls)
+        })
+        .collect();
+    Run {
+        steps,
+        timings: runs.iter().map(|run| run.timing).collect(),
     }
 }
 
@@ -180,20 +203,16 @@ fn instantiate(state: &mut Progress) {
     };
 }
 
-/// What each engine's module-level step did: completed (no values), or the outcome it stopped with.
-fn observe_all(engines: &[Arc<dyn Engine>], progress: &[Progress]) -> Vec<Observation> {
-    engines
-        .iter()
-        .zip(progress)
-        .map(|(engine, state)| Observation {
-            engine: engine.id().to_string(),
-            outcome: match state {
-                Progress::Compiled(..) | Progress::Instantiated(..) => Outcome::Values(Vec::new()),
-                Progress::Stopped(outcome) => outcome.clone(),
-            },
-            state: None,
-        })
-        .collect()
+/// What a module-level step did: completed (no values), or the outcome the engine stopped with.
+fn module_step(engine: &str, progress: &Progress) -> Observation {
+    Observation {
+        engine: engine.to_string(),
+        outcome: match progress {
+            Progress::Compiled(..) | Progress::Instantiated(..) => Outcome::Values(Vec::new()),
+            Progress::Stopped(outcome) => outcome.clone(),
+        },
+        state: None,
+    }
 }
 
 fn call(engine: &str, state: &mut Progress, invocation: &Invocation) -> Observation {

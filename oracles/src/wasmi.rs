@@ -28,9 +28,7 @@ pub struct Wasmi {
 
 impl Wasmi {
     pub fn new() -> Self {
-        Wasmi {
-            config: config(),
-        }
+        Wasmi { config: config() }
     }
 }
 
