@@ -14,7 +14,7 @@ pub struct InstanceId(pub usize);
 
 /// Limits every engine applies the same way, so that a difference in outcome
 /// is never a difference in configuration.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     /// Largest linear memory, in bytes.
     pub memory_bytes: usize,

@@ -11,6 +11,7 @@ pub const MUTANT_IDS: &[&str] = &[
     "mutant:rem-s-as-rem-u",
     "mutant:return-call-as-call",
     "mutant:exception-payload",
+    "mutant:abort-on-popcnt",
 ];
 
 /// What a mutant gets wrong.
@@ -22,6 +23,8 @@ enum Mutation {
     ReturnCallAsCall,
     /// The first payload value of an uncaught exception comes back changed.
     ExceptionPayload,
+    /// Compiling a module that contains `i32.popcnt` aborts the whole process, like a JIT crash.
+    AbortOnPopcnt,
 }
 
 pub(crate) fn create(id: &str, base: Arc<dyn Engine>) -> Option<Arc<dyn Engine>> {
@@ -29,6 +32,7 @@ pub(crate) fn create(id: &str, base: Arc<dyn Engine>) -> Option<Arc<dyn Engine>>
         "mutant:rem-s-as-rem-u" => Mutation::RemSignedAsUnsigned,
         "mutant:return-call-as-call" => Mutation::ReturnCallAsCall,
         "mutant:exception-payload" => Mutation::ExceptionPayload,
+        "mutant:abort-on-popcnt" => Mutation::AbortOnPopcnt,
         _ => return None,
     };
     let id = MUTANT_IDS.iter().find(|known| **known == id)?;
@@ -77,6 +81,12 @@ impl Session for MutantSession {
                 patch_opcodes(wasm, |op| matches!(op, Operator::ReturnCall { .. }), 0x10)
             }
             Mutation::ExceptionPayload => wasm.to_vec(),
+            Mutation::AbortOnPopcnt => {
+                if contains_operator(wasm, |op| matches!(op, Operator::I32Popcnt)) {
+                    std::process::abort();
+                }
+                wasm.to_vec()
+            }
         };
         self.inner.compile(&patched)
     }
@@ -120,26 +130,34 @@ fn perturbed(value: &Value) -> Value {
     }
 }
 
+fn contains_operator(wasm: &[u8], chosen: impl Fn(&Operator) -> bool) -> bool {
+    operator_offsets(wasm, chosen).next().is_some()
+}
+
 /// Rewrites, in place, the one-byte opcode of every operator `chosen` selects.
 /// Both opcodes have the same immediates, so the binary's layout is unchanged.
 fn patch_opcodes(wasm: &[u8], chosen: impl Fn(&Operator) -> bool, opcode: u8) -> Vec<u8> {
     let mut patched = wasm.to_vec();
-    for payload in Parser::new(0).parse_all(wasm) {
-        let Ok(Payload::CodeSectionEntry(body)) = payload else {
-            continue;
-        };
-        let Ok(mut reader) = body.get_operators_reader() else {
-            continue;
-        };
-        while !reader.eof() {
-            match reader.read_with_offset() {
-                Ok((op, offset)) if chosen(&op) => patched[offset as usize] = opcode,
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
+    for offset in operator_offsets(wasm, chosen) {
+        patched[offset] = opcode;
     }
     patched
+}
+
+/// The byte offsets of the operators `chosen` selects, in every function body.
+fn operator_offsets<'a>(
+    wasm: &'a [u8],
+    chosen: impl Fn(&Operator) -> bool + 'a,
+) -> impl Iterator<Item = usize> + 'a {
+    Parser::new(0)
+        .parse_all(wasm)
+        .filter_map(|payload| match payload {
+            Ok(Payload::CodeSectionEntry(body)) => body.get_operators_reader().ok(),
+            _ => None,
+        })
+        .flat_map(|reader| reader.into_iter_with_offsets().map_while(Result::ok))
+        .filter(move |(op, _)| chosen(op))
+        .map(|(_, offset)| offset as usize)
 }
 
 #[cfg(test)]

@@ -120,16 +120,43 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "a non-string panic".to_string())
 }
 
+/// Runs one script on one engine: in this process, or somewhere a crash cannot reach the run.
+pub trait Executor {
+    fn run(
+        &mut self,
+        engine: &Arc<dyn Engine>,
+        file: &SuiteFile,
+        script: &Script,
+        options: &Options,
+    ) -> ScriptRun;
+}
+
+/// Runs scripts on a thread of this process: fastest, but an engine that aborts takes the run down.
+pub struct InProcess;
+
+impl Executor for InProcess {
+    fn run(
+        &mut self,
+        engine: &Arc<dyn Engine>,
+        _: &SuiteFile,
+        script: &Script,
+        options: &Options,
+    ) -> ScriptRun {
+        run_script(engine.as_ref(), script, options)
+    }
+}
+
 /// Runs and judges one engine on one parsed file.
 pub fn trial(
-    engine: &dyn Engine,
+    executor: &mut dyn Executor,
+    engine: &Arc<dyn Engine>,
     file: &SuiteFile,
     script: &Script,
     expectations: &Expectations,
     options: &Options,
 ) -> TrialResult {
     let started = Instant::now();
-    let run = run_script(engine, script, options);
+    let run = executor.run(engine, file, script, options);
     let verdict = expectations.judge(&file.key(), &run);
     TrialResult {
         engine: engine.id().to_string(),
@@ -148,6 +175,12 @@ pub struct MatrixRun {
     pub script_errors: Vec<ScriptError>,
 }
 
+/// How the matrix runs: its worker threads, and the executor each thread makes for itself.
+pub struct Parallelism<'a> {
+    pub jobs: usize,
+    pub executor: &'a (dyn Fn() -> Box<dyn Executor> + Sync),
+}
+
 /// Runs every engine on every file with `jobs` workers. Each file is parsed
 /// once and run on all engines; `report` sees each trial as it completes.
 pub fn run_matrix(
@@ -155,7 +188,7 @@ pub fn run_matrix(
     engines: &[Arc<dyn Engine>],
     expectations: &HashMap<String, Expectations>,
     options: &Options,
-    jobs: usize,
+    parallelism: &Parallelism,
     report: &mut dyn FnMut(&TrialResult),
 ) -> MatrixRun {
     let next = AtomicUsize::new(0);
@@ -163,10 +196,11 @@ pub fn run_matrix(
     let none = Expectations::default();
     let mut matrix = MatrixRun::default();
     std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
+        for _ in 0..parallelism.jobs.max(1) {
             let sender = sender.clone();
             let (next, none) = (&next, &none);
             scope.spawn(move || {
+                let mut executor = (parallelism.executor)();
                 while let Some(file) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let script = match prepare(file) {
                         Ok(script) => script,
@@ -177,7 +211,8 @@ pub fn run_matrix(
                     };
                     for engine in engines {
                         let expected = expectations.get(engine.id()).unwrap_or(none);
-                        let result = trial(engine.as_ref(), file, &script, expected, options);
+                        let result =
+                            trial(executor.as_mut(), engine, file, &script, expected, options);
                         let _ = sender.send(Ok(result));
                     }
                 }

@@ -47,7 +47,8 @@ fn run(engine: &str, shared: &Shared, expectations: &Expectations) -> Result<(),
         .map_err(|e| Failed::from(e.to_string()))?;
     let engine = oracles::engine(engine).expect("a built-in engine");
     let result = runner::trial(
-        engine.as_ref(),
+        &mut runner::InProcess,
+        &engine,
         &shared.file,
         script,
         expectations,

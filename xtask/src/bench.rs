@@ -138,12 +138,18 @@ fn time_full_matrix() -> anyhow::Result<Duration> {
     let engines = crate::select_engines(&[])?;
     let files = catalog::load(&catalog::builtin_suites()).map_err(anyhow::Error::msg)?;
     let started = Instant::now();
+    // As `cargo xtask conformance` runs it by default: engines in worker processes.
+    let workers = || Box::new(crate::worker::Worker::new()) as Box<dyn runner::Executor>;
+    let parallelism = runner::Parallelism {
+        jobs: jobs(),
+        executor: &workers,
+    };
     let run = runner::run_matrix(
         &files,
         &engines,
         &HashMap::new(),
         &Options::default(),
-        jobs(),
+        &parallelism,
         &mut |_| {},
     );
     if run.trials.len() != files.len() * engines.len() {
@@ -169,6 +175,7 @@ fn fuzz(seconds: u64) -> anyhow::Result<Conclusion> {
         time: Some(seconds),
         iterations: None,
         from: 0,
+        in_process: false,
         seed: 0,
         jobs: None,
         out: Some(out.clone()),

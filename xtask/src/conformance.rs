@@ -36,6 +36,9 @@ pub struct Args {
     /// Print the JSON report instead of the matrix.
     #[arg(long)]
     json: bool,
+    /// Run engines inside this process: faster, but an engine crash ends the run.
+    #[arg(long)]
+    in_process: bool,
     /// Seconds one engine may spend on one file.
     #[arg(long, default_value_t = 120, value_name = "SECS")]
     file_time: u64,
@@ -85,9 +88,26 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let mut progress = Progress::new(files.len() * engines.len());
-    let matrix = runner::run_matrix(&files, &engines, &expectations, &options, jobs, &mut |t| {
-        progress.trial(t)
-    });
+    let executor = |in_process: bool| -> Box<dyn runner::Executor> {
+        if in_process {
+            Box::new(runner::InProcess)
+        } else {
+            Box::new(crate::worker::Worker::new())
+        }
+    };
+    let make = || executor(args.in_process);
+    let parallelism = runner::Parallelism {
+        jobs,
+        executor: &make,
+    };
+    let matrix = runner::run_matrix(
+        &files,
+        &engines,
+        &expectations,
+        &options,
+        &parallelism,
+        &mut |t| progress.trial(t),
+    );
 
     let report = report::Report::new(&engines, &matrix.trials);
     let out = args.out.clone().unwrap_or_else(default_out_dir);

@@ -1,10 +1,11 @@
 //! `cargo xtask diff FILE`: what each engine does with one module (or script), side by side, and whether they agree.
 
+use crate::worker::{self, Worker};
 use crate::{Conclusion, input};
 use anyhow::{Context, bail};
 use generators::{args, exports, seed::Rng};
 use oracles::compare::{Observation, Verdict, compare};
-use oracles::differential::{self, Invocation, Run};
+use oracles::differential::{Invocation, Run};
 use oracles::{Engine, Limits, Outcome, Value};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -29,6 +30,9 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Run engines inside this process: faster, but an engine crash ends the run.
+    #[arg(long)]
+    in_process: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Conclusion> {
@@ -43,7 +47,14 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         host_functions: true,
         ..Limits::default()
     };
-    let run = differential::run(&engines, &wasm, &invocations, &limits);
+    let mut worker = (!args.in_process).then(Worker::new);
+    let run = worker::run_all(
+        worker.as_mut(),
+        &worker::references(&engines),
+        &wasm,
+        &invocations,
+        &limits,
+    );
     if args.json {
         println!("{}", serde_json::to_string_pretty(&run)?);
     } else {

@@ -1,9 +1,10 @@
 //! `cargo xtask fuzz`: random modules on every engine for a while; divergences saved, deduplicated by signature.
 
+use crate::worker::{self, EngineRef, Worker};
 use crate::{Conclusion, finding};
 use generators::seed::Rng;
 use generators::{Generated, exceptions, ops, smith, tail_calls};
-use oracles::differential::{self, Invocation, Run, Timing};
+use oracles::differential::{Invocation, Run, Timing};
 use oracles::{Engine, Limits, features};
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -37,6 +38,9 @@ pub struct Args {
     /// Worker threads (default: every core).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Run engines inside this process: faster, but an engine crash ends the campaign.
+    #[arg(long)]
+    pub in_process: bool,
     /// Where findings are saved (default target/lockstep/fuzz).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -49,7 +53,7 @@ const KNOB_STREAM: u64 = 0x6b6e_6f62;
 struct Found<'a> {
     generator: &'static str,
     iteration: u64,
-    engines: &'a [Arc<dyn Engine>],
+    engines: &'a [(EngineRef, Arc<dyn Engine>)],
 }
 
 /// What the campaign shares between workers.
@@ -65,6 +69,7 @@ pub struct Campaign {
     end: End,
     pub stats: Stats,
     seen: Mutex<HashSet<String>>,
+    in_process: bool,
 }
 
 enum End {
@@ -153,6 +158,7 @@ impl Campaign {
             next: AtomicU64::new(args.from),
             end,
             seen: Mutex::new(HashSet::new()),
+            in_process: args.in_process,
         })
     }
 
@@ -185,6 +191,7 @@ impl Campaign {
     }
 
     fn work(&self) {
+        let mut worker = (!self.in_process).then(Worker::new);
         loop {
             let iteration = self.next.fetch_add(1, Ordering::Relaxed);
             let more = match self.end {
@@ -194,12 +201,12 @@ impl Campaign {
             if !more {
                 return;
             }
-            self.iteration(iteration);
+            self.iteration(worker.as_mut(), iteration);
         }
     }
 
     /// Generates module `iteration` of this seed, runs it everywhere, keeps a new divergence.
-    fn iteration(&self, iteration: u64) {
+    fn iteration(&self, worker: Option<&mut Worker>, iteration: u64) {
         let started = Instant::now();
         let mut rng = Rng::for_item(self.seed, iteration);
         let (generator, generated) = generate(&mut rng, self.shared);
@@ -216,7 +223,13 @@ impl Campaign {
             .collect();
         let engines = self.configurations(iteration);
         let running = Instant::now();
-        let run = differential::run(&engines, &generated.wasm, &invocations, &self.limits);
+        let run = worker::run_all(
+            worker,
+            &engines,
+            &generated.wasm,
+            &invocations,
+            &self.limits,
+        );
         let running = running.elapsed();
         if running > SLOW {
             let per_engine: Vec<String> = self
@@ -242,11 +255,21 @@ impl Campaign {
     }
 
     /// The configuration of every engine for this module, chosen by the seed.
-    fn configurations(&self, iteration: u64) -> Vec<Arc<dyn Engine>> {
+    fn configurations(&self, iteration: u64) -> Vec<(EngineRef, Arc<dyn Engine>)> {
         let mut rng = Rng::for_item(self.seed ^ KNOB_STREAM, iteration);
         self.variants
             .iter()
-            .map(|v| v[rng.below(v.len() as u64) as usize].clone())
+            .map(|variants| {
+                let variant = rng.below(variants.len() as u64) as usize;
+                let engine = variants[variant].clone();
+                (
+                    EngineRef {
+                        id: engine.id().to_string(),
+                        variant,
+                    },
+                    engine,
+                )
+            })
             .collect()
     }
 
@@ -293,7 +316,7 @@ impl Campaign {
             generator,
             engines: engines
                 .iter()
-                .map(|e| (e.id().to_string(), e.version()))
+                .map(|(_, e)| (e.id().to_string(), e.version()))
                 .collect(),
             features: features::names(self.shared),
         };

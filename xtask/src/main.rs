@@ -9,6 +9,7 @@ mod fuzz;
 mod input;
 mod progress;
 mod report;
+mod worker;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -39,6 +40,9 @@ enum Command {
     },
     /// Measure speed and memory against a reference in the same run.
     Bench(bench::Args),
+    /// (internal) Serve engine requests on standard input, for crash isolation.
+    #[command(name = "worker", hide = true)]
+    Worker,
 }
 
 /// What a command concluded, as an exit code.
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         Command::Fuzz(args) => fuzz::run(args),
         Command::Engines { json } => engines::run(json),
         Command::Bench(args) => bench::run(args),
+        Command::Worker => worker::serve(),
     };
     match result {
         Ok(conclusion) => conclusion.into(),

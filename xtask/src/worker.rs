@@ -1,0 +1,357 @@
+//! Worker processes: engines run in a child process, so that an abort, a segfault or a hang inside an engine
+//! becomes an outcome for that engine and that test, and the run goes on with a fresh worker.
+
+use crate::Conclusion;
+use oracles::compare::Observation;
+use oracles::differential::{self, EngineRun, Invocation, Timing};
+use oracles::{Engine, Limits, Outcome, Resource};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::Duration;
+use suites::catalog::SuiteFile;
+use suites::driver::ScriptRun;
+use suites::runner::{self, Executor, Options};
+use suites::script::Script;
+
+/// The hidden subcommand a worker process runs.
+pub const SUBCOMMAND: &str = "worker";
+
+/// Slack a worker gets beyond the engine's own time limits before it counts as hung.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// Engines are named by id and, for the configurations fuzzing varies, a variant index.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EngineRef {
+    pub id: String,
+    pub variant: usize,
+}
+
+#[derive(Serialize, Deserialize)]
+enum Request {
+    Module {
+        engine: EngineRef,
+        wasm: Vec<u8>,
+        invocations: Vec<Invocation>,
+        limits: Limits,
+    },
+    Script {
+        engine: EngineRef,
+        key: String,
+        text: String,
+        limits: Limits,
+        file_seconds: u64,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+enum Reply {
+    Observed(Observation),
+    ModuleDone(Timing),
+    ScriptDone(ScriptRun),
+}
+
+/// The worker's side: answer requests from standard input until it closes.
+pub fn serve() -> anyhow::Result<Conclusion> {
+    let mut engines: HashMap<EngineRef, Arc<dyn Engine>> = HashMap::new();
+    let mut out = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        let request: Request = serde_json::from_str(&line?)?;
+        match request {
+            Request::Module {
+                engine,
+                wasm,
+                invocations,
+                limits,
+            } => {
+                let engine = resolve(&mut engines, &engine)?;
+                let mut send = |o: &Observation| reply(&mut out, &Reply::Observed(o.clone()));
+                let run = differential::run_engine(
+                    engine.as_ref(),
+                    &wasm,
+                    &invocations,
+                    &limits,
+                    &mut send,
+                );
+                reply(&mut out, &Reply::ModuleDone(run.timing));
+            }
+            Request::Script {
+                engine,
+                key,
+                text,
+                limits,
+                file_seconds,
+            } => {
+                let engine = resolve(&mut engines, &engine)?;
+                let options = Options {
+                    limits,
+                    file_time: Duration::from_secs(file_seconds),
+                };
+                let run = match suites::script::parse(&key, &text) {
+                    Ok(script) => runner::run_script(engine.as_ref(), &script, &options),
+                    Err(e) => ScriptRun {
+                        aborted: Some(e.to_string()),
+                        ..ScriptRun::default()
+                    },
+                };
+                reply(&mut out, &Reply::ScriptDone(run));
+            }
+        }
+    }
+    Ok(Conclusion::Agree)
+}
+
+fn resolve(
+    engines: &mut HashMap<EngineRef, Arc<dyn Engine>>,
+    engine: &EngineRef,
+) -> anyhow::Result<Arc<dyn Engine>> {
+    if let Some(found) = engines.get(engine) {
+        return Ok(found.clone());
+    }
+    let found = match engine.variant {
+        0 => oracles::engine(&engine.id),
+        variant => {
+            oracles::swarm(&engine.id).and_then(|variants| variants.into_iter().nth(variant))
+        }
+    };
+    let found = found
+        .ok_or_else(|| anyhow::anyhow!("no engine {} variant {}", engine.id, engine.variant))?;
+    engines.insert(engine.clone(), found.clone());
+    Ok(found)
+}
+
+fn reply(out: &mut impl Write, reply: &Reply) {
+    let line = serde_json::to_string(reply).expect("replies serialize");
+    // The parent reads line by line; a failed write means it is gone.
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
+/// The parent's side: one child process, restarted whenever it dies or hangs.
+pub struct Worker {
+    child: Option<(Child, ChildStdin, Receiver<String>)>,
+}
+
+/// What waiting for a reply gave.
+enum Received {
+    Reply(Reply),
+    /// The worker died; why, as the operating system tells.
+    Died(String),
+    TimedOut,
+}
+
+impl Worker {
+    pub fn new() -> Worker {
+        Worker { child: None }
+    }
+
+    fn send(&mut self, request: &Request) -> Result<(), String> {
+        if self.child.is_none() {
+            self.child = Some(spawn().map_err(|e| format!("starting a worker: {e}"))?);
+        }
+        let (_, stdin, _) = self.child.as_mut().expect("spawned above");
+        let line = serde_json::to_string(request).map_err(|e| e.to_string())?;
+        writeln!(stdin, "{line}")
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("worker input: {e}"))
+    }
+
+    fn receive(&mut self, wait: Duration) -> Received {
+        let Some((child, _, lines)) = self.child.as_mut() else {
+            return Received::Died("no worker".into());
+        };
+        match lines.recv_timeout(wait) {
+            Ok(line) => match serde_json::from_str(&line) {
+                Ok(reply) => Received::Reply(reply),
+                Err(e) => Received::Died(format!("worker said something unreadable ({e})")),
+            },
+            Err(RecvTimeoutError::Timeout) => {
+                self.stop();
+                Received::TimedOut
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = child.wait().map(describe).unwrap_or_else(|e| e.to_string());
+                self.child = None;
+                Received::Died(status)
+            }
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some((mut child, _, _)) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Runs a module on one engine in the worker. If the worker dies or hangs,
+    /// the step it was on and every later step get that as their outcome.
+    pub fn run_module(
+        &mut self,
+        engine: EngineRef,
+        wasm: &[u8],
+        invocations: &[Invocation],
+        limits: &Limits,
+    ) -> EngineRun {
+        let steps = invocations.len() + 2;
+        let id = engine.id.clone();
+        let request = Request::Module {
+            engine,
+            wasm: wasm.to_vec(),
+            invocations: invocations.to_vec(),
+            limits: limits.clone(),
+        };
+        let mut observations = Vec::with_capacity(steps);
+        let mut timing = Timing::default();
+        let stopped = match self.send(&request) {
+            Err(why) => Some(Outcome::HarnessFailed(why)),
+            Ok(()) => loop {
+                match self.receive(limits.call_time + GRACE) {
+                    Received::Reply(Reply::Observed(observation)) => observations.push(observation),
+                    Received::Reply(Reply::ModuleDone(t)) => {
+                        timing = t;
+                        break None;
+                    }
+                    Received::Reply(Reply::ScriptDone(_)) => {
+                        break Some(Outcome::HarnessFailed("unexpected reply".into()));
+                    }
+                    Received::Died(why) => break Some(Outcome::Crashed(why)),
+                    Received::TimedOut => break Some(Outcome::Exhausted(Resource::Time)),
+                }
+            },
+        };
+        if let Some(outcome) = stopped {
+            while observations.len() < steps {
+                observations.push(Observation {
+                    engine: id.clone(),
+                    outcome: outcome.clone(),
+                    state: None,
+                });
+            }
+        }
+        EngineRun {
+            observations,
+            timing,
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Executor for Worker {
+    fn run(
+        &mut self,
+        engine: &Arc<dyn Engine>,
+        file: &SuiteFile,
+        _: &Script,
+        options: &Options,
+    ) -> ScriptRun {
+        let request = Request::Script {
+            engine: EngineRef {
+                id: engine.id().to_string(),
+                variant: 0,
+            },
+            key: file.key(),
+            text: file.text.to_string(),
+            limits: options.limits.clone(),
+            file_seconds: options.file_time.as_secs(),
+        };
+        let aborted = |why: String| ScriptRun {
+            aborted: Some(why),
+            ..ScriptRun::default()
+        };
+        if let Err(why) = self.send(&request) {
+            return aborted(why);
+        }
+        match self.receive(options.file_time + options.limits.call_time + GRACE) {
+            Received::Reply(Reply::ScriptDone(run)) => run,
+            Received::Reply(_) => aborted("unexpected reply from the worker".into()),
+            Received::Died(why) => aborted(format!("{} crashed: {why}", engine.id())),
+            Received::TimedOut => aborted(format!(
+                "{} hung past the time limit; its worker was killed",
+                engine.id()
+            )),
+        }
+    }
+}
+
+/// Runs a module on every engine — in `worker` if there is one, else in this
+/// process — and compares them step by step.
+pub fn run_all(
+    mut worker: Option<&mut Worker>,
+    engines: &[(EngineRef, Arc<dyn Engine>)],
+    wasm: &[u8],
+    invocations: &[Invocation],
+    limits: &Limits,
+) -> differential::Run {
+    let mut runs = Vec::with_capacity(engines.len());
+    for (reference, engine) in engines {
+        runs.push(match worker.as_deref_mut() {
+            Some(worker) => worker.run_module(reference.clone(), wasm, invocations, limits),
+            None => {
+                differential::run_engine(engine.as_ref(), wasm, invocations, limits, &mut |_| {})
+            }
+        });
+    }
+    differential::compare_runs(wasm, invocations, runs)
+}
+
+/// The engines as workers name them: the default configuration of each.
+pub fn references(engines: &[Arc<dyn Engine>]) -> Vec<(EngineRef, Arc<dyn Engine>)> {
+    engines
+        .iter()
+        .map(|e| {
+            (
+                EngineRef {
+                    id: e.id().to_string(),
+                    variant: 0,
+                },
+                e.clone(),
+            )
+        })
+        .collect()
+}
+
+fn spawn() -> std::io::Result<(Child, ChildStdin, Receiver<String>)> {
+    let mut child = Command::new(std::env::current_exe()?)
+        .arg(SUBCOMMAND)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let stdin = child.stdin.take().expect("piped");
+    let stdout = child.stdout.take().expect("piped");
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    Ok((child, stdin, receiver))
+}
+
+/// "killed by signal 6 (SIGABRT)", "exited with status 101".
+fn describe(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status.signal() {
+        Some(signal) => {
+            let name = match signal {
+                4 => "SIGILL",
+                6 => "SIGABRT",
+                7 => "SIGBUS",
+                9 => "SIGKILL, perhaps out of memory",
+                11 => "SIGSEGV",
+                _ => "signal",
+            };
+            format!("killed by signal {signal} ({name})")
+        }
+        None => format!("exited with {status}"),
+    }
+}
