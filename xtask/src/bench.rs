@@ -176,6 +176,7 @@ fn fuzz(seconds: u64) -> anyhow::Result<Conclusion> {
         iterations: None,
         from: 0,
         in_process: false,
+        resume: None,
         seed: 0,
         jobs: None,
         out: Some(out.clone()),

@@ -87,6 +87,8 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let out = args.out.clone().unwrap_or_else(default_out_dir);
+    let mut stream = report::Stream::create(&out.join("conformance.jsonl"))?;
     let mut progress = Progress::new(files.len() * engines.len());
     let executor = |in_process: bool| -> Box<dyn runner::Executor> {
         if in_process {
@@ -106,11 +108,13 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         &expectations,
         &options,
         &parallelism,
-        &mut |t| progress.trial(t),
+        &mut |t| {
+            progress.trial(t);
+            stream.write(t);
+        },
     );
 
     let report = report::Report::new(&engines, &matrix.trials);
-    let out = args.out.clone().unwrap_or_else(default_out_dir);
     report
         .write(&out)
         .with_context(|| format!("writing reports to {}", out.display()))?;

@@ -41,6 +41,9 @@ pub struct Args {
     /// Run engines inside this process: faster, but an engine crash ends the campaign.
     #[arg(long)]
     pub in_process: bool,
+    /// Continue the campaign saved in DIR: its seed, engines, statistics and findings.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["seed", "out", "from"])]
+    pub resume: Option<PathBuf>,
     /// Where findings are saved (default target/lockstep/fuzz).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -70,6 +73,8 @@ pub struct Campaign {
     pub stats: Stats,
     seen: Mutex<HashSet<String>>,
     in_process: bool,
+    /// Modules handed to a worker and not finished yet.
+    in_flight: Mutex<std::collections::BTreeSet<u64>>,
 }
 
 enum End {
@@ -96,8 +101,44 @@ pub struct Times {
     pub engines: Vec<Timing>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<Conclusion> {
+/// What `--resume` needs to continue a campaign, rewritten with every stats line.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Checkpoint {
+    seed: u64,
+    engines: Vec<String>,
+    /// Every module before this one has been run.
+    resume_from: u64,
+    modules: u64,
+    calls: u64,
+    findings: u64,
+}
+
+const CHECKPOINT: &str = "campaign.json";
+
+pub fn run(mut args: Args) -> anyhow::Result<Conclusion> {
+    let resumed = match args.resume.clone() {
+        Some(dir) => Some(resume(&mut args, &dir)?),
+        None => None,
+    };
     let campaign = Campaign::new(&args)?;
+    if let Some(checkpoint) = resumed {
+        eprintln!(
+            "resuming seed {} at module {}",
+            checkpoint.seed, checkpoint.resume_from
+        );
+        campaign
+            .stats
+            .modules
+            .store(checkpoint.modules, Ordering::Relaxed);
+        campaign
+            .stats
+            .calls
+            .store(checkpoint.calls, Ordering::Relaxed);
+        campaign
+            .stats
+            .findings
+            .store(checkpoint.findings, Ordering::Relaxed);
+    }
     campaign.run(args.jobs);
     let findings = campaign.stats.findings.load(Ordering::Relaxed);
     println!("{findings} findings in {}", campaign.out.display());
@@ -106,6 +147,27 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     } else {
         Conclusion::Agree
     })
+}
+
+/// Points `args` at the saved campaign in `dir` and returns its checkpoint.
+fn resume(args: &mut Args, dir: &std::path::Path) -> anyhow::Result<Checkpoint> {
+    let path = dir.join(CHECKPOINT);
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let checkpoint: Checkpoint =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if !args.engines.is_empty() && args.engines != checkpoint.engines {
+        anyhow::bail!(
+            "{} ran {}; resume it with the same engines",
+            path.display(),
+            checkpoint.engines.join(", ")
+        );
+    }
+    args.engines = checkpoint.engines.clone();
+    args.seed = checkpoint.seed;
+    args.from = checkpoint.resume_from;
+    args.out = Some(dir.to_path_buf());
+    Ok(checkpoint)
 }
 
 impl Campaign {
@@ -159,6 +221,7 @@ impl Campaign {
             end,
             seen: Mutex::new(HashSet::new()),
             in_process: args.in_process,
+            in_flight: Mutex::new(std::collections::BTreeSet::new()),
         })
     }
 
@@ -178,6 +241,7 @@ impl Campaign {
                     std::thread::sleep(Duration::from_millis(100));
                     if Instant::now() >= next {
                         eprintln!("{}", self.stats_line(started));
+                        self.checkpoint();
                         next += STATS_EVERY;
                     }
                 }
@@ -188,6 +252,44 @@ impl Campaign {
             done.store(true, Ordering::Relaxed);
         });
         eprintln!("{}", self.stats_line(started));
+        self.checkpoint();
+    }
+
+    /// Saves what `--resume` needs; written beside and renamed, so a kill never leaves half a file.
+    fn checkpoint(&self) {
+        let next = self.next.load(Ordering::Relaxed);
+        let first_unfinished = self
+            .in_flight
+            .lock()
+            .expect("in-flight lock")
+            .first()
+            .copied();
+        let checkpoint = Checkpoint {
+            seed: self.seed,
+            engines: self.engines.iter().map(|e| e.id().to_string()).collect(),
+            resume_from: first_unfinished
+                .unwrap_or(next)
+                .min(self.end_iteration().unwrap_or(u64::MAX)),
+            modules: self.stats.modules.load(Ordering::Relaxed),
+            calls: self.stats.calls.load(Ordering::Relaxed),
+            findings: self.stats.findings.load(Ordering::Relaxed),
+        };
+        let path = self.out.join(CHECKPOINT);
+        let temporary = self.out.join(format!("{CHECKPOINT}.tmp"));
+        let text = serde_json::to_string_pretty(&checkpoint).expect("checkpoints serialize");
+        if std::fs::write(&temporary, text)
+            .and_then(|()| std::fs::rename(&temporary, &path))
+            .is_err()
+        {
+            eprintln!("warning: could not save {}", path.display());
+        }
+    }
+
+    fn end_iteration(&self) -> Option<u64> {
+        match self.end {
+            End::Iterations(n) => Some(n),
+            End::Deadline(_) => None,
+        }
     }
 
     fn work(&self) {
@@ -201,7 +303,15 @@ impl Campaign {
             if !more {
                 return;
             }
+            self.in_flight
+                .lock()
+                .expect("in-flight lock")
+                .insert(iteration);
             self.iteration(worker.as_mut(), iteration);
+            self.in_flight
+                .lock()
+                .expect("in-flight lock")
+                .remove(&iteration);
         }
     }
 

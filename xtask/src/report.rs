@@ -247,6 +247,37 @@ impl<'a> Report<'a> {
     }
 }
 
+/// Trial results appended to a JSON-lines file as they complete: an
+/// interrupted run leaves every result it finished, readable line by line.
+pub struct Stream {
+    file: std::io::BufWriter<std::fs::File>,
+}
+
+impl Stream {
+    pub fn create(path: &Path) -> anyhow::Result<Stream> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file =
+            std::fs::File::create(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(Stream {
+            file: std::io::BufWriter::new(file),
+        })
+    }
+
+    pub fn write(&mut self, trial: &TrialResult) {
+        use std::io::Write;
+        let line = serde_json::to_string(trial).expect("trial results serialize");
+        // Flushed per line: a kill loses at most the trial being written.
+        if writeln!(self.file, "{line}")
+            .and_then(|()| self.file.flush())
+            .is_err()
+        {
+            eprintln!("warning: could not stream a result to conformance.jsonl");
+        }
+    }
+}
+
 fn junit_case(trial: &TrialResult) -> String {
     let head = format!(
         "    <testcase classname=\"{}.{}\" name=\"{}\" time=\"{:.3}\"",
