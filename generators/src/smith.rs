@@ -7,9 +7,13 @@ use wasmparser::WasmFeatures;
 
 /// Raw bytes wasm-smith draws a module from.
 const ENTROPY: usize = 8 * 1024;
+/// More raw bytes for each function a module must have.
+const ENTROPY_PER_FUNCTION: usize = 1024;
 /// Loop iterations and calls a generated module may make before it traps, per instance.
 const FUEL: u32 = 1000;
 
+/// How many functions [`HOST_IMPORTS`] offers.
+const HOST_IMPORT_COUNT: usize = 7;
 /// The host functions generated modules may import; lockstep's sessions supply them.
 const HOST_IMPORTS: &str = r#"(module
   (import "host" "i32" (func (param i32) (result i32)))
@@ -69,8 +73,20 @@ pub fn config(shared: WasmFeatures, rng: &mut Rng) -> wasm_smith::Config {
 
 /// A random module valid under `shared`, with a call of every export.
 pub fn module(shared: WasmFeatures, rng: &mut Rng) -> Result<Generated, String> {
-    let config = config(shared, rng);
-    let entropy = rng.bytes(ENTROPY);
+    module_with_functions(shared, rng, 0)
+}
+
+/// A random module with at least `functions` defined functions.
+pub fn module_with_functions(
+    shared: WasmFeatures,
+    rng: &mut Rng,
+    functions: usize,
+) -> Result<Generated, String> {
+    let mut config = config(shared, rng);
+    config.min_funcs = functions;
+    // wasm-smith counts imported functions against the maximum too.
+    config.max_funcs = config.max_funcs.max(functions + HOST_IMPORT_COUNT);
+    let entropy = rng.bytes(ENTROPY + functions * ENTROPY_PER_FUNCTION);
     let mut u = Unstructured::new(&entropy);
     let mut module = wasm_smith::Module::new(config, &mut u).map_err(|e| e.to_string())?;
     module.ensure_termination(FUEL).map_err(|e| e.to_string())?;

@@ -10,10 +10,14 @@ use std::path::{Path, PathBuf};
 /// Where a finding comes from, for its report.
 #[derive(Serialize)]
 pub struct Origin {
-    pub seed: u64,
-    pub iteration: u64,
-    pub generator: &'static str,
+    /// The generator, or the file a reduction started from.
+    pub source: String,
+    /// The fuzzing campaign's seed and module index, when it came from one.
+    pub seed: Option<u64>,
+    pub iteration: Option<u64>,
+    /// Engine ids with their versions and configuration.
     pub engines: Vec<(String, String)>,
+    /// The proposals generated modules were allowed to use.
     pub features: Vec<&'static str>,
 }
 
@@ -42,19 +46,39 @@ pub fn folder(out: &Path, signature: &str) -> PathBuf {
     out.join(safe)
 }
 
-/// Writes the finding; the step that diverged is `step` of `run`.
-pub fn save(
-    out: &Path,
-    wasm: &[u8],
-    invocations: &[Invocation],
-    run: &Run,
-    step: usize,
-    origin: &Origin,
-) -> anyhow::Result<PathBuf> {
+/// A divergence and everything needed to show it again.
+pub struct Evidence<'a> {
+    pub wasm: &'a [u8],
+    pub invocations: &'a [Invocation],
+    pub run: &'a Run,
+    /// The step of `run` that diverged.
+    pub step: usize,
+}
+
+/// Writes the finding into its signature's folder under `out`.
+pub fn save(out: &Path, evidence: &Evidence, origin: &Origin) -> anyhow::Result<PathBuf> {
+    save_to(&folder(out, &signature(evidence)?), evidence, origin)
+}
+
+fn signature(evidence: &Evidence) -> anyhow::Result<String> {
+    match &evidence.run.steps[evidence.step].verdict {
+        Verdict::Diverge(divergence) => Ok(divergence.signature.clone()),
+        _ => anyhow::bail!("step {} did not diverge", evidence.step),
+    }
+}
+
+/// Writes the finding into `dir`.
+pub fn save_to(dir: &Path, evidence: &Evidence, origin: &Origin) -> anyhow::Result<PathBuf> {
+    let Evidence {
+        wasm,
+        invocations,
+        run,
+        step,
+    } = *evidence;
     let Verdict::Diverge(divergence) = &run.steps[step].verdict else {
         anyhow::bail!("step {step} did not diverge");
     };
-    let dir = folder(out, &divergence.signature);
+    let dir = dir.to_path_buf();
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("module.wasm"), wasm)?;
     let text = wasmprinter::print_bytes(wasm).unwrap_or_else(|e| format!(";; wasmprinter: {e}\n"));

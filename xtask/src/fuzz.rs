@@ -421,16 +421,22 @@ impl Campaign {
             return;
         }
         let origin = finding::Origin {
-            seed: self.seed,
-            iteration,
-            generator,
+            source: generator.to_string(),
+            seed: Some(self.seed),
+            iteration: Some(iteration),
             engines: engines
                 .iter()
                 .map(|(_, e)| (e.id().to_string(), e.version()))
                 .collect(),
             features: features::names(self.shared),
         };
-        match finding::save(&self.out, &generated.wasm, invocations, run, step, &origin) {
+        let evidence = finding::Evidence {
+            wasm: &generated.wasm,
+            invocations,
+            run,
+            step,
+        };
+        match finding::save(&self.out, &evidence, &origin) {
             Ok(dir) => {
                 self.stats.findings.fetch_add(1, Ordering::Relaxed);
                 eprintln!(

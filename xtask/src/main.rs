@@ -7,7 +7,9 @@ mod engines;
 mod finding;
 mod fuzz;
 mod input;
+mod passes;
 mod progress;
+mod reduce;
 mod report;
 mod worker;
 
@@ -32,6 +34,8 @@ enum Command {
     Diff(diff::Args),
     /// Random modules on every engine; divergences saved and deduplicated.
     Fuzz(fuzz::Args),
+    /// Shrink a module while its divergence holds; save the small finding.
+    Reduce(reduce::Args),
     /// List the engines with their versions and proposals.
     Engines {
         /// Print JSON instead of a table.
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Command::Conformance(args) => conformance::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Fuzz(args) => fuzz::run(args),
+        Command::Reduce(args) => reduce::run(args),
         Command::Engines { json } => engines::run(json),
         Command::Bench(args) => bench::run(args),
         Command::Worker => worker::serve(),

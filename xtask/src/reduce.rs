@@ -1,0 +1,247 @@
+//! `cargo xtask reduce FILE`: shrink a module while its divergence signature holds, and save the small finding.
+
+use crate::worker::{self, EngineRef, Worker};
+use crate::{Conclusion, finding, input, passes};
+use anyhow::{Context, bail};
+use generators::{args, exports, seed::Rng};
+use oracles::compare::Verdict;
+use oracles::differential::{Invocation, Run};
+use oracles::outcome::digest;
+use oracles::{Engine, Limits};
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Runs of the reduced module allowed to show the divergence again.
+const CONFIRMATIONS: usize = 5;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A `.wasm` or `.wat` module, or a finding folder (its `module.wasm` is reduced).
+    file: PathBuf,
+    /// Engine id to run (repeatable; default: every built-in engine).
+    #[arg(long = "engine", value_name = "ID")]
+    engines: Vec<String>,
+    /// Where to write the reduced finding (default: beside FILE, with `.reduced`).
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Seconds to spend shrinking.
+    #[arg(long, default_value_t = 60)]
+    time: u64,
+    /// Run engines inside this process: faster, but an engine crash ends the reduction.
+    #[arg(long)]
+    in_process: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Conclusion> {
+    let engines = worker::references(&crate::select_engines(&args.engines)?);
+    let path = if args.file.is_dir() {
+        args.file.join("module.wasm")
+    } else {
+        args.file.clone()
+    };
+    let wasm = input::module(&path)?;
+    let mut reducer = Reducer {
+        engines,
+        worker: (!args.in_process).then(Worker::new),
+        limits: Limits {
+            host_functions: true,
+            ..Limits::default()
+        },
+    };
+    let Some(signature) = reducer.signature_of(&wasm) else {
+        bail!(
+            "{}: the engines agree on this module; there is nothing to reduce",
+            path.display()
+        );
+    };
+    eprintln!(
+        "reducing {} ({} bytes) while `{signature}` holds",
+        path.display(),
+        wasm.len()
+    );
+    let started = Instant::now();
+    let reduced = reducer.shrink(&wasm, &signature, started + Duration::from_secs(args.time));
+    // A divergence that comes and goes (an engine reading uninitialized memory)
+    // gets a few chances to show itself on the reduced module.
+    let confirmed = (0..CONFIRMATIONS).find_map(|_| {
+        let (run, invocations) = reducer.run(&reduced);
+        let step = run.divergence().map(|(step, _)| step)?;
+        Some((run, invocations, step))
+    });
+    let (run, invocations, step) = confirmed.with_context(|| {
+        format!("the reduced module did not diverge in {CONFIRMATIONS} runs: the divergence is intermittent")
+    })?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| path.with_extension("reduced"));
+    let origin = finding::Origin {
+        source: format!("reduced from {}", path.display()),
+        seed: None,
+        iteration: None,
+        engines: reducer
+            .engines
+            .iter()
+            .map(|(_, e)| (e.id().to_string(), e.version()))
+            .collect(),
+        features: Vec::new(),
+    };
+    let evidence = finding::Evidence {
+        wasm: &reduced,
+        invocations: &invocations,
+        run: &run,
+        step,
+    };
+    let dir = finding::save_to(&out, &evidence, &origin)?;
+    println!("signature : {signature}");
+    println!("before    : {}", Size::of(&wasm));
+    println!("after     : {}", Size::of(&reduced));
+    println!("time      : {:.1} s", started.elapsed().as_secs_f64());
+    println!("finding   : {}", dir.display());
+    Ok(Conclusion::Diverge)
+}
+
+/// Runs candidates on every engine.
+struct Reducer {
+    engines: Vec<(EngineRef, Arc<dyn Engine>)>,
+    worker: Option<Worker>,
+    limits: Limits,
+}
+
+impl Reducer {
+    /// Calls every export of `wasm`, with arguments derived from the export's
+    /// name so that they stay the same while other exports are removed.
+    fn run(&mut self, wasm: &[u8]) -> (Run, Vec<Invocation>) {
+        let invocations: Vec<Invocation> = exports::functions(wasm)
+            .into_iter()
+            .map(|f| Invocation {
+                args: args::arguments(&mut Rng::new(digest(f.name.as_bytes())), &f.params),
+                export: f.name,
+                expected: None,
+            })
+            .collect();
+        let run = worker::run_all(
+            self.worker.as_mut(),
+            &self.engines,
+            wasm,
+            &invocations,
+            &self.limits,
+        );
+        (run, invocations)
+    }
+
+    /// The signature of the first divergence, if the engines disagree.
+    fn signature_of(&mut self, wasm: &[u8]) -> Option<String> {
+        let (run, _) = self.run(wasm);
+        run.divergence().and_then(|(_, step)| match &step.verdict {
+            Verdict::Diverge(divergence) => Some(divergence.signature.clone()),
+            _ => None,
+        })
+    }
+
+    fn holds(&mut self, candidate: &[u8], signature: &str) -> bool {
+        self.signature_of(candidate).as_deref() == Some(signature)
+    }
+
+    /// lockstep's own passes, then wasm-shrink's for the time that is left.
+    fn shrink(&mut self, wasm: &[u8], signature: &str, deadline: Instant) -> Vec<u8> {
+        let focused = self.focus(wasm.to_vec(), signature);
+        self.shrink_randomly(&focused, signature, deadline)
+    }
+
+    /// Keeps only the export whose call diverges, then stubs out every function
+    /// body the divergence does not need: all at once if it still holds, else
+    /// in ever smaller chunks.
+    fn focus(&mut self, mut wasm: Vec<u8>, signature: &str) -> Vec<u8> {
+        let (run, invocations) = self.run(&wasm);
+        let Some(step) = run
+            .divergence()
+            .map(|(step, _)| step)
+            .filter(|step| *step >= 2)
+        else {
+            return wasm;
+        };
+        let export = invocations[step - 2].export.clone();
+        if let Some(candidate) = passes::only_export(&wasm, &export)
+            && self.holds(&candidate, signature)
+        {
+            wasm = candidate;
+        }
+        let keep = passes::exported_function(&wasm, &export);
+        let functions = passes::defined_functions(&wasm);
+        let mut chunk = functions;
+        while chunk > 0 {
+            for start in (0..functions).step_by(chunk) {
+                let chosen =
+                    |index: usize| (start..start + chunk).contains(&index) && Some(index) != keep;
+                let candidate = passes::stub_bodies(&wasm, chosen);
+                if candidate != wasm && self.holds(&candidate, signature) {
+                    wasm = candidate;
+                }
+            }
+            chunk /= 2;
+        }
+        wasm
+    }
+
+    /// wasm-shrink's passes (removing functions, exports, globals, data; replacing
+    /// code with constants) for as long as the signature holds and time allows.
+    fn shrink_randomly(&mut self, wasm: &[u8], signature: &str, deadline: Instant) -> Vec<u8> {
+        let smallest = Rc::new(RefCell::new(wasm.to_vec()));
+        let keep = smallest.clone();
+        // wasm-shrink stops after 1000 attempts in a row that make nothing smaller.
+        let shrunk = wasm_shrink::WasmShrink::default()
+            .on_new_smallest(Some(Box::new(move |candidate: &[u8]| {
+                *keep.borrow_mut() = candidate.to_vec();
+                Ok(())
+            })))
+            .run(wasm.to_vec(), |candidate| {
+                // Running out of time ends the search; the smallest so far is kept.
+                anyhow::ensure!(Instant::now() < deadline, "time is up");
+                Ok(self.holds(candidate, signature))
+            });
+        match shrunk {
+            Ok(info) => info.output,
+            Err(_) => smallest.take(),
+        }
+    }
+}
+
+/// How big a module is, in the units a reader cares about.
+struct Size {
+    bytes: usize,
+    functions: usize,
+    instructions: usize,
+}
+
+impl Size {
+    fn of(wasm: &[u8]) -> Size {
+        let mut size = Size {
+            bytes: wasm.len(),
+            functions: 0,
+            instructions: 0,
+        };
+        for payload in wasmparser::Parser::new(0).parse_all(wasm).flatten() {
+            if let wasmparser::Payload::CodeSectionEntry(body) = payload {
+                size.functions += 1;
+                if let Ok(reader) = body.get_operators_reader() {
+                    size.instructions += reader.into_iter().map_while(Result::ok).count();
+                }
+            }
+        }
+        size
+    }
+}
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} bytes, {} functions, {} instructions",
+            self.bytes, self.functions, self.instructions
+        )
+    }
+}
