@@ -177,6 +177,7 @@ fn fuzz(seconds: u64) -> anyhow::Result<Conclusion> {
         from: 0,
         in_process: false,
         resume: None,
+        reduce_time: 10,
         seed: 0,
         jobs: None,
         out: Some(out.clone()),

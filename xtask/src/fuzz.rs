@@ -1,5 +1,6 @@
 //! `cargo xtask fuzz`: random modules on every engine for a while; divergences saved, deduplicated by signature.
 
+use crate::reduce::Reducer;
 use crate::worker::{self, EngineRef, Worker};
 use crate::{Conclusion, finding};
 use generators::seed::Rng;
@@ -41,6 +42,9 @@ pub struct Args {
     /// Run engines inside this process: faster, but an engine crash ends the campaign.
     #[arg(long)]
     pub in_process: bool,
+    /// Seconds to spend reducing each new finding before it is saved (0: save it as found).
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub reduce_time: u64,
     /// Continue the campaign saved in DIR: its seed, engines, statistics and findings.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["seed", "out", "from"])]
     pub resume: Option<PathBuf>,
@@ -73,6 +77,7 @@ pub struct Campaign {
     pub stats: Stats,
     seen: Mutex<HashSet<String>>,
     in_process: bool,
+    reduce_time: Duration,
     /// Modules handed to a worker and not finished yet.
     in_flight: Mutex<std::collections::BTreeSet<u64>>,
 }
@@ -221,6 +226,7 @@ impl Campaign {
             end,
             seen: Mutex::new(HashSet::new()),
             in_process: args.in_process,
+            reduce_time: Duration::from_secs(args.reduce_time),
             in_flight: Mutex::new(std::collections::BTreeSet::new()),
         })
     }
@@ -316,7 +322,7 @@ impl Campaign {
     }
 
     /// Generates module `iteration` of this seed, runs it everywhere, keeps a new divergence.
-    fn iteration(&self, worker: Option<&mut Worker>, iteration: u64) {
+    fn iteration(&self, mut worker: Option<&mut Worker>, iteration: u64) {
         let started = Instant::now();
         let mut rng = Rng::for_item(self.seed, iteration);
         let (generator, generated) = generate(&mut rng, self.shared);
@@ -334,7 +340,7 @@ impl Campaign {
         let engines = self.configurations(iteration);
         let running = Instant::now();
         let run = worker::run_all(
-            worker,
+            worker.as_deref_mut(),
             &engines,
             &generated.wasm,
             &invocations,
@@ -360,7 +366,13 @@ impl Campaign {
                 iteration,
                 engines: &engines,
             };
-            self.keep(&generated, &invocations, &run, step, found);
+            let evidence = finding::Evidence {
+                wasm: &generated.wasm,
+                invocations: &invocations,
+                run: &run,
+                step,
+            };
+            self.keep(worker, &evidence, found);
         }
     }
 
@@ -396,20 +408,16 @@ impl Campaign {
         }
     }
 
-    fn keep(
-        &self,
-        generated: &Generated,
-        invocations: &[Invocation],
-        run: &Run,
-        step: usize,
-        found: Found,
-    ) {
+    /// Saves a divergence with a signature not seen before, reduced first when there is time for it.
+    fn keep(&self, worker: Option<&mut Worker>, evidence: &finding::Evidence, found: Found) {
         let Found {
             generator,
             iteration,
             engines,
         } = found;
-        let oracles::compare::Verdict::Diverge(divergence) = &run.steps[step].verdict else {
+        let oracles::compare::Verdict::Diverge(divergence) =
+            &evidence.run.steps[evidence.step].verdict
+        else {
             return;
         };
         let new = self
@@ -430,17 +438,36 @@ impl Campaign {
                 .collect(),
             features: features::names(self.shared),
         };
-        let evidence = finding::Evidence {
-            wasm: &generated.wasm,
-            invocations,
-            run,
-            step,
+        let reduced = (self.reduce_time > Duration::ZERO)
+            .then(|| {
+                let mut reducer = Reducer {
+                    engines,
+                    worker,
+                    limits: self.limits.clone(),
+                };
+                reducer
+                    .reduce(
+                        evidence.wasm,
+                        &divergence.signature,
+                        Instant::now() + self.reduce_time,
+                    )
+                    .ok()
+            })
+            .flatten();
+        let saved = match &reduced {
+            Some(reduced) => finding::save(&self.out, &reduced.evidence(), &origin),
+            None => finding::save(&self.out, evidence, &origin),
         };
-        match finding::save(&self.out, &evidence, &origin) {
+        match saved {
             Ok(dir) => {
                 self.stats.findings.fetch_add(1, Ordering::Relaxed);
+                let how = if reduced.is_some() {
+                    "reduced"
+                } else {
+                    "as found"
+                };
                 eprintln!(
-                    "finding {} (iteration {iteration}): {}",
+                    "finding {} (iteration {iteration}, {how}): {}",
                     divergence.signature,
                     dir.display()
                 );

@@ -2,7 +2,7 @@
 
 use crate::worker::{self, EngineRef, Worker};
 use crate::{Conclusion, finding, input, passes};
-use anyhow::{Context, bail};
+use anyhow::bail;
 use generators::{args, exports, seed::Rng};
 use oracles::compare::Verdict;
 use oracles::differential::{Invocation, Run};
@@ -43,9 +43,10 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         args.file.clone()
     };
     let wasm = input::module(&path)?;
+    let mut worker = (!args.in_process).then(Worker::new);
     let mut reducer = Reducer {
-        engines,
-        worker: (!args.in_process).then(Worker::new),
+        engines: &engines,
+        worker: worker.as_mut(),
         limits: Limits {
             host_functions: true,
             ..Limits::default()
@@ -63,17 +64,9 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         wasm.len()
     );
     let started = Instant::now();
-    let reduced = reducer.shrink(&wasm, &signature, started + Duration::from_secs(args.time));
-    // A divergence that comes and goes (an engine reading uninitialized memory)
-    // gets a few chances to show itself on the reduced module.
-    let confirmed = (0..CONFIRMATIONS).find_map(|_| {
-        let (run, invocations) = reducer.run(&reduced);
-        let step = run.divergence().map(|(step, _)| step)?;
-        Some((run, invocations, step))
-    });
-    let (run, invocations, step) = confirmed.with_context(|| {
-        format!("the reduced module did not diverge in {CONFIRMATIONS} runs: the divergence is intermittent")
-    })?;
+    let reduced = reducer
+        .reduce(&wasm, &signature, started + Duration::from_secs(args.time))
+        .map_err(anyhow::Error::msg)?;
     let out = args
         .out
         .clone()
@@ -82,36 +75,67 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         source: format!("reduced from {}", path.display()),
         seed: None,
         iteration: None,
-        engines: reducer
-            .engines
+        engines: engines
             .iter()
             .map(|(_, e)| (e.id().to_string(), e.version()))
             .collect(),
         features: Vec::new(),
     };
-    let evidence = finding::Evidence {
-        wasm: &reduced,
-        invocations: &invocations,
-        run: &run,
-        step,
-    };
-    let dir = finding::save_to(&out, &evidence, &origin)?;
+    let dir = finding::save_to(&out, &reduced.evidence(), &origin)?;
     println!("signature : {signature}");
     println!("before    : {}", Size::of(&wasm));
-    println!("after     : {}", Size::of(&reduced));
+    println!("after     : {}", Size::of(&reduced.wasm));
     println!("time      : {:.1} s", started.elapsed().as_secs_f64());
     println!("finding   : {}", dir.display());
     Ok(Conclusion::Diverge)
 }
 
-/// Runs candidates on every engine.
-struct Reducer {
-    engines: Vec<(EngineRef, Arc<dyn Engine>)>,
-    worker: Option<Worker>,
-    limits: Limits,
+/// A reduced module whose divergence was seen again.
+pub struct Reduced {
+    pub wasm: Vec<u8>,
+    pub run: Run,
+    pub invocations: Vec<Invocation>,
+    pub step: usize,
 }
 
-impl Reducer {
+impl Reduced {
+    pub fn evidence(&self) -> finding::Evidence<'_> {
+        finding::Evidence {
+            wasm: &self.wasm,
+            invocations: &self.invocations,
+            run: &self.run,
+            step: self.step,
+        }
+    }
+}
+
+/// Runs candidates on every engine.
+pub struct Reducer<'a> {
+    pub engines: &'a [(EngineRef, Arc<dyn Engine>)],
+    pub worker: Option<&'a mut Worker>,
+    pub limits: Limits,
+}
+
+impl Reducer<'_> {
+    /// Shrinks `wasm` while `signature` holds (until `deadline`), then runs the
+    /// result again: a divergence that comes and goes (an engine reading
+    /// uninitialized memory) gets a few chances to show itself.
+    pub fn reduce(
+        &mut self,
+        wasm: &[u8],
+        signature: &str,
+        deadline: Instant,
+    ) -> Result<Reduced, String> {
+        let reduced = self.shrink(wasm, signature, deadline);
+        (0..CONFIRMATIONS)
+            .find_map(|_| {
+                let (run, invocations) = self.run(&reduced);
+                let step = run.divergence().map(|(step, _)| step)?;
+                Some(Reduced { wasm: reduced.clone(), run, invocations, step })
+            })
+            .ok_or_else(|| format!("the reduced module did not diverge in {CONFIRMATIONS} runs: the divergence is intermittent"))
+    }
+
     /// Calls every export of `wasm`, with arguments derived from the export's
     /// name so that they stay the same while other exports are removed.
     fn run(&mut self, wasm: &[u8]) -> (Run, Vec<Invocation>) {
@@ -124,8 +148,8 @@ impl Reducer {
             })
             .collect();
         let run = worker::run_all(
-            self.worker.as_mut(),
-            &self.engines,
+            self.worker.as_deref_mut(),
+            self.engines,
             wasm,
             &invocations,
             &self.limits,
@@ -134,7 +158,7 @@ impl Reducer {
     }
 
     /// The signature of the first divergence, if the engines disagree.
-    fn signature_of(&mut self, wasm: &[u8]) -> Option<String> {
+    pub fn signature_of(&mut self, wasm: &[u8]) -> Option<String> {
         let (run, _) = self.run(wasm);
         run.divergence().and_then(|(_, step)| match &step.verdict {
             Verdict::Diverge(divergence) => Some(divergence.signature.clone()),
