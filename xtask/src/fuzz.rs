@@ -442,6 +442,7 @@ impl Campaign {
             .then(|| {
                 let mut reducer = Reducer {
                     engines,
+                    known: evidence.invocations,
                     worker,
                     limits: self.limits.clone(),
                 };

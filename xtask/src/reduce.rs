@@ -43,9 +43,11 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         args.file.clone()
     };
     let wasm = input::module(&path)?;
+    let known = known_invocations(&args.file);
     let mut worker = (!args.in_process).then(Worker::new);
     let mut reducer = Reducer {
         engines: &engines,
+        known: &known,
         worker: worker.as_mut(),
         limits: Limits {
             host_functions: true,
@@ -90,6 +92,15 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     Ok(Conclusion::Diverge)
 }
 
+/// The calls recorded in a finding folder's report, if FILE is one.
+fn known_invocations(file: &std::path::Path) -> Vec<Invocation> {
+    let report = std::fs::read_to_string(file.join("report.json")).unwrap_or_default();
+    serde_json::from_str::<serde_json::Value>(&report)
+        .ok()
+        .and_then(|report| serde_json::from_value(report["invocations"].clone()).ok())
+        .unwrap_or_default()
+}
+
 /// A reduced module whose divergence was seen again.
 pub struct Reduced {
     pub wasm: Vec<u8>,
@@ -112,6 +123,8 @@ impl Reduced {
 /// Runs candidates on every engine.
 pub struct Reducer<'a> {
     pub engines: &'a [(EngineRef, Arc<dyn Engine>)],
+    /// The calls the divergence was found with; exports still present are called this way.
+    pub known: &'a [Invocation],
     pub worker: Option<&'a mut Worker>,
     pub limits: Limits,
 }
@@ -136,17 +149,31 @@ impl Reducer<'_> {
             .ok_or_else(|| format!("the reduced module did not diverge in {CONFIRMATIONS} runs: the divergence is intermittent"))
     }
 
-    /// Calls every export of `wasm`, with arguments derived from the export's
-    /// name so that they stay the same while other exports are removed.
+    /// Calls every export of `wasm`: as the divergence was found when that call
+    /// is known, else with arguments derived from the export's name, so that
+    /// they stay the same while other exports are removed.
     fn run(&mut self, wasm: &[u8]) -> (Run, Vec<Invocation>) {
-        let invocations: Vec<Invocation> = exports::functions(wasm)
-            .into_iter()
-            .map(|f| Invocation {
-                args: args::arguments(&mut Rng::new(digest(f.name.as_bytes())), &f.params),
-                export: f.name,
-                expected: None,
-            })
-            .collect();
+        let mut invocations = Vec::new();
+        for function in exports::functions(wasm) {
+            let known: Vec<Invocation> = self
+                .known
+                .iter()
+                .filter(|i| i.export == function.name)
+                .cloned()
+                .collect();
+            if known.is_empty() {
+                invocations.push(Invocation {
+                    args: args::arguments(
+                        &mut Rng::new(digest(function.name.as_bytes())),
+                        &function.params,
+                    ),
+                    export: function.name,
+                    expected: None,
+                });
+            } else {
+                invocations.extend(known);
+            }
+        }
         let run = worker::run_all(
             self.worker.as_deref_mut(),
             self.engines,

@@ -47,7 +47,11 @@ fn a_miscomputed_rem_s_is_found_from_seed_1_and_replays() {
                 .starts_with("values_mutant_rem-s-as-rem-u")
         })
         .unwrap_or_else(|| panic!("no rem_s finding: {}", shown(&output)));
-    assert!(shown(&output).contains("iteration 53, reduced)"), "found and reduced: {}", shown(&output));
+    assert!(
+        shown(&output).contains("iteration 53, reduced)"),
+        "found and reduced: {}",
+        shown(&output)
+    );
     for file in ["module.wasm", "module.wat", "repro.wast", "report.json"] {
         assert!(finding.join(file).exists(), "{file} saved");
     }
