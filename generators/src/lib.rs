@@ -4,6 +4,7 @@ pub mod args;
 pub mod exceptions;
 pub mod exports;
 pub mod ops;
+pub mod planted;
 pub mod seed;
 pub mod smith;
 pub mod tail_calls;

@@ -23,6 +23,8 @@ enum Target {
     Conformance,
     /// Fuzzing throughput on the default engines, with time split by phase and engine, and memory over time.
     Fuzz,
+    /// Reduction of planted divergences: size before and after, and time.
+    Reduce,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Conclusion> {
@@ -32,6 +34,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     match args.target {
         Target::Conformance => conformance(),
         Target::Fuzz => fuzz(args.seconds),
+        Target::Reduce => reduce(),
     }
 }
 
@@ -223,6 +226,45 @@ fn fuzz(seconds: u64) -> anyhow::Result<Conclusion> {
             first.unwrap_or(f64::NAN),
             last.unwrap_or(f64::NAN)
         ),
+    }
+    Ok(Conclusion::Agree)
+}
+
+fn reduce() -> anyhow::Result<Conclusion> {
+    use crate::reduce::{Reducer, Size};
+    use generators::planted;
+    println!(
+        "planted divergences in generated modules of {}+ functions, reduced against wasmtime-cranelift:",
+        planted::HAYSTACK
+    );
+    for plant in planted::PLANTS {
+        let wasm = generators::wat_to_wasm(&planted::module(plant, 5).map_err(anyhow::Error::msg)?)
+            .map_err(anyhow::Error::msg)?;
+        let engines = crate::worker::references(&crate::select_engines(&[
+            "wasmtime-cranelift".into(),
+            plant.mutant.into(),
+        ])?);
+        let mut worker = crate::worker::Worker::new();
+        let mut reducer = Reducer {
+            engines: &engines,
+            known: &[],
+            worker: Some(&mut worker),
+            limits: oracles::Limits {
+                host_functions: true,
+                ..oracles::Limits::default()
+            },
+        };
+        let signature = reducer
+            .signature_of(&wasm)
+            .ok_or_else(|| anyhow::anyhow!("{}: no divergence", plant.name))?;
+        let started = Instant::now();
+        let reduced = reducer
+            .reduce(&wasm, &signature, started + Duration::from_secs(60))
+            .map_err(anyhow::Error::msg)?;
+        println!("{}:", plant.name);
+        println!("  before {}", Size::of(&wasm));
+        println!("  after  {}", Size::of(&reduced.wasm));
+        println!("  time   {:.1} s", started.elapsed().as_secs_f64());
     }
     Ok(Conclusion::Agree)
 }

@@ -244,32 +244,36 @@ impl Reducer<'_> {
         let smallest = Rc::new(RefCell::new(wasm.to_vec()));
         let keep = smallest.clone();
         // wasm-shrink stops after 1000 attempts in a row that make nothing smaller.
-        let shrunk = wasm_shrink::WasmShrink::default()
-            .on_new_smallest(Some(Box::new(move |candidate: &[u8]| {
+        let shrink = wasm_shrink::WasmShrink::default().on_new_smallest(Some(Box::new(
+            move |candidate: &[u8]| {
                 *keep.borrow_mut() = candidate.to_vec();
                 Ok(())
-            })))
-            .run(wasm.to_vec(), |candidate| {
-                // Running out of time ends the search; the smallest so far is kept.
+            },
+        )));
+        // wasm-mutate panics on some modules (exported tags, for one): that ends
+        // the search like running out of time does, keeping the smallest so far.
+        let shrunk = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            shrink.run(wasm.to_vec(), |candidate| {
                 anyhow::ensure!(Instant::now() < deadline, "time is up");
                 Ok(self.holds(candidate, signature))
-            });
+            })
+        }));
         match shrunk {
-            Ok(info) => info.output,
-            Err(_) => smallest.take(),
+            Ok(Ok(info)) => info.output,
+            _ => smallest.take(),
         }
     }
 }
 
 /// How big a module is, in the units a reader cares about.
-struct Size {
+pub struct Size {
     bytes: usize,
     functions: usize,
     instructions: usize,
 }
 
 impl Size {
-    fn of(wasm: &[u8]) -> Size {
+    pub fn of(wasm: &[u8]) -> Size {
         let mut size = Size {
             bytes: wasm.len(),
             functions: 0,

@@ -1,26 +1,13 @@
 //! `cargo xtask reduce`: a divergence planted in a large generated module shrinks to a tiny, replayable finding.
 
-use generators::seed::Rng;
 use std::process::Command;
-use wasmparser::WasmFeatures;
-
-/// A generated module of at least 50 functions, with one more computing `i64.rem_s` of a negative number.
-fn planted_module() -> String {
-    let generated =
-        generators::smith::module_with_functions(WasmFeatures::WASM2, &mut Rng::new(5), 50)
-            .unwrap();
-    let text = wasmprinter::print_bytes(&generated.wasm).unwrap();
-    let end = text.rfind(')').unwrap();
-    let planted = "(func (export \"planted\") (param i64) (result i64)\n\
-                   (i64.add (local.get 0) (i64.rem_s (i64.const -7) (i64.const 3))))\n";
-    format!("{}{planted}{}", &text[..end], &text[end..])
-}
 
 #[test]
 fn a_planted_divergence_reduces_to_one_small_function_that_replays() {
     let dir = tempfile::tempdir().unwrap();
     let module = dir.path().join("planted.wat");
-    std::fs::write(&module, planted_module()).unwrap();
+    let plant = &generators::planted::PLANTS[0];
+    std::fs::write(&module, generators::planted::module(plant, 5).unwrap()).unwrap();
     let out = dir.path().join("reduced");
     let engines = [
         "--engine",
