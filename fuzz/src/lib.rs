@@ -9,7 +9,6 @@ use oracles::differential::{self, Invocation};
 use oracles::{Engine, Limits, features};
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::Duration;
 use wasmparser::WasmFeatures;
 
 /// The generators' randomness from the fuzzer's input: the first 8 bytes, then
@@ -46,18 +45,6 @@ pub fn any(engines: &[Arc<dyn Engine>]) -> WasmFeatures {
         .fold(WasmFeatures::empty(), |acc, e| acc | e.features())
 }
 
-/// `cargo xtask fuzz`'s limits: every call is followed by a digest of memories
-/// and tables, which must stay cheap.
-pub fn limits() -> Limits {
-    Limits {
-        host_functions: true,
-        call_time: Duration::from_secs(5),
-        memory_bytes: 64 << 20,
-        table_elements: 100_000,
-        ..Limits::default()
-    }
-}
-
 /// Runs a generated module and its calls on `engines` and panics on the first
 /// divergent step. A module the generator could not make is kept out of the corpus.
 pub fn check(engines: &[Arc<dyn Engine>], generated: Result<Generated, String>) -> Corpus {
@@ -73,7 +60,7 @@ pub fn check(engines: &[Arc<dyn Engine>], generated: Result<Generated, String>) 
             expected: c.expected,
         })
         .collect();
-    let run = differential::run(engines, &generated.wasm, &invocations, &limits());
+    let run = differential::run(engines, &generated.wasm, &invocations, &Limits::fuzzing());
     if let Some((index, step)) = run.divergence() {
         let Verdict::Diverge(divergence) = &step.verdict else {
             unreachable!("divergence() returns a divergent step")

@@ -42,6 +42,21 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// Limits for differential fuzzing: host functions on, and tighter than the
+    /// spec suites' limits because every call is followed by a digest of
+    /// memories and tables, which must stay cheap.
+    pub fn fuzzing() -> Limits {
+        Limits {
+            host_functions: true,
+            call_time: Duration::from_secs(5),
+            memory_bytes: 64 << 20,
+            table_elements: 100_000,
+            ..Limits::default()
+        }
+    }
+}
+
 /// One engine tier: it declares what it supports and opens sessions.
 ///
 /// An engine knows nothing about suites or fuzzing: it compiles, instantiates

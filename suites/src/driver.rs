@@ -293,33 +293,42 @@ impl Driver {
             ModuleBytes::MalformedText(e) => return Err(Status::Fail(format!("module text: {e}"))),
             ModuleBytes::NotCore(why) => return Err(Status::Skip(why.clone())),
         };
+        if let Some(reason) = self.unavailable_import(wasm) {
+            return Err(Status::Skip(reason));
+        }
+        // Compile first: most modules are fine, and the engine validates them
+        // anyway. Only a rejection needs explaining.
+        match self.session.compile(wasm) {
+            Ok(module) => {
+                self.last_outcome = Some(Outcome::Values(Vec::new()));
+                Ok(module)
+            }
+            Err(Outcome::Unsupported(why)) => Err(Status::Skip(why)),
+            Err(outcome) => match self.skip_reason(wasm) {
+                Some(reason) => Err(Status::Skip(reason)),
+                None => {
+                    self.last_outcome = Some(outcome.clone());
+                    Err(Status::Fail(format!("compilation: {outcome}")))
+                }
+            },
+        }
+    }
+
+    /// Why a module this engine rejected is not its fault, if it is not.
+    fn skip_reason(&self, wasm: &[u8]) -> Option<String> {
         match features::requirement(wasm, self.features) {
-            Requirement::Met => {}
+            Requirement::Met => None,
             Requirement::Missing(needed) => {
-                return Err(Status::Skip(format!(
-                    "needs {}",
-                    features::names(needed).join(", ")
-                )));
+                Some(format!("needs {}", features::names(needed).join(", ")))
             }
             // The suites move faster than validators: a module the suite runs
             // but no feature set of lockstep's wasmparser accepts cannot be
             // judged, so no engine is blamed for rejecting it.
-            Requirement::InvalidEverywhere => {
-                return Err(Status::Skip(format!(
-                    "wasmparser {} rejects this module under every feature set",
-                    features::WASMPARSER_VERSION
-                )));
-            }
+            Requirement::InvalidEverywhere => Some(format!(
+                "wasmparser {} rejects this module under every feature set",
+                features::WASMPARSER_VERSION
+            )),
         }
-        if let Some(reason) = self.unavailable_import(wasm) {
-            return Err(Status::Skip(reason));
-        }
-        let compiled = self.session.compile(wasm);
-        self.observe(&compiled);
-        compiled.map_err(|outcome| match outcome {
-            Outcome::Unsupported(why) => Status::Skip(why),
-            other => Status::Fail(format!("compilation: {other}")),
-        })
     }
 
     /// Why a module cannot link here: it imports from a registration this engine skipped.

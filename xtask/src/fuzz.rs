@@ -213,15 +213,7 @@ impl Campaign {
             engines,
             seed: args.seed,
             out,
-            // Tighter than the spec suites' limits: every call is followed by a
-            // digest of memories and tables, which must stay cheap.
-            limits: Limits {
-                host_functions: true,
-                call_time: Duration::from_secs(5),
-                memory_bytes: 64 << 20,
-                table_elements: 100_000,
-                ..Limits::default()
-            },
+            limits: Limits::fuzzing(),
             next: AtomicU64::new(args.from),
             end,
             seen: Mutex::new(HashSet::new()),
