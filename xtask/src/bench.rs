@@ -117,6 +117,7 @@ fn time_both(files: &[SuiteFile]) -> anyhow::Result<Vec<FileTiming>> {
     };
     let engine = crate::select_engines(&["wasmtime-cranelift".to_string()])?.remove(0);
     let options = Options::default();
+    let mut worker = crate::worker::Worker::for_scripts();
     let mut timings = Vec::with_capacity(files.len());
     for file in files {
         let started = Instant::now();
@@ -125,9 +126,10 @@ fn time_both(files: &[SuiteFile]) -> anyhow::Result<Vec<FileTiming>> {
         context.register_spectest(&spectest)?;
         let reference_completed = context.run_wast(&file.key(), file.text.as_bytes()).is_ok();
         let reference = started.elapsed().as_secs_f64();
+        // As `cargo xtask conformance` runs it by default: parsed here, run in a worker process.
         let started = Instant::now();
         let script = runner::prepare(file).map_err(|e| anyhow::anyhow!("{e}"))?;
-        runner::run_script(engine.as_ref(), &script, &options);
+        runner::Executor::run(&mut worker, &engine, file, &script, &options);
         timings.push(FileTiming {
             reference,
             reference_completed,
@@ -142,7 +144,7 @@ fn time_full_matrix() -> anyhow::Result<Duration> {
     let files = catalog::load(&catalog::builtin_suites()).map_err(anyhow::Error::msg)?;
     let started = Instant::now();
     // As `cargo xtask conformance` runs it by default: engines in worker processes.
-    let workers = || Box::new(crate::worker::Worker::new()) as Box<dyn runner::Executor>;
+    let workers = || Box::new(crate::worker::Worker::for_scripts()) as Box<dyn runner::Executor>;
     let parallelism = runner::Parallelism {
         jobs: jobs(),
         executor: &workers,

@@ -94,7 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         if in_process {
             Box::new(runner::InProcess)
         } else {
-            Box::new(crate::worker::Worker::new())
+            Box::new(crate::worker::Worker::for_scripts())
         }
     };
     let make = || executor(args.in_process);

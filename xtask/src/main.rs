@@ -46,7 +46,11 @@ enum Command {
     Bench(bench::Args),
     /// (internal) Serve engine requests on standard input, for crash isolation.
     #[command(name = "worker", hide = true)]
-    Worker,
+    Worker {
+        /// Engines skip their own time limits: the parent's watchdog is the only one.
+        #[arg(long)]
+        watchdog_only: bool,
+    },
 }
 
 /// What a command concluded, as an exit code.
@@ -79,7 +83,7 @@ fn main() -> ExitCode {
         Command::Reduce(args) => reduce::run(args),
         Command::Engines { json } => engines::run(json),
         Command::Bench(args) => bench::run(args),
-        Command::Worker => worker::serve(),
+        Command::Worker { watchdog_only } => worker::serve(watchdog_only),
     };
     match result {
         Ok(conclusion) => conclusion.into(),

@@ -55,7 +55,10 @@ enum Reply {
 }
 
 /// The worker's side: answer requests from standard input until it closes.
-pub fn serve() -> anyhow::Result<Conclusion> {
+pub fn serve(watchdog_only: bool) -> anyhow::Result<Conclusion> {
+    if watchdog_only {
+        oracles::wasmtime::rely_on_outside_watchdog();
+    }
     let mut engines: HashMap<EngineRef, Arc<dyn Engine>> = HashMap::new();
     let mut out = std::io::stdout().lock();
     for line in std::io::stdin().lock().lines() {
@@ -132,6 +135,8 @@ fn reply(out: &mut impl Write, reply: &Reply) {
 /// The parent's side: one child process, restarted whenever it dies or hangs.
 pub struct Worker {
     child: Option<(Child, ChildStdin, Receiver<String>)>,
+    /// The child's engines have no time limits of their own: only this side's watchdog.
+    watchdog_only: bool,
 }
 
 /// What waiting for a reply gave.
@@ -143,13 +148,27 @@ enum Received {
 }
 
 impl Worker {
+    /// A worker whose engines keep their own per-call time limits (diff, fuzz, reduce).
     pub fn new() -> Worker {
-        Worker { child: None }
+        Worker {
+            child: None,
+            watchdog_only: false,
+        }
+    }
+
+    /// A worker whose only time limit is the watchdog's per script: a
+    /// conformance run saves the cost of in-engine interruption checks.
+    pub fn for_scripts() -> Worker {
+        Worker {
+            child: None,
+            watchdog_only: true,
+        }
     }
 
     fn send(&mut self, request: &Request) -> Result<(), String> {
         if self.child.is_none() {
-            self.child = Some(spawn().map_err(|e| format!("starting a worker: {e}"))?);
+            self.child =
+                Some(spawn(self.watchdog_only).map_err(|e| format!("starting a worker: {e}"))?);
         }
         let (_, stdin, _) = self.child.as_mut().expect("spawned above");
         let line = serde_json::to_string(request).map_err(|e| e.to_string())?;
@@ -318,9 +337,13 @@ pub fn references(engines: &[Arc<dyn Engine>]) -> Vec<(EngineRef, Arc<dyn Engine
         .collect()
 }
 
-fn spawn() -> std::io::Result<(Child, ChildStdin, Receiver<String>)> {
-    let mut child = Command::new(std::env::current_exe()?)
-        .arg(SUBCOMMAND)
+fn spawn(watchdog_only: bool) -> std::io::Result<(Child, ChildStdin, Receiver<String>)> {
+    let mut command = Command::new(std::env::current_exe()?);
+    command.arg(SUBCOMMAND);
+    if watchdog_only {
+        command.arg("--watchdog-only");
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()?;
