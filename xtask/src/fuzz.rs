@@ -78,6 +78,8 @@ pub struct Campaign {
     seen: Mutex<HashSet<String>>,
     in_process: bool,
     reduce_time: Duration,
+    /// `campaign.jsonl`: every stats line and every finding, appended as they happen.
+    journal: Mutex<std::fs::File>,
     /// Modules handed to a worker and not finished yet.
     in_flight: Mutex<std::collections::BTreeSet<u64>>,
 }
@@ -119,6 +121,7 @@ struct Checkpoint {
 }
 
 const CHECKPOINT: &str = "campaign.json";
+const JOURNAL: &str = "campaign.jsonl";
 
 pub fn run(mut args: Args) -> anyhow::Result<Conclusion> {
     let resumed = match args.resume.clone() {
@@ -154,6 +157,16 @@ pub fn run(mut args: Args) -> anyhow::Result<Conclusion> {
     })
 }
 
+/// Opens `campaign.jsonl` for appending: a resumed campaign continues its journal.
+fn journal(out: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let path = out.join(JOURNAL);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 /// Points `args` at the saved campaign in `dir` and returns its checkpoint.
 fn resume(args: &mut Args, dir: &std::path::Path) -> anyhow::Result<Checkpoint> {
     let path = dir.join(CHECKPOINT);
@@ -185,6 +198,7 @@ impl Campaign {
             ))
         });
         std::fs::create_dir_all(&out)?;
+        let journal = journal(&out)?;
         let end = match (args.iterations, args.time) {
             (Some(n), _) => End::Iterations(args.from + n),
             (None, secs) => End::Deadline(Instant::now() + Duration::from_secs(secs.unwrap_or(60))),
@@ -219,6 +233,7 @@ impl Campaign {
             seen: Mutex::new(HashSet::new()),
             in_process: args.in_process,
             reduce_time: Duration::from_secs(args.reduce_time),
+            journal: Mutex::new(journal),
             in_flight: Mutex::new(std::collections::BTreeSet::new()),
         })
     }
@@ -238,8 +253,7 @@ impl Campaign {
                 while !done.load(Ordering::Relaxed) {
                     std::thread::sleep(Duration::from_millis(100));
                     if Instant::now() >= next {
-                        eprintln!("{}", self.stats_line(started));
-                        self.checkpoint();
+                        self.report_progress(started);
                         next += STATS_EVERY;
                     }
                 }
@@ -249,8 +263,27 @@ impl Campaign {
             }
             done.store(true, Ordering::Relaxed);
         });
-        eprintln!("{}", self.stats_line(started));
+        self.report_progress(started);
+    }
+
+    /// Prints the stats line, appends it to the journal, and saves the checkpoint.
+    fn report_progress(&self, started: Instant) {
+        let line = self.stats_line(started);
+        eprintln!("{line}");
+        self.record(serde_json::json!({ "stats": line }));
         self.checkpoint();
+    }
+
+    /// Appends one event to `campaign.jsonl`, flushed at once so that a kill loses nothing before it.
+    fn record(&self, event: serde_json::Value) {
+        use std::io::Write;
+        let mut journal = self.journal.lock().expect("journal lock");
+        if writeln!(journal, "{event}")
+            .and_then(|()| journal.flush())
+            .is_err()
+        {
+            eprintln!("warning: could not append to {JOURNAL}");
+        }
     }
 
     /// Saves what `--resume` needs; written beside and renamed, so a kill never leaves half a file.
@@ -464,6 +497,9 @@ impl Campaign {
                     divergence.signature,
                     dir.display()
                 );
+                self.record(serde_json::json!({
+                    "finding": { "signature": divergence.signature, "iteration": iteration, "reduced": reduced.is_some(), "folder": dir },
+                }));
             }
             Err(e) => eprintln!("error: saving finding {}: {e:#}", divergence.signature),
         }

@@ -55,6 +55,16 @@ fn a_miscomputed_rem_s_is_found_from_seed_1_and_replays() {
     for file in ["module.wasm", "module.wat", "repro.wast", "report.json"] {
         assert!(finding.join(file).exists(), "{file} saved");
     }
+    let journal = std::fs::read_to_string(out.path().join("campaign.jsonl")).unwrap();
+    let events: Vec<serde_json::Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        events.iter().any(|e| e["finding"]["iteration"] == 53),
+        "{journal}"
+    );
+    assert!(events.iter().any(|e| e["stats"].is_string()), "{journal}");
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(finding.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["origin"]["seed"], 1);
