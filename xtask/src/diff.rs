@@ -195,19 +195,21 @@ fn verdict_text(verdict: &Verdict) -> String {
 }
 
 #[derive(Serialize)]
-struct ScriptDiff {
+pub struct ScriptDiff {
     /// Lines where engines disagree with each other.
-    divergences: BTreeMap<u32, (Verdict, Vec<Observation>)>,
+    pub divergences: BTreeMap<u32, (Verdict, Vec<Observation>)>,
     /// Assertions an engine does not satisfy: engine → `line: message`.
-    assertion_failures: BTreeMap<String, Vec<String>>,
+    pub assertion_failures: BTreeMap<String, Vec<String>>,
 }
 
-/// Runs every directive of a script on every engine; compares engines with each other and with the assertions.
-fn diff_script(args: &Args, engines: &[Arc<dyn Engine>]) -> anyhow::Result<Conclusion> {
-    let text = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("reading {}", args.file.display()))?;
-    let script = suites::script::parse(&args.file.display().to_string(), &text)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+/// Runs every directive of a script on every engine (each in `worker`, if
+/// given); compares engines with each other and with the assertions.
+pub fn compare_script(
+    engines: &[Arc<dyn Engine>],
+    key: &str,
+    text: &str,
+    mut worker: Option<&mut Worker>,
+) -> ScriptDiff {
     // Reproducers of generated modules import lockstep's host functions.
     let options = Options {
         limits: Limits {
@@ -222,7 +224,18 @@ fn diff_script(args: &Args, engines: &[Arc<dyn Engine>]) -> anyhow::Result<Concl
         assertion_failures: BTreeMap::new(),
     };
     for engine in engines {
-        let run = runner::run_script_recording(engine.as_ref(), &script, &options, true);
+        let run = match worker.as_deref_mut() {
+            Some(worker) => worker.run_script(engine.id(), key, text, &options, true),
+            None => match suites::script::parse(key, text) {
+                Ok(script) => {
+                    runner::run_script_recording(engine.as_ref(), &script, &options, true)
+                }
+                Err(e) => suites::driver::ScriptRun {
+                    aborted: Some(e.to_string()),
+                    ..Default::default()
+                },
+            },
+        };
         for (line, outcome) in run.observed {
             let observation = Observation {
                 engine: engine.id().to_string(),
@@ -247,10 +260,21 @@ fn diff_script(args: &Args, engines: &[Arc<dyn Engine>]) -> anyhow::Result<Concl
             diff.divergences.insert(line, (verdict, observations));
         }
     }
+    diff
+}
+
+/// Runs a script on every engine and reports where they disagree.
+fn diff_script(args: &Args, engines: &[Arc<dyn Engine>]) -> anyhow::Result<Conclusion> {
+    let key = args.file.display().to_string();
+    let text = std::fs::read_to_string(&args.file).with_context(|| format!("reading {key}"))?;
+    // Bad input is reported before any engine runs.
+    suites::script::parse(&key, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut worker = (!args.in_process).then(Worker::new);
+    let diff = compare_script(engines, &key, &text, worker.as_mut());
     if args.json {
         println!("{}", serde_json::to_string_pretty(&diff)?);
     } else {
-        print!("{}", script_report(&args.file.display().to_string(), &diff));
+        print!("{}", script_report(&key, &diff));
     }
     Ok(
         if diff.divergences.is_empty() && diff.assertion_failures.is_empty() {

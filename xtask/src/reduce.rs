@@ -2,7 +2,7 @@
 
 use crate::worker::{self, EngineRef, Worker};
 use crate::{Conclusion, finding, input, passes};
-use anyhow::bail;
+use anyhow::{Context, bail};
 use generators::{args, exports, seed::Rng};
 use oracles::compare::Verdict;
 use oracles::differential::{Invocation, Run};
@@ -19,7 +19,8 @@ const CONFIRMATIONS: usize = 5;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A `.wasm` or `.wat` module, or a finding folder (its `module.wasm` is reduced).
+    /// A `.wasm` or `.wat` module, a `.wast` script (cut down first to the module
+    /// and calls of its first divergence), or a finding folder.
     file: PathBuf,
     /// Engine id to run (repeatable; default: every built-in engine).
     #[arg(long = "engine", value_name = "ID")]
@@ -42,9 +43,12 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     } else {
         args.file.clone()
     };
-    let wasm = input::module(&path)?;
-    let known = known_invocations(&args.file);
     let mut worker = (!args.in_process).then(Worker::new);
+    let (wasm, known) = if path.extension().is_some_and(|e| e == "wast") {
+        cut_script(&path, &engines, worker.as_mut())?
+    } else {
+        (input::module(&path)?, known_invocations(&args.file))
+    };
     let mut reducer = Reducer {
         engines: &engines,
         known: &known,
@@ -90,6 +94,72 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     println!("time      : {:.1} s", started.elapsed().as_secs_f64());
     println!("finding   : {}", dir.display());
     Ok(Conclusion::Diverge)
+}
+
+/// Cuts a script down to what its first divergence needs: the module
+/// instantiated last before that line, and the calls made on it up to there.
+fn cut_script(
+    path: &std::path::Path,
+    engines: &[(EngineRef, Arc<dyn Engine>)],
+    worker: Option<&mut Worker>,
+) -> anyhow::Result<(Vec<u8>, Vec<Invocation>)> {
+    use suites::script::{Action, CommandKind, ModuleBytes};
+    let key = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{key}: {e}"))?;
+    let script = suites::script::parse(&key, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let plain: Vec<Arc<dyn Engine>> = engines.iter().map(|(_, e)| e.clone()).collect();
+    let diff = crate::diff::compare_script(&plain, &key, &text, worker);
+    let Some(&line) = diff.divergences.keys().next() else {
+        bail!("{key}: the engines agree on every directive; there is nothing to reduce");
+    };
+    let mut module = None;
+    let mut calls = Vec::new();
+    for command in script.commands.iter().take_while(|c| c.line <= line) {
+        match &command.kind {
+            CommandKind::Module {
+                bytes: ModuleBytes::Binary(wasm),
+                instantiate: true,
+                ..
+            } => {
+                module = Some(wasm.clone());
+                calls.clear();
+            }
+            kind => {
+                if let Some(Action::Invoke {
+                    instance: None,
+                    export,
+                    args,
+                }) = action_of(kind)
+                {
+                    calls.push(Invocation {
+                        export: export.clone(),
+                        args: args.clone(),
+                        expected: None,
+                    });
+                }
+            }
+        }
+    }
+    let module = module.with_context(|| {
+        format!("{key}:{line}: no module is instantiated before the divergence")
+    })?;
+    eprintln!(
+        "{key}:{line}: the first divergence; reducing the module before it with {} calls",
+        calls.len()
+    );
+    Ok((module, calls))
+}
+
+fn action_of(kind: &suites::script::CommandKind) -> Option<&suites::script::Action> {
+    use suites::script::CommandKind as K;
+    match kind {
+        K::Action(action)
+        | K::AssertReturn { action, .. }
+        | K::AssertTrap { action, .. }
+        | K::AssertExhaustion { action, .. }
+        | K::AssertException { action } => Some(action),
+        _ => None,
+    }
 }
 
 /// The calls recorded in a finding folder's report, if FILE is one.

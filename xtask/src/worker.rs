@@ -44,6 +44,8 @@ enum Request {
         text: String,
         limits: Limits,
         file_seconds: u64,
+        /// Keep every action's outcome, for comparing engines.
+        record: bool,
     },
 }
 
@@ -87,6 +89,7 @@ pub fn serve(watchdog_only: bool) -> anyhow::Result<Conclusion> {
                 text,
                 limits,
                 file_seconds,
+                record,
             } => {
                 let engine = resolve(&mut engines, &engine)?;
                 let options = Options {
@@ -94,7 +97,9 @@ pub fn serve(watchdog_only: bool) -> anyhow::Result<Conclusion> {
                     file_time: Duration::from_secs(file_seconds),
                 };
                 let run = match suites::script::parse(&key, &text) {
-                    Ok(script) => runner::run_script(engine.as_ref(), &script, &options),
+                    Ok(script) => {
+                        runner::run_script_recording(engine.as_ref(), &script, &options, record)
+                    }
                     Err(e) => ScriptRun {
                         aborted: Some(e.to_string()),
                         ..ScriptRun::default()
@@ -271,15 +276,30 @@ impl Executor for Worker {
         _: &Script,
         options: &Options,
     ) -> ScriptRun {
+        self.run_script(engine.id(), &file.key(), &file.text, options, false)
+    }
+}
+
+impl Worker {
+    /// Runs a script on one engine in the worker; `record` keeps every action's outcome.
+    pub fn run_script(
+        &mut self,
+        engine: &str,
+        key: &str,
+        text: &str,
+        options: &Options,
+        record: bool,
+    ) -> ScriptRun {
         let request = Request::Script {
             engine: EngineRef {
-                id: engine.id().to_string(),
+                id: engine.to_string(),
                 variant: 0,
             },
-            key: file.key(),
-            text: file.text.to_string(),
+            key: key.to_string(),
+            text: text.to_string(),
             limits: options.limits.clone(),
             file_seconds: options.file_time.as_secs(),
+            record,
         };
         let aborted = |why: String| ScriptRun {
             aborted: Some(why),
@@ -291,10 +311,9 @@ impl Executor for Worker {
         match self.receive(options.file_time + options.limits.call_time + GRACE) {
             Received::Reply(Reply::ScriptDone(run)) => run,
             Received::Reply(_) => aborted("unexpected reply from the worker".into()),
-            Received::Died(why) => aborted(format!("{} crashed: {why}", engine.id())),
+            Received::Died(why) => aborted(format!("{engine} crashed: {why}")),
             Received::TimedOut => aborted(format!(
-                "{} hung past the time limit; its worker was killed",
-                engine.id()
+                "{engine} hung past the time limit; its worker was killed"
             )),
         }
     }
