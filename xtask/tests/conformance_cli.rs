@@ -1,20 +1,13 @@
 //! `cargo xtask conformance` as a user meets it: exit codes, positions in messages, and the reports it leaves.
 
+mod common;
+
+use common::{shown, xtask};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn conformance(args: &[&str], out: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("conformance")
-        .args(args)
-        .arg("--out")
-        .arg(out)
-        .output()
-        .expect("running xtask")
-}
-
-fn text(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr)
+    xtask(&[&["conformance"], args, &["--out", out.to_str().unwrap()]].concat())
 }
 
 const WRONG_ASSERTION: &str = r#"(module
@@ -39,12 +32,12 @@ fn a_wrong_assertion_exits_1_naming_file_line_and_engines() {
         ],
         &dir.path().join("out"),
     );
-    let shown = text(&output);
-    assert_eq!(output.status.code(), Some(1), "{shown}");
-    assert!(shown.contains("scratch.wast:4:2"), "{shown}");
+    let printed = shown(&output);
+    assert_eq!(output.status.code(), Some(1), "{printed}");
+    assert!(printed.contains("scratch.wast:4:2"), "{printed}");
     assert!(
-        shown.contains("wasmtime-cranelift, wasmi: expected [i32:3], got [i32:2]"),
-        "{shown}"
+        printed.contains("wasmtime-cranelift, wasmi: expected [i32:3], got [i32:2]"),
+        "{printed}"
     );
     let junit = std::fs::read_to_string(dir.path().join("out/junit.xml")).unwrap();
     assert_eq!(
@@ -64,27 +57,27 @@ fn a_syntax_error_exits_2_with_its_position() {
         &["--suite", broken.to_str().unwrap(), "--engine", "wasmi"],
         &dir.path().join("out"),
     );
-    let shown = text(&output);
-    assert_eq!(output.status.code(), Some(2), "{shown}");
-    assert!(shown.contains("broken.wast:3:1"), "{shown}");
+    let printed = shown(&output);
+    assert_eq!(output.status.code(), Some(2), "{printed}");
+    assert!(printed.contains("broken.wast:3:1"), "{printed}");
 }
 
 #[test]
 fn unknown_names_exit_2_and_list_the_valid_ones() {
     let dir = tempfile::tempdir().unwrap();
     let output = conformance(&["--engine", "v9"], dir.path());
-    let shown = text(&output);
+    let printed = shown(&output);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        shown.contains("unknown engine `v9`") && shown.contains("wasmtime-winch"),
-        "{shown}"
+        printed.contains("unknown engine `v9`") && printed.contains("wasmtime-winch"),
+        "{printed}"
     );
     let output = conformance(&["--suite", "wasm-v7"], dir.path());
-    let shown = text(&output);
+    let printed = shown(&output);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        shown.contains("unknown suite `wasm-v7`") && shown.contains("proposals/gc"),
-        "{shown}"
+        printed.contains("unknown suite `wasm-v7`") && printed.contains("proposals/gc"),
+        "{printed}"
     );
 }
 
@@ -93,7 +86,7 @@ fn a_passing_suite_exits_0_and_writes_every_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let output = conformance(&["--suite", "proposals/tail-call", "--json"], &out);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json["engines"].as_array().unwrap().len(), 5);
     assert_eq!(json["trials"].as_array().unwrap().len(), 10);

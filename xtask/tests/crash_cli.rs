@@ -1,17 +1,8 @@
 //! Engines that abort the process: recorded as crashed, and every other result of the run intact.
 
-use std::process::{Command, Output};
+mod common;
 
-fn xtask(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .output()
-        .expect("running xtask")
-}
-
-fn shown(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr)
-}
+use common::{shown, xtask};
 
 const ENGINES: [&str; 4] = [
     "--engine",
@@ -87,15 +78,7 @@ fn a_fuzz_run_records_the_crash_as_a_finding_and_goes_on() {
         text.contains("150 modules"),
         "the campaign finished: {text}"
     );
-    let crash = std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .find(|path| {
-            path.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("crash_mutant_abort-on-popcnt")
-        })
+    let crash = common::finding(out.path(), "crash_mutant_abort-on-popcnt")
         .unwrap_or_else(|| panic!("no crash finding: {text}"));
     let report = std::fs::read_to_string(crash.join("report.json")).unwrap();
     assert!(report.contains("killed by signal 6 (SIGABRT)"), "{report}");

@@ -1,17 +1,12 @@
 //! `cargo xtask diff` as a user meets it: agreement, planted divergences, and bad input.
 
-use std::process::{Command, Output};
+mod common;
+
+use common::{shown, xtask};
+use std::process::Output;
 
 fn diff(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("diff")
-        .args(args)
-        .output()
-        .expect("running xtask")
-}
-
-fn shown(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr)
+    xtask(&[&["diff"], args].concat())
 }
 
 fn fixture(name: &str) -> String {

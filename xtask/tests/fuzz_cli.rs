@@ -1,18 +1,9 @@
 //! `cargo xtask fuzz` as a user meets it: a planted bug found from a fixed seed, saved as a replayable finding.
 
+mod common;
+
+use common::{shown, xtask};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn xtask(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .output()
-        .expect("running xtask")
-}
-
-fn shown(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr)
-}
 
 #[test]
 fn a_miscomputed_rem_s_is_found_from_seed_1_and_replays() {
@@ -37,15 +28,7 @@ fn a_miscomputed_rem_s_is_found_from_seed_1_and_replays() {
     args.extend(engines);
     let output = xtask(&args);
     assert_eq!(output.status.code(), Some(1), "{}", shown(&output));
-    let finding = std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .find(|path| {
-            path.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("values_mutant_rem-s-as-rem-u")
-        })
+    let finding = common::finding(out.path(), "values_mutant_rem-s-as-rem-u")
         .unwrap_or_else(|| panic!("no rem_s finding: {}", shown(&output)));
     assert!(
         shown(&output).contains("iteration 53, reduced)"),

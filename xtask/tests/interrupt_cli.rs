@@ -1,5 +1,7 @@
 //! Interrupted runs: a killed conformance run leaves its results readable, a killed fuzz campaign resumes.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

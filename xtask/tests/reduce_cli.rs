@@ -1,5 +1,7 @@
 //! `cargo xtask reduce`: a divergence planted in a large generated module shrinks to a tiny, replayable finding.
 
+mod common;
+
 use std::process::Command;
 
 #[test]
@@ -24,10 +26,7 @@ fn a_planted_divergence_reduces_to_one_small_function_that_replays() {
         "60",
     ];
     args.extend(engines);
-    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(&args)
-        .output()
-        .unwrap();
+    let output = common::xtask(&args);
     let text = String::from_utf8_lossy(&output.stdout).to_string()
         + &String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{text}");

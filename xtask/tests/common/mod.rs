@@ -1,0 +1,32 @@
+//! What every command-line test needs: run the built `xtask`, read what it printed, find a finding.
+
+#![allow(dead_code, reason = "each test file uses the helpers it needs")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs `cargo xtask ARGS…` as a user would, and waits for it.
+pub fn xtask(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .output()
+        .expect("running xtask")
+}
+
+/// Everything the command printed, standard output first.
+pub fn shown(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr)
+}
+
+/// The finding folder in `out` whose name starts with `prefix`.
+pub fn finding(out: &Path, prefix: &str) -> Option<PathBuf> {
+    std::fs::read_dir(out)
+        .ok()?
+        .map(|entry| entry.unwrap().path())
+        .find(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(prefix)
+        })
+}
