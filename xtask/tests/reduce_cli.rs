@@ -2,7 +2,58 @@
 
 mod common;
 
-use std::process::Command;
+use common::{shown, xtask};
+
+const ENGINES: [&str; 4] = [
+    "--engine",
+    "wasmtime-cranelift",
+    "--engine",
+    "mutant:rem-s-as-rem-u",
+];
+
+/// Reduces `input` into `out` on the engines above; returns what it printed.
+fn reduce(input: &std::path::Path, out: &std::path::Path) -> String {
+    let output = xtask(
+        &[
+            &[
+                "reduce",
+                input.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ],
+            &ENGINES[..],
+        ]
+        .concat(),
+    );
+    let printed = shown(&output);
+    assert_eq!(output.status.code(), Some(1), "{printed}");
+    printed
+}
+
+/// The saved `repro.wast` shows the divergence again.
+fn assert_replays(out: &std::path::Path) {
+    let repro = out.join("repro.wast");
+    let replayed = xtask(&[&["diff", repro.to_str().unwrap()], &ENGINES[..]].concat());
+    assert_eq!(replayed.status.code(), Some(1), "{}", shown(&replayed));
+    assert!(
+        shown(&replayed).contains("DIVERGE values (mutant:rem-s-as-rem-u"),
+        "{}",
+        shown(&replayed)
+    );
+}
+
+/// The instruction count of each function the module defines.
+fn function_sizes(wasm: &[u8]) -> Vec<usize> {
+    wasmparser::Parser::new(0)
+        .parse_all(wasm)
+        .filter_map(|p| match p.unwrap() {
+            wasmparser::Payload::CodeSectionEntry(body) => {
+                Some(body.get_operators_reader().unwrap().into_iter().count())
+            }
+            _ => None,
+        })
+        .collect()
+}
 
 #[test]
 fn a_planted_divergence_reduces_to_one_small_function_that_replays() {
@@ -11,26 +62,8 @@ fn a_planted_divergence_reduces_to_one_small_function_that_replays() {
     let plant = &generators::planted::PLANTS[0];
     std::fs::write(&module, generators::planted::module(plant, 5).unwrap()).unwrap();
     let out = dir.path().join("reduced");
-    let engines = [
-        "--engine",
-        "wasmtime-cranelift",
-        "--engine",
-        "mutant:rem-s-as-rem-u",
-    ];
-    let mut args = vec![
-        "reduce",
-        module.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--time",
-        "60",
-    ];
-    args.extend(engines);
-    let output = common::xtask(&args);
-    let text = String::from_utf8_lossy(&output.stdout).to_string()
-        + &String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{text}");
-    let before = text.lines().find(|l| l.starts_with("before")).unwrap();
+    let printed = reduce(&module, &out);
+    let before = printed.lines().find(|l| l.starts_with("before")).unwrap();
     let functions: usize = before
         .split(", ")
         .nth(1)
@@ -40,35 +73,15 @@ fn a_planted_divergence_reduces_to_one_small_function_that_replays() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(functions >= 51, "{text}");
-    let reduced = wasmparser::Parser::new(0)
-        .parse_all(&std::fs::read(out.join("module.wasm")).unwrap())
-        .filter_map(|p| match p.unwrap() {
-            wasmparser::Payload::CodeSectionEntry(body) => {
-                Some(body.get_operators_reader().unwrap().into_iter().count())
-            }
-            _ => None,
-        })
-        .collect::<Vec<usize>>();
-    assert_eq!(reduced.len(), 1, "one function left: {text}");
+    assert!(functions >= 51, "{printed}");
+    let sizes = function_sizes(&std::fs::read(out.join("module.wasm")).unwrap());
+    assert_eq!(sizes.len(), 1, "one function left: {printed}");
     assert!(
-        reduced[0] <= 10,
-        "at most 10 instructions, found {}: {text}",
-        reduced[0]
+        sizes[0] <= 10,
+        "at most 10 instructions, found {}: {printed}",
+        sizes[0]
     );
-    let repro = out.join("repro.wast");
-    let mut replay = vec!["diff", repro.to_str().unwrap()];
-    replay.extend(engines);
-    let replayed = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(&replay)
-        .output()
-        .unwrap();
-    let shown = String::from_utf8_lossy(&replayed.stdout).to_string();
-    assert_eq!(replayed.status.code(), Some(1), "{shown}");
-    assert!(
-        shown.contains("DIVERGE values (mutant:rem-s-as-rem-u"),
-        "{shown}"
-    );
+    assert_replays(&out);
 }
 
 #[test]
@@ -91,50 +104,18 @@ fn a_script_is_cut_to_the_diverging_module_and_calls_first() {
     )
     .unwrap();
     let out = dir.path().join("reduced");
-    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args([
-            "reduce",
-            script.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ])
-        .args([
-            "--engine",
-            "wasmtime-cranelift",
-            "--engine",
-            "mutant:rem-s-as-rem-u",
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).to_string()
-        + &String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{text}");
+    let printed = reduce(&script, &out);
     assert!(
-        text.contains(
+        printed.contains(
             "two.wast:10: the first divergence; reducing the module before it with 3 calls"
         ),
-        "{text}"
+        "{printed}"
     );
     let wasm = std::fs::read(out.join("module.wasm")).unwrap();
     assert_eq!(
         generators::exports::functions(&wasm).len(),
         1,
-        "one export left: {text}"
+        "one export left: {printed}"
     );
-    let replayed = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["diff", out.join("repro.wast").to_str().unwrap()])
-        .args([
-            "--engine",
-            "wasmtime-cranelift",
-            "--engine",
-            "mutant:rem-s-as-rem-u",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        replayed.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&replayed.stdout)
-    );
+    assert_replays(&out);
 }
