@@ -189,7 +189,11 @@ impl Worker {
         match lines.recv_timeout(wait) {
             Ok(line) => match serde_json::from_str(&line) {
                 Ok(reply) => Received::Reply(reply),
-                Err(e) => Received::Died(format!("worker said something unreadable ({e})")),
+                Err(e) => {
+                    // Whatever it says next cannot be trusted to line up either.
+                    self.stop();
+                    Received::Died(format!("worker said something unreadable ({e})"))
+                }
             },
             Err(RecvTimeoutError::Timeout) => {
                 self.stop();
