@@ -80,6 +80,8 @@ pub struct Campaign {
     reduce_time: Duration,
     /// `campaign.jsonl`: every stats line and every finding, appended as they happen.
     journal: Mutex<std::fs::File>,
+    /// Set when every worker has stopped.
+    finished: AtomicBool,
     /// Modules handed to a worker and not finished yet.
     in_flight: Mutex<std::collections::BTreeSet<u64>>,
 }
@@ -234,6 +236,7 @@ impl Campaign {
             in_process: args.in_process,
             reduce_time: Duration::from_secs(args.reduce_time),
             journal: Mutex::new(journal),
+            finished: AtomicBool::new(false),
             in_flight: Mutex::new(std::collections::BTreeSet::new()),
         })
     }
@@ -263,6 +266,7 @@ impl Campaign {
             }
             done.store(true, Ordering::Relaxed);
         });
+        self.finished.store(true, Ordering::Relaxed);
         self.report_progress(started);
     }
 
@@ -509,12 +513,17 @@ impl Campaign {
         let elapsed = started.elapsed().as_secs_f64().max(1e-9);
         let modules = self.stats.modules.load(Ordering::Relaxed);
         let calls = self.stats.calls.load(Ordering::Relaxed);
-        let resident = crate::resident_mib("VmRSS");
-        self.stats
-            .resident
-            .lock()
-            .expect("stats lock")
-            .push((elapsed, resident));
+        let resident = {
+            let mut samples = self.stats.resident.lock().expect("stats lock");
+            // Measured while the workers run: once they have exited, the last sample stands.
+            if self.finished.load(Ordering::Relaxed) {
+                samples.last().map_or(f64::NAN, |(_, mib)| *mib)
+            } else {
+                let mib = crate::resident_with_workers_mib();
+                samples.push((elapsed, mib));
+                mib
+            }
+        };
         let times = self.stats.times.lock().expect("stats lock").clone();
         let total: f64 = times
             .engines

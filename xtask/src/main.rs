@@ -116,7 +116,38 @@ pub fn select_engines(ids: &[String]) -> anyhow::Result<Vec<std::sync::Arc<dyn o
 
 /// A memory figure of this process from `/proc/self/status` (`VmRSS`, `VmHWM`), in MiB.
 pub fn resident_mib(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status_mib("self", field)
+}
+
+/// Resident memory of this process and its worker processes together, in MiB.
+pub fn resident_with_workers_mib() -> f64 {
+    let me = std::process::id().to_string();
+    let children = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| parent_of(pid).as_deref() == Some(me.as_str()));
+    children
+        .map(|pid| status_mib(&pid, "VmRSS"))
+        .filter(|mib| !mib.is_nan())
+        .sum::<f64>()
+        + resident_mib("VmRSS")
+}
+
+/// The parent process id, the fourth field of `/proc/PID/stat` (after the parenthesized name).
+fn parent_of(pid: &str) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)
+        .map(str::to_string)
+}
+
+fn status_mib(pid: &str, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
