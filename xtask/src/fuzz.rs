@@ -80,7 +80,7 @@ pub struct Campaign {
     reduce_time: Duration,
     /// `campaign.jsonl`: every stats line and every finding, appended as they happen.
     journal: Mutex<std::fs::File>,
-    /// Set when every worker has stopped.
+    /// Set when the campaign has reached its end and workers are stopping.
     finished: AtomicBool,
     /// Modules handed to a worker and not finished yet.
     in_flight: Mutex<std::collections::BTreeSet<u64>>,
@@ -266,7 +266,6 @@ impl Campaign {
             }
             done.store(true, Ordering::Relaxed);
         });
-        self.finished.store(true, Ordering::Relaxed);
         self.report_progress(started);
     }
 
@@ -336,6 +335,8 @@ impl Campaign {
                 End::Deadline(deadline) => Instant::now() < deadline,
             };
             if !more {
+                // From here on workers wind down: memory samples would not be representative.
+                self.finished.store(true, Ordering::Relaxed);
                 return;
             }
             self.in_flight

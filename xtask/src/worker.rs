@@ -20,6 +20,11 @@ use suites::script::Script;
 /// The hidden subcommand a worker process runs.
 pub const SUBCOMMAND: &str = "worker";
 
+/// Requests a worker serves before it is replaced by a fresh process: engines
+/// keep some memory per module they have seen (type registries, code), and a
+/// fresh process bounds it however long a campaign runs.
+const REQUESTS_PER_WORKER: u32 = 10_000;
+
 /// Slack a worker gets beyond the engine's own time limits before it counts as hung.
 const GRACE: Duration = Duration::from_secs(10);
 
@@ -140,6 +145,8 @@ fn reply(out: &mut impl Write, reply: &Reply) {
 /// The parent's side: one child process, restarted whenever it dies or hangs.
 pub struct Worker {
     child: Option<(Child, ChildStdin, Receiver<String>)>,
+    /// Requests the current child has been sent.
+    served: u32,
     /// The child's engines have no time limits of their own: only this side's watchdog.
     watchdog_only: bool,
 }
@@ -157,6 +164,7 @@ impl Worker {
     pub fn new() -> Worker {
         Worker {
             child: None,
+            served: 0,
             watchdog_only: false,
         }
     }
@@ -166,15 +174,21 @@ impl Worker {
     pub fn for_scripts() -> Worker {
         Worker {
             child: None,
+            served: 0,
             watchdog_only: true,
         }
     }
 
     fn send(&mut self, request: &Request) -> Result<(), String> {
+        if self.served >= REQUESTS_PER_WORKER {
+            self.stop();
+        }
         if self.child.is_none() {
+            self.served = 0;
             self.child =
                 Some(spawn(self.watchdog_only).map_err(|e| format!("starting a worker: {e}"))?);
         }
+        self.served += 1;
         let (_, stdin, _) = self.child.as_mut().expect("spawned above");
         let line = serde_json::to_string(request).map_err(|e| e.to_string())?;
         writeln!(stdin, "{line}")
