@@ -201,15 +201,21 @@ fn host_type(ty: &ValType) -> host::ValType {
 }
 
 fn host_result(value: &Value) -> Val {
-    match value {
+    plain_wasmi(value).unwrap_or(Val::FuncRef(Nullable::Null))
+}
+
+/// Numbers and nulls, the values that need no store to create.
+fn plain_wasmi(value: &Value) -> Option<Val> {
+    Some(match value {
         Value::I32(v) => Val::I32(*v),
         Value::I64(v) => Val::I64(*v),
         Value::F32(bits) => Val::F32(wasmi::F32::from_bits(*bits)),
         Value::F64(bits) => Val::F64(wasmi::F64::from_bits(*bits)),
         Value::V128(v) => Val::V128(wasmi::V128::from(*v)),
+        Value::Ref(Ref::Null(Heap::Func)) => Val::FuncRef(Nullable::Null),
         Value::Ref(Ref::Null(Heap::Extern)) => Val::ExternRef(Nullable::Null),
-        Value::Ref(_) => Val::FuncRef(Nullable::Null),
-    }
+        _ => return None,
+    })
 }
 
 /// A store with its modules, instances, and the names instances are registered under.
@@ -369,23 +375,15 @@ impl Session for WasmiSession {
 }
 
 fn to_wasmi(store: &mut Store, value: &Value) -> Result<Val, Outcome> {
-    Ok(match value {
-        Value::I32(v) => Val::I32(*v),
-        Value::I64(v) => Val::I64(*v),
-        Value::F32(bits) => Val::F32(wasmi::F32::from_bits(*bits)),
-        Value::F64(bits) => Val::F64(wasmi::F64::from_bits(*bits)),
-        Value::V128(v) => Val::V128(wasmi::V128::from(*v)),
-        Value::Ref(Ref::Null(Heap::Func)) => Val::FuncRef(Nullable::Null),
-        Value::Ref(Ref::Null(Heap::Extern)) => Val::ExternRef(Nullable::Null),
-        Value::Ref(Ref::Extern(Some(n))) => {
-            Val::ExternRef(Nullable::Val(ExternRef::new(&mut *store, *n)))
-        }
-        other => {
-            return Err(harness_failure(format!(
-                "wasmi cannot take argument {other}"
-            )));
-        }
-    })
+    match (plain_wasmi(value), value) {
+        (Some(val), _) => Ok(val),
+        (None, Value::Ref(Ref::Extern(Some(n)))) => Ok(Val::ExternRef(Nullable::Val(
+            ExternRef::new(&mut *store, *n),
+        ))),
+        (None, other) => Err(harness_failure(format!(
+            "wasmi cannot take argument {other}"
+        ))),
+    }
 }
 
 fn from_wasmi(store: impl AsContext, value: &Val) -> Value {

@@ -48,21 +48,31 @@ fn plain_val(value: &Value) -> Option<Val> {
 }
 
 pub(super) fn from_val(store: &mut Store<StoreData>, val: &Val) -> wasmtime::Result<Value> {
-    Ok(match val {
+    if let Some(value) = plain_value(val) {
+        return Ok(value);
+    }
+    Ok(Value::Ref(match val {
+        Val::ExternRef(Some(x)) => Ref::Extern(host_payload(store, x)?),
+        Val::AnyRef(Some(x)) => any_ref(store, x)?,
+        Val::FuncRef(Some(_)) => Ref::Func,
+        Val::ExnRef(Some(_)) => Ref::Exn,
+        _ => Ref::Opaque,
+    }))
+}
+
+/// Numbers and nulls, the values that need no store to read.
+fn plain_value(val: &Val) -> Option<Value> {
+    Some(match val {
         Val::I32(v) => Value::I32(*v),
         Val::I64(v) => Value::I64(*v),
         Val::F32(bits) => Value::F32(*bits),
         Val::F64(bits) => Value::F64(*bits),
         Val::V128(v) => Value::V128(v.as_u128()),
         Val::FuncRef(None) => Value::Ref(Ref::Null(Heap::Func)),
-        Val::FuncRef(Some(_)) => Value::Ref(Ref::Func),
         Val::ExternRef(None) => Value::Ref(Ref::Null(Heap::Extern)),
-        Val::ExternRef(Some(x)) => Value::Ref(Ref::Extern(host_payload(store, x)?)),
         Val::AnyRef(None) => Value::Ref(Ref::Null(Heap::Any)),
-        Val::AnyRef(Some(x)) => Value::Ref(any_ref(store, x)?),
         Val::ExnRef(None) => Value::Ref(Ref::Null(Heap::Exn)),
-        Val::ExnRef(Some(_)) => Value::Ref(Ref::Exn),
-        Val::ContRef(_) => Value::Ref(Ref::Opaque),
+        _ => return None,
     })
 }
 
@@ -111,18 +121,7 @@ fn heap(ty: &wasmtime::HeapType) -> Heap {
 
 /// An argument as a host function sees it: numbers exactly, references only as null or not.
 pub(super) fn host_arg(val: &Val) -> Value {
-    match val {
-        Val::I32(v) => Value::I32(*v),
-        Val::I64(v) => Value::I64(*v),
-        Val::F32(bits) => Value::F32(*bits),
-        Val::F64(bits) => Value::F64(*bits),
-        Val::V128(v) => Value::V128(v.as_u128()),
-        Val::FuncRef(None) => Value::Ref(Ref::Null(Heap::Func)),
-        Val::ExternRef(None) => Value::Ref(Ref::Null(Heap::Extern)),
-        Val::AnyRef(None) => Value::Ref(Ref::Null(Heap::Any)),
-        Val::ExnRef(None) => Value::Ref(Ref::Null(Heap::Exn)),
-        _ => Value::Ref(Ref::Opaque),
-    }
+    plain_value(val).unwrap_or(Value::Ref(Ref::Opaque))
 }
 
 /// A host function's result; host functions return only numbers and nulls.
