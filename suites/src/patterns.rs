@@ -1,10 +1,11 @@
 //! Expected results of `assert_return`: exact values, NaN classes, lane patterns and reference kinds.
 
 use oracles::{Heap, Ref, Value};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A float expectation: exact bits, or one of the spec's NaN classes.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum FloatPattern<T> {
     Bits(T),
     CanonicalNan,
@@ -12,7 +13,7 @@ pub enum FloatPattern<T> {
 }
 
 /// One lane-typed `v128` expectation.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum LanePattern {
     Bits(u128),
     F32([FloatPattern<u32>; 4]),
@@ -20,7 +21,7 @@ pub enum LanePattern {
 }
 
 /// What a reference result must be.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum RefPattern {
     /// A null; `None` accepts a null of any hierarchy.
     Null(Option<Heap>),
@@ -36,7 +37,7 @@ pub enum RefPattern {
 }
 
 /// One expected result.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Expected {
     I32(i32),
     I64(i64),

@@ -2,18 +2,19 @@
 
 use crate::patterns::{Expected, FloatPattern, LanePattern, RefPattern};
 use oracles::{Heap, Ref, Value};
+use serde::{Deserialize, Serialize};
 use wast::core::{AbstractHeapType, HeapType, NanPattern, V128Pattern, WastArgCore, WastRetCore};
 use wast::parser::{self, ParseBuffer};
 use wast::{QuoteWat, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
 
 /// A parsed script: what to do, in order, with source positions.
-#[derive(Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Script {
     pub commands: Vec<Command>,
 }
 
 /// One directive, at a 1-based line and column.
-#[derive(Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Command {
     pub line: u32,
     pub column: u32,
@@ -21,7 +22,7 @@ pub struct Command {
 }
 
 /// A module as the script gives it: binary bytes, or why there are none.
-#[derive(Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum ModuleBytes {
     Binary(Vec<u8>),
     /// Quoted text the text parser rejects (for `assert_malformed`, the expected result).
@@ -31,7 +32,7 @@ pub enum ModuleBytes {
 }
 
 /// What an action does.
-#[derive(Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Action {
     Invoke {
         instance: Option<String>,
@@ -46,7 +47,7 @@ pub enum Action {
     Instantiate(ModuleBytes),
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum CommandKind {
     /// `module`: compile, and instantiate unless it is a `module definition`.
     Module {

@@ -1,6 +1,6 @@
 //! `cargo xtask diff FILE`: what each engine does with one module (or script), side by side, and whether they agree.
 
-use crate::worker::{self, Worker};
+use crate::worker::{self, ScriptSource, Worker};
 use crate::{Conclusion, input};
 use anyhow::{Context, bail};
 use generators::{args, exports, seed::Rng};
@@ -225,7 +225,13 @@ pub fn compare_script(
     };
     for engine in engines {
         let run = match worker.as_deref_mut() {
-            Some(worker) => worker.run_script(engine.id(), key, text, &options, true),
+            Some(worker) => worker.run_script(
+                engine.id(),
+                key,
+                ScriptSource::Text(text.to_string()),
+                &options,
+                true,
+            ),
             None => match suites::script::parse(key, text) {
                 Ok(script) => {
                     runner::run_script_recording(engine.as_ref(), &script, &options, true)

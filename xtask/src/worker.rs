@@ -46,12 +46,19 @@ enum Request {
     Script {
         engine: EngineRef,
         key: String,
-        text: String,
+        /// The script as text, or already parsed by the parent (which saves parsing it twice).
+        script: ScriptSource,
         limits: Limits,
         file_seconds: u64,
         /// Keep every action's outcome, for comparing engines.
         record: bool,
     },
+}
+
+#[derive(Serialize, Deserialize)]
+pub enum ScriptSource {
+    Text(String),
+    Parsed(Script),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -91,7 +98,7 @@ pub fn serve(watchdog_only: bool) -> anyhow::Result<Conclusion> {
             Request::Script {
                 engine,
                 key,
-                text,
+                script,
                 limits,
                 file_seconds,
                 record,
@@ -101,7 +108,11 @@ pub fn serve(watchdog_only: bool) -> anyhow::Result<Conclusion> {
                     limits,
                     file_time: Duration::from_secs(file_seconds),
                 };
-                let run = match suites::script::parse(&key, &text) {
+                let parsed = match script {
+                    ScriptSource::Text(text) => suites::script::parse(&key, &text),
+                    ScriptSource::Parsed(script) => Ok(script),
+                };
+                let run = match parsed {
                     Ok(script) => {
                         runner::run_script_recording(engine.as_ref(), &script, &options, record)
                     }
@@ -291,10 +302,11 @@ impl Executor for Worker {
         &mut self,
         engine: &Arc<dyn Engine>,
         file: &SuiteFile,
-        _: &Script,
+        script: &Script,
         options: &Options,
     ) -> ScriptRun {
-        self.run_script(engine.id(), &file.key(), &file.text, options, false)
+        let source = ScriptSource::Parsed(script.clone());
+        self.run_script(engine.id(), &file.key(), source, options, false)
     }
 }
 
@@ -304,7 +316,7 @@ impl Worker {
         &mut self,
         engine: &str,
         key: &str,
-        text: &str,
+        script: ScriptSource,
         options: &Options,
         record: bool,
     ) -> ScriptRun {
@@ -314,7 +326,7 @@ impl Worker {
                 variant: 0,
             },
             key: key.to_string(),
-            text: text.to_string(),
+            script,
             limits: options.limits.clone(),
             file_seconds: options.file_time.as_secs(),
             record,
