@@ -2,7 +2,7 @@
 
 use crate::compare::{Observation, Verdict, compare};
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
-use crate::features::{self, Requirement};
+use crate::features;
 use crate::outcome::{Outcome, Value};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -180,14 +180,16 @@ fn uses_tail_calls(wasm: &[u8]) -> bool {
     features::validates(wasm, all) && !features::validates(wasm, all - WasmFeatures::TAIL_CALL)
 }
 
+/// Compiles first, as most modules are fine; a rejection is explained after:
+/// a module needing proposals the engine lacks is unsupported there, not invalid.
 fn start(engine: &dyn Engine, wasm: &[u8], limits: &Limits) -> Progress {
-    if let Requirement::Missing(needed) = features::requirement(wasm, engine.features()) {
-        let needed = features::names(needed).join(", ");
-        return Progress::Stopped(Outcome::Unsupported(format!("needs {needed}")));
-    }
     let mut session = engine.session(limits);
     match session.compile(wasm) {
         Ok(module) => Progress::Compiled(session, module),
+        Err(outcome @ (Outcome::Invalid(_) | Outcome::Malformed(_))) => {
+            let unsupported = features::missing(wasm, engine.features()).map(Outcome::Unsupported);
+            Progress::Stopped(unsupported.unwrap_or(outcome))
+        }
         Err(outcome) => Progress::Stopped(outcome),
     }
 }

@@ -65,6 +65,22 @@ pub enum Requirement {
     InvalidEverywhere,
 }
 
+/// Why an engine with proposals `have` may reject `wasm` without being wrong:
+/// the module needs proposals it lacks ("needs gc, tail-call").
+pub fn missing(wasm: &[u8], have: WasmFeatures) -> Option<String> {
+    requirement(wasm, have).missing()
+}
+
+impl Requirement {
+    /// "needs gc, tail-call", when proposals are missing.
+    pub fn missing(&self) -> Option<String> {
+        match self {
+            Requirement::Missing(needed) => Some(format!("needs {}", names(*needed).join(", "))),
+            Requirement::Met | Requirement::InvalidEverywhere => None,
+        }
+    }
+}
+
 /// Validates `wasm` under `features`.
 pub fn validates(wasm: &[u8], features: WasmFeatures) -> bool {
     Validator::new_with_features(features)
@@ -107,7 +123,10 @@ mod tests {
         let module = wat("(module (func (return_call 0)))");
         let requirement = requirement(&module, WasmFeatures::WASM2);
         assert_eq!(requirement, Requirement::Missing(WasmFeatures::TAIL_CALL));
-        assert_eq!(names(WasmFeatures::TAIL_CALL), ["tail-call"]);
+        assert_eq!(
+            missing(&module, WasmFeatures::WASM2).unwrap(),
+            "needs tail-call"
+        );
     }
 
     #[test]
