@@ -57,14 +57,13 @@ impl Expectations {
     /// Judges one script run (`file` is its `suite/name` key).
     pub fn judge(&self, file: &str, run: &ScriptRun) -> Verdict {
         let failures = failures_of(run);
-        let entries: Vec<&Expectation> = self.failures.iter().filter(|e| e.file == file).collect();
-        let covers = |e: &&Expectation, f: &Failure| e.line.is_none_or(|line| line == f.line);
         let (expected, unexpected) = failures
             .into_iter()
-            .partition(|f| entries.iter().any(|e| covers(e, f)));
-        let unexpected_passes = entries
-            .into_iter()
-            .filter(|e| !run_failures_cover(run, e))
+            .partition(|f| self.covering(file, f.line).is_some());
+        let unexpected_passes = self
+            .failures
+            .iter()
+            .filter(|e| e.file == file && !run_failures_cover(run, e))
             .cloned()
             .collect();
         Verdict {
@@ -72,6 +71,13 @@ impl Expectations {
             expected_failures: expected,
             unexpected_passes,
         }
+    }
+
+    /// The entry listing a failure of `file` (a `suite/name` key) at `line`, or of the whole file.
+    pub fn covering(&self, file: &str, line: u32) -> Option<&Expectation> {
+        self.failures
+            .iter()
+            .find(|e| e.file == file && e.line.is_none_or(|l| l == line))
     }
 
     /// Replaces the entries of the files in `runs` with their current failures,

@@ -1,6 +1,7 @@
 //! `cargo xtask conformance`: the spec suites on every engine, judged against the expectations, with matrix and reports.
 
-use crate::{Conclusion, progress::Progress, report};
+use crate::history::{History, Summary};
+use crate::{Conclusion, dashboard, progress::Progress, report};
 use anyhow::{Context, bail};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -27,9 +28,12 @@ pub struct Args {
     /// Run only shard K of N (1-based), splitting the files between CI machines.
     #[arg(long, value_name = "K/N")]
     shard: Option<Shard>,
-    /// Where to write conformance.json, conformance.md and junit.xml.
+    /// Where to write conformance.json, conformance.md, junit.xml and the index.html dashboard.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// The history file each run appends its summary to (default: history.jsonl in --out).
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
     /// Rewrite the expectations files from this run's failures.
     #[arg(long)]
     bless: bool,
@@ -88,6 +92,13 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let out = args.out.clone().unwrap_or_else(default_out_dir);
+    // Read before the run: a malformed history stops it before any work is done.
+    let mut history = History::load(
+        &args
+            .history
+            .clone()
+            .unwrap_or_else(|| out.join("history.jsonl")),
+    )?;
     let mut stream = report::Stream::create(&out.join("conformance.jsonl"))?;
     let mut progress = Progress::new(files.len() * engines.len());
     let executor = |in_process: bool| -> Box<dyn runner::Executor> {
@@ -118,6 +129,15 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     report
         .write(&out)
         .with_context(|| format!("writing reports to {}", out.display()))?;
+    history.append(Summary::of(&report, unix_time()))?;
+    let page = dashboard::Conformance {
+        report: &report,
+        files: &files,
+        expectations: &expectations,
+        history: &history.runs,
+    };
+    dashboard::write_conformance(&out, &page)
+        .with_context(|| format!("writing the dashboard to {}", out.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -139,6 +159,12 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     } else {
         Conclusion::Agree
     })
+}
+
+fn unix_time() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn select_files(args: &Args) -> anyhow::Result<Vec<SuiteFile>> {

@@ -2,7 +2,7 @@
 
 use crate::reduce::Reducer;
 use crate::worker::{self, EngineRef, Worker};
-use crate::{Conclusion, finding};
+use crate::{Conclusion, dashboard, finding};
 use generators::seed::Rng;
 use generators::{Generated, exceptions, ops, smith, tail_calls};
 use oracles::differential::{Invocation, Run, Timing};
@@ -84,6 +84,8 @@ pub struct Campaign {
     finished: AtomicBool,
     /// Modules handed to a worker and not finished yet.
     in_flight: Mutex<std::collections::BTreeSet<u64>>,
+    /// The findings count `index.html` was last written with.
+    findings_shown: AtomicU64,
 }
 
 enum End {
@@ -238,6 +240,7 @@ impl Campaign {
             journal: Mutex::new(journal),
             finished: AtomicBool::new(false),
             in_flight: Mutex::new(std::collections::BTreeSet::new()),
+            findings_shown: AtomicU64::new(u64::MAX),
         })
     }
 
@@ -256,7 +259,7 @@ impl Campaign {
                 while !done.load(Ordering::Relaxed) {
                     std::thread::sleep(Duration::from_millis(100));
                     if Instant::now() >= next {
-                        self.report_progress(started);
+                        self.report_progress(started, false);
                         next += STATS_EVERY;
                     }
                 }
@@ -266,15 +269,32 @@ impl Campaign {
             }
             done.store(true, Ordering::Relaxed);
         });
-        self.report_progress(started);
+        self.report_progress(started, true);
     }
 
-    /// Prints the stats line, appends it to the journal, and saves the checkpoint.
-    fn report_progress(&self, started: Instant) {
+    /// Prints the stats line, appends it to the journal, saves the checkpoint, and
+    /// rewrites `index.html` when there are new findings (always, the first and the `last` time).
+    fn report_progress(&self, started: Instant, last: bool) {
         let line = self.stats_line(started);
         eprintln!("{line}");
         self.record(serde_json::json!({ "stats": line }));
         self.checkpoint();
+        let findings = self.stats.findings.load(Ordering::Relaxed);
+        if self.findings_shown.swap(findings, Ordering::Relaxed) != findings || last {
+            self.write_dashboard(line);
+        }
+    }
+
+    fn write_dashboard(&self, stats: String) {
+        let engines: Vec<&str> = self.engines.iter().map(|e| e.id()).collect();
+        let facts = [
+            ("seed", self.seed.to_string()),
+            ("engines", engines.join(", ")),
+            ("progress", stats),
+        ];
+        if let Err(e) = dashboard::write_findings(&self.out, &facts) {
+            eprintln!("warning: could not write {}: {e:#}", dashboard::INDEX);
+        }
     }
 
     /// Appends one event to `campaign.jsonl`, flushed at once so that a kill loses nothing before it.

@@ -2,10 +2,12 @@
 
 mod bench;
 mod conformance;
+mod dashboard;
 mod diff;
 mod engines;
 mod finding;
 mod fuzz;
+mod history;
 mod input;
 mod passes;
 mod progress;

@@ -34,10 +34,30 @@ impl Cell {
         }
     }
 
-    fn show(&self) -> String {
+    /// `pass/expected-failure/fail/skip`, as the text matrix and the history show a cell.
+    pub fn show(&self) -> String {
         format!(
             "{}/{}/{}/{}",
             self.pass, self.expected_failure, self.fail, self.skip
+        )
+    }
+}
+
+/// Directives of one engine by how they went.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DirectiveCounts {
+    pub passed: u64,
+    pub expected_failures: usize,
+    pub unexpected_failures: usize,
+    pub skipped: u64,
+}
+
+impl std::fmt::Display for DirectiveCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} passed, {} expected failures, {} unexpected failures, {} skipped",
+            self.passed, self.expected_failures, self.unexpected_failures, self.skipped
         )
     }
 }
@@ -137,23 +157,27 @@ impl<'a> Report<'a> {
         out
     }
 
+    /// Directives of one engine, summed over its trials.
+    pub fn directive_counts(&self, engine: &str) -> DirectiveCounts {
+        let mut counts = DirectiveCounts::default();
+        for trial in self.trials.iter().filter(|t| t.engine == engine) {
+            counts.passed += u64::from(trial.run.passed);
+            counts.expected_failures += trial.verdict.expected_failures.len();
+            counts.unexpected_failures += trial.verdict.unexpected_failures.len();
+            counts.skipped += u64::from(trial.run.skipped_count());
+        }
+        counts
+    }
+
     /// Per engine: directives passed, failed as expected, failed unexpectedly, skipped.
     fn directive_totals(&self) -> String {
         let mut out = String::from("directives:\n");
         for engine in &self.engines {
-            let trials = self.trials.iter().filter(|t| t.engine == engine.id);
-            let (mut passed, mut expected, mut unexpected, mut skipped) =
-                (0u64, 0usize, 0usize, 0u64);
-            for trial in trials {
-                passed += u64::from(trial.run.passed);
-                expected += trial.verdict.expected_failures.len();
-                unexpected += trial.verdict.unexpected_failures.len();
-                skipped += u64::from(trial.run.skipped_count());
-            }
             let _ = writeln!(
                 out,
-                "  {:<20} {passed} passed, {expected} expected failures, {unexpected} unexpected failures, {skipped} skipped",
-                engine.id
+                "  {:<20} {}",
+                engine.id,
+                self.directive_counts(&engine.id)
             );
         }
         out
@@ -319,7 +343,8 @@ fn junit_case(trial: &TrialResult) -> String {
     }
 }
 
-fn xml(text: &str) -> String {
+/// Text escaped for XML and HTML, in element content and in quoted attributes.
+pub fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

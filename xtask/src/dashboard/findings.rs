@@ -1,0 +1,142 @@
+//! The findings view: every finding saved in a fuzzing output folder, with its signature, engines, outcomes, size and a link to its `repro.wast`.
+
+use super::escape;
+use oracles::compare::Divergence;
+use oracles::differential::Run;
+use serde::Deserialize;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// What the page needs of a finding's `report.json`.
+#[derive(Deserialize)]
+struct Saved {
+    signature: String,
+    divergence: Divergence,
+    origin: Origin,
+    run: Run,
+}
+
+#[derive(Deserialize)]
+struct Origin {
+    source: String,
+    iteration: Option<u64>,
+}
+
+/// A finding folder, read back.
+struct Finding {
+    folder: String,
+    report: Saved,
+    module_bytes: u64,
+}
+
+/// Writes `out/index.html` listing the findings in `out`; `facts` (label, text) describe the campaign.
+pub fn write_findings(out: &Path, facts: &[(&str, String)]) -> anyhow::Result<()> {
+    let findings = read(out)?;
+    let mut body = String::from("<header>\n<h1>lockstep findings</h1>\n<dl class=\"facts\">");
+    for (label, text) in facts {
+        let _ = write!(body, "<dt>{}</dt><dd>{}</dd>", escape(label), escape(text));
+    }
+    body.push_str("</dl>\n</header>\n<main>\n");
+    if findings.is_empty() {
+        body.push_str("<p class=\"changes no-change\"><strong>No findings</strong>: the engines agreed on every module.</p>\n");
+    } else {
+        body.push_str(&table(&findings));
+    }
+    body.push_str("</main>\n");
+    super::write_page(out, "lockstep findings", &body)
+}
+
+/// Every subfolder of `out` holding a readable `report.json`, by signature.
+fn read(out: &Path) -> anyhow::Result<Vec<Finding>> {
+    let mut findings = Vec::new();
+    let folders = std::fs::read_dir(out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+    for folder in folders.flatten().map(|entry| entry.path()) {
+        let report: PathBuf = folder.join("report.json");
+        let Ok(text) = std::fs::read_to_string(&report) else {
+            continue;
+        };
+        let saved: Saved = match serde_json::from_str(&text) {
+            Ok(saved) => saved,
+            Err(e) => {
+                eprintln!(
+                    "warning: {}: {e}; left off the findings page",
+                    report.display()
+                );
+                continue;
+            }
+        };
+        findings.push(Finding {
+            folder: folder
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            module_bytes: std::fs::metadata(folder.join("module.wasm")).map_or(0, |m| m.len()),
+            report: saved,
+        });
+    }
+    findings.sort_by(|a, b| a.report.signature.cmp(&b.report.signature));
+    Ok(findings)
+}
+
+fn table(findings: &[Finding]) -> String {
+    let mut out = format!(
+        "<h2>{} findings</h2>\n<div class=\"scroll\">\n<table class=\"findings\"><thead><tr>\
+         <th scope=\"col\">signature</th><th scope=\"col\">engines</th><th scope=\"col\">outcomes</th>\
+         <th scope=\"col\">module</th><th scope=\"col\">found by</th><th scope=\"col\">replay</th></tr></thead>\n<tbody>\n",
+        findings.len()
+    );
+    for finding in findings {
+        let Saved {
+            signature,
+            divergence,
+            origin,
+            run,
+        } = &finding.report;
+        let folder = escape(&finding.folder);
+        let _ = writeln!(
+            out,
+            "<tr><th scope=\"row\"><code>{}</code></th><td>{}</td><td>{}</td><td>{} bytes</td><td>{}</td>\
+             <td><a href=\"{folder}/repro.wast\">repro.wast</a> · <a href=\"{folder}/report.json\">report.json</a></td></tr>",
+            escape(signature),
+            engines(divergence),
+            outcomes(run),
+            finding.module_bytes,
+            escape(&match origin.iteration {
+                Some(i) => format!("{}, module {i}", origin.source),
+                None => origin.source.clone(),
+            }),
+        );
+    }
+    out.push_str("</tbody></table>\n</div>\n");
+    out
+}
+
+/// The odd engines out against the rest.
+fn engines(divergence: &Divergence) -> String {
+    format!(
+        "<span class=\"mark unexpected\">✗</span> {} <span class=\"versus\">vs</span> {}",
+        escape(&divergence.minority.join(", ")),
+        escape(&divergence.majority.join(", "))
+    )
+}
+
+/// What each engine did at the step that diverged.
+fn outcomes(run: &Run) -> String {
+    let Some((_, step)) = run.divergence() else {
+        return String::new();
+    };
+    let mut out = format!(
+        "<p class=\"step\"><code>{}</code></p><ul class=\"outcomes\">",
+        escape(&step.label)
+    );
+    for observation in &step.observations {
+        let _ = write!(
+            out,
+            "<li><b>{}</b>: {}</li>",
+            escape(&observation.engine),
+            escape(&observation.outcome.to_string())
+        );
+    }
+    out.push_str("</ul>");
+    out
+}

@@ -1,0 +1,120 @@
+//! The dashboard: one self-contained `index.html` per output folder (inline CSS and a little JavaScript, nothing fetched), readable offline and as a CI artifact.
+
+mod conformance;
+mod findings;
+mod trend;
+
+pub use conformance::{Conformance, write_conformance};
+pub use findings::write_findings;
+
+use std::path::Path;
+
+const TEMPLATE: &str = include_str!("page.html");
+const STYLE: &str = include_str!("page.css");
+const SCRIPT: &str = include_str!("page.js");
+
+/// The page's file name inside the output folder.
+pub const INDEX: &str = "index.html";
+
+/// Writes `dir/index.html` with `body` under `title`: beside and renamed, so a reader never sees half a page.
+fn write_page(dir: &Path, title: &str, body: &str) -> anyhow::Result<()> {
+    let page = fill(
+        TEMPLATE,
+        &[
+            ("title", &escape(title)),
+            ("style", STYLE),
+            ("script", SCRIPT),
+            ("body", body),
+        ],
+    );
+    std::fs::create_dir_all(dir)?;
+    let temporary = dir.join(format!("{INDEX}.tmp"));
+    std::fs::write(&temporary, page)?;
+    std::fs::rename(&temporary, dir.join(INDEX))?;
+    Ok(())
+}
+
+/// Replaces each `{{name}}` in `template` with its value, in one pass: values are never searched for names.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out =
+        String::with_capacity(template.len() + values.iter().map(|(_, v)| v.len()).sum::<usize>());
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find("}}").expect("the page template closes every {{");
+        let name = &after[..end];
+        let (_, value) = values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("the page template names an unknown value `{name}`"));
+        out.push_str(value);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Text for HTML content and quoted attributes.
+fn escape(text: &str) -> String {
+    crate::report::xml(text)
+}
+
+/// The symbol, CSS class and words of each state a matrix cell or directive can be in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Mark {
+    Pass,
+    Skip,
+    Expected,
+    Unexpected,
+}
+
+impl Mark {
+    fn symbol(self) -> &'static str {
+        match self {
+            Mark::Pass => "✓",
+            Mark::Skip => "–",
+            Mark::Expected => "≈",
+            Mark::Unexpected => "✗",
+        }
+    }
+
+    fn class(self) -> &'static str {
+        match self {
+            Mark::Pass => "pass",
+            Mark::Skip => "skip",
+            Mark::Expected => "expected",
+            Mark::Unexpected => "unexpected",
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            Mark::Pass => "pass",
+            Mark::Skip => "skipped",
+            Mark::Expected => "expected failure",
+            Mark::Unexpected => "unexpected result",
+        }
+    }
+
+    /// `<span class="mark unexpected">✗</span>`: the symbol, coloured by state.
+    fn badge(self) -> String {
+        format!(
+            "<span class=\"mark {}\" title=\"{}\">{}</span>",
+            self.class(),
+            self.words(),
+            self.symbol()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_does_not_look_for_names_inside_values() {
+        let page = fill("<b>{{a}}</b>{{b}}", &[("a", "{{b}}"), ("b", "x")]);
+        assert_eq!(page, "<b>{{b}}</b>x");
+    }
+}
