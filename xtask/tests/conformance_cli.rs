@@ -94,3 +94,61 @@ fn a_passing_suite_exits_0_and_writes_every_report() {
         assert!(out.join(report).exists(), "{report} written");
     }
 }
+
+#[test]
+fn the_dashboard_keeps_a_history_and_marks_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("numbers.wast");
+    let out = dir.path().join("out");
+    let run = |expected_exit: i32| {
+        let output = conformance(
+            &["--suite", script.to_str().unwrap(), "--engine", "wasmi"],
+            &out,
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(expected_exit),
+            "{}",
+            shown(&output)
+        );
+        std::fs::read_to_string(out.join("index.html")).unwrap()
+    };
+    let passing = WRONG_ASSERTION.replace("(i32.const 3)", "(i32.const 2)");
+    std::fs::write(&script, &passing).unwrap();
+    let first = run(0);
+    assert!(first.contains("The first run of this history."), "{first}");
+    let second = run(0);
+    assert!(second.contains("<strong>No change</strong>"), "{second}");
+    assert_eq!(second.matches("<circle").count(), 2, "one point per run");
+
+    std::fs::write(&script, WRONG_ASSERTION).unwrap();
+    let third = run(1);
+    assert!(third.contains("<strong>Changed</strong>"), "{third}");
+    assert!(
+        third.contains("wasmi × ") && third.contains("files 1/0/0/0 → 0/0/1/0"),
+        "{third}"
+    );
+    assert!(third.contains("wasmi: directives passed 3 → 2"), "{third}");
+    assert!(third.contains("title=\"changed since the previous run: was 1/0/0/0\">Δ"));
+    let history = std::fs::read_to_string(out.join("history.jsonl")).unwrap();
+    assert_eq!(history.lines().count(), 3);
+}
+
+#[test]
+fn a_malformed_history_exits_2_naming_its_line_before_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("mine.jsonl");
+    std::fs::write(&history, "{\"time\": 1, \"engines\": []}\nnot json\n").unwrap();
+    let out = dir.path().join("out");
+    let output = conformance(
+        &["--history", history.to_str().unwrap(), "--engine", "wasmi"],
+        &out,
+    );
+    let printed = shown(&output);
+    assert_eq!(output.status.code(), Some(2), "{printed}");
+    assert!(
+        printed.contains("mine.jsonl:2:2: expected ident"),
+        "{printed}"
+    );
+    assert!(!out.join("conformance.json").exists(), "nothing ran");
+}

@@ -52,6 +52,14 @@ fn a_miscomputed_rem_s_is_found_from_seed_1_and_replays() {
         serde_json::from_slice(&std::fs::read(finding.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["origin"]["seed"], 1);
     assert_eq!(report["divergence"]["minority"][0], "mutant:rem-s-as-rem-u");
+    let page = std::fs::read_to_string(out.path().join("index.html")).unwrap();
+    let folder = finding.file_name().unwrap().to_str().unwrap();
+    assert!(
+        page.contains(&format!("href=\"{folder}/repro.wast\"")),
+        "the findings page links the repro: {page}"
+    );
+    assert!(page.contains("✗</span> mutant:rem-s-as-rem-u <span class=\"versus\">vs</span>"));
+    assert!(page.contains(" bytes, reduced</td>"), "{page}");
     let repro = finding.join("repro.wast");
     let mut replay = vec!["diff", repro.to_str().unwrap()];
     replay.extend(engines);
@@ -86,4 +94,6 @@ fn agreeing_engines_exit_0_with_a_stats_line() {
     assert_eq!(first.status.code(), Some(0), "{}", shown(&first));
     assert!(shown(&first).contains("40 modules"), "{}", shown(&first));
     assert!(shown(&first).contains("0 findings"), "{}", shown(&first));
+    let page = std::fs::read_to_string(out.path().join("index.html")).unwrap();
+    assert!(page.contains("<strong>No findings</strong>"), "{page}");
 }

@@ -4,6 +4,7 @@ use super::escape;
 use oracles::compare::Divergence;
 use oracles::differential::Run;
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,8 @@ struct Finding {
     folder: String,
     report: Saved,
     module_bytes: u64,
+    /// Whether the campaign's journal says it was reduced before it was saved (unknown without a journal).
+    reduced: Option<bool>,
 }
 
 /// Writes `out/index.html` listing the findings in `out`; `facts` (label, text) describe the campaign.
@@ -48,6 +51,7 @@ pub fn write_findings(out: &Path, facts: &[(&str, String)]) -> anyhow::Result<()
 
 /// Every subfolder of `out` holding a readable `report.json`, by signature.
 fn read(out: &Path) -> anyhow::Result<Vec<Finding>> {
+    let reduced = reductions(out);
     let mut findings = Vec::new();
     let folders = std::fs::read_dir(out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
     for folder in folders.flatten().map(|entry| entry.path()) {
@@ -65,11 +69,13 @@ fn read(out: &Path) -> anyhow::Result<Vec<Finding>> {
                 continue;
             }
         };
+        let name = folder
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         findings.push(Finding {
-            folder: folder
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            reduced: reduced.get(&name).copied(),
+            folder: name,
             module_bytes: std::fs::metadata(folder.join("module.wasm")).map_or(0, |m| m.len()),
             report: saved,
         });
@@ -78,11 +84,28 @@ fn read(out: &Path) -> anyhow::Result<Vec<Finding>> {
     Ok(findings)
 }
 
+/// Finding folder name → reduced, from the `finding` events of `campaign.jsonl`.
+fn reductions(out: &Path) -> HashMap<String, bool> {
+    let journal = std::fs::read_to_string(out.join("campaign.jsonl")).unwrap_or_default();
+    journal
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|event| {
+            let finding = event.get("finding")?;
+            let folder = Path::new(finding["folder"].as_str()?).file_name()?;
+            Some((
+                folder.to_string_lossy().into_owned(),
+                finding["reduced"].as_bool()?,
+            ))
+        })
+        .collect()
+}
+
 fn table(findings: &[Finding]) -> String {
     let mut out = format!(
         "<h2>{} findings</h2>\n<div class=\"scroll\">\n<table class=\"findings\"><thead><tr>\
          <th scope=\"col\">signature</th><th scope=\"col\">engines</th><th scope=\"col\">outcomes</th>\
-         <th scope=\"col\">module</th><th scope=\"col\">found by</th><th scope=\"col\">replay</th></tr></thead>\n<tbody>\n",
+         <th scope=\"col\">module size</th><th scope=\"col\">found by</th><th scope=\"col\">replay</th></tr></thead>\n<tbody>\n",
         findings.len()
     );
     for finding in findings {
@@ -95,12 +118,17 @@ fn table(findings: &[Finding]) -> String {
         let folder = escape(&finding.folder);
         let _ = writeln!(
             out,
-            "<tr><th scope=\"row\"><code>{}</code></th><td>{}</td><td>{}</td><td>{} bytes</td><td>{}</td>\
+            "<tr><th scope=\"row\"><code>{}</code></th><td>{}</td><td>{}</td><td>{} bytes{}</td><td>{}</td>\
              <td><a href=\"{folder}/repro.wast\">repro.wast</a> · <a href=\"{folder}/report.json\">report.json</a></td></tr>",
             escape(signature),
             engines(divergence),
             outcomes(run),
             finding.module_bytes,
+            match finding.reduced {
+                Some(true) => ", reduced",
+                Some(false) => ", as found",
+                None => "",
+            },
             escape(&match origin.iteration {
                 Some(i) => format!("{}, module {i}", origin.source),
                 None => origin.source.clone(),
