@@ -2,19 +2,13 @@
 
 mod common;
 
-use common::{shown, xtask};
+use common::{WRONG_ASSERTION, shown, xtask};
 use std::path::Path;
 use std::process::Output;
 
 fn conformance(args: &[&str], out: &Path) -> Output {
     xtask(&[&["conformance"], args, &["--out", out.to_str().unwrap()]].concat())
 }
-
-const WRONG_ASSERTION: &str = r#"(module
-  (func (export "two") (result i32) (i32.const 2)))
-(assert_return (invoke "two") (i32.const 2))
-(assert_return (invoke "two") (i32.const 3))
-"#;
 
 #[test]
 fn a_wrong_assertion_exits_1_naming_file_line_and_engines() {

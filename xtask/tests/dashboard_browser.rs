@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{shown, xtask};
+use common::{WRONG_ASSERTION, shown, xtask};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -20,12 +20,7 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 const ARROW_DOWN: &str = "\u{E015}";
 const ENTER: &str = "\u{E007}";
-
-const WRONG_ASSERTION: &str = r#"(module
-  (func (export "two") (result i32) (i32.const 2)))
-(assert_return (invoke "two") (i32.const 2))
-(assert_return (invoke "two") (i32.const 3))
-"#;
+const ESCAPE: &str = "\u{E00C}";
 
 #[test]
 fn a_clicked_cell_shows_its_failing_directive_in_chromium() {
@@ -95,11 +90,16 @@ fn a_clicked_cell_shows_its_failing_directive_in_chromium() {
     browser.keys(&cell, ARROW_DOWN);
     let below = browser.active();
     browser.keys(&below, ENTER);
-    let text = browser.text(&browser.find(".detail:target"));
+    let opened = browser.find(".detail:target");
+    let text = browser.text(&opened);
     assert!(
         text.contains("wasmi × proposals/mutable-global") && text.contains("predates Wasm 2.0"),
         "the expected failures show their reason:\n{text}"
     );
+    // Escape closes the drill-down and returns to its cell.
+    browser.keys(&opened, ESCAPE);
+    assert!(!browser.displayed(&opened));
+    assert_eq!(browser.active(), below);
 
     // At a phone's width nothing but the matrix's own scroll box is wider than the screen.
     browser.post("window/rect", json!({ "width": 375, "height": 800 }));

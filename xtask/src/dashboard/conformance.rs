@@ -370,41 +370,40 @@ fn mark(cell: &Cell) -> Mark {
     }
 }
 
-fn by_state(cell: &Cell) -> [(Mark, usize); 4] {
-    [
+/// The cell's non-zero counts, each shown by `show` and joined by `separator`; `empty` when there are none.
+fn nonzero(
+    cell: &Cell,
+    show: impl Fn(Mark, usize) -> String,
+    separator: &str,
+    empty: &str,
+) -> String {
+    let states = [
         (Mark::Pass, cell.pass),
         (Mark::Expected, cell.expected_failure),
         (Mark::Unexpected, cell.fail),
         (Mark::Skip, cell.skip),
-    ]
-}
-
-/// The cell's non-zero counts, each behind its symbol: `✓ 72 ✗ 1`.
-fn counts(cell: &Cell) -> String {
-    let shown: Vec<String> = by_state(cell)
+    ];
+    let shown: Vec<String> = states
         .into_iter()
         .filter(|(_, n)| *n > 0)
-        .map(|(m, n)| format!("<span class=\"count\">{} {n}</span>", m.badge()))
+        .map(|(m, n)| show(m, n))
         .collect();
     if shown.is_empty() {
-        "<span class=\"count\">0</span>".into()
+        empty.to_string()
     } else {
-        shown.join(" ")
+        shown.join(separator)
     }
+}
+
+/// The cell's counts, each behind its symbol: `✓ 72 ✗ 1`.
+fn counts(cell: &Cell) -> String {
+    let show = |m: Mark, n| format!("<span class=\"count\">{} {n}</span>", m.badge());
+    nonzero(cell, show, " ", "<span class=\"count\">0</span>")
 }
 
 /// The cell's counts in words, for screen readers and the drill-down.
 fn words(cell: &Cell) -> String {
-    let shown: Vec<String> = by_state(cell)
-        .into_iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(m, n)| format!("{n} {}", m.words()))
-        .collect();
-    if shown.is_empty() {
-        "no files".into()
-    } else {
-        shown.join(", ")
-    }
+    nonzero(cell, |m, n| format!("{n} {}", m.words()), ", ", "no files")
 }
 
 /// Every directive of these trials that failed, expectedly or not, or passed against its expectation, in file order.

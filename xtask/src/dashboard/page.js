@@ -8,12 +8,16 @@
   const columns = Number(matrix.dataset.columns) || 1;
   const moves = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: columns, ArrowUp: -columns };
 
-  function focusCell(index) {
+  function rove(index) {
     cells.forEach(function (cell, i) { cell.tabIndex = i === index ? 0 : -1; });
-    cells[index].focus();
   }
 
-  cells.forEach(function (cell, i) { cell.tabIndex = i === 0 ? 0 : -1; });
+  rove(0);
+  // Tab comes back to the cell used last, however it was reached.
+  matrix.addEventListener("focusin", function (event) {
+    const at = cells.indexOf(event.target);
+    if (at >= 0) rove(at);
+  });
   matrix.addEventListener("keydown", function (event) {
     const at = cells.indexOf(document.activeElement);
     if (at < 0) return;
@@ -23,7 +27,7 @@
     if (event.key === "End") to = Math.min(rowStart + columns, cells.length) - 1;
     if (to === at || to < 0 || to >= cells.length) return;
     event.preventDefault();
-    focusCell(to);
+    cells[to].focus();
   });
 
   // The open drill-down is the URL's #fragment: it survives a reload and can be linked to.
@@ -44,6 +48,6 @@
     if (event.key !== "Escape" || !detail) return;
     const index = cells.indexOf(document.getElementById(detail.dataset.cell));
     location.hash = detail.dataset.cell;
-    if (index >= 0) focusCell(index);
+    if (index >= 0) cells[index].focus();
   });
 })();

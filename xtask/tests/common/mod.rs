@@ -5,6 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// A script whose last assertion is wrong on every engine (line 4, column 2).
+pub const WRONG_ASSERTION: &str = r#"(module
+  (func (export "two") (result i32) (i32.const 2)))
+(assert_return (invoke "two") (i32.const 2))
+(assert_return (invoke "two") (i32.const 3))
+"#;
+
 /// Runs `cargo xtask ARGS…` as a user would, and waits for it.
 pub fn xtask(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xtask"))
