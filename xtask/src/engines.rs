@@ -23,9 +23,11 @@ pub fn run(json: bool) -> anyhow::Result<Conclusion> {
     if json {
         println!("{}", serde_json::to_string_pretty(&infos)?);
     } else {
+        let id_width = infos.iter().map(|i| i.id.len()).max().unwrap_or(0);
+        let version_width = infos.iter().map(|i| i.version.len()).max().unwrap_or(0);
         for info in &infos {
             println!(
-                "{:<20} {:<8} {}",
+                "{:<id_width$}  {:<version_width$}  {}",
                 info.id,
                 info.version,
                 info.proposals.join(", ")

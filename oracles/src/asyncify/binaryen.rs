@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use wasmparser::WasmFeatures;
 
 /// The binaryen.js release lockstep installs.
 pub const VERSION: &str = "132.0.0";
@@ -31,14 +32,48 @@ pub enum Refusal {
     Unavailable(String),
 }
 
-/// `wasm` instrumented by Asyncify and optimized at `optimize` (0, 1, 2 or 3).
-pub fn instrument(wasm: &[u8], optimize: u8) -> Result<Vec<u8>, Refusal> {
+/// Binaryen's names for the proposals it implements.
+const BINARYEN_FEATURES: &[(WasmFeatures, &str)] = &[
+    (WasmFeatures::MUTABLE_GLOBAL, "MutableGlobals"),
+    (WasmFeatures::SATURATING_FLOAT_TO_INT, "NontrappingFPToInt"),
+    (WasmFeatures::SIGN_EXTENSION, "SignExt"),
+    (WasmFeatures::REFERENCE_TYPES, "ReferenceTypes"),
+    (WasmFeatures::REFERENCE_TYPES, "CallIndirectOverlong"),
+    (WasmFeatures::MULTI_VALUE, "Multivalue"),
+    (WasmFeatures::BULK_MEMORY, "BulkMemory"),
+    (WasmFeatures::BULK_MEMORY, "BulkMemoryOpt"),
+    (WasmFeatures::SIMD, "SIMD128"),
+    (WasmFeatures::RELAXED_SIMD, "RelaxedSIMD"),
+    (WasmFeatures::THREADS, "Atomics"),
+    (WasmFeatures::TAIL_CALL, "TailCall"),
+    (WasmFeatures::MULTI_MEMORY, "MultiMemory"),
+    (WasmFeatures::EXCEPTIONS, "ExceptionHandling"),
+    (WasmFeatures::MEMORY64, "Memory64"),
+    (WasmFeatures::EXTENDED_CONST, "ExtendedConst"),
+    (WasmFeatures::GC, "GC"),
+    (WasmFeatures::CUSTOM_PAGE_SIZES, "CustomPageSizes"),
+    (WasmFeatures::WIDE_ARITHMETIC, "WideArithmetic"),
+];
+
+/// The binaryen feature names of the proposals in `features`.
+fn binaryen_features(features: WasmFeatures) -> Vec<&'static str> {
+    BINARYEN_FEATURES
+        .iter()
+        .filter(|(flag, _)| features.contains(*flag))
+        .map(|(_, name)| *name)
+        .collect()
+}
+
+/// `wasm` instrumented by Asyncify for an engine with `features`, and
+/// optimized at `optimize` (0, 1, 2 or 3).
+pub fn instrument(wasm: &[u8], features: WasmFeatures, optimize: u8) -> Result<Vec<u8>, Refusal> {
     let tools = tools()?;
-    let cached = tools.cache_path(wasm, optimize);
+    let features = binaryen_features(features);
+    let cached = tools.cache_path(wasm, &features, optimize);
     if let Some(result) = read_cached(&cached) {
         return result;
     }
-    match tools.run(wasm, optimize)? {
+    match tools.run(wasm, &features, optimize)? {
         Answer::Done(result) => {
             tools.store(&cached, &result);
             result
@@ -103,8 +138,13 @@ impl Tools {
         })
     }
 
-    fn cache_path(&self, wasm: &[u8], optimize: u8) -> PathBuf {
-        let name = format!("{:016x}-{}-O{optimize}", digest(wasm), wasm.len());
+    fn cache_path(&self, wasm: &[u8], features: &[&str], optimize: u8) -> PathBuf {
+        let features = digest(features.join(",").as_bytes()) as u16;
+        let name = format!(
+            "{:016x}-{}-{features:04x}-O{optimize}",
+            digest(wasm),
+            wasm.len()
+        );
         self.cache.join(name)
     }
 
@@ -123,13 +163,13 @@ impl Tools {
     }
 
     /// Instruments with the running process, starting one when there is none.
-    fn run(&self, wasm: &[u8], optimize: u8) -> Result<Answer, Refusal> {
+    fn run(&self, wasm: &[u8], features: &[&str], optimize: u8) -> Result<Answer, Refusal> {
         let mut process = self.process.lock().unwrap_or_else(|p| p.into_inner());
         if process.is_none() {
             *process = Some(Instrumenter::start(&self.script).map_err(Refusal::Unavailable)?);
         }
         let instrumenter = process.as_mut().expect("just started");
-        let answer = instrumenter.request(wasm, optimize);
+        let answer = instrumenter.request(wasm, features, optimize);
         if matches!(answer, Answer::Died(_)) {
             *process = None;
         }
@@ -246,8 +286,12 @@ impl Instrumenter {
         })
     }
 
-    fn request(&mut self, wasm: &[u8], optimize: u8) -> Answer {
-        let request = format!("{{\"wasm\":\"{}\",\"optimize\":{optimize}}}\n", hex(wasm));
+    fn request(&mut self, wasm: &[u8], features: &[&str], optimize: u8) -> Answer {
+        let features = serde_json::to_string(features).expect("names serialize");
+        let request = format!(
+            "{{\"wasm\":\"{}\",\"optimize\":{optimize},\"features\":{features}}}\n",
+            hex(wasm)
+        );
         let mut line = String::new();
         let exchanged = self
             .stdin

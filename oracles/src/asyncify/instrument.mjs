@@ -1,6 +1,7 @@
 // lockstep's Asyncify instrumenter: binaryen.js behind a line protocol.
 //
-// Each request on stdin is one JSON line: {"wasm": hex, "optimize": 0|1|3}.
+// Each request on stdin is one JSON line:
+// {"wasm": hex, "optimize": 0|1|3, "features": [binaryen feature names]}.
 // The module is instrumented with binaryen's Asyncify pass (every import may
 // unwind; the unwind buffer lives in a secondary memory of argv[2] pages,
 // exported as `asyncify_memory`), then optimized at that level. The reply is
@@ -11,15 +12,18 @@ import { createInterface } from "node:readline";
 binaryen.setPassArgument("asyncify-in-secondary-memory", "true");
 binaryen.setPassArgument("asyncify-secondary-memory-size", process.argv[2] ?? "16");
 
-// Everything binaryen reads, but written back in the encodings engines know:
-// with compact imports enabled binaryen would regroup the import section.
-const FEATURES = binaryen.Features.All & ~binaryen.Features.CompactImports;
+// Binaryen writes types and sections in the newest encoding its features
+// allow (exact references, compact imports): it gets exactly the base
+// engine's proposals, plus multi-memory for the unwind buffer.
+function featureSet(names) {
+  return names.reduce((set, name) => set | binaryen.Features[name], binaryen.Features.MultiMemory);
+}
 
-function instrument({ wasm, optimize }) {
+function instrument({ wasm, optimize, features }) {
   // Asyncify's own clean-up of the code it adds follows the optimize level.
   binaryen.setOptimizeLevel(optimize);
   binaryen.setShrinkLevel(0);
-  const module = binaryen.readBinary(Buffer.from(wasm, "hex"), FEATURES);
+  const module = binaryen.readBinary(Buffer.from(wasm, "hex"), featureSet(features));
   try {
     module.runPasses(["asyncify"]);
     module.addMemoryExport("asyncify_memory", "asyncify_memory");

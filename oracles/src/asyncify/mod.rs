@@ -148,11 +148,12 @@ impl Session for AsyncifySession {
                 "the base engine accepts a module wasmparser rejects; not instrumented".into(),
             ));
         }
-        let instrumented = binaryen::instrument(wasm, self.optimize).map_err(|refusal| {
-            let (binaryen::Refusal::Unsupported(why) | binaryen::Refusal::Unavailable(why)) =
-                refusal;
-            Outcome::Unsupported(format!("asyncify: {why}"))
-        })?;
+        let instrumented =
+            binaryen::instrument(wasm, self.features, self.optimize).map_err(|refusal| {
+                let (binaryen::Refusal::Unsupported(why) | binaryen::Refusal::Unavailable(why)) =
+                    refusal;
+                Outcome::Unsupported(format!("asyncify: {why}"))
+            })?;
         self.base.compile(&instrumented)
     }
 
