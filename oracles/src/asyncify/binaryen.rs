@@ -32,6 +32,13 @@ pub enum Refusal {
     Unavailable(String),
 }
 
+impl Refusal {
+    pub fn reason(self) -> String {
+        let (Refusal::Unsupported(why) | Refusal::Unavailable(why)) = self;
+        why
+    }
+}
+
 /// Binaryen's names for the proposals it implements.
 const BINARYEN_FEATURES: &[(WasmFeatures, &str)] = &[
     (WasmFeatures::MUTABLE_GLOBAL, "MutableGlobals"),
@@ -82,11 +89,23 @@ pub fn instrument(wasm: &[u8], features: WasmFeatures, optimize: u8) -> Result<V
     }
 }
 
+/// Like [`instrument`], without reading or writing the cache.
+pub fn instrument_uncached(
+    wasm: &[u8],
+    features: WasmFeatures,
+    optimize: u8,
+) -> Result<Vec<u8>, Refusal> {
+    match tools()?.run(wasm, &binaryen_features(features), optimize)? {
+        Answer::Done(result) => result,
+        Answer::Died(why) => Err(Refusal::Unsupported(why)),
+    }
+}
+
 /// "binaryen 132.0.0", or why binaryen cannot be used here.
 pub fn describe() -> Result<String, String> {
     match tools() {
         Ok(_) => Ok(format!("binaryen {VERSION}")),
-        Err(Refusal::Unavailable(why) | Refusal::Unsupported(why)) => Err(why),
+        Err(refusal) => Err(refusal.reason()),
     }
 }
 
@@ -156,7 +175,7 @@ impl Tools {
         let _ = match result {
             Ok(wasm) => write_atomically(&path.with_extension("wasm"), wasm),
             Err(refusal) => {
-                let (Refusal::Unsupported(why) | Refusal::Unavailable(why)) = refusal;
+                let why = refusal.clone().reason();
                 write_atomically(&path.with_extension("why"), why.as_bytes())
             }
         };

@@ -148,12 +148,8 @@ impl Session for AsyncifySession {
                 "the base engine accepts a module wasmparser rejects; not instrumented".into(),
             ));
         }
-        let instrumented =
-            binaryen::instrument(wasm, self.features, self.optimize).map_err(|refusal| {
-                let (binaryen::Refusal::Unsupported(why) | binaryen::Refusal::Unavailable(why)) =
-                    refusal;
-                Outcome::Unsupported(format!("asyncify: {why}"))
-            })?;
+        let instrumented = binaryen::instrument(wasm, self.features, self.optimize)
+            .map_err(|refusal| Outcome::Unsupported(format!("asyncify: {}", refusal.reason())))?;
         self.base.compile(&instrumented)
     }
 
@@ -203,6 +199,30 @@ impl Session for AsyncifySession {
     }
 }
 
+/// A loop calling `host.next` `$n` times with an i32, i64, f32 and f64 local
+/// live across each call: every call unwinds and rewinds all four.
+pub const UNWIND_LOOP: &str = r#"(module
+  (import "host" "next" (func $next (param i32) (result i32)))
+  (func (export "run") (param $n i32) (result i32 i64 f32 f64)
+    (local $a i32) (local $b i64) (local $c f32) (local $d f64)
+    (local.set $c (f32.const 0.5)) (local.set $d (f64.const -1.25))
+    (loop $again
+      (local.set $a (i32.add (local.get $a) (call $next (local.get $n))))
+      (local.set $b (i64.add (local.get $b) (i64.extend_i32_u (local.get $a))))
+      (local.set $c (f32.mul (local.get $c) (f32.const 1.5)))
+      (local.set $d (f64.sub (local.get $d) (f64.convert_i32_s (local.get $n))))
+      (br_if $again (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (local.get $a) (local.get $b) (local.get $c) (local.get $d)))"#;
+
+/// `wasm` instrumented afresh, bypassing the cache: for measuring binaryen.
+pub fn instrument_uncached(
+    wasm: &[u8],
+    features: WasmFeatures,
+    optimize: u8,
+) -> Result<Vec<u8>, String> {
+    binaryen::instrument_uncached(wasm, features, optimize).map_err(binaryen::Refusal::reason)
+}
+
 /// Each Asyncify tier under every optimize level of [`OPTIMIZE_LEVELS`].
 pub fn swarm(id: &str) -> Option<Vec<Arc<dyn Engine>>> {
     let build: fn(u8) -> Asyncify = match id {
@@ -220,20 +240,6 @@ pub fn swarm(id: &str) -> Option<Vec<Arc<dyn Engine>>> {
 mod tests {
     use super::*;
     use crate::testing::{check_common_behaviour, wat};
-
-    /// Calls an import 100 times with an i32, i64, f32 and f64 local live across each call.
-    const LOOP: &str = r#"(module
-      (import "host" "next" (func $next (param i32) (result i32)))
-      (func (export "run") (param $n i32) (result i32 i64 f32 f64)
-        (local $a i32) (local $b i64) (local $c f32) (local $d f64)
-        (local.set $c (f32.const 0.5)) (local.set $d (f64.const -1.25))
-        (loop $again
-          (local.set $a (i32.add (local.get $a) (call $next (local.get $n))))
-          (local.set $b (i64.add (local.get $b) (i64.extend_i32_u (local.get $a))))
-          (local.set $c (f32.mul (local.get $c) (f32.const 1.5)))
-          (local.set $d (f64.sub (local.get $d) (f64.convert_i32_s (local.get $n))))
-          (br_if $again (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
-        (local.get $a) (local.get $b) (local.get $c) (local.get $d)))"#;
 
     fn run(session: &mut Box<dyn Session>, text: &str, export: &str, args: &[Value]) -> Outcome {
         let module = match session.compile(&wat(text)) {
@@ -255,10 +261,15 @@ mod tests {
             (Asyncify::on_wasmi(0), Box::new(wasmi::Wasmi::new())),
         ];
         for (asyncify, plain) in bases {
-            let expected = run(&mut plain.session(&limits), LOOP, "run", &[Value::I32(100)]);
+            let expected = run(
+                &mut plain.session(&limits),
+                UNWIND_LOOP,
+                "run",
+                &[Value::I32(100)],
+            );
             assert!(matches!(expected, Outcome::Values(_)), "{expected}");
             let (mut session, control) = asyncify.session_with_control(&limits);
-            let outcome = run(&mut session, LOOP, "run", &[Value::I32(100)]);
+            let outcome = run(&mut session, UNWIND_LOOP, "run", &[Value::I32(100)]);
             assert_eq!(outcome, expected, "{}", asyncify.version());
             assert_eq!(control.unwinds(), 100, "{}", asyncify.version());
         }
