@@ -242,8 +242,10 @@ impl Driver {
     fn instantiate_into(&mut self, line: u32, name: &Option<String>, module: ModuleId) -> Status {
         let instantiated = self.session.instantiate(module);
         self.observe(&instantiated);
-        let result =
-            instantiated.map_err(|outcome| Status::Fail(format!("instantiation: {outcome}")));
+        let result = instantiated.map_err(|outcome| match outcome {
+            Outcome::Unsupported(why) => Status::Skip(why),
+            outcome => Status::Fail(format!("instantiation: {outcome}")),
+        });
         let status = match &result {
             Ok(_) => Status::Pass,
             Err(status) => status.clone(),
@@ -353,7 +355,11 @@ impl Driver {
         if let Ok(outcome) = &outcome {
             self.last_outcome = Some(outcome.clone());
         }
-        outcome
+        match outcome {
+            // An engine that cannot run an action (a value its API cannot pass) skips it.
+            Ok(Outcome::Unsupported(why)) => Err(Status::Skip(why)),
+            other => other,
+        }
     }
 
     fn perform_action(&mut self, action: &Action) -> Result<Outcome, Status> {

@@ -191,6 +191,7 @@ impl Engine for ExternalEngine {
         };
         let mut session = ExternalSession {
             pool: self.pool.clone(),
+            features: self.features,
             process,
             call_time: limits.call_time,
             host_functions: limits.host_functions,
@@ -210,6 +211,7 @@ impl Engine for ExternalEngine {
 /// A session on one engine process.
 struct ExternalSession {
     pool: Arc<Pool>,
+    features: WasmFeatures,
     /// The process, or the outcome it was lost with (repeated by every later action).
     process: Result<Process, Outcome>,
     call_time: Duration,
@@ -324,6 +326,11 @@ fn converse(
 
 impl Session for ExternalSession {
     fn compile(&mut self, wasm: &[u8]) -> Result<ModuleId, Outcome> {
+        // The proposals an engine declares are its contract: a module that
+        // needs more is not sent (an engine may half-know an unshipped proposal).
+        if let Some(needs) = features::missing(wasm, self.features) {
+            return Err(Outcome::Unsupported(needs));
+        }
         let module = self.modules.len();
         let shape = shape(wasm);
         let request = Request::Load {
