@@ -72,6 +72,7 @@ fn answer(engine: &dyn Engine, served: &mut Option<Served>, request: Request) ->
                 .into_iter()
                 .map(str::to_string)
                 .collect(),
+            validates: true,
         };
     }
     if let Request::Reset { limits } = &request {

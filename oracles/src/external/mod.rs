@@ -101,6 +101,7 @@ pub struct ExternalEngine {
     id: &'static str,
     version: String,
     features: WasmFeatures,
+    validates: bool,
     pool: Arc<Pool>,
 }
 
@@ -113,6 +114,7 @@ struct Pool {
 struct Hello {
     version: String,
     features: WasmFeatures,
+    validates: bool,
 }
 
 impl ExternalEngine {
@@ -123,6 +125,7 @@ impl ExternalEngine {
             id,
             version: hello.version,
             features: hello.features,
+            validates: hello.validates,
             pool: Arc::new(Pool {
                 command,
                 idle: Mutex::new(vec![process]),
@@ -144,12 +147,16 @@ fn greet(command: &[String]) -> Result<(Process, Hello), String> {
         .map_err(|outcome| format!("`{}` did not start: {outcome}", command.join(" ")))?;
     match serde_json::from_str::<Reply>(&line) {
         Ok(Reply::Hello {
-            version, proposals, ..
+            version,
+            proposals,
+            validates,
+            ..
         }) => Ok((
             process,
             Hello {
                 version,
                 features: proposal_features(&proposals)?,
+                validates,
             },
         )),
         Ok(Reply::Unavailable(why)) => Err(why),
@@ -192,6 +199,7 @@ impl Engine for ExternalEngine {
         let mut session = ExternalSession {
             pool: self.pool.clone(),
             features: self.features,
+            validates: self.validates,
             process,
             call_time: limits.call_time,
             host_functions: limits.host_functions,
@@ -212,6 +220,7 @@ impl Engine for ExternalEngine {
 struct ExternalSession {
     pool: Arc<Pool>,
     features: WasmFeatures,
+    validates: bool,
     /// The process, or the outcome it was lost with (repeated by every later action).
     process: Result<Process, Outcome>,
     call_time: Duration,
@@ -330,6 +339,13 @@ impl Session for ExternalSession {
         // needs more is not sent (an engine may half-know an unshipped proposal).
         if let Some(needs) = features::missing(wasm, self.features) {
             return Err(Outcome::Unsupported(needs));
+        }
+        // An engine that runs whatever it is given would be judged on checks it never makes.
+        if !self.validates && !features::validates(wasm, self.features) {
+            return Err(Outcome::Unsupported(
+                "not sent: the engine does not validate modules, and wasmparser rejects this one"
+                    .into(),
+            ));
         }
         let module = self.modules.len();
         let shape = shape(wasm);

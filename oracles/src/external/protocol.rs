@@ -120,6 +120,10 @@ pub enum Reply {
         name: String,
         version: String,
         proposals: Vec<String>,
+        /// False for an engine that does not validate modules before running
+        /// them: lockstep then sends only modules wasmparser finds valid.
+        #[serde(default = "validates_by_default")]
+        validates: bool,
     },
     /// The answer to `hello` of an engine that cannot run here, and why.
     Unavailable(String),
@@ -188,6 +192,10 @@ impl Reply {
             Outcome::Crashed(why) | Outcome::HarnessFailed(why) => Reply::Error(why),
         }
     }
+}
+
+fn validates_by_default() -> bool {
+    true
 }
 
 /// What `state` reports: exported globals, memories and tables with their digests.
