@@ -16,9 +16,11 @@ struct EngineInfo {
 
 pub fn run(json: bool) -> anyhow::Result<Conclusion> {
     let built_in = crate::select_engines(&[])?.into_iter().map(Ok);
-    let external = oracles::external::BUNDLED
-        .iter()
-        .map(|id| oracles::external::engine(id).expect("bundled").map_err(|why| (*id, why)));
+    let external = oracles::external::BUNDLED.iter().map(|id| {
+        oracles::external::engine(id)
+            .expect("bundled")
+            .map_err(|why| (*id, why))
+    });
     let infos: Vec<EngineInfo> = built_in
         .chain(external)
         .map(|engine| match engine {

@@ -116,7 +116,10 @@ fn main() -> ExitCode {
 /// or an error listing the valid ids. `NAME=COMMAND` configures an external engine.
 pub fn select_engines(ids: &[String]) -> anyhow::Result<Vec<std::sync::Arc<dyn oracles::Engine>>> {
     let ids: Vec<String> = if ids.is_empty() {
-        oracles::ENGINE_IDS.iter().map(|id| id.to_string()).collect()
+        oracles::ENGINE_IDS
+            .iter()
+            .map(|id| id.to_string())
+            .collect()
     } else {
         ids.iter()
             .map(|id| match id.contains('=') {

@@ -17,10 +17,10 @@ use crate::host::{self, ValType};
 use crate::outcome::{Outcome, State, Value};
 use process::Process;
 use protocol::{HostImport, Reply, Request, WireLimits, WireValue};
+use shape::{Shape, shape};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use shape::{Shape, shape};
 use wasmparser::WasmFeatures;
 
 /// The external engines lockstep bundles, by id.
@@ -43,9 +43,15 @@ fn bundled_command(id: &str) -> Option<Vec<String>> {
     Some(vec![interpreter.to_string(), format!("{root}{script}")])
 }
 
+/// An engine's name and the command that starts it.
+type Configured = Vec<(String, Vec<String>)>;
+
+/// An external engine once started in this process, or why it cannot run.
+type Started = HashMap<String, Result<Arc<dyn Engine>, String>>;
+
 /// Engines configured on the command line: name and command.
-fn configured() -> &'static Mutex<Vec<(String, Vec<String>)>> {
-    static CONFIGURED: OnceLock<Mutex<Vec<(String, Vec<String>)>>> = OnceLock::new();
+fn configured() -> &'static Mutex<Configured> {
+    static CONFIGURED: OnceLock<Mutex<Configured>> = OnceLock::new();
     CONFIGURED.get_or_init(Default::default)
 }
 
@@ -61,7 +67,9 @@ pub fn configure(spec: &str) -> Result<String, String> {
         ));
     }
     if BUNDLED.contains(&name) || crate::ENGINE_IDS.contains(&name) {
-        return Err(format!("`{name}` is a built-in engine; choose another name"));
+        return Err(format!(
+            "`{name}` is a built-in engine; choose another name"
+        ));
     }
     let mut configured = configured().lock().expect("engine configuration lock");
     configured.retain(|(known, _)| known != name);
@@ -83,11 +91,16 @@ pub fn configured_specs() -> Vec<String> {
 pub fn engine(id: &str) -> Option<Result<Arc<dyn Engine>, String>> {
     let command = bundled_command(id).or_else(|| {
         let configured = configured().lock().expect("engine configuration lock");
-        configured.iter().find(|(n, _)| n == id).map(|(_, c)| c.clone())
+        configured
+            .iter()
+            .find(|(n, _)| n == id)
+            .map(|(_, c)| c.clone())
     })?;
-    static STARTED: OnceLock<Mutex<HashMap<String, Result<Arc<dyn Engine>, String>>>> =
-        OnceLock::new();
-    let mut started = STARTED.get_or_init(Default::default).lock().expect("engines lock");
+    static STARTED: OnceLock<Mutex<Started>> = OnceLock::new();
+    let mut started = STARTED
+        .get_or_init(Default::default)
+        .lock()
+        .expect("engines lock");
     let entry = started.entry(id.to_string()).or_insert_with(|| {
         // Ids are `&'static str` everywhere; one leaked name per engine and process.
         let id: &'static str = Box::leak(id.to_string().into_boxed_str());
@@ -249,7 +262,9 @@ impl ExternalSession {
     /// The outcome `request` has, however the engine replied.
     fn outcome(&mut self, request: &Request) -> Outcome {
         match self.exchange(request) {
-            Ok(reply) => reply.into_outcome().unwrap_or_else(|| self.violation("an outcome")),
+            Ok(reply) => reply
+                .into_outcome()
+                .unwrap_or_else(|| self.violation("an outcome")),
             Err(outcome) => outcome,
         }
     }
@@ -287,9 +302,15 @@ impl ExternalSession {
             .into_iter()
             .map(|import| {
                 let id = self.host_imports.len();
-                let results = import.results.iter().filter_map(|t| protocol::type_named(t));
-                self.host_imports
-                    .push((import.module.clone(), import.name.clone(), results.collect()));
+                let results = import
+                    .results
+                    .iter()
+                    .filter_map(|t| protocol::type_named(t));
+                self.host_imports.push((
+                    import.module.clone(),
+                    import.name.clone(),
+                    results.collect(),
+                ));
                 HostImport {
                     id,
                     module: import.module,

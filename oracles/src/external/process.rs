@@ -90,7 +90,11 @@ impl Process {
     }
 
     fn died(&mut self) -> Outcome {
-        let status = self.child.wait().map(describe).unwrap_or_else(|e| e.to_string());
+        let status = self
+            .child
+            .wait()
+            .map(describe)
+            .unwrap_or_else(|e| e.to_string());
         // The stderr reader may still be draining what the engine wrote last.
         std::thread::sleep(std::time::Duration::from_millis(20));
         let tail = self.stderr.lock().expect("stderr tail lock");

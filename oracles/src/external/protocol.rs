@@ -15,9 +15,13 @@ pub const VERSION: u32 = 1;
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
     /// The first request: the engine introduces itself.
-    Hello { protocol: u32 },
+    Hello {
+        protocol: u32,
+    },
     /// Forget every module, instance and registration; apply these limits from now on.
-    Reset { limits: WireLimits },
+    Reset {
+        limits: WireLimits,
+    },
     /// Compile a binary module (hex) and keep it under the number `module`.
     /// Its imports and exports come along with their types, read by lockstep,
     /// for engines whose API cannot tell them (an `f32` and an `f64` are both
@@ -36,14 +40,22 @@ pub enum Request {
         host_functions: Vec<HostImport>,
     },
     /// Make the exports of `instance` importable under `name`.
-    Register { instance: usize, name: String },
+    Register {
+        instance: usize,
+        name: String,
+    },
     Invoke {
         instance: usize,
         export: String,
         args: Vec<WireValue>,
     },
-    Global { instance: usize, export: String },
-    State { instance: usize },
+    Global {
+        instance: usize,
+        export: String,
+    },
+    State {
+        instance: usize,
+    },
 }
 
 /// The limits an engine should apply, as far as it can.
@@ -303,7 +315,9 @@ impl TryFrom<Json> for WireValue {
     type Error = String;
 
     fn try_from(json: Json) -> Result<WireValue, String> {
-        let ty = json["type"].as_str().ok_or("a value needs a string `type`")?;
+        let ty = json["type"]
+            .as_str()
+            .ok_or("a value needs a string `type`")?;
         let bits = || {
             json["value"]
                 .as_str()
@@ -323,7 +337,9 @@ impl TryFrom<Json> for WireValue {
             "v128" => Value::V128(bits()?.parse().map_err(parse_error)?),
             "ref.null" => {
                 let heap = json["heap"].as_str().unwrap_or_default();
-                Value::Ref(Ref::Null(heap_named(heap).ok_or(format!("unknown heap `{heap}`"))?))
+                Value::Ref(Ref::Null(
+                    heap_named(heap).ok_or(format!("unknown heap `{heap}`"))?,
+                ))
             }
             "ref.extern" if json["value"].is_null() => Value::Ref(Ref::Extern(None)),
             "ref.extern" => Value::Ref(Ref::Extern(Some(payload(number()?)?))),
@@ -347,7 +363,11 @@ const HEAPS: &[(Heap, &str)] = &[
 ];
 
 fn heap_name(heap: Heap) -> &'static str {
-    HEAPS.iter().find(|(h, _)| *h == heap).map(|(_, n)| *n).unwrap_or("func")
+    HEAPS
+        .iter()
+        .find(|(h, _)| *h == heap)
+        .map(|(_, n)| *n)
+        .unwrap_or("func")
 }
 
 fn heap_named(name: &str) -> Option<Heap> {
@@ -364,11 +384,17 @@ const OPAQUE_REFS: &[(Ref, &str)] = &[
 ];
 
 fn opaque_ref_name(r: &Ref) -> &'static str {
-    OPAQUE_REFS.iter().find(|(o, _)| o == r).map_or("ref", |(_, n)| *n)
+    OPAQUE_REFS
+        .iter()
+        .find(|(o, _)| o == r)
+        .map_or("ref", |(_, n)| *n)
 }
 
 fn opaque_ref_named(name: &str) -> Option<Ref> {
-    OPAQUE_REFS.iter().find(|(_, n)| *n == name).map(|(r, _)| r.clone())
+    OPAQUE_REFS
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(r, _)| r.clone())
 }
 
 /// A value type's name on the wire: `i32` … `v128`, or `funcref`, `externref`, `anyref`, `exnref`.
@@ -401,7 +427,7 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 pub fn unhex(text: &str) -> Result<Vec<u8>, String> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err("hex text of odd length".into());
     }
     (0..text.len())
@@ -453,7 +479,10 @@ mod tests {
                 .unwrap();
         assert!(matches!(
             reply.into_outcome(),
-            Some(Outcome::Trap { code: TrapCode::IntegerDivideByZero, .. })
+            Some(Outcome::Trap {
+                code: TrapCode::IntegerDivideByZero,
+                ..
+            })
         ));
         let bad = serde_json::from_str::<Reply>(r#"{"values":[{"type":"i32","value":7}]}"#);
         assert!(bad.unwrap_err().to_string().contains("decimal string"));

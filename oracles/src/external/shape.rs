@@ -25,7 +25,11 @@ struct Spaces {
 
 impl Spaces {
     fn signature(&self, ty: u32) -> Signature {
-        self.types.get(ty as usize).cloned().flatten().unwrap_or_default()
+        self.types
+            .get(ty as usize)
+            .cloned()
+            .flatten()
+            .unwrap_or_default()
     }
 
     /// The typed entry for `kind` with the item at `index` of its space.
@@ -33,16 +37,23 @@ impl Spaces {
         let at = |space: &[u32]| space.get(index as usize).copied();
         match kind {
             ExternalKind::Func | ExternalKind::FuncExact => {
-                let (params, results) = at(&self.functions).map(|t| self.signature(t)).unwrap_or_default();
+                let (params, results) = at(&self.functions)
+                    .map(|t| self.signature(t))
+                    .unwrap_or_default();
                 entry("func", params, results, None)
             }
             ExternalKind::Tag => {
-                let (params, _) = at(&self.tags).map(|t| self.signature(t)).unwrap_or_default();
+                let (params, _) = at(&self.tags)
+                    .map(|t| self.signature(t))
+                    .unwrap_or_default();
                 entry("tag", params, Vec::new(), None)
             }
-            ExternalKind::Global => {
-                entry("global", Vec::new(), Vec::new(), self.globals.get(index as usize).cloned())
-            }
+            ExternalKind::Global => entry(
+                "global",
+                Vec::new(),
+                Vec::new(),
+                self.globals.get(index as usize).cloned(),
+            ),
             ExternalKind::Memory => entry("memory", Vec::new(), Vec::new(), None),
             ExternalKind::Table => entry("table", Vec::new(), Vec::new(), None),
         }
@@ -72,7 +83,9 @@ pub fn shape(wasm: &[u8]) -> Shape {
                 for group in section.into_iter().flatten() {
                     for sub in group.into_types() {
                         spaces.types.push(match &sub.composite_type.inner {
-                            CompositeInnerType::Func(f) => Some((names(f.params()), names(f.results()))),
+                            CompositeInnerType::Func(f) => {
+                                Some((names(f.params()), names(f.results())))
+                            }
                             _ => None,
                         });
                     }
@@ -86,7 +99,9 @@ pub fn shape(wasm: &[u8]) -> Shape {
                             (ExternalKind::Func, spaces.functions.len() - 1)
                         }
                         TypeRef::Global(global) => {
-                            spaces.globals.push(type_name(ValType::from(&global.content_type)));
+                            spaces
+                                .globals
+                                .push(type_name(ValType::from(&global.content_type)));
                             (ExternalKind::Global, spaces.globals.len() - 1)
                         }
                         TypeRef::Tag(tag) => {
@@ -103,14 +118,20 @@ pub fn shape(wasm: &[u8]) -> Shape {
                     });
                 }
             }
-            Ok(Payload::FunctionSection(section)) => spaces.functions.extend(section.into_iter().flatten()),
+            Ok(Payload::FunctionSection(section)) => {
+                spaces.functions.extend(section.into_iter().flatten())
+            }
             Ok(Payload::GlobalSection(section)) => {
                 for global in section.into_iter().flatten() {
-                    spaces.globals.push(type_name(ValType::from(&global.ty.content_type)));
+                    spaces
+                        .globals
+                        .push(type_name(ValType::from(&global.ty.content_type)));
                 }
             }
             Ok(Payload::TagSection(section)) => {
-                spaces.tags.extend(section.into_iter().flatten().map(|tag| tag.func_type_idx));
+                spaces
+                    .tags
+                    .extend(section.into_iter().flatten().map(|tag| tag.func_type_idx));
             }
             Ok(Payload::ExportSection(section)) => {
                 for export in section.into_iter().flatten() {
@@ -134,26 +155,36 @@ mod tests {
 
     #[test]
     fn imports_and_exports_carry_their_types() {
-        let shape = shape(&wat(
-            r#"(module
+        let shape = shape(&wat(r#"(module
                 (import "env" "h" (func (param f32) (result i64)))
                 (global (export "g") (mut f64) (f64.const 0))
                 (func (export "f") (param i32) (result f32 f64) unreachable)
-                (export "h" (func 0)))"#,
-        ));
+                (export "h" (func 0)))"#));
         assert_eq!(shape.imports[0].module, "env");
         assert_eq!(shape.imports[0].params, ["f32"]);
         assert_eq!(shape.imports[0].results, ["i64"]);
         let exports: Vec<(&str, &str, Vec<String>, Option<String>)> = shape
             .exports
             .iter()
-            .map(|e| (e.name.as_str(), e.kind.as_str(), e.results.clone(), e.r#type.clone()))
+            .map(|e| {
+                (
+                    e.name.as_str(),
+                    e.kind.as_str(),
+                    e.results.clone(),
+                    e.r#type.clone(),
+                )
+            })
             .collect();
         assert_eq!(
             exports,
             [
                 ("g", "global", vec![], Some("f64".to_string())),
-                ("f", "func", vec!["f32".to_string(), "f64".to_string()], None),
+                (
+                    "f",
+                    "func",
+                    vec!["f32".to_string(), "f64".to_string()],
+                    None
+                ),
                 ("h", "func", vec!["i64".to_string()], None),
             ]
         );
