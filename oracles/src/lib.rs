@@ -4,6 +4,7 @@ pub mod asyncify;
 pub mod compare;
 pub mod differential;
 pub mod engine;
+pub mod external;
 pub mod features;
 pub mod host;
 pub mod mutants;
@@ -36,6 +37,9 @@ pub const ENGINE_IDS: &[&str] = &[
 pub fn engine(id: &str) -> Option<Arc<dyn Engine>> {
     if id.starts_with("mutant:") {
         return mutants::create(id, engine("wasmtime-cranelift")?);
+    }
+    if let Some(started) = external::engine(id) {
+        return started.ok();
     }
     static ENGINES: OnceLock<Vec<OnceLock<Arc<dyn Engine>>>> = OnceLock::new();
     let slots = ENGINES.get_or_init(|| ENGINE_IDS.iter().map(|_| OnceLock::new()).collect());
