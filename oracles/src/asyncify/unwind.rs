@@ -36,6 +36,13 @@ pub fn header() -> [u8; 8] {
     bytes
 }
 
+/// Import calls of one invocation that all unwind; after them only every
+/// [`THEN_EVERY`]th does. A cycle costs time in proportion to the stack depth,
+/// and a hot loop around an import adds cost with no new coverage.
+pub const UNWIND_FIRST: u64 = 100;
+/// See [`UNWIND_FIRST`].
+pub const THEN_EVERY: u64 = 10;
+
 /// Which import calls may unwind, shared between a session and its wrappers.
 ///
 /// Only a call made directly by the instance the harness invoked, with no other
@@ -56,6 +63,8 @@ struct Inner {
     invoked: Option<u64>,
     /// Import calls in progress.
     depth: usize,
+    /// Import calls the invoked instance made directly in this invocation.
+    direct_calls: u64,
     /// Unwind/rewind cycles so far.
     unwinds: u64,
 }
@@ -84,6 +93,7 @@ impl Control {
         let mut inner = self.inner();
         inner.invoked = inner.tags.get(instance).copied();
         inner.depth = 0;
+        inner.direct_calls = 0;
     }
 
     /// The harness's call has returned for good.
@@ -94,9 +104,14 @@ impl Control {
     /// An import of the instance with `tag` is being called: whether it may unwind once it returns.
     pub fn enter_import(&self, tag: u64) -> bool {
         let mut inner = self.inner();
-        let may_unwind = inner.invoked == Some(tag) && inner.depth == 0;
+        let direct = inner.invoked == Some(tag) && inner.depth == 0;
         inner.depth += 1;
-        may_unwind
+        if !direct {
+            return false;
+        }
+        inner.direct_calls += 1;
+        let n = inner.direct_calls;
+        n <= UNWIND_FIRST || n.is_multiple_of(THEN_EVERY)
     }
 
     /// The import call entered last has returned (or failed).
@@ -184,6 +199,24 @@ mod tests {
         control.leave_import();
         control.end_invoke();
         assert!(!control.enter_import(a));
+    }
+
+    #[test]
+    fn a_hot_loop_unwinds_at_its_first_calls_then_at_every_tenth() {
+        let control = Control::default();
+        let tag = control.reserve_tag();
+        control.bind(tag);
+        control.begin_invoke(0);
+        let unwinding: Vec<u64> = (1..=200)
+            .filter(|_| {
+                let may = control.enter_import(tag);
+                control.leave_import();
+                may
+            })
+            .collect();
+        assert_eq!(unwinding.len() as u64, UNWIND_FIRST + 10);
+        control.begin_invoke(0);
+        assert!(control.enter_import(tag), "a new invocation starts afresh");
     }
 
     #[test]

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 /// Generated modules instrumented per optimize level.
 const MODULES: u64 = 200;
-/// Import calls in the unwind loop; each one is a full unwind/rewind cycle.
-const CALLS: i32 = 20_000;
+/// Invocations of the unwind loop, each making as many import calls as all unwind.
+const INVOCATIONS: u64 = 200;
+const CALLS: u64 = INVOCATIONS * asyncify::unwind::UNWIND_FIRST;
 
 pub fn run() -> anyhow::Result<Conclusion> {
     let features = oracles::engine("asyncify-wasmi")
@@ -72,11 +73,8 @@ fn unwind_cycle(plain: &dyn Engine, instrumented: &Asyncify) -> anyhow::Result<(
     let plain_time = time_loop(plain.session(&limits))?;
     let (session, control) = instrumented.session_with_control(&limits);
     let instrumented_time = time_loop(session)?;
-    anyhow::ensure!(
-        control.unwinds() == CALLS as u64,
-        "expected one unwind per call"
-    );
-    let per_call = |time: Duration| time.as_secs_f64() * 1e6 / f64::from(CALLS);
+    anyhow::ensure!(control.unwinds() == CALLS, "expected one unwind per call");
+    let per_call = |time: Duration| time.as_secs_f64() * 1e6 / CALLS as f64;
     println!(
         "  {:<20} {:>13.3}  {:>16.3}  {:>13.3}  {:>5.1}",
         plain.id(),
