@@ -6,6 +6,7 @@ pub mod differential;
 pub mod engine;
 pub mod external;
 pub mod features;
+pub mod hex;
 pub mod host;
 pub mod mutants;
 pub mod outcome;

@@ -5,6 +5,7 @@
 //! binaryen abort takes down a Node process, never lockstep.
 
 use super::unwind;
+use crate::hex::{hex, unhex};
 use crate::outcome::digest;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -323,8 +324,8 @@ impl Instrumenter {
         };
         match reply {
             Some(Reply::Wasm(text)) => match unhex(&text) {
-                Some(wasm) => Answer::Done(Ok(wasm)),
-                None => Answer::Died("binaryen.js answered with broken hex".to_string()),
+                Ok(wasm) => Answer::Done(Ok(wasm)),
+                Err(why) => Answer::Died(format!("binaryen.js answered with broken hex: {why}")),
             },
             Some(Reply::Error(why)) => Answer::Done(Err(Refusal::Unsupported(why))),
             None => Answer::Died(self.death()),
@@ -349,39 +350,5 @@ impl Drop for Instrumenter {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = Vec::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        text.push(DIGITS[usize::from(byte >> 4)]);
-        text.push(DIGITS[usize::from(byte & 15)]);
-    }
-    String::from_utf8(text).expect("hex digits are ASCII")
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    text.as_bytes()
-        .chunks(2)
-        .map(|pair| match pair {
-            [high, low] => Some(digit(*high)? << 4 | digit(*low)?),
-            _ => None,
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hex_round_trips() {
-        let bytes: Vec<u8> = (0..=255).collect();
-        assert_eq!(unhex(&hex(&bytes)).unwrap(), bytes);
-        assert_eq!(unhex("abc"), None);
-        assert_eq!(unhex("zz"), None);
     }
 }

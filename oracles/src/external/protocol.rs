@@ -422,19 +422,7 @@ pub fn type_named(name: &str) -> Option<ValType> {
 }
 
 /// Hex, the encoding of module bytes on the wire.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-pub fn unhex(text: &str) -> Result<Vec<u8>, String> {
-    if !text.len().is_multiple_of(2) {
-        return Err("hex text of odd length".into());
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|e| format!("hex at {i}: {e}")))
-        .collect()
-}
+pub use crate::hex::{hex, unhex};
 
 #[cfg(test)]
 mod tests {
