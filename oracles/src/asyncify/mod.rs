@@ -1,4 +1,4 @@
-//! Asyncify tiers: modules instrumented by binaryen's Asyncify pass, run on a base engine that unwinds and rewinds at every import call.
+//! Asyncify tiers: modules instrumented by binaryen's Asyncify pass, run on a base engine that unwinds and rewinds at import calls.
 //!
 //! An instrumented module must mean what the plain one means: the same values,
 //! traps, exceptions and state, however often it is paused at an import.
