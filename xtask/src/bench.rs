@@ -1,5 +1,7 @@
 //! `cargo xtask bench`: speed and memory measured against a reference in the same run, as ratios.
 
+mod asyncify;
+
 use crate::Conclusion;
 use anyhow::{Context, bail};
 use std::collections::HashMap;
@@ -25,6 +27,8 @@ enum Target {
     Fuzz,
     /// Reduction of planted divergences: size before and after, and time.
     Reduce,
+    /// Asyncify: instrumentation time per module, code growth, and the cost of one unwind/rewind cycle.
+    Asyncify,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Conclusion> {
@@ -35,6 +39,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         Target::Conformance => conformance(),
         Target::Fuzz => fuzz(args.seconds),
         Target::Reduce => reduce(),
+        Target::Asyncify => asyncify::run(),
     }
 }
 
