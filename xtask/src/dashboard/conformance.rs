@@ -10,8 +10,10 @@ use suites::catalog::SuiteFile;
 use suites::expectations::Expectations;
 use suites::runner::TrialResult;
 
-/// A cell lists at most this many directives; the text reports have them all.
-const DIRECTIVES_PER_CELL: usize = 200;
+/// A cell lists at most this many unexpected results; conformance.md has them all.
+const UNEXPECTED_PER_CELL: usize = 200;
+/// A cell lists at most this many expected failures; the engine's expectations file has them all.
+const EXPECTED_PER_CELL: usize = 25;
 /// An assertion is shown up to this many bytes of its source.
 const ASSERTION_BYTES: usize = 400;
 /// A skip reason names at most this many of its files.
@@ -50,6 +52,27 @@ struct Directive<'a> {
     trial: &'a TrialResult,
     line: u32,
     column: u32,
+    /// An expected failure, as opposed to an unexpected result.
+    expected: bool,
+}
+
+/// What one engine did with one directive.
+#[derive(PartialEq)]
+struct Outcome<'a> {
+    mark: Mark,
+    text: String,
+    /// The reason the engine's expectations give, when they list the directive.
+    reason: Option<&'a str>,
+}
+
+impl Outcome<'_> {
+    fn new(mark: Mark, text: impl Into<String>) -> Self {
+        Outcome {
+            mark,
+            text: text.into(),
+            reason: None,
+        }
+    }
 }
 
 impl<'a> Page<'a> {
@@ -204,31 +227,68 @@ impl<'a> Page<'a> {
             escape(suite),
             words(cell)
         );
-        let directives = not_passing(trials);
-        if !directives.is_empty() {
-            let _ = writeln!(
-                out,
-                "<h4>Directives that did not pass ({})</h4>\n<ol class=\"directives\">",
-                directives.len()
-            );
-            for directive in directives.iter().take(DIRECTIVES_PER_CELL) {
-                out.push_str(&self.directive(directive));
-            }
-            out.push_str("</ol>\n");
-            if directives.len() > DIRECTIVES_PER_CELL {
-                let _ = writeln!(
-                    out,
-                    "<p>… and {} more: see conformance.md.</p>",
-                    directives.len() - DIRECTIVES_PER_CELL
-                );
-            }
-        }
+        out.push_str(&self.directive_list(engine, trials));
         out.push_str(&skips(trials));
         out.push_str("</section>\n");
         out
     }
 
-    fn directive(&self, directive: &Directive) -> String {
+    /// The cell's directives that did not pass, unexpected results first, then the reasons they cite.
+    fn directive_list(&self, engine: &str, trials: &[&TrialResult]) -> String {
+        let directives = not_passing(trials);
+        if directives.is_empty() {
+            return String::new();
+        }
+        let mut out = format!(
+            "<h4>Directives that did not pass ({})</h4>\n<ol class=\"directives\">\n",
+            directives.len()
+        );
+        let (expected, unexpected): (Vec<&Directive>, Vec<&Directive>) =
+            directives.iter().partition(|d| d.expected);
+        // Reasons are long and shared by many directives: each is written once per cell, and numbered.
+        let mut reasons = Vec::new();
+        let shown = unexpected
+            .iter()
+            .take(UNEXPECTED_PER_CELL)
+            .chain(expected.iter().take(EXPECTED_PER_CELL));
+        for directive in shown {
+            out.push_str(&self.directive(directive, &mut reasons));
+        }
+        out.push_str("</ol>\n");
+        let omitted = [
+            (
+                unexpected.len().saturating_sub(UNEXPECTED_PER_CELL),
+                "unexpected results: see conformance.md".to_string(),
+            ),
+            (
+                expected.len().saturating_sub(EXPECTED_PER_CELL),
+                format!(
+                    "expected failures, each listed with its reason in suites/expectations/{}.toml",
+                    escape(engine)
+                ),
+            ),
+        ];
+        for (more, what) in omitted {
+            if more > 0 {
+                let _ = writeln!(out, "<p>… and {more} more {what}.</p>");
+            }
+        }
+        if !reasons.is_empty() {
+            let items: Vec<String> = reasons
+                .iter()
+                .map(|r| format!("<li>{}</li>", escape(r)))
+                .collect();
+            let _ = writeln!(
+                out,
+                "<h4>Reasons the expectations give</h4>\n<ol class=\"reasons\">{}</ol>",
+                items.concat()
+            );
+        }
+        out
+    }
+
+    /// One directive with every engine's outcome; reasons are numbered into `reasons`.
+    fn directive<'r>(&'r self, directive: &Directive, reasons: &mut Vec<&'r str>) -> String {
         let file = key(directive.trial);
         let assertion = self
             .sources
@@ -244,7 +304,7 @@ impl<'a> Page<'a> {
             directive.column
         );
         // Engines that did the same thing share a row: the page stays small when all of them fail alike.
-        let mut groups: Vec<((Mark, String), Vec<&str>)> = Vec::new();
+        let mut groups: Vec<(Outcome, Vec<&str>)> = Vec::new();
         for engine in &self.input.report.engines {
             let outcome = self.outcome(&engine.id, &file, directive.line);
             match groups.iter_mut().find(|(seen, _)| *seen == outcome) {
@@ -252,13 +312,23 @@ impl<'a> Page<'a> {
                 None => groups.push((outcome, vec![&engine.id])),
             }
         }
-        for ((state, text), engines) in groups {
+        for (outcome, engines) in groups {
+            let reason = outcome.reason.map_or(String::new(), |reason| {
+                let number = match reasons.iter().position(|r| *r == reason) {
+                    Some(index) => index + 1,
+                    None => {
+                        reasons.push(reason);
+                        reasons.len()
+                    }
+                };
+                format!(" (reason {number} below)")
+            });
             let _ = writeln!(
                 out,
-                "<tr><th scope=\"row\">{}</th><td>{} {}</td></tr>",
+                "<tr><th scope=\"row\">{}</th><td>{} {}{reason}</td></tr>",
                 escape(&engines.join(", ")),
-                state.badge(),
-                escape(&text)
+                outcome.mark.badge(),
+                escape(&outcome.text)
             );
         }
         out.push_str("</tbody></table>\n</li>\n");
@@ -266,38 +336,37 @@ impl<'a> Page<'a> {
     }
 
     /// What `engine` did with the directive at `line` of `file`, with the expectation's reason when one lists it.
-    fn outcome(&self, engine: &str, file: &str, line: u32) -> (Mark, String) {
+    fn outcome(&self, engine: &str, file: &str, line: u32) -> Outcome<'_> {
         let Some(trial) = self.trials.get(&(engine, file.to_string())) else {
-            return (Mark::Skip, "not run".into());
+            return Outcome::new(Mark::Skip, "not run");
         };
         let verdict = &trial.verdict;
         if let Some(failure) = verdict.unexpected_failures.iter().find(|f| f.line == line) {
-            return (Mark::Unexpected, failure.message.clone());
+            return Outcome::new(Mark::Unexpected, failure.message.clone());
         }
         if let Some(failure) = verdict.expected_failures.iter().find(|f| f.line == line) {
             let reason = self
                 .input
                 .expectations
                 .get(engine)
-                .and_then(|e| e.covering(file, line))
-                .map_or("", |e| e.reason.as_str());
-            return (
-                Mark::Expected,
-                format!("{} — expected: {reason}", failure.message),
-            );
+                .and_then(|e| e.covering(file, line));
+            return Outcome {
+                reason: reason.map(|e| e.reason.as_str()),
+                ..Outcome::new(Mark::Expected, failure.message.clone())
+            };
         }
         if let Some(stale) = verdict
             .unexpected_passes
             .iter()
             .find(|e| e.line.unwrap_or(0) == line)
         {
-            return (
-                Mark::Unexpected,
-                format!(
-                    "passes, but the expectations list it as failing: {}",
-                    stale.reason
-                ),
-            );
+            return Outcome {
+                reason: Some(&stale.reason),
+                ..Outcome::new(
+                    Mark::Unexpected,
+                    "passes, but the expectations list it as failing",
+                )
+            };
         }
         // Skips are counted per reason from the first skipped line on, not per directive.
         let skipped_before: Vec<&str> = trial
@@ -308,12 +377,10 @@ impl<'a> Page<'a> {
             .map(|(reason, _)| reason.as_str())
             .collect();
         if skipped_before.is_empty() {
-            (Mark::Pass, "passed".into())
+            Outcome::new(Mark::Pass, "passed")
         } else {
-            (
-                Mark::Skip,
-                format!("passed or skipped ({})", skipped_before.join("; ")),
-            )
+            let text = format!("passed or skipped ({})", skipped_before.join("; "));
+            Outcome::new(Mark::Skip, text)
         }
     }
 
@@ -411,20 +478,24 @@ fn not_passing<'a>(trials: &[&'a TrialResult]) -> Vec<Directive<'a>> {
     let mut directives = Vec::new();
     for &trial in trials {
         let verdict = &trial.verdict;
-        let failures = verdict
+        let unexpected = verdict
             .unexpected_failures
             .iter()
-            .chain(&verdict.expected_failures)
-            .map(|f| (f.line, f.column));
+            .map(|f| (f.line, f.column, false));
+        let expected = verdict
+            .expected_failures
+            .iter()
+            .map(|f| (f.line, f.column, true));
         let stale = verdict
             .unexpected_passes
             .iter()
-            .map(|e| (e.line.unwrap_or(0), 0));
-        for (line, column) in failures.chain(stale) {
+            .map(|e| (e.line.unwrap_or(0), 0, false));
+        for (line, column, expected) in unexpected.chain(expected).chain(stale) {
             directives.push(Directive {
                 trial,
                 line,
                 column,
+                expected,
             });
         }
     }
