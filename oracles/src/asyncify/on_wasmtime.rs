@@ -2,7 +2,7 @@
 
 use super::unwind::{self, Control};
 use std::sync::{Arc, Mutex};
-use wasmtime::{AsContextMut, Extern, Func, Val};
+use wasmtime::{AsContextMut, Caller, Extern, Func, Instance, Module, Val, ValType};
 
 /// `real`, wrapped for the instance that will carry `tag`.
 pub fn wrap<T: 'static>(
@@ -23,6 +23,72 @@ pub fn wrap<T: 'static>(
             |caller, results| real.call(caller, params, results),
         )
     })
+}
+
+/// `real`, a WASI function that reads the calling instance's `memory`,
+/// wrapped to unwind: it is called through an [`unwind::trampoline`] instance
+/// made on the first call, when the program's memory is known.
+pub fn wrap_wasi<T: 'static>(
+    mut store: impl AsContextMut<Data = T>,
+    real: Func,
+    control: Arc<Control>,
+    tag: u64,
+) -> wasmtime::Result<Func> {
+    let ty = real.ty(&store);
+    let params = names(ty.params())?;
+    let results = names(ty.results())?;
+    let engine = store.as_context_mut().engine().clone();
+    let helper = Module::new(&engine, unwind::trampoline(&params, &results))?;
+    let saved = Mutex::new(None);
+    let made = Mutex::new(None);
+    Ok(Func::new(
+        &mut store,
+        ty,
+        move |mut caller, params, results| {
+            let call = trampoline(&mut caller, &helper, real, &made)?;
+            unwind::around_import(
+                &mut caller,
+                &control,
+                tag,
+                &saved,
+                results,
+                |caller, results| call.call(caller, params, results),
+            )
+        },
+    ))
+}
+
+fn names(types: impl Iterator<Item = ValType>) -> wasmtime::Result<Vec<&'static str>> {
+    types
+        .map(|ty| match ty {
+            ValType::I32 => Ok("i32"),
+            ValType::I64 => Ok("i64"),
+            ValType::F32 => Ok("f32"),
+            ValType::F64 => Ok("f64"),
+            other => wasmtime::bail!("no trampoline for a {other} parameter"),
+        })
+        .collect()
+}
+
+/// The trampoline's `call`, instantiated against the caller's memory the first time.
+fn trampoline<T>(
+    caller: &mut Caller<'_, T>,
+    helper: &Module,
+    real: Func,
+    made: &Mutex<Option<Func>>,
+) -> wasmtime::Result<Func> {
+    let mut made = made.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(call) = *made {
+        return Ok(call);
+    }
+    let Some(memory) = caller.get_export("memory") else {
+        wasmtime::bail!("the program exports no `memory` for WASI");
+    };
+    let instance = Instance::new(&mut *caller, helper, &[real.into(), memory])?;
+    let call = instance.get_func(&mut *caller, "call");
+    let call = call.ok_or_else(|| wasmtime::format_err!("the trampoline exports no `call`"))?;
+    *made = Some(call);
+    Ok(call)
 }
 
 impl<T> unwind::Caller for wasmtime::Caller<'_, T> {

@@ -144,6 +144,31 @@ pub trait Caller {
     fn error(message: &str) -> Self::Error;
 }
 
+/// A module that calls its import `m.f` (of type `params -> results`, value
+/// type names as the text format spells them) from its export `call`, and
+/// re-exports the memory it imports as `m.memory`.
+///
+/// A host function called by another host function sees no calling instance;
+/// WASI functions find the program's memory through theirs. Called through
+/// this trampoline, whose memory is the program's, they see it again.
+pub fn trampoline(params: &[&str], results: &[&str]) -> String {
+    let locals: String = (0..params.len())
+        .map(|i| format!(" local.get {i}"))
+        .collect();
+    let signature = format!(
+        "(param {}) (result {})",
+        params.join(" "),
+        results.join(" ")
+    );
+    format!(
+        r#"(module
+  (import "m" "f" (func $f {signature}))
+  (import "m" "memory" (memory 0))
+  (export "memory" (memory 0))
+  (func (export "call") {signature}{locals} call $f))"#
+    )
+}
+
 /// One call of a wrapped import: on a rewind, hand back the results saved when
 /// it unwound; otherwise call the `real` import and, if this call may unwind,
 /// save its results and start the unwind.
@@ -155,12 +180,15 @@ pub fn around_import<C: Caller>(
     results: &mut [C::Val],
     real: impl FnOnce(&mut C, &mut [C::Val]) -> Result<(), C::Error>,
 ) -> Result<(), C::Error> {
-    let mut saved = saved
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Locked only for a moment: the real import may call back into this instance and this wrapper.
+    let saved = || {
+        saved
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
     if caller.asyncify_state()? == Some(REWINDING) {
         caller.asyncify_call("asyncify_stop_rewind", None)?;
-        let values = saved.take();
+        let values = saved().take();
         let values = values.ok_or_else(|| C::error("rewound into an import that never unwound"))?;
         results.clone_from_slice(&values);
         return Ok(());
@@ -170,7 +198,7 @@ pub fn around_import<C: Caller>(
     control.leave_import();
     called?;
     if may_unwind && caller.asyncify_state()?.is_some() {
-        *saved = Some(results.to_vec());
+        *saved() = Some(results.to_vec());
         caller.write_header()?;
         caller.asyncify_call("asyncify_start_unwind", Some(HEADER))?;
         control.count_unwind();
