@@ -2,12 +2,14 @@
 
 mod bench;
 mod conformance;
+mod corpus;
 mod diff;
 mod engines;
 mod finding;
 mod fuzz;
 mod input;
 mod passes;
+mod program;
 mod progress;
 mod reduce;
 mod report;
@@ -44,6 +46,8 @@ enum Command {
     },
     /// Measure speed and memory against a reference in the same run.
     Bench(bench::Args),
+    /// Build the corpus of real programs (`corpus/`) to wasm32-wasip1, beside their sources.
+    Corpus,
     /// (internal) Serve engine requests on standard input, for crash isolation.
     #[command(name = "worker", hide = true)]
     Worker {
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         Command::Reduce(args) => reduce::run(args),
         Command::Engines { json } => engines::run(json),
         Command::Bench(args) => bench::run(args),
+        Command::Corpus => corpus::build(),
         Command::Worker { watchdog_only } => worker::serve(watchdog_only),
     };
     match result {

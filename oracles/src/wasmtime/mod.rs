@@ -4,6 +4,7 @@ mod aot;
 mod cranelift;
 mod pulley;
 mod values;
+pub mod wasi;
 mod winch;
 
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
