@@ -53,7 +53,10 @@ fn root() -> PathBuf {
 
 /// Where a program's committed binary lives.
 pub fn wasm_path(name: &str) -> PathBuf {
-    root().join("corpus").join(name).join(format!("{name}.wasm"))
+    root()
+        .join("corpus")
+        .join(name)
+        .join(format!("{name}.wasm"))
 }
 
 /// Builds every program and copies its binary beside its source.
@@ -88,7 +91,11 @@ pub fn build() -> anyhow::Result<Conclusion> {
         std::fs::copy(&built, &committed)
             .with_context(|| format!("copying {} to {}", built.display(), committed.display()))?;
         let size = std::fs::metadata(&committed)?.len();
-        println!("{:<60} {:>8} bytes", committed.strip_prefix(&root)?.display(), size);
+        println!(
+            "{:<60} {:>8} bytes",
+            committed.strip_prefix(&root)?.display(),
+            size
+        );
     }
     Ok(Conclusion::Agree)
 }

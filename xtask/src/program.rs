@@ -36,23 +36,31 @@ pub struct SandboxArgs {
 /// it imports WASI preview 1 or is a command.
 pub fn is_program(wasm: &[u8]) -> bool {
     use wasmparser::{Parser, Payload};
-    Parser::new(0).parse_all(wasm).flatten().any(|payload| match payload {
-        Payload::ImportSection(imports) => imports
-            .into_imports()
-            .flatten()
-            .any(|import| import.module == "wasi_snapshot_preview1"),
-        Payload::ExportSection(exports) => exports.into_iter().flatten().any(|e| e.name == "_start"),
-        _ => false,
-    })
+    Parser::new(0)
+        .parse_all(wasm)
+        .flatten()
+        .any(|payload| match payload {
+            Payload::ImportSection(imports) => imports
+                .into_imports()
+                .flatten()
+                .any(|import| import.module == "wasi_snapshot_preview1"),
+            Payload::ExportSection(exports) => {
+                exports.into_iter().flatten().any(|e| e.name == "_start")
+            }
+            _ => false,
+        })
 }
 
 /// The sandbox the user asked for: the file name as `argv[0]`, then their arguments.
 pub fn sandbox(program: &Path, args: &SandboxArgs) -> anyhow::Result<Sandbox> {
-    let name = program.file_name().map_or("program".into(), |n| n.to_string_lossy());
+    let name = program
+        .file_name()
+        .map_or("program".into(), |n| n.to_string_lossy());
     let mut sandbox = Sandbox::new(&name, &args.program_args);
     sandbox.random_seed = args.random_seed;
     if let Some(stdin) = &args.stdin {
-        sandbox.stdin = std::fs::read(stdin).with_context(|| format!("reading {}", stdin.display()))?;
+        sandbox.stdin =
+            std::fs::read(stdin).with_context(|| format!("reading {}", stdin.display()))?;
     }
     if let Some(dir) = &args.scratch {
         sandbox.tree = read_tree(dir).with_context(|| format!("reading {}", dir.display()))?;
@@ -92,7 +100,10 @@ pub fn select(ids: &[String]) -> anyhow::Result<Vec<Arc<dyn ProgramEngine>>> {
 pub fn entry(wasm: &[u8], invoke: Option<(String, Vec<Value>)>) -> anyhow::Result<Entry> {
     match invoke {
         Some((export, args)) => Ok(Entry::Reactor { export, args }),
-        None if generators::exports::functions(wasm).iter().any(|f| f.name == "_start") => {
+        None if generators::exports::functions(wasm)
+            .iter()
+            .any(|f| f.name == "_start") =>
+        {
             Ok(Entry::Command)
         }
         None => bail!("a reactor module (no `_start`) needs --invoke EXPORT [ARG]..."),
@@ -120,7 +131,13 @@ pub fn diff(
         .collect();
     let verdict = compare(&runs);
     if json {
-        println!("{}", serde_json::to_string_pretty(&Report { verdict: &verdict, runs: &runs })?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&Report {
+                verdict: &verdict,
+                runs: &runs
+            })?
+        );
     } else {
         print!("{}", report(&runs, &verdict));
     }
@@ -141,8 +158,16 @@ fn harness_failed(run: &ProgramRun) -> bool {
 
 /// The tier × aspect table, the verdict, and on a divergence the first difference as a unified diff.
 pub fn report(runs: &[ProgramRun], verdict: &ProgramVerdict) -> String {
-    let width = runs.iter().map(|run| run.engine.len()).max().unwrap_or(6).max(6);
-    let mut out = format!("{:width$}  {:<28}  {:<22}  {:<22}  files\n", "engine", "ending", "stdout", "stderr");
+    let width = runs
+        .iter()
+        .map(|run| run.engine.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let mut out = format!(
+        "{:width$}  {:<28}  {:<22}  {:<22}  files\n",
+        "engine", "ending", "stdout", "stderr"
+    );
     for run in runs {
         let ending: String = ending_text(&run.ending).chars().take(28).collect();
         let _ = writeln!(
@@ -183,7 +208,10 @@ pub fn report(runs: &[ProgramRun], verdict: &ProgramVerdict) -> String {
 /// A stream in a table cell: lines, bytes and a digest.
 fn stream(bytes: &[u8]) -> String {
     let lines = bytes.iter().filter(|b| **b == b'\n').count();
-    format!("{lines} lines {:08x}", oracles::outcome::digest(bytes) as u32)
+    format!(
+        "{lines} lines {:08x}",
+        oracles::outcome::digest(bytes) as u32
+    )
 }
 
 /// The first hunk of a unified diff of one aspect between two runs.
@@ -202,7 +230,9 @@ fn first_difference(aspect: Aspect, expected: &ProgramRun, odd: &ProgramRun) -> 
     );
     match hunks.first() {
         Some(hunk) => out.push_str(hunk),
-        None => out.push_str("(the texts are equal: the difference is in bytes that are not UTF-8)\n"),
+        None => {
+            out.push_str("(the texts are equal: the difference is in bytes that are not UTF-8)\n")
+        }
     }
     if hunks.len() > 1 {
         let _ = writeln!(out, "({} more hunks)", hunks.len() - 1);

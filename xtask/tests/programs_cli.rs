@@ -8,7 +8,10 @@ use serde_json::Value as Json;
 use std::process::Output;
 
 fn program(name: &str) -> String {
-    format!("{}/../corpus/{name}/{name}.wasm", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/../corpus/{name}/{name}.wasm",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 fn diff(name: &str, options: &[&str], args: &[&str]) -> Output {
@@ -46,7 +49,11 @@ fn agrees_on_every_tier(name: &str, args: &[&str]) -> String {
 #[test]
 fn binary_trees_at_depth_ten_agrees_on_every_tier() {
     let text = agrees_on_every_tier("binary-trees", &["10"]);
-    assert_eq!(text.matches("exit 0").count(), oracles::ENGINE_IDS.len(), "{text}");
+    assert_eq!(
+        text.matches("exit 0").count(),
+        oracles::ENGINE_IDS.len(),
+        "{text}"
+    );
 }
 
 #[test]
@@ -59,7 +66,10 @@ fn the_file_program_leaves_the_same_tree_on_every_tier_and_cannot_leave_the_sand
         assert!(files.contains_key("out/final-2.txt"), "{run}");
         assert!(files.contains_key("out/logs/input-copy.txt"), "{run}");
         assert!(!files.contains_key("notes/todo.txt"), "{run}");
-        assert!(stdout_of(&run).contains("/etc/passwd: not reachable"), "{run}");
+        assert!(
+            stdout_of(&run).contains("/etc/passwd: not reachable"),
+            "{run}"
+        );
     }
 }
 
@@ -87,9 +97,15 @@ fn a_trap_mid_output_keeps_the_same_partial_stdout_and_trap_on_every_tier() {
     let runs = runs(&output);
     assert_eq!(runs.len(), oracles::ENGINE_IDS.len());
     for run in &runs {
-        assert_eq!(run["ending"]["Outcome"]["Trap"]["code"], "Unreachable", "{run}");
+        assert_eq!(
+            run["ending"]["Outcome"]["Trap"]["code"], "Unreachable",
+            "{run}"
+        );
         assert_eq!(stdout_of(run), stdout_of(&runs[0]));
-        assert!(stdout_of(run).ends_with("line 4: running total 30\n"), "{run}");
+        assert!(
+            stdout_of(run).ends_with("line 4: running total 30\n"),
+            "{run}"
+        );
     }
 }
 
@@ -107,12 +123,20 @@ fn a_corrupted_fd_write_byte_is_a_stdout_divergence_showing_the_line() {
     let text = shown(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("verdict: DIVERGE stdout (mutant:fd-write-byte vs wasmtime-cranelift, wasmi)"),
+        text.contains(
+            "verdict: DIVERGE stdout (mutant:fd-write-byte vs wasmtime-cranelift, wasmi)"
+        ),
         "{text}"
     );
     assert!(text.contains("+++ mutant:fd-write-byte (stdout)"), "{text}");
-    let removed: Vec<&str> = text.lines().filter(|l| l.starts_with("-") && !l.starts_with("---")).collect();
-    let added: Vec<&str> = text.lines().filter(|l| l.starts_with("+") && !l.starts_with("+++")).collect();
+    let removed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("-") && !l.starts_with("---"))
+        .collect();
+    let added: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("+") && !l.starts_with("+++"))
+        .collect();
     assert_eq!((removed.len(), added.len()), (1, 1), "{text}");
     assert_ne!(removed[0][1..], added[0][1..]);
 }
@@ -129,12 +153,20 @@ fn a_reactor_is_initialized_then_invoked() {
     }
     let without = xtask(&["diff", &reactor]);
     assert_eq!(without.status.code(), Some(2));
-    assert!(shown(&without).contains("needs --invoke"), "{}", shown(&without));
+    assert!(
+        shown(&without).contains("needs --invoke"),
+        "{}",
+        shown(&without)
+    );
 }
 
 #[test]
 fn an_unknown_tier_is_bad_input_listing_the_valid_ones() {
     let unknown = diff("sort", &["--engine", "wasmtime-nope"], &[]);
     assert_eq!(unknown.status.code(), Some(2));
-    assert!(shown(&unknown).contains("mutant:fd-write-byte"), "{}", shown(&unknown));
+    assert!(
+        shown(&unknown).contains("mutant:fd-write-byte"),
+        "{}",
+        shown(&unknown)
+    );
 }

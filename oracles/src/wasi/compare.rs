@@ -18,7 +18,12 @@ pub enum Aspect {
 }
 
 impl Aspect {
-    pub const ALL: [Aspect; 4] = [Aspect::Ending, Aspect::Stdout, Aspect::Stderr, Aspect::Files];
+    pub const ALL: [Aspect; 4] = [
+        Aspect::Ending,
+        Aspect::Stdout,
+        Aspect::Stderr,
+        Aspect::Files,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -123,7 +128,11 @@ pub fn compare(runs: &[ProgramRun]) -> ProgramVerdict {
     if finished.len() < 2 {
         return ProgramVerdict::Inconclusive(match exhausted.is_empty() {
             true => "fewer than two tiers could run it".to_string(),
-            false => format!("{} ran out of {}", names(&exhausted).join(", "), resources(&exhausted)),
+            false => format!(
+                "{} ran out of {}",
+                names(&exhausted).join(", "),
+                resources(&exhausted)
+            ),
         });
     }
     for aspect in Aspect::ALL {
@@ -213,7 +222,11 @@ mod tests {
     fn a_tier_out_of_fuel_is_left_out_with_its_partial_output() {
         let runs = [
             run("a", Ending::Exit(3), "done\n"),
-            run("b", Ending::Outcome(Outcome::Exhausted(Resource::Fuel)), "do"),
+            run(
+                "b",
+                Ending::Outcome(Outcome::Exhausted(Resource::Fuel)),
+                "do",
+            ),
             run("c", Ending::Exit(3), "done\n"),
         ];
         assert_eq!(compare(&runs), ProgramVerdict::Agree);

@@ -109,13 +109,27 @@ pub fn run(
     let mut timing = Timing::default();
     let scratch = Scratch::create(&sandbox.tree);
     let (ending, output) = match &scratch {
-        Ok(scratch) => execute(engine, wasm, sandbox, scratch.path(), entry, limits, &mut timing),
-        Err(e) => (harness_failure(format!("creating the scratch directory: {e}")), Output::default()),
+        Ok(scratch) => execute(
+            engine,
+            wasm,
+            sandbox,
+            scratch.path(),
+            entry,
+            limits,
+            &mut timing,
+        ),
+        Err(e) => (
+            harness_failure(format!("creating the scratch directory: {e}")),
+            Output::default(),
+        ),
     };
     let files = scratch.and_then(|scratch| scratch.snapshot());
     let (ending, files) = match files {
         Ok(files) => (ending, files),
-        Err(e) => (harness_failure(format!("reading the scratch directory: {e}")), Tree::new()),
+        Err(e) => (
+            harness_failure(format!("reading the scratch directory: {e}")),
+            Tree::new(),
+        ),
     };
     ProgramRun {
         engine: engine.id().to_string(),
@@ -195,7 +209,11 @@ pub fn program_engine(id: &str) -> Option<Arc<dyn ProgramEngine>> {
 
 /// The ids [`program_engine`] knows: every built-in engine, then the self-test tier.
 pub fn known_ids() -> Vec<&'static str> {
-    crate::ENGINE_IDS.iter().copied().chain([mutant::ID]).collect()
+    crate::ENGINE_IDS
+        .iter()
+        .copied()
+        .chain([mutant::ID])
+        .collect()
 }
 
 #[cfg(test)]
@@ -225,7 +243,31 @@ pub(crate) mod testing {
       (func (export "double") (param i32) (result i32) (i32.add (local.get 0) (local.get 0)))
       (func (export "trap") unreachable))"#;
 
-    /// Checks what every tier must do with [`HELLO`].
+    /// Prints 64 bytes from `random_get`.
+    pub const RANDOM: &str = r#"(module
+      (import "wasi_snapshot_preview1" "random_get" (func $random_get (param i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (func (export "_start")
+        (drop (call $random_get (i32.const 64) (i32.const 64)))
+        (i32.store (i32.const 0) (i32.const 64))
+        (i32.store (i32.const 4) (i32.const 64))
+        (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#;
+
+    /// Prints two monotonic clock readings and one wall-clock reading, as little-endian `u64`s.
+    pub const CLOCKS: &str = r#"(module
+      (import "wasi_snapshot_preview1" "clock_time_get" (func $time (param i32 i64 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (func (export "_start")
+        (drop (call $time (i32.const 1) (i64.const 1) (i32.const 64)))
+        (drop (call $time (i32.const 1) (i64.const 1) (i32.const 72)))
+        (drop (call $time (i32.const 0) (i64.const 1) (i32.const 80)))
+        (i32.store (i32.const 0) (i32.const 64))
+        (i32.store (i32.const 4) (i32.const 24))
+        (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#;
+
+    /// Checks what every tier must do with [`HELLO`], [`RANDOM`] and [`CLOCKS`].
     pub fn check_tier(id: &str) {
         let engine = program_engine(id).expect("a known tier");
         let wasm = crate::testing::wat(HELLO);
@@ -235,18 +277,37 @@ pub(crate) mod testing {
         assert_eq!(command.ending, Ending::Exit(7), "{id}");
         assert_eq!(command.output.stdout, b"hi\n", "{id}");
         let written = command.files.get("out.txt");
-        assert_eq!(written, Some(&sandbox::Node::File(b"hi\n".to_vec())), "{id}");
+        assert_eq!(
+            written,
+            Some(&sandbox::Node::File(b"hi\n".to_vec())),
+            "{id}"
+        );
         let reactor = Entry::Reactor {
             export: "double".into(),
             args: vec![Value::I32(21)],
         };
         let doubled = run(engine.as_ref(), &wasm, &sandbox, &reactor, &limits);
-        assert_eq!(doubled.ending, Ending::Outcome(Outcome::Values(vec![Value::I32(42)])));
+        assert_eq!(
+            doubled.ending,
+            Ending::Outcome(Outcome::Values(vec![Value::I32(42)]))
+        );
         let trap = Entry::Reactor {
             export: "trap".into(),
             args: Vec::new(),
         };
         let trapped = run(engine.as_ref(), &wasm, &sandbox, &trap, &limits);
+        let random = crate::testing::wat(RANDOM);
+        let drawn = run(engine.as_ref(), &random, &sandbox, &Entry::Command, &limits);
+        assert_eq!(drawn.output.stdout, sandbox.random_bytes()[..64], "{id}");
+        let clocks = crate::testing::wat(CLOCKS);
+        let read = run(engine.as_ref(), &clocks, &sandbox, &Entry::Command, &limits);
+        let wall =
+            (sandbox::VirtualClock::WALL_START + sandbox::VirtualClock::TICK).as_nanos() as u64;
+        let expected: Vec<u8> = [1_000u64, 2_000, wall]
+            .iter()
+            .flat_map(|n| n.to_le_bytes())
+            .collect();
+        assert_eq!(read.output.stdout, expected, "{id}");
         assert!(
             matches!(&trapped.ending, Ending::Outcome(Outcome::Trap { code, .. }) if *code == crate::TrapCode::Unreachable),
             "{id}: {:?}",

@@ -1,7 +1,9 @@
 //! WASI preview 1 programs on wasmi, through `wasmi_wasi` (wasi-common): wasmi configured as for
 //! modules and metered by fuel, a sandboxed `WasiCtx` per instance, `proc_exit` kept apart from traps.
 
-use super::{config, execution_failure, from_wasmi, fuel_budget, plain_wasmi, rejection, store_limits};
+use super::{
+    config, execution_failure, from_wasmi, fuel_budget, plain_wasmi, rejection, store_limits,
+};
 use crate::engine::Limits;
 use crate::outcome::{Outcome, Value};
 use crate::wasi::sandbox::{self, Sandbox, VirtualClock};
@@ -14,6 +16,7 @@ use wasi_common::pipe::{ReadPipe, WritePipe};
 use wasi_common::sync::{Dir, ambient_authority};
 use wasi_common::{WasiClocks, WasiCtx};
 use wasmi::{StoreLimits, Val};
+use wasmi_wasi::wasi_common;
 
 /// wasmi running WASI programs; each program gets a wasmi engine of its own.
 pub struct WasmiPrograms {
@@ -82,12 +85,19 @@ fn wasi_context(
         .with_monotonic(Monotonic::new(clock));
     let random = wasi_common::random::Deterministic::new(sandbox.random_bytes());
     let table = wasi_common::Table::new();
-    let mut wasi = WasiCtx::new(Box::new(random), clocks, wasi_common::sync::sched_ctx(), table);
+    let mut wasi = WasiCtx::new(
+        Box::new(random),
+        clocks,
+        wasi_common::sync::sched_ctx(),
+        table,
+    );
     for arg in &sandbox.args {
-        wasi.push_arg(arg).map_err(|e| format!("argument {arg:?}: {e}"))?;
+        wasi.push_arg(arg)
+            .map_err(|e| format!("argument {arg:?}: {e}"))?;
     }
     for (key, value) in &sandbox.env {
-        wasi.push_env(key, value).map_err(|e| format!("variable {key:?}: {e}"))?;
+        wasi.push_env(key, value)
+            .map_err(|e| format!("variable {key:?}: {e}"))?;
     }
     wasi.set_stdin(Box::new(ReadPipe::from(sandbox.stdin.clone())));
     wasi.set_stdout(Box::new(WritePipe::from_shared(stdout.clone())));

@@ -59,7 +59,11 @@ impl ProgramEngine for WasmtimePrograms {
         };
         let code = code.map_err(|e| rejection(tier, &e))?;
         Ok(Box::new(Compiled {
-            runtime: self.wasmtime.loader.clone().unwrap_or_else(|| compiler.clone()),
+            runtime: self
+                .wasmtime
+                .loader
+                .clone()
+                .unwrap_or_else(|| compiler.clone()),
             code,
             limits: limits.clone(),
             deadline_ticks: self.wasmtime.epochs.then(|| {
@@ -103,10 +107,22 @@ fn wasi_context(
         .preopened_dir(scratch, sandbox::GUEST_DIR, FsPerms::ReadWrite)?
         .wall_clock(Clock(clock.clone()))
         .monotonic_clock(Clock(clock))
-        .secure_random(Deterministic::new(sandbox.random_bytes()))
-        .insecure_random(Deterministic::new(sandbox.random_bytes()))
+        .secure_random(random_source(sandbox))
+        .insecure_random(random_source(sandbox))
         .insecure_random_seed(u128::from(sandbox.random_seed));
     Ok(builder.build_p1())
+}
+
+/// The sandbox's random stream as `random_get` hands it out. `wasmtime-wasi`
+/// draws each byte as `next_u32() as u8`, and `Deterministic` builds each
+/// `u32` from the next four bytes of its cycle, big-endian: three zeros before
+/// every byte of the stream make `random_get` return the stream itself.
+fn random_source(sandbox: &Sandbox) -> Deterministic {
+    let padded = sandbox
+        .random_bytes()
+        .into_iter()
+        .flat_map(|byte| [0, 0, 0, byte]);
+    Deterministic::new(padded.collect())
 }
 
 impl CompiledProgram for Compiled {
@@ -115,8 +131,11 @@ impl CompiledProgram for Compiled {
         sandbox: &Sandbox,
         scratch: &Path,
     ) -> Result<Box<dyn ProgramInstance>, Outcome> {
-        let harness = |what: &str, e: wasmtime::Error| Outcome::HarnessFailed(format!("{what}: {e:#}"));
-        let module = self.module().map_err(|e| harness("loading the AOT artifact", e))?;
+        let harness =
+            |what: &str, e: wasmtime::Error| Outcome::HarnessFailed(format!("{what}: {e:#}"));
+        let module = self
+            .module()
+            .map_err(|e| harness("loading the AOT artifact", e))?;
         let stdout = MemoryOutputPipe::new(STREAM_CAPACITY);
         let stderr = MemoryOutputPipe::new(STREAM_CAPACITY);
         let wasi = wasi_context(sandbox, scratch, &stdout, &stderr)
@@ -174,13 +193,19 @@ impl ProgramInstance for WasmtimeInstance {
 
     fn call(&mut self, export: &str, args: &[Value]) -> Ending {
         let Some(func) = self.func(export) else {
-            return Ending::Outcome(Outcome::HarnessFailed(format!("no exported function `{export}`")));
+            return Ending::Outcome(Outcome::HarnessFailed(format!(
+                "no exported function `{export}`"
+            )));
         };
         let mut params = Vec::with_capacity(args.len());
         for arg in args {
             match super::values::to_val(&mut self.store, arg) {
                 Ok(val) => params.push(val),
-                Err(e) => return Ending::Outcome(Outcome::HarnessFailed(format!("argument {arg}: {e:?}"))),
+                Err(e) => {
+                    return Ending::Outcome(Outcome::HarnessFailed(format!(
+                        "argument {arg}: {e:?}"
+                    )));
+                }
             }
         }
         let ty = func.ty(&self.store);
@@ -242,7 +267,12 @@ impl wasmtime_wasi::HostMonotonicClock for Clock {
 mod tests {
     #[test]
     fn every_tier_runs_commands_and_reactors() {
-        for id in ["wasmtime-cranelift", "wasmtime-aot", "wasmtime-winch", "wasmtime-pulley"] {
+        for id in [
+            "wasmtime-cranelift",
+            "wasmtime-aot",
+            "wasmtime-winch",
+            "wasmtime-pulley",
+        ] {
             crate::wasi::testing::check_tier(id);
         }
     }

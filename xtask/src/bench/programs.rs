@@ -129,7 +129,8 @@ fn print_program(name: &str, rows: &[Row], slower_than_class: f64) -> Vec<String
     for (i, row) in rows.iter().enumerate() {
         let shown_name = if i == 0 { name } else { "" };
         let ratio = row.median.run.as_secs_f64() / overall.as_secs_f64();
-        let class_ratio = row.median.run.as_secs_f64() / fastest(Some(class(&row.engine))).as_secs_f64();
+        let class_ratio =
+            row.median.run.as_secs_f64() / fastest(Some(class(&row.engine))).as_secs_f64();
         let mark = match (&row.failure, class_ratio > slower_than_class) {
             (Some(ending), _) => {
                 flags.push(format!("{name} on {}: ended with {ending}", row.engine));
