@@ -82,7 +82,8 @@ fn diff_program(args: &Args, wasm: &[u8]) -> anyhow::Result<Conclusion> {
     let sandbox = program::sandbox(&args.file, &args.sandbox)?;
     let invoked = invoked(wasm, args)?.map(|call| (call.export, call.args));
     let entry = program::entry(wasm, invoked)?;
-    program::diff(&engines, wasm, &sandbox, &entry, args.json)
+    let mut worker = (!args.in_process).then(Worker::new);
+    program::diff(&engines, wasm, &sandbox, &entry, worker.as_mut(), args.json)
 }
 
 fn invocations(wasm: &[u8], args: &Args) -> anyhow::Result<Vec<Invocation>> {

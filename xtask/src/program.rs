@@ -2,6 +2,7 @@
 //! status, stdout, stderr and the scratch directory's final tree compared, the first difference shown as a unified diff.
 
 use crate::Conclusion;
+use crate::worker::Worker;
 use anyhow::{Context, bail};
 use oracles::wasi::compare::{Aspect, ProgramVerdict, compare, ending_text};
 use oracles::wasi::sandbox::{Sandbox, read_tree};
@@ -116,18 +117,22 @@ struct Report<'a> {
     runs: &'a [ProgramRun],
 }
 
-/// Runs the program on every tier and prints the comparison.
+/// Runs the program on every tier (each in `worker`, if given) and prints the comparison.
 pub fn diff(
     engines: &[Arc<dyn ProgramEngine>],
     wasm: &[u8],
     sandbox: &Sandbox,
     entry: &Entry,
+    mut worker: Option<&mut Worker>,
     json: bool,
 ) -> anyhow::Result<Conclusion> {
     let limits = Limits::default();
     let runs: Vec<ProgramRun> = engines
         .iter()
-        .map(|engine| oracles::wasi::run(engine.as_ref(), wasm, sandbox, entry, &limits))
+        .map(|engine| match worker.as_deref_mut() {
+            Some(worker) => worker.run_program(engine.id(), wasm, sandbox, entry, &limits),
+            None => oracles::wasi::run(engine.as_ref(), wasm, sandbox, entry, &limits),
+        })
         .collect();
     let verdict = compare(&runs);
     if json {

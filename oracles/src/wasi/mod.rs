@@ -69,7 +69,7 @@ pub enum Ending {
 }
 
 /// Which export a run starts with.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Entry {
     /// A command module: `_start`.
     Command,

@@ -21,7 +21,7 @@ pub enum Node {
 
 /// Everything a program can observe of the world it runs in. Two engines given
 /// the same sandbox must behave identically.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Sandbox {
     /// `argv`, the program name first.
     pub args: Vec<String>,

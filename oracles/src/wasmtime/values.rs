@@ -17,6 +17,27 @@ pub(super) fn outcome<T: 'static>(store: &mut Store<T>, results: &[Val]) -> Outc
     Outcome::Values(values)
 }
 
+/// A call's arguments converted for `func`, and slots for its results.
+pub(super) fn call_slots<T: 'static>(
+    store: &mut Store<T>,
+    func: &wasmtime::Func,
+    args: &[Value],
+) -> Result<(Vec<Val>, Vec<Val>), Outcome> {
+    let mut params = Vec::with_capacity(args.len());
+    for arg in args {
+        match to_val(store, arg) {
+            Ok(val) => params.push(val),
+            Err(e) => return Err(Outcome::HarnessFailed(format!("argument {arg}: {e:?}"))),
+        }
+    }
+    let results = func
+        .ty(&*store)
+        .results()
+        .map(|t| Val::default_for_ty(&t).unwrap_or(Val::I32(0)))
+        .collect();
+    Ok((params, results))
+}
+
 pub(super) fn to_val<T: 'static>(store: &mut Store<T>, value: &Value) -> wasmtime::Result<Val> {
     if let Some(val) = plain_val(value) {
         return Ok(val);

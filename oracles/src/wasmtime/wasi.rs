@@ -9,7 +9,7 @@ use crate::wasi::{CompiledProgram, Ending, Output, ProgramEngine, ProgramInstanc
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::{Instance, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, Trap, Val};
+use wasmtime::{Instance, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{Deterministic, FsPerms, I32Exit, WasiCtxBuilder};
@@ -197,22 +197,10 @@ impl ProgramInstance for WasmtimeInstance {
                 "no exported function `{export}`"
             )));
         };
-        let mut params = Vec::with_capacity(args.len());
-        for arg in args {
-            match super::values::to_val(&mut self.store, arg) {
-                Ok(val) => params.push(val),
-                Err(e) => {
-                    return Ending::Outcome(Outcome::HarnessFailed(format!(
-                        "argument {arg}: {e:?}"
-                    )));
-                }
-            }
-        }
-        let ty = func.ty(&self.store);
-        let mut results: Vec<Val> = ty
-            .results()
-            .map(|t| Val::default_for_ty(&t).unwrap_or(Val::I32(0)))
-            .collect();
+        let (params, mut results) = match super::values::call_slots(&mut self.store, &func, args) {
+            Ok(slots) => slots,
+            Err(outcome) => return Ending::Outcome(outcome),
+        };
         self.arm_deadline();
         match func.call(&mut self.store, &params, &mut results) {
             Ok(()) => Ending::Outcome(super::values::outcome(&mut self.store, &results)),
