@@ -1,6 +1,5 @@
 //! What a module exports for calling: each exported function's name and parameter types, read with wasmparser.
 
-use oracles::Heap;
 use oracles::host::ValType;
 use wasmparser::{CompositeInnerType, ExternalKind, Parser, Payload, TypeRef};
 
@@ -23,7 +22,7 @@ pub fn functions(wasm: &[u8]) -> Vec<ExportedFunc> {
                     for sub in group.into_types() {
                         types.push(match &sub.composite_type.inner {
                             CompositeInnerType::Func(f) => {
-                                Some(f.params().iter().map(val_type).collect())
+                                Some(f.params().iter().map(ValType::from).collect())
                             }
                             _ => None,
                         });
@@ -57,38 +56,6 @@ pub fn functions(wasm: &[u8]) -> Vec<ExportedFunc> {
             Some(ExportedFunc { name, params })
         })
         .collect()
-}
-
-fn val_type(ty: &wasmparser::ValType) -> ValType {
-    match ty {
-        wasmparser::ValType::I32 => ValType::I32,
-        wasmparser::ValType::I64 => ValType::I64,
-        wasmparser::ValType::F32 => ValType::F32,
-        wasmparser::ValType::F64 => ValType::F64,
-        wasmparser::ValType::V128 => ValType::V128,
-        wasmparser::ValType::Ref(r) => ValType::Ref(heap(r)),
-    }
-}
-
-fn heap(r: &wasmparser::RefType) -> Heap {
-    use wasmparser::{AbstractHeapType as A, HeapType};
-    match r.heap_type() {
-        HeapType::Abstract {
-            ty: A::Extern | A::NoExtern,
-            ..
-        } => Heap::Extern,
-        HeapType::Abstract {
-            ty: A::Exn | A::NoExn,
-            ..
-        } => Heap::Exn,
-        HeapType::Abstract {
-            ty: A::Func | A::NoFunc,
-            ..
-        } => Heap::Func,
-        HeapType::Abstract { .. } => Heap::Any,
-        // Concrete types are function types unless the module uses GC; null funcref is the safe guess.
-        _ => Heap::Func,
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! lockstep's generators: modules and arguments for differential runs, all reproducible from a seed.
 
 pub mod args;
+pub mod canonical;
 pub mod exceptions;
 pub mod exports;
 pub mod ops;

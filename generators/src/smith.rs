@@ -90,7 +90,7 @@ pub fn module_with_functions(
     let mut u = Unstructured::new(&entropy);
     let mut module = wasm_smith::Module::new(config, &mut u).map_err(|e| e.to_string())?;
     module.ensure_termination(FUEL).map_err(|e| e.to_string())?;
-    let wasm = module.to_bytes();
+    let wasm = crate::canonical::canonicalize_conversions(&module.to_bytes())?;
     let calls = exports::functions(&wasm)
         .into_iter()
         .map(|f| Call {

@@ -127,24 +127,41 @@ pub fn compare_runs(wasm: &[u8], invocations: &[Invocation], runs: Vec<EngineRun
     let labels = ["compile".to_string(), "instantiate".to_string()]
         .into_iter()
         .chain(invocations.iter().map(label));
+    let exhausted_at: Vec<Option<usize>> = runs.iter().map(first_exhausted_call).collect();
     let steps = labels
         .enumerate()
         .map(|(index, label)| {
-            let mut observations: Vec<Observation> = runs
-                .iter()
-                .filter_map(|run| run.observations.get(index).cloned())
-                .collect();
+            let mut observations = Vec::new();
+            let mut compared = Vec::new();
+            for (run, exhausted) in runs.iter().zip(&exhausted_at) {
+                let Some(observation) = run.observations.get(index) else {
+                    continue;
+                };
+                // An engine that ran out of resources mid-call left its instance
+                // where the others never were: its later calls are shown, not compared.
+                if exhausted.is_none_or(|at| index <= at) {
+                    compared.push(observation.clone());
+                }
+                observations.push(observation.clone());
+            }
             let expected = index
                 .checked_sub(2)
                 .and_then(|call| invocations[call].expected.clone());
             if let Some(outcome) = expected {
-                observations.push(Observation {
+                let known = Observation {
                     engine: EXPECTED.into(),
                     outcome,
                     state: None,
-                });
+                };
+                observations.push(known.clone());
+                compared.push(known);
             }
-            step(label, observations, index >= 2 && tail_calls)
+            let verdict = compare(&compared, index >= 2 && tail_calls);
+            Step {
+                label,
+                observations,
+                verdict,
+            }
         })
         .collect();
     Run {
@@ -165,13 +182,14 @@ pub fn label(invocation: &Invocation) -> String {
     format!("{}({})", invocation.export, args.join(", "))
 }
 
-fn step(label: String, observations: Vec<Observation>, tail_calls: bool) -> Step {
-    let verdict = compare(&observations, tail_calls);
-    Step {
-        label,
-        observations,
-        verdict,
-    }
+/// The step index of the first call that ran out of resources on this engine.
+fn first_exhausted_call(run: &EngineRun) -> Option<usize> {
+    run.observations
+        .iter()
+        .enumerate()
+        .skip(2)
+        .find(|(_, o)| matches!(o.outcome, Outcome::Exhausted(_)))
+        .map(|(index, _)| index)
 }
 
 /// Whether the module uses `return_call*`: it does if it needs the tail-call proposal.
@@ -231,5 +249,56 @@ fn call(engine: &str, state: &mut Progress, invocation: &Invocation) -> Observat
         engine: engine.to_string(),
         outcome,
         state: after,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{Resource, TrapCode};
+
+    fn engine_run(engine: &str, calls: [Outcome; 2]) -> EngineRun {
+        let ok = Outcome::Values(Vec::new());
+        let observations = [ok.clone(), ok]
+            .into_iter()
+            .chain(calls)
+            .map(|outcome| Observation {
+                engine: engine.into(),
+                outcome,
+                state: None,
+            })
+            .collect();
+        EngineRun {
+            observations,
+            timing: Timing::default(),
+        }
+    }
+
+    #[test]
+    fn calls_after_an_engine_ran_out_of_resources_are_not_compared_for_it() {
+        let invocations: Vec<Invocation> = ["deep", "after"]
+            .into_iter()
+            .map(|export| Invocation {
+                export: export.into(),
+                args: Vec::new(),
+                expected: None,
+            })
+            .collect();
+        let one = Outcome::Values(vec![Value::I32(1)]);
+        let runs = vec![
+            engine_run("a", [Outcome::trap(TrapCode::Unreachable, ""), one.clone()]),
+            engine_run("b", [Outcome::trap(TrapCode::Unreachable, ""), one.clone()]),
+            engine_run(
+                "c",
+                [
+                    Outcome::Exhausted(Resource::Stack),
+                    Outcome::Values(vec![Value::I32(2)]),
+                ],
+            ),
+        ];
+        let run = compare_runs(b"", &invocations, runs);
+        assert_eq!(run.steps[2].verdict, Verdict::Agree);
+        assert_eq!(run.steps[3].verdict, Verdict::Agree);
+        assert_eq!(run.steps[3].observations.len(), 3, "still shown");
     }
 }

@@ -14,6 +14,40 @@ pub enum ValType {
     Ref(Heap),
 }
 
+impl From<&wasmparser::ValType> for ValType {
+    fn from(ty: &wasmparser::ValType) -> ValType {
+        match ty {
+            wasmparser::ValType::I32 => ValType::I32,
+            wasmparser::ValType::I64 => ValType::I64,
+            wasmparser::ValType::F32 => ValType::F32,
+            wasmparser::ValType::F64 => ValType::F64,
+            wasmparser::ValType::V128 => ValType::V128,
+            wasmparser::ValType::Ref(r) => ValType::Ref(heap(r)),
+        }
+    }
+}
+
+fn heap(r: &wasmparser::RefType) -> Heap {
+    use wasmparser::{AbstractHeapType as A, HeapType};
+    match r.heap_type() {
+        HeapType::Abstract {
+            ty: A::Extern | A::NoExtern,
+            ..
+        } => Heap::Extern,
+        HeapType::Abstract {
+            ty: A::Exn | A::NoExn,
+            ..
+        } => Heap::Exn,
+        HeapType::Abstract {
+            ty: A::Func | A::NoFunc,
+            ..
+        } => Heap::Func,
+        HeapType::Abstract { .. } => Heap::Any,
+        // Concrete types are function types unless the module uses GC; null funcref is the safe guess.
+        _ => Heap::Func,
+    }
+}
+
 /// The results of calling import `module.name` with `args`.
 ///
 /// A pure function of the import's name and arguments, so that every engine

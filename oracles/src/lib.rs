@@ -1,9 +1,12 @@
 //! lockstep's oracles: WebAssembly engines behind one trait, and the shared outcome model.
 
+pub mod asyncify;
 pub mod compare;
 pub mod differential;
 pub mod engine;
+pub mod external;
 pub mod features;
+pub mod hex;
 pub mod host;
 pub mod mutants;
 pub mod outcome;
@@ -27,6 +30,8 @@ pub const ENGINE_IDS: &[&str] = &[
     "wasmtime-winch",
     "wasmtime-pulley",
     "wasmi",
+    "asyncify",
+    "asyncify-wasmi",
 ];
 
 /// The built-in engine with this id (or a `mutant:*` self-test engine).
@@ -34,6 +39,9 @@ pub const ENGINE_IDS: &[&str] = &[
 pub fn engine(id: &str) -> Option<Arc<dyn Engine>> {
     if id.starts_with("mutant:") {
         return mutants::create(id, engine("wasmtime-cranelift")?);
+    }
+    if let Some(started) = external::engine(id) {
+        return started.ok();
     }
     static ENGINES: OnceLock<Vec<OnceLock<Arc<dyn Engine>>>> = OnceLock::new();
     let slots = ENGINES.get_or_init(|| ENGINE_IDS.iter().map(|_| OnceLock::new()).collect());
@@ -44,6 +52,9 @@ pub fn engine(id: &str) -> Option<Arc<dyn Engine>> {
 /// The engine with this id in every configuration fuzzing varies: the wasmtime
 /// tiers under each knob combination, other engines as they are.
 pub fn swarm(id: &str) -> Option<Vec<Arc<dyn Engine>>> {
+    if let Some(variants) = asyncify::swarm(id) {
+        return Some(variants);
+    }
     let tier = match id {
         "wasmtime-cranelift" => wasmtime::Tier::Cranelift,
         "wasmtime-aot" => wasmtime::Tier::Aot,
@@ -62,6 +73,8 @@ fn create(id: &str) -> Arc<dyn Engine> {
         "wasmtime-winch" => Arc::new(wasmtime::Wasmtime::new(Tier::Winch)),
         "wasmtime-pulley" => Arc::new(wasmtime::Wasmtime::new(Tier::Pulley)),
         "wasmi" => Arc::new(wasmi::Wasmi::new()),
+        "asyncify" => Arc::new(asyncify::Asyncify::on_wasmtime(0)),
+        "asyncify-wasmi" => Arc::new(asyncify::Asyncify::on_wasmi(0)),
         _ => unreachable!("{id} is listed in ENGINE_IDS"),
     }
 }

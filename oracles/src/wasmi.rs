@@ -1,10 +1,12 @@
 //! The `wasmi` oracle: wasmi's interpreter behind lockstep's engine traits, metered by fuel.
 
+use crate::asyncify::unwind::Control;
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
 use crate::host;
 use crate::outcome::{Heap, Outcome, Ref, Resource, State, TrapCode, Value, digest};
 use crate::spectest::{self, ParamType};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use wasmi::errors::{ErrorKind, InstantiationError, MemoryError, TableError};
 use wasmi::{AsContext, Extern, ExternRef, Func, Nullable, StoreLimits, Val, ValType};
@@ -86,6 +88,23 @@ impl Engine for Wasmi {
     }
 
     fn session(&self, limits: &Limits) -> Box<dyn Session> {
+        Box::new(self.new_session(limits))
+    }
+}
+
+impl Wasmi {
+    /// A session whose instances' function imports unwind under `control` (see [`crate::asyncify`]).
+    pub(crate) fn unwinding_session(
+        &self,
+        limits: &Limits,
+        control: Arc<Control>,
+    ) -> Box<dyn Session> {
+        let mut session = self.new_session(limits);
+        session.unwinds = Some(control);
+        Box::new(session)
+    }
+
+    fn new_session(&self, limits: &Limits) -> WasmiSession {
         // A wasmi engine keeps the code of every module it compiled until it is
         // dropped: one engine per session frees it with the session.
         let engine = wasmi::Engine::new(&self.config);
@@ -93,14 +112,15 @@ impl Engine for Wasmi {
         // Defined before the limiter is installed: spectest exists whatever the limits.
         let spectest = spectest_exports(&mut store);
         store.limiter(|limits| limits);
-        Box::new(WasmiSession {
+        WasmiSession {
             store,
             fuel: fuel_budget(limits.call_time),
             modules: Vec::new(),
             instances: Vec::new(),
             importables: HashMap::from([("spectest".to_string(), spectest)]),
             host_functions: limits.host_functions,
-        })
+            unwinds: None,
+        }
     }
 }
 
@@ -230,6 +250,8 @@ struct WasmiSession {
     importables: Importables,
     /// Whether unresolved function imports get deterministic host functions.
     host_functions: bool,
+    /// Set on Asyncify tiers: function imports are wrapped to unwind.
+    unwinds: Option<Arc<Control>>,
 }
 
 impl WasmiSession {
@@ -316,10 +338,27 @@ impl Session for WasmiSession {
     fn instantiate(&mut self, id: ModuleId) -> Result<InstanceId, Outcome> {
         let module = self.modules.get(id.0).cloned();
         let module = module.ok_or_else(|| harness_failure(format!("unknown module {id:?}")))?;
-        let imports = self.resolve_imports(&module)?;
+        let mut imports = self.resolve_imports(&module)?;
+        let tag = self.unwinds.as_ref().map(|control| control.reserve_tag());
+        if let (Some(control), Some(tag)) = (&self.unwinds, tag) {
+            for import in &mut imports {
+                if let Extern::Func(real) = *import {
+                    let wrapped = crate::asyncify::wrap_wasmi_import(
+                        &mut self.store,
+                        real,
+                        control.clone(),
+                        tag,
+                    );
+                    *import = Extern::Func(wrapped);
+                }
+            }
+        }
         self.refuel()?;
         let instance = wasmi::Instance::new(&mut self.store, &module, &imports)
             .map_err(|error| instantiation_failure(&error))?;
+        if let (Some(control), Some(tag)) = (&self.unwinds, tag) {
+            control.bind(tag);
+        }
         self.instances.push(instance);
         Ok(InstanceId(self.instances.len() - 1))
     }

@@ -242,8 +242,10 @@ impl Driver {
     fn instantiate_into(&mut self, line: u32, name: &Option<String>, module: ModuleId) -> Status {
         let instantiated = self.session.instantiate(module);
         self.observe(&instantiated);
-        let result =
-            instantiated.map_err(|outcome| Status::Fail(format!("instantiation: {outcome}")));
+        let result = instantiated.map_err(|outcome| match outcome {
+            Outcome::Unsupported(why) => Status::Skip(why),
+            outcome => Status::Fail(format!("instantiation: {outcome}")),
+        });
         let status = match &result {
             Ok(_) => Status::Pass,
             Err(status) => status.clone(),
@@ -353,7 +355,11 @@ impl Driver {
         if let Ok(outcome) = &outcome {
             self.last_outcome = Some(outcome.clone());
         }
-        outcome
+        match outcome {
+            // An engine that cannot run an action (a value its API cannot pass) skips it.
+            Ok(Outcome::Unsupported(why)) => Err(Status::Skip(why)),
+            other => other,
+        }
     }
 
     fn perform_action(&mut self, action: &Action) -> Result<Outcome, Status> {
@@ -389,7 +395,9 @@ impl Driver {
         let compiled = self.session.compile(wasm);
         self.observe(&compiled);
         match compiled {
-            Err(outcome) if outcome.is_rejection() || matches!(outcome, Outcome::Unsupported(_)) => Status::Pass,
+            Err(outcome) if outcome.is_rejection() => Status::Pass,
+            // The engine did not judge the module: a skip, never a pass.
+            Err(Outcome::Unsupported(why)) => Status::Skip(why),
             Err(outcome) => Status::Fail(format!("expected a rejection ({message}), got {outcome}")),
             // The suites assert the rules of their own spec version; a later
             // proposal this engine runs can make the same module valid.

@@ -1,5 +1,6 @@
 //! `cargo xtask bench`: speed and memory measured against a reference in the same run, as ratios.
 
+mod asyncify;
 mod programs;
 
 use crate::Conclusion;
@@ -33,6 +34,8 @@ enum Target {
     Fuzz,
     /// Reduction of planted divergences: size before and after, and time.
     Reduce,
+    /// Asyncify: instrumentation time per module, code growth, and the cost of one unwind/rewind cycle.
+    Asyncify,
     /// The corpus of WASI programs on every tier: compile, start-up and run time, ratios, slow tiers flagged.
     Programs,
 }
@@ -45,6 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         Target::Conformance => conformance(),
         Target::Fuzz => fuzz(args.seconds),
         Target::Reduce => reduce(),
+        Target::Asyncify => asyncify::run(),
         Target::Programs => programs::run(args.runs, args.slower_than_class),
     }
 }

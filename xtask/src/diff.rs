@@ -155,7 +155,21 @@ pub fn table(engines: &[Arc<dyn Engine>], run: &Run) -> String {
             (step.label.clone(), cells, verdict_text(&step.verdict))
         })
         .collect();
-    render(&header, &rows)
+    render(&header, &rows) + &unsupported_reasons(run)
+}
+
+/// Each engine's full reason for not running the module, which cells cut short.
+fn unsupported_reasons(run: &Run) -> String {
+    let mut reasons: BTreeMap<&str, &str> = BTreeMap::new();
+    for observation in run.steps.iter().flat_map(|step| &step.observations) {
+        if let Outcome::Unsupported(why) = &observation.outcome {
+            reasons.entry(&observation.engine).or_insert(why);
+        }
+    }
+    reasons
+        .iter()
+        .map(|(engine, why)| format!("{engine}: unsupported: {why}\n"))
+        .collect()
 }
 
 fn render(header: &[String], rows: &[(String, Vec<String>, String)]) -> String {

@@ -5,6 +5,7 @@ mod conformance;
 mod corpus;
 mod diff;
 mod engines;
+mod example_engine;
 mod finding;
 mod fuzz;
 mod input;
@@ -54,6 +55,19 @@ enum Command {
         /// Engines skip their own time limits: the parent's watchdog is the only one.
         #[arg(long)]
         watchdog_only: bool,
+        /// External engines configured in the parent, as `NAME=COMMAND`.
+        #[arg(long = "external", value_name = "NAME=COMMAND")]
+        externals: Vec<String>,
+    },
+    /// (example) A built-in engine served over the external-engine protocol, optionally broken.
+    #[command(name = "example-engine", hide = true)]
+    ExampleEngine {
+        /// The built-in engine to serve.
+        #[arg(long, default_value = "wasmi")]
+        engine: String,
+        /// Misbehave on every call.
+        #[arg(long)]
+        broken: Option<example_engine::Broken>,
     },
 }
 
@@ -88,7 +102,11 @@ fn main() -> ExitCode {
         Command::Engines { json } => engines::run(json),
         Command::Bench(args) => bench::run(args),
         Command::Corpus => corpus::build(),
-        Command::Worker { watchdog_only } => worker::serve(watchdog_only),
+        Command::Worker {
+            watchdog_only,
+            externals,
+        } => worker::serve(watchdog_only, &externals),
+        Command::ExampleEngine { engine, broken } => example_engine::serve(&engine, broken),
     };
     match result {
         Ok(conclusion) => conclusion.into(),
@@ -100,23 +118,39 @@ fn main() -> ExitCode {
 }
 
 /// The engines named on the command line (all built-in engines when none are),
-/// or an error listing the valid ids.
+/// or an error listing the valid ids. `NAME=COMMAND` configures an external engine.
 pub fn select_engines(ids: &[String]) -> anyhow::Result<Vec<std::sync::Arc<dyn oracles::Engine>>> {
-    let ids: Vec<&str> = if ids.is_empty() {
-        oracles::ENGINE_IDS.to_vec()
+    let ids: Vec<String> = if ids.is_empty() {
+        oracles::ENGINE_IDS
+            .iter()
+            .map(|id| id.to_string())
+            .collect()
     } else {
-        ids.iter().map(String::as_str).collect()
-    };
-    ids.iter()
-        .map(|id| {
-            oracles::engine(id).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "unknown engine `{id}`; valid engines: {}",
-                    oracles::ENGINE_IDS.join(", ")
-                )
+        ids.iter()
+            .map(|id| match id.contains('=') {
+                true => oracles::external::configure(id).map_err(anyhow::Error::msg),
+                false => Ok(id.clone()),
             })
-        })
-        .collect()
+            .collect::<anyhow::Result<_>>()?
+    };
+    ids.iter().map(|id| select_engine(id)).collect()
+}
+
+fn select_engine(id: &str) -> anyhow::Result<std::sync::Arc<dyn oracles::Engine>> {
+    if let Some(Err(why)) = oracles::external::engine(id) {
+        anyhow::bail!("engine `{id}` is unavailable: {why}");
+    }
+    oracles::engine(id).ok_or_else(|| {
+        let valid: Vec<&str> = oracles::ENGINE_IDS
+            .iter()
+            .chain(oracles::external::BUNDLED)
+            .copied()
+            .collect();
+        anyhow::anyhow!(
+            "unknown engine `{id}`; valid engines: {}, or NAME=COMMAND for an external engine",
+            valid.join(", ")
+        )
+    })
 }
 
 /// A memory figure of this process from `/proc/self/status` (`VmRSS`, `VmHWM`), in MiB.

@@ -79,17 +79,21 @@ pub fn sandbox(program: &Path, args: &SandboxArgs) -> anyhow::Result<Sandbox> {
     Ok(sandbox)
 }
 
-/// The tiers named on the command line (every built-in engine when none are).
+/// The tiers named on the command line (every WASI tier when none are).
 pub fn select(ids: &[String]) -> anyhow::Result<Vec<Arc<dyn ProgramEngine>>> {
     let ids: Vec<&str> = match ids.is_empty() {
-        true => oracles::ENGINE_IDS.to_vec(),
+        true => oracles::wasi::PROGRAM_ENGINE_IDS.to_vec(),
         false => ids.iter().map(String::as_str).collect(),
     };
     ids.iter()
         .map(|id| {
             oracles::wasi::program_engine(id).with_context(|| {
+                let what = match oracles::ENGINE_IDS.contains(id) {
+                    true => "does not run WASI programs",
+                    false => "is unknown",
+                };
                 format!(
-                    "unknown engine `{id}` for WASI programs; valid engines: {}",
+                    "engine `{id}` {what}; engines for WASI programs: {}",
                     oracles::wasi::known_ids().join(", ")
                 )
             })

@@ -79,9 +79,12 @@ enum Reply {
 }
 
 /// The worker's side: answer requests from standard input until it closes.
-pub fn serve(watchdog_only: bool) -> anyhow::Result<Conclusion> {
+pub fn serve(watchdog_only: bool, externals: &[String]) -> anyhow::Result<Conclusion> {
     if watchdog_only {
         oracles::wasmtime::rely_on_outside_watchdog();
+    }
+    for spec in externals {
+        oracles::external::configure(spec).map_err(anyhow::Error::msg)?;
     }
     let mut engines: HashMap<EngineRef, Arc<dyn Engine>> = HashMap::new();
     let mut program_engines: HashMap<String, Arc<dyn ProgramEngine>> = HashMap::new();
@@ -459,6 +462,9 @@ fn spawn(watchdog_only: bool) -> std::io::Result<(Child, ChildStdin, Receiver<St
     command.arg(SUBCOMMAND);
     if watchdog_only {
         command.arg("--watchdog-only");
+    }
+    for spec in oracles::external::configured_specs() {
+        command.arg(format!("--external={spec}"));
     }
     let mut child = command
         .stdin(Stdio::piped())

@@ -14,7 +14,7 @@ fn fixture(name: &str) -> String {
 }
 
 #[test]
-fn ten_million_tail_calls_agree_and_winch_is_unsupported() {
+fn ten_million_tail_calls_agree_and_winch_and_asyncify_are_unsupported() {
     let output = diff(&[&fixture("tail_chain.wat"), "--invoke", "run", "10000000"]);
     let text = shown(&output);
     assert_eq!(output.status.code(), Some(0), "{text}");
@@ -25,6 +25,10 @@ fn ten_million_tail_calls_agree_and_winch_is_unsupported() {
     assert!(call.ends_with("agree"), "{text}");
     assert_eq!(call.matches("[i64:3273872768]").count(), 4, "{text}");
     assert!(call.contains("unsupported (needs tail-call)"), "{text}");
+    for tier in ["asyncify", "asyncify-wasmi"] {
+        let reason = format!("{tier}: unsupported: asyncify: tail calls not yet supported");
+        assert!(text.contains(&reason), "{text}");
+    }
 }
 
 #[test]

@@ -20,6 +20,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The tiers that run WASI programs, in report order.
+pub const PROGRAM_ENGINE_IDS: &[&str] = &[
+    "wasmtime-cranelift",
+    "wasmtime-aot",
+    "wasmtime-winch",
+    "wasmtime-pulley",
+    "wasmi",
+];
+
 /// A tier that runs WASI preview 1 programs.
 pub trait ProgramEngine: Send + Sync {
     /// The tier's id, the same as its [`crate::Engine`] id.
@@ -207,9 +216,9 @@ pub fn program_engine(id: &str) -> Option<Arc<dyn ProgramEngine>> {
     Some(Arc::new(WasmtimePrograms::new(tier)))
 }
 
-/// The ids [`program_engine`] knows: every built-in engine, then the self-test tier.
+/// The ids [`program_engine`] knows: the WASI tiers, then the self-test tier.
 pub fn known_ids() -> Vec<&'static str> {
-    crate::ENGINE_IDS
+    PROGRAM_ENGINE_IDS
         .iter()
         .copied()
         .chain([mutant::ID])

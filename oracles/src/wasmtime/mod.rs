@@ -7,9 +7,11 @@ mod values;
 pub mod wasi;
 mod winch;
 
+use crate::asyncify::unwind::Control;
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
 use crate::outcome::{Exception, Outcome, Resource, State, TrapCode, digest};
 use crate::{Value, features, host, spectest};
+use std::sync::Arc;
 use std::time::Duration;
 use wasmparser::WasmFeatures;
 use wasmtime::{
@@ -177,6 +179,17 @@ impl Wasmtime {
             loader,
         })
     }
+
+    /// A session whose instances' function imports unwind under `control` (see [`crate::asyncify`]).
+    pub(crate) fn unwinding_session(
+        &self,
+        limits: &Limits,
+        control: Arc<Control>,
+    ) -> Box<dyn Session> {
+        let mut session = WasmtimeSession::new(self, limits);
+        session.unwinds = Some(control);
+        Box::new(session)
+    }
 }
 
 fn build_engine(tier: Tier, knobs: Knobs) -> wasmtime::Result<wasmtime::Engine> {
@@ -263,6 +276,8 @@ struct WasmtimeSession {
     /// Epoch ticks a call may take, when the engine interrupts calls at all.
     deadline_ticks: Option<u64>,
     host_functions: bool,
+    /// Set on Asyncify tiers: function imports are wrapped to unwind.
+    unwinds: Option<Arc<Control>>,
 }
 
 impl WasmtimeSession {
@@ -293,6 +308,7 @@ impl WasmtimeSession {
                 .epochs
                 .then(|| (limits.call_time.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64),
             host_functions: limits.host_functions,
+            unwinds: None,
         }
     }
 
@@ -400,6 +416,34 @@ impl WasmtimeSession {
         }
     }
 
+    /// Instantiates with every function import wrapped to unwind under `control`.
+    fn instantiate_unwinding(
+        &mut self,
+        module: &Module,
+        control: &Arc<Control>,
+    ) -> wasmtime::Result<Instance> {
+        let tag = control.reserve_tag();
+        let mut imports = Vec::new();
+        for import in module.imports() {
+            let Some(item) = self.linker.get_by_import(&mut self.store, &import) else {
+                let (module, name) = (import.module(), import.name());
+                wasmtime::bail!("unknown import: `{module}::{name}` has not been defined");
+            };
+            imports.push(match item {
+                Extern::Func(real) => Extern::Func(crate::asyncify::wrap_wasmtime_import(
+                    &mut self.store,
+                    real,
+                    control.clone(),
+                    tag,
+                )),
+                other => other,
+            });
+        }
+        let instance = Instance::new(&mut self.store, module, &imports)?;
+        control.bind(tag);
+        Ok(instance)
+    }
+
     fn load(&self, wasm: &[u8]) -> wasmtime::Result<Module> {
         match &self.loader {
             Some(loader) => aot::compile_and_load(&self.engine, loader, wasm),
@@ -429,7 +473,11 @@ impl Session for WasmtimeSession {
             self.define_host_functions(&module);
         }
         self.arm_deadline();
-        match self.linker.instantiate(&mut self.store, &module) {
+        let instantiated = match self.unwinds.clone() {
+            Some(control) => self.instantiate_unwinding(&module, &control),
+            None => self.linker.instantiate(&mut self.store, &module),
+        };
+        match instantiated {
             Ok(instance) => {
                 self.instances.push(instance);
                 Ok(InstanceId(self.instances.len() - 1))

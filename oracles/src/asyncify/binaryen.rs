@@ -1,0 +1,354 @@
+//! Binaryen's Asyncify pass: binaryen.js, installed from npm on first use, run by Node in a child process, results cached by content hash.
+//!
+//! binaryen.js (132) rather than the `wasm-opt` crate (binaryen 116): it needs
+//! no 7-minute C++ build, it reads the proposals newer spec tests use, and a
+//! binaryen abort takes down a Node process, never lockstep.
+
+use super::unwind;
+use crate::hex::{hex, unhex};
+use crate::outcome::digest;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use wasmparser::WasmFeatures;
+
+/// The binaryen.js release lockstep installs.
+pub const VERSION: &str = "132.0.0";
+
+/// The instrumenter Node runs.
+const SCRIPT: &str = include_str!("instrument.mjs");
+
+/// Cached results stop being written past this many; the spec suites need
+/// about a tenth of it, and an endless fuzzing run must not fill the disk.
+const CACHE_ENTRIES: usize = 60_000;
+
+/// Why a module has no instrumented form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Asyncify cannot handle the module; binaryen's reason.
+    Unsupported(String),
+    /// Binaryen could not be run at all.
+    Unavailable(String),
+}
+
+impl Refusal {
+    pub fn reason(self) -> String {
+        let (Refusal::Unsupported(why) | Refusal::Unavailable(why)) = self;
+        why
+    }
+}
+
+/// Binaryen's names for the proposals it implements.
+const BINARYEN_FEATURES: &[(WasmFeatures, &str)] = &[
+    (WasmFeatures::MUTABLE_GLOBAL, "MutableGlobals"),
+    (WasmFeatures::SATURATING_FLOAT_TO_INT, "NontrappingFPToInt"),
+    (WasmFeatures::SIGN_EXTENSION, "SignExt"),
+    (WasmFeatures::REFERENCE_TYPES, "ReferenceTypes"),
+    (WasmFeatures::REFERENCE_TYPES, "CallIndirectOverlong"),
+    (WasmFeatures::MULTI_VALUE, "Multivalue"),
+    (WasmFeatures::BULK_MEMORY, "BulkMemory"),
+    (WasmFeatures::BULK_MEMORY, "BulkMemoryOpt"),
+    (WasmFeatures::SIMD, "SIMD128"),
+    (WasmFeatures::RELAXED_SIMD, "RelaxedSIMD"),
+    (WasmFeatures::THREADS, "Atomics"),
+    (WasmFeatures::TAIL_CALL, "TailCall"),
+    (WasmFeatures::MULTI_MEMORY, "MultiMemory"),
+    (WasmFeatures::EXCEPTIONS, "ExceptionHandling"),
+    (WasmFeatures::MEMORY64, "Memory64"),
+    (WasmFeatures::EXTENDED_CONST, "ExtendedConst"),
+    (WasmFeatures::GC, "GC"),
+    (WasmFeatures::CUSTOM_PAGE_SIZES, "CustomPageSizes"),
+    (WasmFeatures::WIDE_ARITHMETIC, "WideArithmetic"),
+];
+
+/// The binaryen feature names of the proposals in `features`.
+fn binaryen_features(features: WasmFeatures) -> Vec<&'static str> {
+    BINARYEN_FEATURES
+        .iter()
+        .filter(|(flag, _)| features.contains(*flag))
+        .map(|(_, name)| *name)
+        .collect()
+}
+
+/// `wasm` instrumented by Asyncify for an engine with `features`, and
+/// optimized at `optimize` (0, 1, 2 or 3).
+pub fn instrument(wasm: &[u8], features: WasmFeatures, optimize: u8) -> Result<Vec<u8>, Refusal> {
+    let tools = tools()?;
+    let features = binaryen_features(features);
+    let cached = tools.cache_path(wasm, &features, optimize);
+    if let Some(result) = read_cached(&cached) {
+        return result;
+    }
+    match tools.run(wasm, &features, optimize)? {
+        Answer::Done(result) => {
+            tools.store(&cached, &result);
+            result
+        }
+        Answer::Died(why) => Err(Refusal::Unsupported(why)),
+    }
+}
+
+/// Like [`instrument`], without reading or writing the cache.
+pub fn instrument_uncached(
+    wasm: &[u8],
+    features: WasmFeatures,
+    optimize: u8,
+) -> Result<Vec<u8>, Refusal> {
+    match tools()?.run(wasm, &binaryen_features(features), optimize)? {
+        Answer::Done(result) => result,
+        Answer::Died(why) => Err(Refusal::Unsupported(why)),
+    }
+}
+
+/// "binaryen 132.0.0", or why binaryen cannot be used here.
+pub fn describe() -> Result<String, String> {
+    match tools() {
+        Ok(_) => Ok(format!("binaryen {VERSION}")),
+        Err(refusal) => Err(refusal.reason()),
+    }
+}
+
+/// Where lockstep installs the tools it fetches itself, and their caches:
+/// `$LOCKSTEP_TOOLS`, or `target/lockstep/tools` in the workspace.
+fn tools_dir() -> PathBuf {
+    match std::env::var_os("LOCKSTEP_TOOLS") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/lockstep/tools"),
+    }
+}
+
+/// The installed binaryen.js, its instrumenter process and its cache.
+struct Tools {
+    script: PathBuf,
+    cache: PathBuf,
+    cached: AtomicUsize,
+    process: Mutex<Option<Instrumenter>>,
+}
+
+fn tools() -> Result<&'static Tools, Refusal> {
+    static TOOLS: OnceLock<Result<Tools, String>> = OnceLock::new();
+    TOOLS
+        .get_or_init(Tools::install)
+        .as_ref()
+        .map_err(|why| Refusal::Unavailable(why.clone()))
+}
+
+impl Tools {
+    fn install() -> Result<Tools, String> {
+        let root = tools_dir();
+        let package = root.join(format!("binaryen-{VERSION}"));
+        if !package.join("node_modules/binaryen/package.json").exists() {
+            npm_install(&package)?;
+        }
+        let fingerprint = digest(SCRIPT.as_bytes());
+        let script = package.join(format!("instrument-{fingerprint:016x}.mjs"));
+        write_atomically(&script, SCRIPT.as_bytes())
+            .map_err(|e| format!("writing {}: {e}", script.display()))?;
+        let cache = root.join(format!("asyncify-cache/{VERSION}-{fingerprint:016x}"));
+        std::fs::create_dir_all(&cache)
+            .map_err(|e| format!("creating {}: {e}", cache.display()))?;
+        let cached = std::fs::read_dir(&cache).map_or(0, |entries| entries.count());
+        Ok(Tools {
+            script,
+            cache,
+            cached: AtomicUsize::new(cached),
+            process: Mutex::new(None),
+        })
+    }
+
+    fn cache_path(&self, wasm: &[u8], features: &[&str], optimize: u8) -> PathBuf {
+        let features = digest(features.join(",").as_bytes()) as u16;
+        let name = format!(
+            "{:016x}-{}-{features:04x}-O{optimize}",
+            digest(wasm),
+            wasm.len()
+        );
+        self.cache.join(name)
+    }
+
+    fn store(&self, path: &Path, result: &Result<Vec<u8>, Refusal>) {
+        if self.cached.fetch_add(1, Ordering::Relaxed) >= CACHE_ENTRIES {
+            return;
+        }
+        // A cache that cannot be written only costs time.
+        let _ = match result {
+            Ok(wasm) => write_atomically(&path.with_extension("wasm"), wasm),
+            Err(refusal) => {
+                let why = refusal.clone().reason();
+                write_atomically(&path.with_extension("why"), why.as_bytes())
+            }
+        };
+    }
+
+    /// Instruments with the running process, starting one when there is none.
+    fn run(&self, wasm: &[u8], features: &[&str], optimize: u8) -> Result<Answer, Refusal> {
+        let mut process = self.process.lock().unwrap_or_else(|p| p.into_inner());
+        if process.is_none() {
+            *process = Some(Instrumenter::start(&self.script).map_err(Refusal::Unavailable)?);
+        }
+        let instrumenter = process.as_mut().expect("just started");
+        let answer = instrumenter.request(wasm, features, optimize);
+        if matches!(answer, Answer::Died(_)) {
+            *process = None;
+        }
+        Ok(answer)
+    }
+}
+
+fn read_cached(path: &Path) -> Option<Result<Vec<u8>, Refusal>> {
+    if let Ok(wasm) = std::fs::read(path.with_extension("wasm")) {
+        return Some(Ok(wasm));
+    }
+    let why = std::fs::read_to_string(path.with_extension("why")).ok()?;
+    Some(Err(Refusal::Unsupported(why)))
+}
+
+/// Installs binaryen.js into `package` with npm, staging it so that
+/// concurrent first uses never see a half-installed package.
+fn npm_install(package: &Path) -> Result<(), String> {
+    let node = Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|out| out.status.success()) {
+        return Err("Asyncify needs Node.js: `node --version` did not run".to_string());
+    }
+    let staging = package.with_extension(format!("staging-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging)
+        .map_err(|e| format!("creating {}: {e}", staging.display()))?;
+    let installed = Command::new("npm")
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            "--prefix",
+        ])
+        .arg(&staging)
+        .arg(format!("binaryen@{VERSION}"))
+        .stdout(Stdio::null())
+        .output()
+        .map_err(|e| format!("Asyncify needs npm to install binaryen.js: {e}"))?;
+    if !installed.status.success() {
+        let _ = std::fs::remove_dir_all(&staging);
+        let stderr = String::from_utf8_lossy(&installed.stderr);
+        return Err(format!(
+            "`npm install binaryen@{VERSION}` failed: {}",
+            stderr.trim()
+        ));
+    }
+    if std::fs::rename(&staging, package).is_err() {
+        // Another process installed it first.
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    Ok(())
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if std::fs::read(path).is_ok_and(|existing| existing == bytes) {
+        return Ok(());
+    }
+    let staging = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&staging, bytes)?;
+    std::fs::rename(&staging, path)
+}
+
+/// A Node process running the instrumenter script.
+struct Instrumenter {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    /// The end of what the process wrote to stderr: why it died, if it does.
+    stderr: Arc<Mutex<String>>,
+}
+
+enum Answer {
+    Done(Result<Vec<u8>, Refusal>),
+    /// The process died or answered nonsense; the reason is all that is left.
+    Died(String),
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Reply {
+    Wasm(String),
+    Error(String),
+}
+
+impl Instrumenter {
+    fn start(script: &Path) -> Result<Instrumenter, String> {
+        let mut child = Command::new("node")
+            .arg(script)
+            .arg(unwind::PAGES.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("starting `node {}`: {e}", script.display()))?;
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut pipe = child.stderr.take().expect("piped");
+        let tail = stderr.clone();
+        std::thread::spawn(move || {
+            let mut chunk = [0; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+                let mut tail = tail.lock().unwrap_or_else(|p| p.into_inner());
+                tail.push_str(&String::from_utf8_lossy(&chunk[..n]));
+                let excess = tail.len().saturating_sub(4096);
+                let cut = tail.floor_char_boundary(excess);
+                tail.replace_range(..cut, "");
+            }
+        });
+        Ok(Instrumenter {
+            stdin: child.stdin.take().expect("piped"),
+            stdout: BufReader::new(child.stdout.take().expect("piped")),
+            child,
+            stderr,
+        })
+    }
+
+    fn request(&mut self, wasm: &[u8], features: &[&str], optimize: u8) -> Answer {
+        let features = serde_json::to_string(features).expect("names serialize");
+        let request = format!(
+            "{{\"wasm\":\"{}\",\"optimize\":{optimize},\"features\":{features}}}\n",
+            hex(wasm)
+        );
+        let mut line = String::new();
+        let exchanged = self
+            .stdin
+            .write_all(request.as_bytes())
+            .and_then(|()| self.stdin.flush())
+            .and_then(|()| self.stdout.read_line(&mut line));
+        let reply = match exchanged {
+            Ok(1..) => serde_json::from_str::<Reply>(&line).ok(),
+            _ => None,
+        };
+        match reply {
+            Some(Reply::Wasm(text)) => match unhex(&text) {
+                Ok(wasm) => Answer::Done(Ok(wasm)),
+                Err(why) => Answer::Died(format!("binaryen.js answered with broken hex: {why}")),
+            },
+            Some(Reply::Error(why)) => Answer::Done(Err(Refusal::Unsupported(why))),
+            None => Answer::Died(self.death()),
+        }
+    }
+
+    /// Why the process stopped answering: its exit status and last words.
+    fn death(&mut self) -> String {
+        let _ = self.child.kill();
+        let status = self.child.wait().map(|s| s.to_string()).unwrap_or_default();
+        let stderr = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        format!("binaryen.js stopped ({status}): {}", last.trim())
+    }
+}
+
+impl Drop for Instrumenter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

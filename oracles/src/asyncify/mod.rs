@@ -1,0 +1,335 @@
+//! Asyncify tiers: modules instrumented by binaryen's Asyncify pass, run on a base engine that unwinds and rewinds at import calls.
+//!
+//! An instrumented module must mean what the plain one means: the same values,
+//! traps, exceptions and state, however often it is paused at an import.
+
+mod binaryen;
+mod on_wasmi;
+mod on_wasmtime;
+pub mod unwind;
+
+pub use binaryen::VERSION as BINARYEN_VERSION;
+pub(crate) use on_wasmi::wrap as wrap_wasmi_import;
+pub(crate) use on_wasmtime::wrap as wrap_wasmtime_import;
+
+use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
+use crate::outcome::{Outcome, Resource, State, Value};
+use crate::{features, wasmi, wasmtime};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use unwind::Control;
+use wasmparser::WasmFeatures;
+
+/// The engine an Asyncify tier runs instrumented modules on.
+enum Base {
+    Wasmtime(wasmtime::Wasmtime),
+    Wasmi(wasmi::Wasmi),
+}
+
+impl Base {
+    fn session(&self, limits: &Limits, control: Arc<Control>) -> Box<dyn Session> {
+        match self {
+            Base::Wasmtime(engine) => engine.unwinding_session(limits, control),
+            Base::Wasmi(engine) => engine.unwinding_session(limits, control),
+        }
+    }
+
+    fn engine(&self) -> &dyn Engine {
+        match self {
+            Base::Wasmtime(engine) => engine,
+            Base::Wasmi(engine) => engine,
+        }
+    }
+}
+
+/// One Asyncify tier: a base engine and binaryen's optimize level after instrumenting.
+pub struct Asyncify {
+    id: &'static str,
+    base: Base,
+    optimize: u8,
+}
+
+/// Binaryen's optimize levels fuzzing varies: instrumentation only, then `-O1`
+/// and `-O3`, as real users ship Asyncify output.
+pub const OPTIMIZE_LEVELS: [u8; 3] = [0, 1, 3];
+
+impl Asyncify {
+    /// `asyncify`: instrumented modules on wasmtime's Cranelift tier.
+    pub fn on_wasmtime(optimize: u8) -> Asyncify {
+        let base = wasmtime::Wasmtime::new(wasmtime::Tier::Cranelift);
+        Asyncify {
+            id: "asyncify",
+            base: Base::Wasmtime(base),
+            optimize,
+        }
+    }
+
+    /// `asyncify-wasmi`: instrumented modules on wasmi.
+    pub fn on_wasmi(optimize: u8) -> Asyncify {
+        Asyncify {
+            id: "asyncify-wasmi",
+            base: Base::Wasmi(wasmi::Wasmi::new()),
+            optimize,
+        }
+    }
+}
+
+impl Engine for Asyncify {
+    fn id(&self) -> &'static str {
+        self.id
+    }
+
+    fn version(&self) -> String {
+        let base = self.base.engine();
+        let tool = binaryen::describe().unwrap_or_else(|why| format!("unavailable: {why}"));
+        let level = match self.optimize {
+            0 => String::new(),
+            level => format!(" -O{level}"),
+        };
+        format!("{tool}{level} on {} {}", base.id(), base.version())
+    }
+
+    fn features(&self) -> WasmFeatures {
+        self.base.engine().features()
+    }
+
+    fn session(&self, limits: &Limits) -> Box<dyn Session> {
+        self.session_with_control(limits).0
+    }
+}
+
+impl Asyncify {
+    /// A session, and the control that counts its unwinds.
+    pub fn session_with_control(&self, limits: &Limits) -> (Box<dyn Session>, Arc<Control>) {
+        let control = Arc::new(Control::default());
+        let session = AsyncifySession {
+            base: self.base.session(limits, control.clone()),
+            features: self.features(),
+            optimize: self.optimize,
+            control: control.clone(),
+            call_time: limits.call_time,
+        };
+        (Box::new(session), control)
+    }
+}
+
+/// A base engine's session that compiles instrumented modules and drives their unwinds.
+struct AsyncifySession {
+    base: Box<dyn Session>,
+    features: WasmFeatures,
+    optimize: u8,
+    control: Arc<Control>,
+    call_time: Duration,
+}
+
+impl AsyncifySession {
+    fn asyncify_state(&mut self, instance: InstanceId) -> Option<i32> {
+        match self.base.invoke(instance, "asyncify_get_state", &[]) {
+            Outcome::Values(values) => match values[..] {
+                [Value::I32(state)] => Some(state),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Ends an unwind that will not be resumed, so the instance can be called again.
+    fn abandon_unwind(&mut self, instance: InstanceId) {
+        self.base.invoke(instance, "asyncify_stop_unwind", &[]);
+    }
+}
+
+impl Session for AsyncifySession {
+    fn compile(&mut self, wasm: &[u8]) -> Result<ModuleId, Outcome> {
+        if !features::validates(wasm, self.features) {
+            // Rejecting is the base engine's job; binaryen only sees valid modules.
+            self.base.compile(wasm)?;
+            return Err(Outcome::Unsupported(
+                "the base engine accepts a module wasmparser rejects; not instrumented".into(),
+            ));
+        }
+        let instrumented = binaryen::instrument(wasm, self.features, self.optimize)
+            .map_err(|refusal| Outcome::Unsupported(format!("asyncify: {}", refusal.reason())))?;
+        self.base.compile(&instrumented)
+    }
+
+    fn instantiate(&mut self, module: ModuleId) -> Result<InstanceId, Outcome> {
+        self.base.instantiate(module)
+    }
+
+    fn register(&mut self, name: &str, instance: InstanceId) {
+        self.base.register(name, instance);
+    }
+
+    /// Calls the export, then resumes it after every unwind until it returns for good.
+    fn invoke(&mut self, instance: InstanceId, export: &str, args: &[Value]) -> Outcome {
+        let deadline = Instant::now() + self.call_time;
+        self.control.begin_invoke(instance.0);
+        let mut outcome = self.base.invoke(instance, export, args);
+        while self.asyncify_state(instance) == Some(unwind::UNWINDING) {
+            if matches!(outcome, Outcome::Trap { .. }) {
+                // While unwinding only the buffer is written: a trap means it is full.
+                self.abandon_unwind(instance);
+                outcome = Outcome::Exhausted(Resource::Stack);
+                break;
+            }
+            if Instant::now() > deadline {
+                self.abandon_unwind(instance);
+                outcome = Outcome::Exhausted(Resource::Time);
+                break;
+            }
+            self.base.invoke(instance, "asyncify_stop_unwind", &[]);
+            let header = [Value::I32(unwind::HEADER)];
+            self.base.invoke(instance, "asyncify_start_rewind", &header);
+            outcome = self.base.invoke(instance, export, args);
+        }
+        self.control.end_invoke();
+        outcome
+    }
+
+    fn global(&mut self, instance: InstanceId, export: &str) -> Outcome {
+        self.base.global(instance, export)
+    }
+
+    fn state(&mut self, instance: InstanceId) -> State {
+        let mut state = self.base.state(instance);
+        // The unwind buffer is lockstep's, not the program's.
+        state.memories.retain(|(name, ..)| name != unwind::MEMORY);
+        state
+    }
+}
+
+/// A loop calling `host.next` `$n` times with an i32, i64, f32 and f64 local
+/// live across each call: every call unwinds and rewinds all four.
+pub const UNWIND_LOOP: &str = r#"(module
+  (import "host" "next" (func $next (param i32) (result i32)))
+  (func (export "run") (param $n i32) (result i32 i64 f32 f64)
+    (local $a i32) (local $b i64) (local $c f32) (local $d f64)
+    (local.set $c (f32.const 0.5)) (local.set $d (f64.const -1.25))
+    (loop $again
+      (local.set $a (i32.add (local.get $a) (call $next (local.get $n))))
+      (local.set $b (i64.add (local.get $b) (i64.extend_i32_u (local.get $a))))
+      (local.set $c (f32.mul (local.get $c) (f32.const 1.5)))
+      (local.set $d (f64.sub (local.get $d) (f64.convert_i32_s (local.get $n))))
+      (br_if $again (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (local.get $a) (local.get $b) (local.get $c) (local.get $d)))"#;
+
+/// `wasm` instrumented afresh, bypassing the cache: for measuring binaryen.
+pub fn instrument_uncached(
+    wasm: &[u8],
+    features: WasmFeatures,
+    optimize: u8,
+) -> Result<Vec<u8>, String> {
+    binaryen::instrument_uncached(wasm, features, optimize).map_err(binaryen::Refusal::reason)
+}
+
+/// Each Asyncify tier under every optimize level of [`OPTIMIZE_LEVELS`].
+pub fn swarm(id: &str) -> Option<Vec<Arc<dyn Engine>>> {
+    let build: fn(u8) -> Asyncify = match id {
+        "asyncify" => Asyncify::on_wasmtime,
+        "asyncify-wasmi" => Asyncify::on_wasmi,
+        _ => return None,
+    };
+    let variants = OPTIMIZE_LEVELS
+        .iter()
+        .map(|level| Arc::new(build(*level)) as Arc<dyn Engine>);
+    Some(variants.collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{check_common_behaviour, wat};
+
+    fn run(session: &mut Box<dyn Session>, text: &str, export: &str, args: &[Value]) -> Outcome {
+        let module = match session.compile(&wat(text)) {
+            Ok(module) => module,
+            Err(rejected) => return rejected,
+        };
+        let instance = session.instantiate(module).expect("test module links");
+        session.invoke(instance, export, args)
+    }
+
+    #[test]
+    fn unwinding_at_every_import_call_keeps_every_live_local() {
+        let limits = Limits::fuzzing();
+        let bases: [(Asyncify, Box<dyn Engine>); 2] = [
+            (
+                Asyncify::on_wasmtime(0),
+                Box::new(wasmtime::Wasmtime::new(wasmtime::Tier::Cranelift)),
+            ),
+            (Asyncify::on_wasmi(0), Box::new(wasmi::Wasmi::new())),
+        ];
+        for (asyncify, plain) in bases {
+            let expected = run(
+                &mut plain.session(&limits),
+                UNWIND_LOOP,
+                "run",
+                &[Value::I32(100)],
+            );
+            assert!(matches!(expected, Outcome::Values(_)), "{expected}");
+            let (mut session, control) = asyncify.session_with_control(&limits);
+            let outcome = run(&mut session, UNWIND_LOOP, "run", &[Value::I32(100)]);
+            assert_eq!(outcome, expected, "{}", asyncify.version());
+            assert_eq!(control.unwinds(), 100, "{}", asyncify.version());
+        }
+    }
+
+    #[test]
+    fn tail_calls_are_unsupported_with_binaryens_reason() {
+        let text = r#"(module (import "host" "f" (func $f))
+          (func $g (call $f))
+          (func (export "run") (return_call $g)))"#;
+        for asyncify in [Asyncify::on_wasmtime(0), Asyncify::on_wasmi(0)] {
+            let outcome = run(&mut asyncify.session(&Limits::fuzzing()), text, "run", &[]);
+            let Outcome::Unsupported(why) = outcome else {
+                panic!("{outcome}");
+            };
+            assert!(why.contains("tail call"), "{why}");
+        }
+    }
+
+    #[test]
+    fn behaves_like_every_engine_on_wasmtime() {
+        check_common_behaviour(&Asyncify::on_wasmtime(0));
+    }
+
+    #[test]
+    fn behaves_like_every_engine_on_wasmi() {
+        check_common_behaviour(&Asyncify::on_wasmi(0));
+    }
+
+    #[test]
+    fn optimized_variants_agree_and_hide_the_unwind_buffer() {
+        let limits = Limits::fuzzing();
+        let text = r#"(module (import "host" "f" (func $f (result i32)))
+          (memory (export "mem") 1) (global (export "g") (mut i32) (i32.const 0))
+          (func (export "run") (result i32)
+            (global.set 0 (call $f)) (i32.store (i32.const 8) (call $f)) (i32.load (i32.const 8))))"#;
+        let outcomes: Vec<(Outcome, State)> = swarm("asyncify-wasmi")
+            .unwrap()
+            .iter()
+            .map(|engine| {
+                let mut session = engine.session(&limits);
+                let module = session.compile(&wat(text)).unwrap();
+                let instance = session.instantiate(module).unwrap();
+                (
+                    session.invoke(instance, "run", &[]),
+                    session.state(instance),
+                )
+            })
+            .collect();
+        assert_eq!(outcomes.len(), OPTIMIZE_LEVELS.len());
+        assert!(
+            outcomes.windows(2).all(|pair| pair[0] == pair[1]),
+            "{outcomes:?}"
+        );
+        let memories: Vec<&str> = outcomes[0]
+            .1
+            .memories
+            .iter()
+            .map(|m| m.0.as_str())
+            .collect();
+        assert_eq!(memories, ["mem"]);
+    }
+}

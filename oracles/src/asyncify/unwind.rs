@@ -1,0 +1,231 @@
+//! The unwind/rewind protocol shared by an Asyncify session and the import wrappers its base engine installs.
+//!
+//! Binaryen's Asyncify exports `asyncify_start_unwind`, `asyncify_stop_unwind`,
+//! `asyncify_start_rewind`, `asyncify_stop_rewind` and `asyncify_get_state`.
+//! At an import call the wrapper first calls the real import, then starts an
+//! unwind: every instrumented frame saves its locals into the buffer and
+//! returns. The session sees the export return while unwinding, stops the
+//! unwind, starts a rewind and calls the export again; the frames restore
+//! themselves, and on reaching the import again the wrapper stops the rewind
+//! and hands back the real import's results.
+
+use std::sync::Mutex;
+
+/// `asyncify_get_state` when no unwind or rewind is in progress.
+pub const NORMAL: i32 = 0;
+/// `asyncify_get_state` while frames are saving themselves.
+pub const UNWINDING: i32 = 1;
+/// `asyncify_get_state` while frames are restoring themselves.
+pub const REWINDING: i32 = 2;
+
+/// The secondary memory holding the unwind buffer, exported by lockstep's instrumenter.
+pub const MEMORY: &str = "asyncify_memory";
+/// Where the buffer's header (current position, end) sits in [`MEMORY`].
+pub const HEADER: i32 = 0;
+/// Asyncify's size for the secondary memory, in 64 KiB pages; the buffer fills it.
+pub const PAGES: u32 = 16;
+
+/// The header Asyncify expects before an unwind: save from just past the
+/// header to the end of [`MEMORY`].
+pub fn header() -> [u8; 8] {
+    let start = (HEADER + 8) as u32;
+    let end = PAGES * 65536;
+    let mut bytes = [0; 8];
+    bytes[..4].copy_from_slice(&start.to_le_bytes());
+    bytes[4..].copy_from_slice(&end.to_le_bytes());
+    bytes
+}
+
+/// Import calls of one invocation that all unwind; after them only every
+/// [`THEN_EVERY`]th does. A cycle costs time in proportion to the stack depth,
+/// and a hot loop around an import adds cost with no new coverage.
+pub const UNWIND_FIRST: u64 = 100;
+/// See [`UNWIND_FIRST`].
+pub const THEN_EVERY: u64 = 10;
+
+/// Which import calls may unwind, shared between a session and its wrappers.
+///
+/// Only a call made directly by the instance the harness invoked, with no other
+/// import call in progress, unwinds: Asyncify keeps one stack of saved frames,
+/// and frames of another instance (or of code running inside an import) would
+/// not know that an unwind is under way.
+#[derive(Debug, Default)]
+pub struct Control {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// The tag of each instance, by instance id.
+    tags: Vec<u64>,
+    next_tag: u64,
+    /// The tag of the instance whose export the harness is calling.
+    invoked: Option<u64>,
+    /// Import calls in progress.
+    depth: usize,
+    /// Import calls the invoked instance made directly in this invocation.
+    direct_calls: u64,
+    /// Unwind/rewind cycles so far.
+    unwinds: u64,
+}
+
+impl Control {
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A tag for the instance about to be created: its wrappers carry it.
+    pub fn reserve_tag(&self) -> u64 {
+        let mut inner = self.inner();
+        inner.next_tag += 1;
+        inner.next_tag
+    }
+
+    /// Records that the instance with `tag` was created, as the next instance id.
+    pub fn bind(&self, tag: u64) {
+        self.inner().tags.push(tag);
+    }
+
+    /// The harness is about to call an export of instance `instance`.
+    pub fn begin_invoke(&self, instance: usize) {
+        let mut inner = self.inner();
+        inner.invoked = inner.tags.get(instance).copied();
+        inner.depth = 0;
+        inner.direct_calls = 0;
+    }
+
+    /// The harness's call has returned for good.
+    pub fn end_invoke(&self) {
+        self.inner().invoked = None;
+    }
+
+    /// An import of the instance with `tag` is being called: whether it may unwind once it returns.
+    pub fn enter_import(&self, tag: u64) -> bool {
+        let mut inner = self.inner();
+        let direct = inner.invoked == Some(tag) && inner.depth == 0;
+        inner.depth += 1;
+        if !direct {
+            return false;
+        }
+        inner.direct_calls += 1;
+        let n = inner.direct_calls;
+        n <= UNWIND_FIRST || n.is_multiple_of(THEN_EVERY)
+    }
+
+    /// The import call entered last has returned (or failed).
+    pub fn leave_import(&self) {
+        let mut inner = self.inner();
+        inner.depth = inner.depth.saturating_sub(1);
+    }
+
+    /// Counts one unwind the wrapper started.
+    pub fn count_unwind(&self) {
+        self.inner().unwinds += 1;
+    }
+
+    /// Unwind/rewind cycles since the session started.
+    pub fn unwinds(&self) -> u64 {
+        self.inner().unwinds
+    }
+}
+
+/// What the import wrapper needs from the instance that called it, on each base engine.
+pub trait Caller {
+    type Val: Clone;
+    type Error;
+    /// The caller's `asyncify_get_state`; `None` when the caller is not instrumented.
+    fn asyncify_state(&mut self) -> Result<Option<i32>, Self::Error>;
+    /// Calls one of the caller's `asyncify_*` exports.
+    fn asyncify_call(&mut self, export: &str, arg: Option<i32>) -> Result<(), Self::Error>;
+    /// Writes [`header`] into the caller's [`MEMORY`] at [`HEADER`].
+    fn write_header(&mut self) -> Result<(), Self::Error>;
+    fn error(message: &str) -> Self::Error;
+}
+
+/// One call of a wrapped import: on a rewind, hand back the results saved when
+/// it unwound; otherwise call the `real` import and, if this call may unwind,
+/// save its results and start the unwind.
+pub fn around_import<C: Caller>(
+    caller: &mut C,
+    control: &Control,
+    tag: u64,
+    saved: &Mutex<Option<Vec<C::Val>>>,
+    results: &mut [C::Val],
+    real: impl FnOnce(&mut C, &mut [C::Val]) -> Result<(), C::Error>,
+) -> Result<(), C::Error> {
+    let mut saved = saved
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if caller.asyncify_state()? == Some(REWINDING) {
+        caller.asyncify_call("asyncify_stop_rewind", None)?;
+        let values = saved.take();
+        let values = values.ok_or_else(|| C::error("rewound into an import that never unwound"))?;
+        results.clone_from_slice(&values);
+        return Ok(());
+    }
+    let may_unwind = control.enter_import(tag);
+    let called = real(caller, results);
+    control.leave_import();
+    called?;
+    if may_unwind && caller.asyncify_state()?.is_some() {
+        *saved = Some(results.to_vec());
+        caller.write_header()?;
+        caller.asyncify_call("asyncify_start_unwind", Some(HEADER))?;
+        control.count_unwind();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_direct_call_from_the_invoked_instance_unwinds() {
+        let control = Control::default();
+        let (a, b) = (control.reserve_tag(), control.reserve_tag());
+        control.bind(a);
+        control.bind(b);
+        assert!(!control.enter_import(a), "no invocation in progress");
+        control.leave_import();
+        control.begin_invoke(0);
+        assert!(!control.enter_import(b), "another instance's import");
+        assert!(!control.enter_import(a), "nested inside an import call");
+        control.leave_import();
+        control.leave_import();
+        assert!(control.enter_import(a));
+        control.leave_import();
+        control.end_invoke();
+        assert!(!control.enter_import(a));
+    }
+
+    #[test]
+    fn a_hot_loop_unwinds_at_its_first_calls_then_at_every_tenth() {
+        let control = Control::default();
+        let tag = control.reserve_tag();
+        control.bind(tag);
+        control.begin_invoke(0);
+        let unwinding: Vec<u64> = (1..=200)
+            .filter(|_| {
+                let may = control.enter_import(tag);
+                control.leave_import();
+                may
+            })
+            .collect();
+        assert_eq!(unwinding.len() as u64, UNWIND_FIRST + 10);
+        control.begin_invoke(0);
+        assert!(control.enter_import(tag), "a new invocation starts afresh");
+    }
+
+    #[test]
+    fn the_header_spans_the_secondary_memory() {
+        let header = header();
+        assert_eq!(u32::from_le_bytes(header[..4].try_into().unwrap()), 8);
+        assert_eq!(
+            u32::from_le_bytes(header[4..].try_into().unwrap()),
+            PAGES * 65536
+        );
+    }
+}

@@ -1,0 +1,464 @@
+//! External engines: any program that speaks lockstep's line protocol on stdin/stdout
+//! (`docs/external-engines.md`), with V8 (through Node.js) and wasm3 (through Python) bundled.
+//!
+//! Each engine process serves one session at a time and is kept for the next
+//! session when it is done. A process that dies, misses its deadline or prints
+//! something that is not the protocol is killed; the call it was on gets that
+//! as its outcome, so does every later action of that session, and the next
+//! session starts a fresh process.
+
+mod process;
+pub mod protocol;
+mod shape;
+
+use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
+use crate::features;
+use crate::host::{self, ValType};
+use crate::outcome::{Outcome, State, Value};
+use process::Process;
+use protocol::{HostImport, Reply, Request, WireLimits, WireValue};
+use shape::{Shape, shape};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use wasmparser::WasmFeatures;
+
+/// The external engines lockstep bundles, by id.
+pub const BUNDLED: &[&str] = &["v8", "wasm3"];
+
+/// How long a starting engine may take to answer `hello`.
+const STARTUP: Duration = Duration::from_secs(10);
+
+/// Slack an engine gets beyond `Limits::call_time` for the round trip and its own bookkeeping.
+const GRACE: Duration = Duration::from_secs(1);
+
+/// How a bundled engine is started: its interpreter, then its script in `engines/`.
+fn bundled_command(id: &str) -> Option<Vec<String>> {
+    let (interpreter, script) = match id {
+        "v8" => ("node", "v8/lockstep-v8.mjs"),
+        "wasm3" => ("python3", "wasm3/lockstep_wasm3.py"),
+        _ => return None,
+    };
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../engines/");
+    Some(vec![interpreter.to_string(), format!("{root}{script}")])
+}
+
+/// An engine's name and the command that starts it.
+type Configured = Vec<(String, Vec<String>)>;
+
+/// An external engine once started in this process, or why it cannot run.
+type Started = HashMap<String, Result<Arc<dyn Engine>, String>>;
+
+/// Engines configured on the command line: name and command.
+fn configured() -> &'static Mutex<Configured> {
+    static CONFIGURED: OnceLock<Mutex<Configured>> = OnceLock::new();
+    CONFIGURED.get_or_init(Default::default)
+}
+
+/// Adds an engine from `NAME=COMMAND` (the command is split at whitespace) and returns its name.
+pub fn configure(spec: &str) -> Result<String, String> {
+    let (name, command) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("`{spec}` is not NAME=COMMAND"))?;
+    let command: Vec<String> = command.split_whitespace().map(str::to_string).collect();
+    if name.is_empty() || name.contains(char::is_whitespace) || command.is_empty() {
+        return Err(format!(
+            "`{spec}` is not NAME=COMMAND with a name and a command"
+        ));
+    }
+    if BUNDLED.contains(&name) || crate::ENGINE_IDS.contains(&name) {
+        return Err(format!(
+            "`{name}` is a built-in engine; choose another name"
+        ));
+    }
+    let mut configured = configured().lock().expect("engine configuration lock");
+    configured.retain(|(known, _)| known != name);
+    configured.push((name.to_string(), command));
+    Ok(name.to_string())
+}
+
+/// The `NAME=COMMAND` of every configured engine, to hand to worker processes.
+pub fn configured_specs() -> Vec<String> {
+    let configured = configured().lock().expect("engine configuration lock");
+    configured
+        .iter()
+        .map(|(name, command)| format!("{name}={}", command.join(" ")))
+        .collect()
+}
+
+/// The external engine `id`, started once per process: `None` if no such
+/// engine is bundled or configured, `Some(Err(why))` if it cannot run here.
+pub fn engine(id: &str) -> Option<Result<Arc<dyn Engine>, String>> {
+    let command = bundled_command(id).or_else(|| {
+        let configured = configured().lock().expect("engine configuration lock");
+        configured
+            .iter()
+            .find(|(n, _)| n == id)
+            .map(|(_, c)| c.clone())
+    })?;
+    static STARTED: OnceLock<Mutex<Started>> = OnceLock::new();
+    let mut started = STARTED
+        .get_or_init(Default::default)
+        .lock()
+        .expect("engines lock");
+    let entry = started.entry(id.to_string()).or_insert_with(|| {
+        // Ids are `&'static str` everywhere; one leaked name per engine and process.
+        let id: &'static str = Box::leak(id.to_string().into_boxed_str());
+        ExternalEngine::start(id, command).map(|e| Arc::new(e) as Arc<dyn Engine>)
+    });
+    Some(entry.clone())
+}
+
+/// An engine behind the protocol, with the processes idle between sessions.
+pub struct ExternalEngine {
+    id: &'static str,
+    version: String,
+    features: WasmFeatures,
+    validates: bool,
+    pool: Arc<Pool>,
+}
+
+struct Pool {
+    command: Vec<String>,
+    idle: Mutex<Vec<Process>>,
+}
+
+/// What an engine says of itself in its `hello`.
+struct Hello {
+    version: String,
+    features: WasmFeatures,
+    validates: bool,
+}
+
+impl ExternalEngine {
+    /// Starts the engine once to learn its version and proposals.
+    pub fn start(id: &'static str, command: Vec<String>) -> Result<ExternalEngine, String> {
+        let (process, hello) = greet(&command)?;
+        Ok(ExternalEngine {
+            id,
+            version: hello.version,
+            features: hello.features,
+            validates: hello.validates,
+            pool: Arc::new(Pool {
+                command,
+                idle: Mutex::new(vec![process]),
+            }),
+        })
+    }
+}
+
+/// Starts a process of `command` and reads its `hello`.
+fn greet(command: &[String]) -> Result<(Process, Hello), String> {
+    let mut process = Process::spawn(command)?;
+    let hello = serde_json::to_string(&Request::Hello {
+        protocol: protocol::VERSION,
+    })
+    .expect("requests serialize");
+    let line = process
+        .send(&hello)
+        .and_then(|()| process.receive(Instant::now() + STARTUP))
+        .map_err(|outcome| format!("`{}` did not start: {outcome}", command.join(" ")))?;
+    match serde_json::from_str::<Reply>(&line) {
+        Ok(Reply::Hello {
+            version,
+            proposals,
+            validates,
+            ..
+        }) => Ok((
+            process,
+            Hello {
+                version,
+                features: proposal_features(&proposals)?,
+                validates,
+            },
+        )),
+        Ok(Reply::Unavailable(why)) => Err(why),
+        _ => Err(format!(
+            "`{}` answered hello with `{line}`",
+            command.join(" ")
+        )),
+    }
+}
+
+fn proposal_features(names: &[String]) -> Result<WasmFeatures, String> {
+    names.iter().try_fold(WasmFeatures::MVP, |acc, name| {
+        let flag = features::PROPOSALS.iter().find(|(known, _)| known == name);
+        flag.map(|(_, flag)| acc | *flag)
+            .ok_or_else(|| format!("the engine declares an unknown proposal `{name}`"))
+    })
+}
+
+impl Engine for ExternalEngine {
+    fn id(&self) -> &'static str {
+        self.id
+    }
+
+    fn version(&self) -> String {
+        self.version.clone()
+    }
+
+    fn features(&self) -> WasmFeatures {
+        self.features
+    }
+
+    fn session(&self, limits: &Limits) -> Box<dyn Session> {
+        let idle = self.pool.idle.lock().expect("pool lock").pop();
+        let process = match idle {
+            Some(process) => Ok(process),
+            None => greet(&self.pool.command)
+                .map(|(process, _)| process)
+                .map_err(|why| Outcome::Crashed(format!("restarting the engine: {why}"))),
+        };
+        let mut session = ExternalSession {
+            pool: self.pool.clone(),
+            features: self.features,
+            validates: self.validates,
+            process,
+            call_time: limits.call_time,
+            host_functions: limits.host_functions,
+            modules: Vec::new(),
+            instances: Vec::new(),
+            registered: HashMap::new(),
+            host_imports: Vec::new(),
+        };
+        // A failed reset is remembered as the session's lost process.
+        let _ = session.exchange(&Request::Reset {
+            limits: WireLimits::from(limits),
+        });
+        Box::new(session)
+    }
+}
+
+/// A session on one engine process.
+struct ExternalSession {
+    pool: Arc<Pool>,
+    features: WasmFeatures,
+    validates: bool,
+    /// The process, or the outcome it was lost with (repeated by every later action).
+    process: Result<Process, Outcome>,
+    call_time: Duration,
+    host_functions: bool,
+    modules: Vec<Shape>,
+    /// The module of each instance.
+    instances: Vec<usize>,
+    registered: HashMap<String, usize>,
+    /// Every host function handed out in this session, by id: module, name, result types.
+    host_imports: Vec<(String, String, Vec<ValType>)>,
+}
+
+impl ExternalSession {
+    /// Sends `request` and returns the engine's reply, answering its host calls on the way.
+    fn exchange(&mut self, request: &Request) -> Result<Reply, Outcome> {
+        let process = self.process.as_mut().map_err(|lost| lost.clone())?;
+        let deadline = Instant::now() + self.call_time + GRACE;
+        let line = serde_json::to_string(request).expect("requests serialize");
+        let result = converse(process, &line, deadline, &self.host_imports);
+        if let Err(lost) = &result {
+            self.process = Err(lost.clone());
+        }
+        result
+    }
+
+    /// The outcome `request` has, however the engine replied.
+    fn outcome(&mut self, request: &Request) -> Outcome {
+        match self.exchange(request) {
+            Ok(reply) => reply
+                .into_outcome()
+                .unwrap_or_else(|| self.violation("an outcome")),
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// Kills the process for a reply of the wrong kind.
+    fn violation(&mut self, expected: &str) -> Outcome {
+        let lost = Outcome::Crashed(format!(
+            "the engine broke the protocol: expected {expected}"
+        ));
+        self.process = Err(lost.clone());
+        lost
+    }
+
+    /// Whether `module.name` is left to the engine (spectest, a registered export).
+    fn provided(&self, module: &str, name: &str) -> bool {
+        module == "spectest"
+            || self.registered.get(module).is_some_and(|instance| {
+                let exports = &self.modules[self.instances[*instance]].exports;
+                exports.iter().any(|export| export.name == name)
+            })
+    }
+
+    /// The function imports of `module` that lockstep answers, numbered for this session.
+    fn host_imports_of(&mut self, module: usize) -> Vec<HostImport> {
+        if !self.host_functions {
+            return Vec::new();
+        }
+        let missing: Vec<_> = self.modules[module]
+            .imports
+            .iter()
+            .filter(|import| import.kind == "func" && !self.provided(&import.module, &import.name))
+            .cloned()
+            .collect();
+        missing
+            .into_iter()
+            .map(|import| {
+                let id = self.host_imports.len();
+                let results = import
+                    .results
+                    .iter()
+                    .filter_map(|t| protocol::type_named(t));
+                self.host_imports.push((
+                    import.module.clone(),
+                    import.name.clone(),
+                    results.collect(),
+                ));
+                HostImport {
+                    id,
+                    module: import.module,
+                    name: import.name,
+                    params: import.params,
+                    results: import.results,
+                }
+            })
+            .collect()
+    }
+
+    fn known_instance(&self, instance: InstanceId) -> Result<usize, Outcome> {
+        (instance.0 < self.instances.len())
+            .then_some(instance.0)
+            .ok_or_else(|| Outcome::HarnessFailed(format!("unknown instance {instance:?}")))
+    }
+}
+
+/// One request and its reply, with the engine's host calls answered in between.
+fn converse(
+    process: &mut Process,
+    line: &str,
+    deadline: Instant,
+    host_imports: &[(String, String, Vec<ValType>)],
+) -> Result<Reply, Outcome> {
+    process.send(line)?;
+    loop {
+        let line = process.receive(deadline)?;
+        let reply = serde_json::from_str::<Reply>(&line)
+            .map_err(|e| process.reject(&line, &e.to_string()))?;
+        let Reply::Host { function, args } = reply else {
+            return Ok(reply);
+        };
+        let Some((module, name, results)) = host_imports.get(function) else {
+            return Err(process.reject(&line, "no such host function"));
+        };
+        let args: Vec<Value> = args.into_iter().map(|v| v.0).collect();
+        let answer = host::results(module, name, &args, results);
+        let answer = Reply::Values(answer.into_iter().map(WireValue).collect());
+        process.send(&serde_json::to_string(&answer).expect("replies serialize"))?;
+    }
+}
+
+impl Session for ExternalSession {
+    fn compile(&mut self, wasm: &[u8]) -> Result<ModuleId, Outcome> {
+        // The proposals an engine declares are its contract: a module that
+        // needs more is not sent (an engine may half-know an unshipped proposal).
+        if let Some(needs) = features::missing(wasm, self.features) {
+            return Err(Outcome::Unsupported(needs));
+        }
+        // An engine that runs whatever it is given would be judged on checks it never makes.
+        if !self.validates && !features::validates(wasm, self.features) {
+            return Err(Outcome::Unsupported(
+                "not sent: the engine does not validate modules, and wasmparser rejects this one"
+                    .into(),
+            ));
+        }
+        let module = self.modules.len();
+        let shape = shape(wasm);
+        let request = Request::Load {
+            module,
+            wasm: protocol::hex(wasm),
+            imports: shape.imports.clone(),
+            exports: shape.exports.clone(),
+        };
+        match self.outcome(&request) {
+            Outcome::Values(_) => {
+                self.modules.push(shape);
+                Ok(ModuleId(module))
+            }
+            rejected => Err(rejected),
+        }
+    }
+
+    fn instantiate(&mut self, module: ModuleId) -> Result<InstanceId, Outcome> {
+        if module.0 >= self.modules.len() {
+            return Err(Outcome::HarnessFailed(format!("unknown module {module:?}")));
+        }
+        let instance = self.instances.len();
+        let request = Request::Instantiate {
+            module: module.0,
+            instance,
+            host_functions: self.host_imports_of(module.0),
+        };
+        match self.outcome(&request) {
+            Outcome::Values(_) => {
+                self.instances.push(module.0);
+                Ok(InstanceId(instance))
+            }
+            failed => Err(failed),
+        }
+    }
+
+    fn register(&mut self, name: &str, instance: InstanceId) {
+        let request = Request::Register {
+            instance: instance.0,
+            name: name.to_string(),
+        };
+        if let Outcome::Values(_) = self.outcome(&request) {
+            self.registered.insert(name.to_string(), instance.0);
+        }
+    }
+
+    fn invoke(&mut self, instance: InstanceId, export: &str, args: &[Value]) -> Outcome {
+        if let Err(unknown) = self.known_instance(instance) {
+            return unknown;
+        }
+        self.outcome(&Request::Invoke {
+            instance: instance.0,
+            export: export.to_string(),
+            args: args.iter().cloned().map(WireValue).collect(),
+        })
+    }
+
+    fn global(&mut self, instance: InstanceId, export: &str) -> Outcome {
+        if let Err(unknown) = self.known_instance(instance) {
+            return unknown;
+        }
+        self.outcome(&Request::Global {
+            instance: instance.0,
+            export: export.to_string(),
+        })
+    }
+
+    fn state(&mut self, instance: InstanceId) -> State {
+        let request = Request::State {
+            instance: instance.0,
+        };
+        match self.exchange(&request) {
+            Ok(Reply::State(state)) => state.into_state().unwrap_or_else(|why| {
+                self.violation(&format!("a state ({why})"));
+                State::default()
+            }),
+            Ok(_) => {
+                self.violation("a state");
+                State::default()
+            }
+            Err(_) => State::default(),
+        }
+    }
+}
+
+impl Drop for ExternalSession {
+    fn drop(&mut self) {
+        // A process that is still in step goes back to the pool for the next session.
+        let done = std::mem::replace(&mut self.process, Err(Outcome::Values(Vec::new())));
+        if let Ok(process) = done {
+            self.pool.idle.lock().expect("pool lock").push(process);
+        }
+    }
+}

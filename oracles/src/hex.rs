@@ -1,0 +1,39 @@
+//! Hex text for module bytes, as lockstep's child processes (binaryen.js, external engines) exchange them.
+
+/// Lowercase hex digits, two per byte.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = Vec::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(DIGITS[usize::from(byte >> 4)]);
+        text.push(DIGITS[usize::from(byte & 15)]);
+    }
+    String::from_utf8(text).expect("hex digits are ASCII")
+}
+
+/// The bytes of hex text, or where it stops being hex.
+pub fn unhex(text: &str) -> Result<Vec<u8>, String> {
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let byte = |pair: &[u8]| match pair {
+        [high, low] => Some(digit(*high)? << 4 | digit(*low)?),
+        _ => None,
+    };
+    text.as_bytes()
+        .chunks(2)
+        .enumerate()
+        .map(|(i, pair)| byte(pair).ok_or_else(|| format!("not hex at character {}", 2 * i)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_names_where_it_breaks() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(unhex(&hex(&bytes)).unwrap(), bytes);
+        assert_eq!(unhex("abc").unwrap_err(), "not hex at character 2");
+        assert_eq!(unhex("0é").unwrap_err(), "not hex at character 0");
+    }
+}
