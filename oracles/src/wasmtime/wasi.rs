@@ -99,9 +99,10 @@ fn wasi_context(
     let clock = Arc::new(VirtualClock::default());
     let mut builder = WasiCtxBuilder::new();
     builder
-        // Synchronous file operations on the calling thread, as `wasmtime run`
-        // does: handing each one to a blocking-task pool made file-heavy
-        // programs run five times slower than on wasmi (`bench programs`).
+        // Synchronous file operations on the calling thread, the option
+        // wasmtime-wasi offers to synchronous embedders: handing each one to a
+        // blocking-task pool made file-heavy programs run five times slower
+        // than on wasmi (`bench programs`).
         // Set before the preopen, which takes the setting.
         .allow_blocking_current_thread(true)
         .args(&sandbox.args)
