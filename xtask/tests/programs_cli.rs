@@ -170,3 +170,25 @@ fn an_unknown_tier_is_bad_input_listing_the_valid_ones() {
         shown(&unknown)
     );
 }
+
+#[test]
+fn stdin_comes_from_the_given_file_and_arguments_follow_the_program_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.txt");
+    std::fs::write(&input, "first line\nsecond line\n").unwrap();
+    let echo = format!(
+        "{}/tests/fixtures/echo_stdin.wat",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let stdin = input.display().to_string();
+    let output = xtask(&["diff", &echo, "--json", "--stdin", &stdin, "--", "a", "b"]);
+    assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
+    for run in runs(&output) {
+        assert_eq!(stdout_of(&run), "first line\nsecond line\n", "{run}");
+        assert_eq!(
+            run["ending"],
+            serde_json::json!({"Exit": 3}),
+            "argv is the file name, a, b: {run}"
+        );
+    }
+}
