@@ -12,6 +12,8 @@ use wasmi::errors::{ErrorKind, InstantiationError, MemoryError, TableError};
 use wasmi::{AsContext, Extern, ExternRef, Func, Nullable, StoreLimits, Val, ValType};
 use wasmparser::WasmFeatures;
 
+pub mod wasi;
+
 /// The wasmi release lockstep is built against (pinned in the workspace manifest).
 const VERSION: &str = "2.0.0";
 

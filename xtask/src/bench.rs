@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: speed and memory measured against a reference in the same run, as ratios.
 
 mod asyncify;
+mod programs;
 
 use crate::Conclusion;
 use anyhow::{Context, bail};
@@ -17,6 +18,12 @@ pub struct Args {
     /// How long `bench fuzz` runs (memory is compared at 5 minutes and at the end when it runs longer).
     #[arg(long, default_value_t = 60)]
     seconds: u64,
+    /// How often `bench programs` runs each program on each tier (medians are reported).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// `bench programs` flags a tier whose run time is more than this many times its class's fastest.
+    #[arg(long, default_value_t = programs::SLOWER_THAN_CLASS)]
+    slower_than_class: f64,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -29,6 +36,8 @@ enum Target {
     Reduce,
     /// Asyncify: instrumentation time per module, code growth, and the cost of one unwind/rewind cycle.
     Asyncify,
+    /// The corpus of WASI programs on every tier: compile, start-up and run time, ratios, slow tiers flagged.
+    Programs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Conclusion> {
@@ -40,6 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         Target::Fuzz => fuzz(args.seconds),
         Target::Reduce => reduce(),
         Target::Asyncify => asyncify::run(),
+        Target::Programs => programs::run(args.runs, args.slower_than_class),
     }
 }
 

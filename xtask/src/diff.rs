@@ -1,7 +1,7 @@
 //! `cargo xtask diff FILE`: what each engine does with one module (or script), side by side, and whether they agree.
 
 use crate::worker::{self, ScriptSource, Worker};
-use crate::{Conclusion, input};
+use crate::{Conclusion, input, program};
 use anyhow::{Context, bail};
 use generators::{args, exports, seed::Rng};
 use oracles::compare::{Observation, Verdict, compare};
@@ -33,15 +33,20 @@ pub struct Args {
     /// Run engines inside this process: faster, but an engine crash ends the run.
     #[arg(long)]
     in_process: bool,
+    #[command(flatten)]
+    sandbox: program::SandboxArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Conclusion> {
-    let engines = crate::select_engines(&args.engines)?;
     let path = args.file.display().to_string();
     if path.ends_with(".wast") {
-        return diff_script(&args, &engines);
+        return diff_script(&args, &crate::select_engines(&args.engines)?);
     }
     let wasm = input::module(&args.file)?;
+    if program::is_program(&wasm) {
+        return diff_program(&args, &wasm);
+    }
+    let engines = crate::select_engines(&args.engines)?;
     let invocations = invocations(&wasm, &args)?;
     let limits = Limits {
         host_functions: true,
@@ -71,7 +76,34 @@ pub fn conclusion(run: &Run) -> Conclusion {
     }
 }
 
+/// A WASI program on every tier in the sandbox the arguments describe.
+fn diff_program(args: &Args, wasm: &[u8]) -> anyhow::Result<Conclusion> {
+    let engines = program::select(&args.engines)?;
+    let sandbox = program::sandbox(&args.file, &args.sandbox)?;
+    let invoked = invoked(wasm, args)?.map(|call| (call.export, call.args));
+    let entry = program::entry(wasm, invoked)?;
+    let mut worker = (!args.in_process).then(Worker::new);
+    program::diff(&engines, wasm, &sandbox, &entry, worker.as_mut(), args.json)
+}
+
 fn invocations(wasm: &[u8], args: &Args) -> anyhow::Result<Vec<Invocation>> {
+    if let Some(invocation) = invoked(wasm, args)? {
+        return Ok(vec![invocation]);
+    }
+    let functions = exports::functions(wasm);
+    Ok(functions
+        .iter()
+        .enumerate()
+        .map(|(i, f)| Invocation {
+            export: f.name.clone(),
+            args: args::arguments(&mut Rng::for_item(args.seed, i as u64), &f.params),
+            expected: None,
+        })
+        .collect())
+}
+
+/// The one call `--invoke EXPORT ARGS…` asks for, its arguments typed by the export's parameters.
+fn invoked(wasm: &[u8], args: &Args) -> anyhow::Result<Option<Invocation>> {
     let functions = exports::functions(wasm);
     if let Some(words) = &args.invoke {
         let (export, words) = words
@@ -97,21 +129,13 @@ fn invocations(wasm: &[u8], args: &Args) -> anyhow::Result<Vec<Invocation>> {
             .zip(&function.params)
             .map(|(word, ty)| input::argument(word, *ty))
             .collect::<anyhow::Result<Vec<Value>>>()?;
-        return Ok(vec![Invocation {
+        return Ok(Some(Invocation {
             export: export.clone(),
             args: values,
             expected: None,
-        }]);
+        }));
     }
-    Ok(functions
-        .iter()
-        .enumerate()
-        .map(|(i, f)| Invocation {
-            export: f.name.clone(),
-            args: args::arguments(&mut Rng::for_item(args.seed, i as u64), &f.params),
-            expected: None,
-        })
-        .collect())
+    Ok(None)
 }
 
 /// The engine × step table, with each step's verdict.

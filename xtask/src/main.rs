@@ -2,6 +2,7 @@
 
 mod bench;
 mod conformance;
+mod corpus;
 mod dashboard;
 mod diff;
 mod engines;
@@ -11,6 +12,7 @@ mod fuzz;
 mod history;
 mod input;
 mod passes;
+mod program;
 mod progress;
 mod reduce;
 mod report;
@@ -47,6 +49,8 @@ enum Command {
     },
     /// Measure speed and memory against a reference in the same run.
     Bench(bench::Args),
+    /// Build the corpus of real programs (`corpus/`) to wasm32-wasip1, beside their sources.
+    Corpus,
     /// (internal) Serve engine requests on standard input, for crash isolation.
     #[command(name = "worker", hide = true)]
     Worker {
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
         Command::Reduce(args) => reduce::run(args),
         Command::Engines { json } => engines::run(json),
         Command::Bench(args) => bench::run(args),
+        Command::Corpus => corpus::build(),
         Command::Worker {
             watchdog_only,
             externals,

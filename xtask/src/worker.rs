@@ -4,6 +4,8 @@
 use crate::Conclusion;
 use oracles::compare::Observation;
 use oracles::differential::{self, EngineRun, Invocation, Timing};
+use oracles::wasi::sandbox::Sandbox;
+use oracles::wasi::{Ending, Entry, ProgramEngine, ProgramRun};
 use oracles::{Engine, Limits, Outcome, Resource};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -53,6 +55,13 @@ enum Request {
         /// Keep every action's outcome, for comparing engines.
         record: bool,
     },
+    Program {
+        engine: String,
+        wasm: Vec<u8>,
+        sandbox: Sandbox,
+        entry: Entry,
+        limits: Limits,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -66,6 +75,7 @@ enum Reply {
     Observed(Observation),
     ModuleDone(Timing),
     ScriptDone(ScriptRun),
+    ProgramDone(Box<ProgramRun>),
 }
 
 /// The worker's side: answer requests from standard input until it closes.
@@ -77,6 +87,7 @@ pub fn serve(watchdog_only: bool, externals: &[String]) -> anyhow::Result<Conclu
         oracles::external::configure(spec).map_err(anyhow::Error::msg)?;
     }
     let mut engines: HashMap<EngineRef, Arc<dyn Engine>> = HashMap::new();
+    let mut program_engines: HashMap<String, Arc<dyn ProgramEngine>> = HashMap::new();
     let mut out = std::io::stdout().lock();
     for line in std::io::stdin().lock().lines() {
         let request: Request = serde_json::from_str(&line?)?;
@@ -125,6 +136,25 @@ pub fn serve(watchdog_only: bool, externals: &[String]) -> anyhow::Result<Conclu
                     },
                 };
                 reply(&mut out, &Reply::ScriptDone(run));
+            }
+            Request::Program {
+                engine,
+                wasm,
+                sandbox,
+                entry,
+                limits,
+            } => {
+                let engine = match program_engines.get(&engine) {
+                    Some(found) => found.clone(),
+                    None => {
+                        let found = oracles::wasi::program_engine(&engine)
+                            .ok_or_else(|| anyhow::anyhow!("no program engine {engine}"))?;
+                        program_engines.insert(engine, found.clone());
+                        found
+                    }
+                };
+                let run = oracles::wasi::run(engine.as_ref(), &wasm, &sandbox, &entry, &limits);
+                reply(&mut out, &Reply::ProgramDone(Box::new(run)));
             }
         }
     }
@@ -270,7 +300,7 @@ impl Worker {
                         timing = t;
                         break None;
                     }
-                    Received::Reply(Reply::ScriptDone(_)) => {
+                    Received::Reply(Reply::ScriptDone(_) | Reply::ProgramDone(_)) => {
                         break Some(Outcome::HarnessFailed("unexpected reply".into()));
                     }
                     Received::Died(why) => break Some(Outcome::Crashed(why)),
@@ -348,6 +378,44 @@ impl Worker {
             Received::TimedOut => aborted(format!(
                 "{engine} hung past the time limit; its worker was killed"
             )),
+        }
+    }
+}
+
+impl Worker {
+    /// Runs a WASI program on one tier in the worker. If the worker dies or
+    /// hangs, that is how the run ended, with nothing written or left behind.
+    pub fn run_program(
+        &mut self,
+        engine: &str,
+        wasm: &[u8],
+        sandbox: &Sandbox,
+        entry: &Entry,
+        limits: &Limits,
+    ) -> ProgramRun {
+        let request = Request::Program {
+            engine: engine.to_string(),
+            wasm: wasm.to_vec(),
+            sandbox: sandbox.clone(),
+            entry: entry.clone(),
+            limits: limits.clone(),
+        };
+        let ending = match self.send(&request) {
+            Err(why) => Outcome::HarnessFailed(why),
+            // A reactor makes two calls, `_initialize` and the export.
+            Ok(()) => match self.receive(limits.call_time * 2 + GRACE) {
+                Received::Reply(Reply::ProgramDone(run)) => return *run,
+                Received::Reply(_) => Outcome::HarnessFailed("unexpected reply".into()),
+                Received::Died(why) => Outcome::Crashed(why),
+                Received::TimedOut => Outcome::Exhausted(Resource::Time),
+            },
+        };
+        ProgramRun {
+            engine: engine.to_string(),
+            ending: Ending::Outcome(ending),
+            output: Default::default(),
+            files: Default::default(),
+            timing: Default::default(),
         }
     }
 }

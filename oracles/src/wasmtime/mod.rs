@@ -4,6 +4,7 @@ mod aot;
 mod cranelift;
 mod pulley;
 mod values;
+pub mod wasi;
 mod winch;
 
 use crate::asyncify::unwind::Control;
@@ -506,18 +507,10 @@ impl Session for WasmtimeSession {
         let Some(func) = instance.get_func(&mut self.store, export) else {
             return Outcome::HarnessFailed(format!("no exported function `{export}`"));
         };
-        let mut params = Vec::with_capacity(args.len());
-        for arg in args {
-            match values::to_val(&mut self.store, arg) {
-                Ok(val) => params.push(val),
-                Err(e) => return Outcome::HarnessFailed(format!("argument {arg}: {e:?}")),
-            }
-        }
-        let ty = func.ty(&self.store);
-        let mut results: Vec<Val> = ty
-            .results()
-            .map(|t| Val::default_for_ty(&t).unwrap_or(Val::I32(0)))
-            .collect();
+        let (params, mut results) = match values::call_slots(&mut self.store, &func, args) {
+            Ok(slots) => slots,
+            Err(outcome) => return outcome,
+        };
         self.arm_deadline();
         match func.call(&mut self.store, &params, &mut results) {
             Ok(()) => values::outcome(&mut self.store, &results),

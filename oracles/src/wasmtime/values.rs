@@ -1,12 +1,12 @@
 //! Conversion between wasmtime's `Val` and lockstep's `Value`.
+//! Generic over the store data, so that modules and WASI programs share it.
 
-use super::StoreData;
 use crate::host;
 use crate::outcome::{Heap, Outcome, Ref, Value};
 use wasmtime::{AnyRef, ExternRef, Store, Val};
 
 /// The outcome of a completed call: its results as lockstep values.
-pub(super) fn outcome(store: &mut Store<StoreData>, results: &[Val]) -> Outcome {
+pub(super) fn outcome<T: 'static>(store: &mut Store<T>, results: &[Val]) -> Outcome {
     let mut values = Vec::with_capacity(results.len());
     for val in results {
         match from_val(store, val) {
@@ -17,7 +17,28 @@ pub(super) fn outcome(store: &mut Store<StoreData>, results: &[Val]) -> Outcome 
     Outcome::Values(values)
 }
 
-pub(super) fn to_val(store: &mut Store<StoreData>, value: &Value) -> wasmtime::Result<Val> {
+/// A call's arguments converted for `func`, and slots for its results.
+pub(super) fn call_slots<T: 'static>(
+    store: &mut Store<T>,
+    func: &wasmtime::Func,
+    args: &[Value],
+) -> Result<(Vec<Val>, Vec<Val>), Outcome> {
+    let mut params = Vec::with_capacity(args.len());
+    for arg in args {
+        match to_val(store, arg) {
+            Ok(val) => params.push(val),
+            Err(e) => return Err(Outcome::HarnessFailed(format!("argument {arg}: {e:?}"))),
+        }
+    }
+    let results = func
+        .ty(&*store)
+        .results()
+        .map(|t| Val::default_for_ty(&t).unwrap_or(Val::I32(0)))
+        .collect();
+    Ok((params, results))
+}
+
+pub(super) fn to_val<T: 'static>(store: &mut Store<T>, value: &Value) -> wasmtime::Result<Val> {
     if let Some(val) = plain_val(value) {
         return Ok(val);
     }
@@ -47,7 +68,7 @@ fn plain_val(value: &Value) -> Option<Val> {
     })
 }
 
-pub(super) fn from_val(store: &mut Store<StoreData>, val: &Val) -> wasmtime::Result<Value> {
+pub(super) fn from_val<T: 'static>(store: &mut Store<T>, val: &Val) -> wasmtime::Result<Value> {
     if let Some(value) = plain_value(val) {
         return Ok(value);
     }
@@ -76,12 +97,15 @@ fn plain_value(val: &Val) -> Option<Value> {
     })
 }
 
-fn host_payload(store: &mut Store<StoreData>, x: &ExternRef) -> wasmtime::Result<Option<u32>> {
+fn host_payload<T: 'static>(store: &mut Store<T>, x: &ExternRef) -> wasmtime::Result<Option<u32>> {
     Ok(x.data(&*store)?
         .and_then(|data| data.downcast_ref::<u32>().copied()))
 }
 
-fn any_ref(store: &mut Store<StoreData>, x: &wasmtime::Rooted<AnyRef>) -> wasmtime::Result<Ref> {
+fn any_ref<T: 'static>(
+    store: &mut Store<T>,
+    x: &wasmtime::Rooted<AnyRef>,
+) -> wasmtime::Result<Ref> {
     if let Some(i31) = x.as_i31(&*store)? {
         return Ok(Ref::I31(i31.get_i32()));
     }

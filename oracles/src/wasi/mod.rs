@@ -1,0 +1,326 @@
+//! WASI preview 1 programs on every tier: the small trait a tier implements to run one, the sandbox
+//! run that wraps it, and the tiers by id.
+//!
+//! A tier compiles a program once ([`ProgramEngine::compile`]), instantiates it
+//! against a [`Sandbox`] ([`CompiledProgram::instantiate`]) and calls exports on
+//! the instance ([`ProgramInstance::call`]); [`run`] times the three phases,
+//! starts `_start` (a command) or `_initialize` and an export (a reactor), and
+//! collects what the program left: exit status, standard output and error, and
+//! the scratch directory's final tree.
+
+pub mod compare;
+mod mutant;
+pub mod sandbox;
+
+use crate::engine::Limits;
+use crate::outcome::{Outcome, Value};
+use sandbox::{Sandbox, Scratch, Tree};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The tiers that run WASI programs, in report order.
+pub const PROGRAM_ENGINE_IDS: &[&str] = &[
+    "wasmtime-cranelift",
+    "wasmtime-aot",
+    "wasmtime-winch",
+    "wasmtime-pulley",
+    "wasmi",
+];
+
+/// A tier that runs WASI preview 1 programs.
+pub trait ProgramEngine: Send + Sync {
+    /// The tier's id, the same as its [`crate::Engine`] id.
+    fn id(&self) -> &'static str;
+    /// Compiles a program; an AOT tier produces its artifact here. A rejection
+    /// comes back as `Invalid`, `Malformed` or `Unsupported`.
+    fn compile(&self, wasm: &[u8], limits: &Limits) -> Result<Box<dyn CompiledProgram>, Outcome>;
+}
+
+/// A program compiled by one tier, ready to be instantiated any number of times.
+pub trait CompiledProgram {
+    /// A fresh instance whose WASI imports see `sandbox`, with its scratch
+    /// directory at the host path `scratch`, and nothing else of the host.
+    /// Loading an AOT artifact and running the start section happen here.
+    fn instantiate(
+        &self,
+        sandbox: &Sandbox,
+        scratch: &Path,
+    ) -> Result<Box<dyn ProgramInstance>, Outcome>;
+}
+
+/// One instance of a program in its sandbox.
+pub trait ProgramInstance {
+    /// Whether the program exports a function of this name.
+    fn exports_function(&mut self, name: &str) -> bool;
+    /// Calls an exported function. `proc_exit` ends it with [`Ending::Exit`].
+    fn call(&mut self, export: &str, args: &[Value]) -> Ending;
+    /// Everything written to standard output and standard error so far.
+    fn output(&self) -> Output;
+}
+
+/// The bytes a program wrote to its standard streams.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Output {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Ending {
+    /// The program exited with this status: `_start` returned (0) or it called `proc_exit`.
+    Exit(i32),
+    /// Anything else: an invoked reactor export's results, a trap, a rejected
+    /// or unlinkable module, a resource running out, a harness failure.
+    Outcome(Outcome),
+}
+
+/// Which export a run starts with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Entry {
+    /// A command module: `_start`.
+    Command,
+    /// A reactor module: `_initialize` when it is exported, then this export with these arguments.
+    Reactor { export: String, args: Vec<Value> },
+}
+
+/// Where a run spent its time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    pub compile: Duration,
+    /// Instantiation, including loading an AOT artifact: start-up after compilation.
+    pub instantiate: Duration,
+    pub run: Duration,
+}
+
+/// Everything one tier's run of a program showed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProgramRun {
+    pub engine: String,
+    pub ending: Ending,
+    #[serde(flatten)]
+    pub output: Output,
+    /// The scratch directory after the run.
+    pub files: Tree,
+    pub timing: Timing,
+}
+
+/// Runs a program once on `engine` in a fresh copy of `sandbox`.
+pub fn run(
+    engine: &dyn ProgramEngine,
+    wasm: &[u8],
+    sandbox: &Sandbox,
+    entry: &Entry,
+    limits: &Limits,
+) -> ProgramRun {
+    let mut timing = Timing::default();
+    let scratch = Scratch::create(&sandbox.tree);
+    let (ending, output) = match &scratch {
+        Ok(scratch) => execute(
+            engine,
+            wasm,
+            sandbox,
+            scratch.path(),
+            entry,
+            limits,
+            &mut timing,
+        ),
+        Err(e) => (
+            harness_failure(format!("creating the scratch directory: {e}")),
+            Output::default(),
+        ),
+    };
+    let files = scratch.and_then(|scratch| scratch.snapshot());
+    let (ending, files) = match files {
+        Ok(files) => (ending, files),
+        Err(e) => (
+            harness_failure(format!("reading the scratch directory: {e}")),
+            Tree::new(),
+        ),
+    };
+    ProgramRun {
+        engine: engine.id().to_string(),
+        ending,
+        output,
+        files,
+        timing,
+    }
+}
+
+fn execute(
+    engine: &dyn ProgramEngine,
+    wasm: &[u8],
+    sandbox: &Sandbox,
+    scratch: &Path,
+    entry: &Entry,
+    limits: &Limits,
+    timing: &mut Timing,
+) -> (Ending, Output) {
+    let started = Instant::now();
+    let compiled = engine.compile(wasm, limits);
+    timing.compile = started.elapsed();
+    let compiled = match compiled {
+        Ok(compiled) => compiled,
+        Err(outcome) => return (Ending::Outcome(outcome), Output::default()),
+    };
+    let started = Instant::now();
+    let instance = compiled.instantiate(sandbox, scratch);
+    timing.instantiate = started.elapsed();
+    let mut instance = match instance {
+        Ok(instance) => instance,
+        Err(outcome) => return (Ending::Outcome(outcome), Output::default()),
+    };
+    let started = Instant::now();
+    let ending = start(instance.as_mut(), entry);
+    timing.run = started.elapsed();
+    (ending, instance.output())
+}
+
+/// Runs the entry point: a command's `_start`, or a reactor's `_initialize` and export.
+fn start(instance: &mut dyn ProgramInstance, entry: &Entry) -> Ending {
+    match entry {
+        Entry::Command => match instance.call("_start", &[]) {
+            Ending::Outcome(Outcome::Values(_)) => Ending::Exit(0),
+            stopped => stopped,
+        },
+        Entry::Reactor { export, args } => {
+            if instance.exports_function("_initialize") {
+                let initialized = instance.call("_initialize", &[]);
+                if initialized != Ending::Outcome(Outcome::Values(Vec::new())) {
+                    return initialized;
+                }
+            }
+            instance.call(export, args)
+        }
+    }
+}
+
+fn harness_failure(message: String) -> Ending {
+    Ending::Outcome(Outcome::HarnessFailed(message))
+}
+
+/// The tier with this id that runs WASI programs (or the `mutant:fd-write-byte` self-test tier).
+pub fn program_engine(id: &str) -> Option<Arc<dyn ProgramEngine>> {
+    use crate::wasmtime::{Tier, wasi::WasmtimePrograms};
+    let tier = match id {
+        mutant::ID => return Some(mutant::create(program_engine("wasmtime-cranelift")?)),
+        "wasmi" => return Some(Arc::new(crate::wasmi::wasi::WasmiPrograms::new())),
+        "wasmtime-cranelift" => Tier::Cranelift,
+        "wasmtime-aot" => Tier::Aot,
+        "wasmtime-winch" => Tier::Winch,
+        "wasmtime-pulley" => Tier::Pulley,
+        _ => return None,
+    };
+    Some(Arc::new(WasmtimePrograms::new(tier)))
+}
+
+/// The ids [`program_engine`] knows: the WASI tiers, then the self-test tier.
+pub fn known_ids() -> Vec<&'static str> {
+    PROGRAM_ENGINE_IDS
+        .iter()
+        .copied()
+        .chain([mutant::ID])
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A small command and reactor written in WAT, for the tiers' own tests.
+    use super::*;
+
+    /// Writes "hi\n" to stdout and a file `out.txt`, then exits with the status given as its first argument's length.
+    pub const HELLO: &str = r#"(module
+      (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+      (import "wasi_snapshot_preview1" "path_open"
+        (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 16) "hi\n")
+      (data (i32.const 32) "out.txt")
+      (func (export "_start")
+        (i32.store (i32.const 0) (i32.const 16))
+        (i32.store (i32.const 4) (i32.const 3))
+        (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+        ;; fd 3 is the preopened scratch directory; O_CREAT, rights: fd_write.
+        (drop (call $path_open (i32.const 3) (i32.const 0) (i32.const 32) (i32.const 7)
+          (i32.const 1) (i64.const 64) (i64.const 64) (i32.const 0) (i32.const 12)))
+        (drop (call $fd_write (i32.load (i32.const 12)) (i32.const 0) (i32.const 1) (i32.const 8)))
+        (call $proc_exit (i32.const 7)))
+      (func (export "_initialize"))
+      (func (export "double") (param i32) (result i32) (i32.add (local.get 0) (local.get 0)))
+      (func (export "trap") unreachable))"#;
+
+    /// Prints 64 bytes from `random_get`.
+    pub const RANDOM: &str = r#"(module
+      (import "wasi_snapshot_preview1" "random_get" (func $random_get (param i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (func (export "_start")
+        (drop (call $random_get (i32.const 64) (i32.const 64)))
+        (i32.store (i32.const 0) (i32.const 64))
+        (i32.store (i32.const 4) (i32.const 64))
+        (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#;
+
+    /// Prints two monotonic clock readings and one wall-clock reading, as little-endian `u64`s.
+    pub const CLOCKS: &str = r#"(module
+      (import "wasi_snapshot_preview1" "clock_time_get" (func $time (param i32 i64 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (func (export "_start")
+        (drop (call $time (i32.const 1) (i64.const 1) (i32.const 64)))
+        (drop (call $time (i32.const 1) (i64.const 1) (i32.const 72)))
+        (drop (call $time (i32.const 0) (i64.const 1) (i32.const 80)))
+        (i32.store (i32.const 0) (i32.const 64))
+        (i32.store (i32.const 4) (i32.const 24))
+        (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#;
+
+    /// Checks what every tier must do with [`HELLO`], [`RANDOM`] and [`CLOCKS`].
+    pub fn check_tier(id: &str) {
+        let engine = program_engine(id).expect("a known tier");
+        let wasm = crate::testing::wat(HELLO);
+        let sandbox = Sandbox::new("hello", &[]);
+        let limits = Limits::default();
+        let command = run(engine.as_ref(), &wasm, &sandbox, &Entry::Command, &limits);
+        assert_eq!(command.ending, Ending::Exit(7), "{id}");
+        assert_eq!(command.output.stdout, b"hi\n", "{id}");
+        let written = command.files.get("out.txt");
+        assert_eq!(
+            written,
+            Some(&sandbox::Node::File(b"hi\n".to_vec())),
+            "{id}"
+        );
+        let reactor = Entry::Reactor {
+            export: "double".into(),
+            args: vec![Value::I32(21)],
+        };
+        let doubled = run(engine.as_ref(), &wasm, &sandbox, &reactor, &limits);
+        assert_eq!(
+            doubled.ending,
+            Ending::Outcome(Outcome::Values(vec![Value::I32(42)]))
+        );
+        let trap = Entry::Reactor {
+            export: "trap".into(),
+            args: Vec::new(),
+        };
+        let trapped = run(engine.as_ref(), &wasm, &sandbox, &trap, &limits);
+        let random = crate::testing::wat(RANDOM);
+        let drawn = run(engine.as_ref(), &random, &sandbox, &Entry::Command, &limits);
+        assert_eq!(drawn.output.stdout, sandbox.random_bytes()[..64], "{id}");
+        let clocks = crate::testing::wat(CLOCKS);
+        let read = run(engine.as_ref(), &clocks, &sandbox, &Entry::Command, &limits);
+        let wall =
+            (sandbox::VirtualClock::WALL_START + sandbox::VirtualClock::TICK).as_nanos() as u64;
+        let expected: Vec<u8> = [1_000u64, 2_000, wall]
+            .iter()
+            .flat_map(|n| n.to_le_bytes())
+            .collect();
+        assert_eq!(read.output.stdout, expected, "{id}");
+        assert!(
+            matches!(&trapped.ending, Ending::Outcome(Outcome::Trap { code, .. }) if *code == crate::TrapCode::Unreachable),
+            "{id}: {:?}",
+            trapped.ending
+        );
+    }
+}

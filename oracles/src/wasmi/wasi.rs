@@ -1,0 +1,262 @@
+//! WASI preview 1 programs on wasmi, through `wasmi_wasi` (wasi-common): wasmi configured as for
+//! modules and metered by fuel, a sandboxed `WasiCtx` per instance, `proc_exit` kept apart from traps.
+
+use super::{
+    config, execution_failure, from_wasmi, fuel_budget, plain_wasmi, rejection, store_limits,
+};
+use crate::engine::Limits;
+use crate::outcome::{Outcome, Value};
+use crate::wasi::sandbox::{self, Sandbox, VirtualClock};
+use crate::wasi::{CompiledProgram, Ending, Output, ProgramEngine, ProgramInstance};
+use cap_std::time::{Duration, Instant, SystemTime};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use wasi_common::pipe::{ReadPipe, WritePipe};
+use wasi_common::sync::{Dir, ambient_authority};
+use wasi_common::{WasiClocks, WasiCtx};
+use wasmi::{StoreLimits, Val};
+use wasmi_wasi::wasi_common;
+
+/// wasmi running WASI programs; each program gets a wasmi engine of its own.
+pub struct WasmiPrograms {
+    config: wasmi::Config,
+}
+
+impl WasmiPrograms {
+    pub fn new() -> WasmiPrograms {
+        WasmiPrograms { config: config() }
+    }
+}
+
+impl Default for WasmiPrograms {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ProgramEngine for WasmiPrograms {
+    fn id(&self) -> &'static str {
+        "wasmi"
+    }
+
+    fn compile(&self, wasm: &[u8], limits: &Limits) -> Result<Box<dyn CompiledProgram>, Outcome> {
+        if !wasm.starts_with(b"\0asm") {
+            return Err(Outcome::Malformed("magic header not detected".to_string()));
+        }
+        let engine = wasmi::Engine::new(&self.config);
+        let module = wasmi::Module::new(&engine, wasm).map_err(rejection)?;
+        let mut linker = wasmi::Linker::new(&engine);
+        wasmi_wasi::add_to_linker(&mut linker, |state: &mut State| &mut state.wasi)
+            .map_err(|e| Outcome::HarnessFailed(format!("linking WASI: {e}")))?;
+        Ok(Box::new(Compiled {
+            engine,
+            module,
+            linker,
+            limits: limits.clone(),
+        }))
+    }
+}
+
+struct Compiled {
+    engine: wasmi::Engine,
+    module: wasmi::Module,
+    linker: wasmi::Linker<State>,
+    limits: Limits,
+}
+
+struct State {
+    wasi: WasiCtx,
+    limits: StoreLimits,
+}
+
+type Stream = Arc<RwLock<Vec<u8>>>;
+
+/// The WASI context of one instance: the sandbox and nothing else of the host.
+fn wasi_context(
+    sandbox: &Sandbox,
+    scratch: &Path,
+    stdout: &Stream,
+    stderr: &Stream,
+) -> Result<WasiCtx, String> {
+    let clock = Arc::new(VirtualClock::default());
+    let clocks = WasiClocks::new()
+        .with_system(Wall(clock.clone()))
+        .with_monotonic(Monotonic::new(clock));
+    let random = wasi_common::random::Deterministic::new(sandbox.random_bytes());
+    let table = wasi_common::Table::new();
+    let mut wasi = WasiCtx::new(
+        Box::new(random),
+        clocks,
+        wasi_common::sync::sched_ctx(),
+        table,
+    );
+    for arg in &sandbox.args {
+        wasi.push_arg(arg)
+            .map_err(|e| format!("argument {arg:?}: {e}"))?;
+    }
+    for (key, value) in &sandbox.env {
+        wasi.push_env(key, value)
+            .map_err(|e| format!("variable {key:?}: {e}"))?;
+    }
+    wasi.set_stdin(Box::new(ReadPipe::from(sandbox.stdin.clone())));
+    wasi.set_stdout(Box::new(WritePipe::from_shared(stdout.clone())));
+    wasi.set_stderr(Box::new(WritePipe::from_shared(stderr.clone())));
+    let dir = Dir::open_ambient_dir(scratch, ambient_authority())
+        .map_err(|e| format!("opening {}: {e}", scratch.display()))?;
+    let dir = wasi_common::sync::dir::Dir::from_cap_std(dir);
+    wasi.push_preopened_dir(Box::new(dir), sandbox::GUEST_DIR)
+        .map_err(|e| format!("preopening the scratch directory: {e}"))?;
+    Ok(wasi)
+}
+
+impl CompiledProgram for Compiled {
+    fn instantiate(
+        &self,
+        sandbox: &Sandbox,
+        scratch: &Path,
+    ) -> Result<Box<dyn ProgramInstance>, Outcome> {
+        let (stdout, stderr) = (Stream::default(), Stream::default());
+        let wasi =
+            wasi_context(sandbox, scratch, &stdout, &stderr).map_err(Outcome::HarnessFailed)?;
+        let state = State {
+            wasi,
+            limits: store_limits(&self.limits),
+        };
+        let mut store = wasmi::Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
+        let mut instance = WasmiInstance {
+            store,
+            instance: None,
+            fuel: fuel_budget(self.limits.call_time),
+            stdout,
+            stderr,
+        };
+        instance.refuel()?;
+        let created = self
+            .linker
+            .instantiate_and_start(&mut instance.store, &self.module)
+            .map_err(|e| super::instantiation_failure(&e))?;
+        instance.instance = Some(created);
+        Ok(Box::new(instance))
+    }
+}
+
+struct WasmiInstance {
+    store: wasmi::Store<State>,
+    instance: Option<wasmi::Instance>,
+    /// The fuel every call starts with.
+    fuel: u64,
+    stdout: Stream,
+    stderr: Stream,
+}
+
+impl WasmiInstance {
+    fn refuel(&mut self) -> Result<(), Outcome> {
+        let fuel = self.store.set_fuel(self.fuel);
+        fuel.map_err(|e| Outcome::HarnessFailed(format!("setting fuel: {e}")))
+    }
+
+    fn func(&self, name: &str) -> Option<wasmi::Func> {
+        self.instance?.get_func(&self.store, name)
+    }
+
+    fn try_call(&mut self, export: &str, args: &[Value]) -> Result<Ending, Outcome> {
+        let harness = Outcome::HarnessFailed;
+        let func = self
+            .func(export)
+            .ok_or_else(|| harness(format!("no exported function `{export}`")))?;
+        let params = args
+            .iter()
+            .map(|arg| plain_wasmi(arg).ok_or_else(|| harness(format!("wasmi cannot take {arg}"))))
+            .collect::<Result<Vec<Val>, Outcome>>()?;
+        let mut results: Vec<Val> = func
+            .ty(&self.store)
+            .results()
+            .iter()
+            .map(|ty| Val::default_for_ty(*ty))
+            .collect();
+        self.refuel()?;
+        Ok(match func.call(&mut self.store, &params, &mut results) {
+            Ok(()) => {
+                let values = results.iter().map(|v| from_wasmi(&self.store, v)).collect();
+                Ending::Outcome(Outcome::Values(values))
+            }
+            Err(e) => match e.i32_exit_status() {
+                Some(status) => Ending::Exit(status),
+                None => Ending::Outcome(execution_failure(&e)),
+            },
+        })
+    }
+}
+
+impl ProgramInstance for WasmiInstance {
+    fn exports_function(&mut self, name: &str) -> bool {
+        self.func(name).is_some()
+    }
+
+    fn call(&mut self, export: &str, args: &[Value]) -> Ending {
+        self.try_call(export, args).unwrap_or_else(Ending::Outcome)
+    }
+
+    fn output(&self) -> Output {
+        let read = |stream: &Stream| stream.read().map(|bytes| bytes.clone()).unwrap_or_default();
+        Output {
+            stdout: read(&self.stdout),
+            stderr: read(&self.stderr),
+        }
+    }
+}
+
+/// The sandbox's virtual wall clock in the shape wasi-common reads it.
+struct Wall(Arc<VirtualClock>);
+
+impl wasi_common::WasiSystemClock for Wall {
+    fn resolution(&self) -> Duration {
+        VirtualClock::TICK
+    }
+
+    fn now(&self, _precision: Duration) -> SystemTime {
+        SystemTime::from_std(std::time::UNIX_EPOCH + self.0.wall())
+    }
+}
+
+/// The sandbox's virtual monotonic clock. wasi-common reports readings
+/// relative to one it takes when the context is built; that first reading is
+/// the origin and does not advance the virtual clock.
+struct Monotonic {
+    clock: Arc<VirtualClock>,
+    origin: Instant,
+    originated: AtomicBool,
+}
+
+impl Monotonic {
+    fn new(clock: Arc<VirtualClock>) -> Monotonic {
+        Monotonic {
+            clock,
+            origin: Instant::from_std(std::time::Instant::now()),
+            originated: AtomicBool::new(false),
+        }
+    }
+}
+
+impl wasi_common::WasiMonotonicClock for Monotonic {
+    fn resolution(&self) -> Duration {
+        VirtualClock::TICK
+    }
+
+    fn now(&self, _precision: Duration) -> Instant {
+        if !self.originated.swap(true, Ordering::Relaxed) {
+            return self.origin;
+        }
+        self.origin + Duration::from_nanos(self.clock.monotonic_nanos())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn runs_commands_and_reactors() {
+        crate::wasi::testing::check_tier("wasmi");
+    }
+}
