@@ -183,14 +183,20 @@ impl Tools {
     }
 
     /// Instruments with the running process, starting one when there is none.
+    /// A process that dies gets one more try in a fresh one: a death on one
+    /// module is binaryen's verdict only if it repeats.
     fn run(&self, wasm: &[u8], features: &[&str], optimize: u8) -> Result<Answer, Refusal> {
         let mut process = self.process.lock().unwrap_or_else(|p| p.into_inner());
-        if process.is_none() {
-            *process = Some(Instrumenter::start(&self.script).map_err(Refusal::Unavailable)?);
-        }
-        let instrumenter = process.as_mut().expect("just started");
-        let answer = instrumenter.request(wasm, features, optimize);
-        if matches!(answer, Answer::Died(_)) {
+        let mut answer = Answer::Died(String::new());
+        for _ in 0..2 {
+            if process.is_none() {
+                *process = Some(Instrumenter::start(&self.script).map_err(Refusal::Unavailable)?);
+            }
+            let instrumenter = process.as_mut().expect("just started");
+            answer = instrumenter.request(wasm, features, optimize);
+            if !matches!(answer, Answer::Died(_)) {
+                break;
+            }
             *process = None;
         }
         Ok(answer)
@@ -312,16 +318,11 @@ impl Instrumenter {
             "{{\"wasm\":\"{}\",\"optimize\":{optimize},\"features\":{features}}}\n",
             hex(wasm)
         );
-        let mut line = String::new();
-        let exchanged = self
+        let sent = self
             .stdin
             .write_all(request.as_bytes())
-            .and_then(|()| self.stdin.flush())
-            .and_then(|()| self.stdout.read_line(&mut line));
-        let reply = match exchanged {
-            Ok(1..) => serde_json::from_str::<Reply>(&line).ok(),
-            _ => None,
-        };
+            .and_then(|()| self.stdin.flush());
+        let reply = sent.ok().and_then(|()| self.reply());
         match reply {
             Some(Reply::Wasm(text)) => match unhex(&text) {
                 Ok(wasm) => Answer::Done(Ok(wasm)),
@@ -329,6 +330,21 @@ impl Instrumenter {
             },
             Some(Reply::Error(why)) => Answer::Done(Err(Refusal::Unsupported(why))),
             None => Answer::Died(self.death()),
+        }
+    }
+
+    /// The next reply, past any line binaryen itself printed to stdout
+    /// (its validator reports there); `None` once the process is gone.
+    fn reply(&mut self) -> Option<Reply> {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self.stdout.read_line(&mut line).ok()? == 0 {
+                return None;
+            }
+            if let Ok(reply) = serde_json::from_str::<Reply>(&line) {
+                return Some(reply);
+            }
         }
     }
 

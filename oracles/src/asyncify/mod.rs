@@ -6,17 +6,20 @@
 mod binaryen;
 mod on_wasmi;
 mod on_wasmtime;
+pub mod programs;
 pub mod unwind;
 
 pub use binaryen::VERSION as BINARYEN_VERSION;
 pub(crate) use on_wasmi::wrap as wrap_wasmi_import;
+pub(crate) use on_wasmi::{names as wasmi_type_names, wrap_wasi as wrap_wasmi_wasi};
 pub(crate) use on_wasmtime::wrap as wrap_wasmtime_import;
+pub(crate) use on_wasmtime::wrap_wasi as wrap_wasmtime_wasi;
 
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
-use crate::outcome::{Outcome, Resource, State, Value};
-use crate::{features, wasmi, wasmtime};
+use crate::outcome::{Outcome, State, Value};
+use crate::{wasmi, wasmtime};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use unwind::Control;
 use wasmparser::WasmFeatures;
 
@@ -122,34 +125,12 @@ struct AsyncifySession {
     call_time: Duration,
 }
 
-impl AsyncifySession {
-    fn asyncify_state(&mut self, instance: InstanceId) -> Option<i32> {
-        match self.base.invoke(instance, "asyncify_get_state", &[]) {
-            Outcome::Values(values) => match values[..] {
-                [Value::I32(state)] => Some(state),
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-
-    /// Ends an unwind that will not be resumed, so the instance can be called again.
-    fn abandon_unwind(&mut self, instance: InstanceId) {
-        self.base.invoke(instance, "asyncify_stop_unwind", &[]);
-    }
-}
-
 impl Session for AsyncifySession {
     fn compile(&mut self, wasm: &[u8]) -> Result<ModuleId, Outcome> {
-        if !features::validates(wasm, self.features) {
-            // Rejecting is the base engine's job; binaryen only sees valid modules.
-            self.base.compile(wasm)?;
-            return Err(Outcome::Unsupported(
-                "the base engine accepts a module wasmparser rejects; not instrumented".into(),
-            ));
-        }
-        let instrumented = binaryen::instrument(wasm, self.features, self.optimize)
-            .map_err(|refusal| Outcome::Unsupported(format!("asyncify: {}", refusal.reason())))?;
+        let base = &mut self.base;
+        let instrumented = instrument_for(wasm, self.features, self.optimize, || {
+            base.compile(wasm).err()
+        })?;
         self.base.compile(&instrumented)
     }
 
@@ -163,28 +144,16 @@ impl Session for AsyncifySession {
 
     /// Calls the export, then resumes it after every unwind until it returns for good.
     fn invoke(&mut self, instance: InstanceId, export: &str, args: &[Value]) -> Outcome {
-        let deadline = Instant::now() + self.call_time;
-        self.control.begin_invoke(instance.0);
-        let mut outcome = self.base.invoke(instance, export, args);
-        while self.asyncify_state(instance) == Some(unwind::UNWINDING) {
-            if matches!(outcome, Outcome::Trap { .. }) {
-                // While unwinding only the buffer is written: a trap means it is full.
-                self.abandon_unwind(instance);
-                outcome = Outcome::Exhausted(Resource::Stack);
-                break;
-            }
-            if Instant::now() > deadline {
-                self.abandon_unwind(instance);
-                outcome = Outcome::Exhausted(Resource::Time);
-                break;
-            }
-            self.base.invoke(instance, "asyncify_stop_unwind", &[]);
-            let header = [Value::I32(unwind::HEADER)];
-            self.base.invoke(instance, "asyncify_start_rewind", &header);
-            outcome = self.base.invoke(instance, export, args);
-        }
-        self.control.end_invoke();
-        outcome
+        let base = &mut self.base;
+        unwind::call_resuming(
+            &self.control,
+            instance.0,
+            self.call_time,
+            |export, args| base.invoke(instance, export, args),
+            |outcome| Some(outcome),
+            Outcome::Exhausted,
+            (export, args),
+        )
     }
 
     fn global(&mut self, instance: InstanceId, export: &str) -> Outcome {
@@ -197,6 +166,26 @@ impl Session for AsyncifySession {
         state.memories.retain(|(name, ..)| name != unwind::MEMORY);
         state
     }
+}
+
+/// `wasm` instrumented for a base engine with `features`. A module that does
+/// not validate is the base engine's to reject (`base_rejection`): binaryen
+/// only sees valid modules.
+fn instrument_for(
+    wasm: &[u8],
+    features: WasmFeatures,
+    optimize: u8,
+    base_rejection: impl FnOnce() -> Option<Outcome>,
+) -> Result<Vec<u8>, Outcome> {
+    if !crate::features::validates(wasm, features) {
+        return Err(base_rejection().unwrap_or_else(|| {
+            Outcome::Unsupported(
+                "the base engine accepts a module wasmparser rejects; not instrumented".into(),
+            )
+        }));
+    }
+    binaryen::instrument(wasm, features, optimize)
+        .map_err(|refusal| Outcome::Unsupported(format!("asyncify: {}", refusal.reason())))
 }
 
 /// A loop calling `host.next` `$n` times with an i32, i64, f32 and f64 local

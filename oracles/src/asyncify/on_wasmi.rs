@@ -58,7 +58,7 @@ pub fn wrap_wasi<T: 'static>(
     ))
 }
 
-fn names(types: &[ValType]) -> Result<Vec<&'static str>, Error> {
+pub(crate) fn names(types: &[ValType]) -> Result<Vec<&'static str>, Error> {
     types
         .iter()
         .map(|ty| match ty {

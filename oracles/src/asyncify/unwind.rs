@@ -9,7 +9,9 @@
 //! themselves, and on reaching the import again the wrapper stops the rewind
 //! and hands back the real import's results.
 
+use crate::outcome::{Outcome, Resource, Value};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// `asyncify_get_state` when no unwind or rewind is in progress.
 pub const NORMAL: i32 = 0;
@@ -142,6 +144,77 @@ pub trait Caller {
     /// Writes [`header`] into the caller's [`MEMORY`] at [`HEADER`].
     fn write_header(&mut self) -> Result<(), Self::Error>;
     fn error(message: &str) -> Self::Error;
+}
+
+/// One harness call of an instrumented export: `call` runs an export of the
+/// instance (`outcome_of` reads what it did), and after every unwind the
+/// export is resumed with a rewind until it returns for good. Used by module
+/// sessions (`E` = [`Outcome`]) and WASI programs alike.
+pub fn call_resuming<E>(
+    control: &Control,
+    instance: usize,
+    call_time: Duration,
+    mut call: impl FnMut(&str, &[Value]) -> E,
+    outcome_of: fn(&E) -> Option<&Outcome>,
+    exhausted: impl Fn(Resource) -> E,
+    (export, args): (&str, &[Value]),
+) -> E {
+    let deadline = Instant::now() + call_time;
+    let state = |call: &mut dyn FnMut(&str, &[Value]) -> E| match outcome_of(&call(
+        "asyncify_get_state",
+        &[],
+    )) {
+        Some(Outcome::Values(values)) => matches!(values[..], [Value::I32(UNWINDING)]),
+        _ => false,
+    };
+    control.begin_invoke(instance);
+    let mut ending = call(export, args);
+    while state(&mut call) {
+        let trapped = matches!(outcome_of(&ending), Some(Outcome::Trap { .. }));
+        if trapped || Instant::now() > deadline {
+            // Ends the unwind so the instance can be called again.
+            call("asyncify_stop_unwind", &[]);
+            // While unwinding only the buffer is written: a trap means it is full.
+            ending = exhausted(if trapped {
+                Resource::Stack
+            } else {
+                Resource::Time
+            });
+            break;
+        }
+        call("asyncify_stop_unwind", &[]);
+        call("asyncify_start_rewind", &[Value::I32(HEADER)]);
+        ending = call(export, args);
+    }
+    control.end_invoke();
+    ending
+}
+
+/// One function import, by module, name and value type names.
+pub struct FuncImport<'a> {
+    pub module: &'a str,
+    pub name: &'a str,
+    pub params: Vec<&'static str>,
+    pub results: Vec<&'static str>,
+}
+
+/// A module that imports `imports` and exports the `i`th as `"i"`: instantiated
+/// by a linker, it hands out the linker's host functions as plain functions.
+pub fn reexporter(imports: &[FuncImport<'_>]) -> String {
+    let mut text = String::from("(module");
+    for import in imports {
+        text += &format!(
+            "\n  (import {:?} {:?} (func (param {}) (result {})))",
+            import.module,
+            import.name,
+            import.params.join(" "),
+            import.results.join(" ")
+        );
+    }
+    for index in 0..imports.len() {
+        text += &format!("\n  (export \"{index}\" (func {index}))");
+    }
+    text + ")"
 }
 
 /// A module that calls its import `m.f` (of type `params -> results`, value

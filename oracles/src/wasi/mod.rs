@@ -27,6 +27,8 @@ pub const PROGRAM_ENGINE_IDS: &[&str] = &[
     "wasmtime-winch",
     "wasmtime-pulley",
     "wasmi",
+    "asyncify",
+    "asyncify-wasmi",
 ];
 
 /// A tier that runs WASI preview 1 programs.
@@ -203,10 +205,13 @@ fn harness_failure(message: String) -> Ending {
 
 /// The tier with this id that runs WASI programs (or the `mutant:fd-write-byte` self-test tier).
 pub fn program_engine(id: &str) -> Option<Arc<dyn ProgramEngine>> {
+    use crate::asyncify::programs::AsyncifyPrograms;
     use crate::wasmtime::{Tier, wasi::WasmtimePrograms};
     let tier = match id {
         mutant::ID => return Some(mutant::create(program_engine("wasmtime-cranelift")?)),
         "wasmi" => return Some(Arc::new(crate::wasmi::wasi::WasmiPrograms::new())),
+        "asyncify" => return Some(Arc::new(AsyncifyPrograms::on_wasmtime())),
+        "asyncify-wasmi" => return Some(Arc::new(AsyncifyPrograms::on_wasmi())),
         "wasmtime-cranelift" => Tier::Cranelift,
         "wasmtime-aot" => Tier::Aot,
         "wasmtime-winch" => Tier::Winch,

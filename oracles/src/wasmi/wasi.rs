@@ -4,6 +4,7 @@
 use super::{
     config, execution_failure, from_wasmi, fuel_budget, plain_wasmi, rejection, store_limits,
 };
+use crate::asyncify::{self, programs::Unwinding, unwind::Control};
 use crate::engine::Limits;
 use crate::outcome::{Outcome, Value};
 use crate::wasi::sandbox::{self, Sandbox, VirtualClock};
@@ -21,11 +22,24 @@ use wasmi_wasi::wasi_common;
 /// wasmi running WASI programs; each program gets a wasmi engine of its own.
 pub struct WasmiPrograms {
     config: wasmi::Config,
+    /// Set for the Asyncify tier: WASI imports are wrapped to unwind.
+    unwinds: bool,
 }
 
 impl WasmiPrograms {
     pub fn new() -> WasmiPrograms {
-        WasmiPrograms { config: config() }
+        WasmiPrograms {
+            config: config(),
+            unwinds: false,
+        }
+    }
+
+    /// wasmi running Asyncify-instrumented programs, unwinding at WASI calls.
+    pub(crate) fn unwinding() -> WasmiPrograms {
+        WasmiPrograms {
+            unwinds: true,
+            ..WasmiPrograms::new()
+        }
     }
 }
 
@@ -54,6 +68,7 @@ impl ProgramEngine for WasmiPrograms {
             module,
             linker,
             limits: limits.clone(),
+            unwinds: self.unwinds,
         }))
     }
 }
@@ -63,6 +78,7 @@ struct Compiled {
     module: wasmi::Module,
     linker: wasmi::Linker<State>,
     limits: Limits,
+    unwinds: bool,
 }
 
 struct State {
@@ -133,12 +149,71 @@ impl CompiledProgram for Compiled {
             stderr,
         };
         instance.refuel()?;
-        let created = self
-            .linker
-            .instantiate_and_start(&mut instance.store, &self.module)
-            .map_err(|e| super::instantiation_failure(&e))?;
-        instance.instance = Some(created);
-        Ok(Box::new(instance))
+        let control = self.unwinds.then(|| Arc::new(Control::default()));
+        let created = match &control {
+            Some(control) => self.instantiate_unwinding(&mut instance.store, control),
+            None => self
+                .linker
+                .instantiate_and_start(&mut instance.store, &self.module),
+        };
+        instance.instance = Some(created.map_err(|e| super::instantiation_failure(&e))?);
+        Ok(match control {
+            Some(control) => Box::new(Unwinding::new(Box::new(instance), control, &self.limits)),
+            None => Box::new(instance),
+        })
+    }
+}
+
+impl Compiled {
+    /// The linker's function for each of the program's imports, as a plain
+    /// function: wasmi's linker keeps host functions as definitions until an
+    /// instance imports them, so a re-exporting module imports them first.
+    fn host_functions(
+        &self,
+        store: &mut wasmi::Store<State>,
+    ) -> Result<Vec<wasmi::Func>, wasmi::Error> {
+        let mut imports = Vec::new();
+        for import in self.module.imports() {
+            let wasmi::ExternType::Func(ty) = import.ty() else {
+                let (module, name) = (import.module(), import.name());
+                return Err(wasmi::Error::new(format!(
+                    "{module}.{name} is not a function"
+                )));
+            };
+            imports.push(asyncify::unwind::FuncImport {
+                module: import.module(),
+                name: import.name(),
+                params: asyncify::wasmi_type_names(ty.params())?,
+                results: asyncify::wasmi_type_names(ty.results())?,
+            });
+        }
+        let text = asyncify::unwind::reexporter(&imports);
+        let module = wasmi::Module::new(&self.engine, text.as_bytes())?;
+        let exporter = self.linker.instantiate_and_start(&mut *store, &module)?;
+        (0..imports.len())
+            .map(|index| {
+                let func = exporter.get_func(&*store, &index.to_string());
+                func.ok_or_else(|| wasmi::Error::new("the re-exporter lost a function"))
+            })
+            .collect()
+    }
+
+    /// Instantiates with every WASI import wrapped to unwind under `control`, and runs the start function.
+    fn instantiate_unwinding(
+        &self,
+        store: &mut wasmi::Store<State>,
+        control: &Arc<Control>,
+    ) -> Result<wasmi::Instance, wasmi::Error> {
+        let tag = control.reserve_tag();
+        let reals = self.host_functions(store)?;
+        let mut imports = Vec::new();
+        for real in reals {
+            let wrapped = asyncify::wrap_wasmi_wasi(&mut *store, real, control.clone(), tag)?;
+            imports.push(wasmi::Extern::Func(wrapped));
+        }
+        let instance = wasmi::Instance::new(&mut *store, &self.module, &imports)?;
+        control.bind(tag);
+        Ok(instance)
     }
 }
 

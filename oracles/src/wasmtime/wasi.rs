@@ -2,6 +2,7 @@
 //! configured for modules, a sandboxed `WasiP1Ctx` per instance, and `proc_exit` kept apart from traps.
 
 use super::{Tier, Wasmtime, rejection, trap_outcome};
+use crate::asyncify::{self, programs::Unwinding, unwind::Control};
 use crate::engine::Limits;
 use crate::outcome::{Outcome, TrapCode, Value};
 use crate::wasi::sandbox::{self, Sandbox, VirtualClock};
@@ -9,7 +10,7 @@ use crate::wasi::{CompiledProgram, Ending, Output, ProgramEngine, ProgramInstanc
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::{Instance, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{Extern, Instance, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{Deterministic, FsPerms, I32Exit, WasiCtxBuilder};
@@ -20,12 +21,23 @@ const STREAM_CAPACITY: usize = 64 << 20;
 /// A wasmtime tier running WASI programs.
 pub struct WasmtimePrograms {
     wasmtime: Wasmtime,
+    /// Set for the Asyncify tier: WASI imports are wrapped to unwind.
+    unwinds: bool,
 }
 
 impl WasmtimePrograms {
     pub fn new(tier: Tier) -> WasmtimePrograms {
         WasmtimePrograms {
             wasmtime: Wasmtime::new(tier),
+            unwinds: false,
+        }
+    }
+
+    /// The tier running Asyncify-instrumented programs, unwinding at WASI calls.
+    pub(crate) fn unwinding(tier: Tier) -> WasmtimePrograms {
+        WasmtimePrograms {
+            unwinds: true,
+            ..WasmtimePrograms::new(tier)
         }
     }
 }
@@ -43,6 +55,7 @@ struct Compiled {
     code: Code,
     limits: Limits,
     deadline_ticks: Option<u64>,
+    unwinds: bool,
 }
 
 impl ProgramEngine for WasmtimePrograms {
@@ -69,6 +82,7 @@ impl ProgramEngine for WasmtimePrograms {
             deadline_ticks: self.wasmtime.epochs.then(|| {
                 (limits.call_time.as_millis() / super::EPOCH_TICK.as_millis()).max(1) as u64
             }),
+            unwinds: self.unwinds,
         }))
     }
 }
@@ -163,13 +177,50 @@ impl CompiledProgram for Compiled {
             stderr,
         };
         instance.arm_deadline();
-        match linker.instantiate(&mut instance.store, &module) {
+        let control = self.unwinds.then(|| Arc::new(Control::default()));
+        let created = match &control {
+            Some(control) => instantiate_unwinding(&linker, &mut instance.store, &module, control),
+            None => linker.instantiate(&mut instance.store, &module),
+        };
+        match created {
             Ok(created) => instance.instance = Some(created),
             Err(e) if e.downcast_ref::<Trap>().is_some() => return Err(stopped(e)),
             Err(e) => return Err(Outcome::Unlinkable(format!("{e:#}"))),
         }
-        Ok(Box::new(instance))
+        Ok(match control {
+            Some(control) => Box::new(Unwinding::new(Box::new(instance), control, &self.limits)),
+            None => Box::new(instance),
+        })
     }
+}
+
+/// Instantiates with every WASI import wrapped to unwind under `control`.
+fn instantiate_unwinding(
+    linker: &Linker<State>,
+    store: &mut Store<State>,
+    module: &Module,
+    control: &Arc<Control>,
+) -> wasmtime::Result<Instance> {
+    let tag = control.reserve_tag();
+    let mut imports = Vec::new();
+    for import in module.imports() {
+        let Some(item) = linker.get_by_import(&mut *store, &import) else {
+            let (module, name) = (import.module(), import.name());
+            wasmtime::bail!("unknown import: `{module}::{name}` has not been defined");
+        };
+        imports.push(match item {
+            Extern::Func(real) => Extern::Func(asyncify::wrap_wasmtime_wasi(
+                &mut *store,
+                real,
+                control.clone(),
+                tag,
+            )?),
+            other => other,
+        });
+    }
+    let instance = Instance::new(&mut *store, module, &imports)?;
+    control.bind(tag);
+    Ok(instance)
 }
 
 struct WasmtimeInstance {

@@ -20,7 +20,7 @@ pub const SLOWER_THAN_CLASS: f64 = 4.0;
 /// Tiers are judged against others that execute the same way.
 fn class(engine: &str) -> &'static str {
     match engine {
-        "wasmtime-pulley" | "wasmi" => "interpreters",
+        "wasmtime-pulley" | "wasmi" | "asyncify-wasmi" => "interpreters",
         _ => "compilers",
     }
 }
