@@ -20,16 +20,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The tiers that run WASI programs, in report order.
-pub const PROGRAM_ENGINE_IDS: &[&str] = &[
-    "wasmtime-cranelift",
-    "wasmtime-aot",
-    "wasmtime-winch",
-    "wasmtime-pulley",
-    "wasmi",
-    "asyncify",
-    "asyncify-wasmi",
-];
+/// The tiers that run WASI programs, in report order: every built-in engine.
+pub const PROGRAM_ENGINE_IDS: &[&str] = crate::ENGINE_IDS;
 
 /// A tier that runs WASI preview 1 programs.
 pub trait ProgramEngine: Send + Sync {

@@ -416,34 +416,6 @@ impl WasmtimeSession {
         }
     }
 
-    /// Instantiates with every function import wrapped to unwind under `control`.
-    fn instantiate_unwinding(
-        &mut self,
-        module: &Module,
-        control: &Arc<Control>,
-    ) -> wasmtime::Result<Instance> {
-        let tag = control.reserve_tag();
-        let mut imports = Vec::new();
-        for import in module.imports() {
-            let Some(item) = self.linker.get_by_import(&mut self.store, &import) else {
-                let (module, name) = (import.module(), import.name());
-                wasmtime::bail!("unknown import: `{module}::{name}` has not been defined");
-            };
-            imports.push(match item {
-                Extern::Func(real) => Extern::Func(crate::asyncify::wrap_wasmtime_import(
-                    &mut self.store,
-                    real,
-                    control.clone(),
-                    tag,
-                )),
-                other => other,
-            });
-        }
-        let instance = Instance::new(&mut self.store, module, &imports)?;
-        control.bind(tag);
-        Ok(instance)
-    }
-
     fn load(&self, wasm: &[u8]) -> wasmtime::Result<Module> {
         match &self.loader {
             Some(loader) => aot::compile_and_load(&self.engine, loader, wasm),
@@ -474,7 +446,17 @@ impl Session for WasmtimeSession {
         }
         self.arm_deadline();
         let instantiated = match self.unwinds.clone() {
-            Some(control) => self.instantiate_unwinding(&module, &control),
+            Some(control) => instantiate_unwinding(
+                &self.linker,
+                &mut self.store,
+                &module,
+                &control,
+                |store, real, control, tag| {
+                    Ok(crate::asyncify::wrap_wasmtime_import(
+                        store, real, control, tag,
+                    ))
+                },
+            ),
             None => self.linker.instantiate(&mut self.store, &module),
         };
         match instantiated {
@@ -568,6 +550,31 @@ impl Session for WasmtimeSession {
         }
         state.sorted()
     }
+}
+
+/// Instantiates with every function import wrapped by `wrap` to unwind under `control`.
+fn instantiate_unwinding<T: 'static>(
+    linker: &Linker<T>,
+    store: &mut Store<T>,
+    module: &Module,
+    control: &Arc<Control>,
+    wrap: fn(&mut Store<T>, wasmtime::Func, Arc<Control>, u64) -> wasmtime::Result<wasmtime::Func>,
+) -> wasmtime::Result<Instance> {
+    let tag = control.reserve_tag();
+    let mut imports = Vec::new();
+    for import in module.imports() {
+        let Some(item) = linker.get_by_import(&mut *store, &import) else {
+            let (module, name) = (import.module(), import.name());
+            wasmtime::bail!("unknown import: `{module}::{name}` has not been defined");
+        };
+        imports.push(match item {
+            Extern::Func(real) => Extern::Func(wrap(&mut *store, real, control.clone(), tag)?),
+            other => other,
+        });
+    }
+    let instance = Instance::new(&mut *store, module, &imports)?;
+    control.bind(tag);
+    Ok(instance)
 }
 
 /// A module wasmtime refused to compile: invalid, or beyond what this tier implements.

@@ -10,7 +10,7 @@ use crate::wasi::{CompiledProgram, Ending, Output, ProgramEngine, ProgramInstanc
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::{Extern, Instance, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{Instance, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{Deterministic, FsPerms, I32Exit, WasiCtxBuilder};
@@ -179,7 +179,13 @@ impl CompiledProgram for Compiled {
         instance.arm_deadline();
         let control = self.unwinds.then(|| Arc::new(Control::default()));
         let created = match &control {
-            Some(control) => instantiate_unwinding(&linker, &mut instance.store, &module, control),
+            Some(control) => super::instantiate_unwinding(
+                &linker,
+                &mut instance.store,
+                &module,
+                control,
+                |store, real, control, tag| asyncify::wrap_wasmtime_wasi(store, real, control, tag),
+            ),
             None => linker.instantiate(&mut instance.store, &module),
         };
         match created {
@@ -192,35 +198,6 @@ impl CompiledProgram for Compiled {
             None => Box::new(instance),
         })
     }
-}
-
-/// Instantiates with every WASI import wrapped to unwind under `control`.
-fn instantiate_unwinding(
-    linker: &Linker<State>,
-    store: &mut Store<State>,
-    module: &Module,
-    control: &Arc<Control>,
-) -> wasmtime::Result<Instance> {
-    let tag = control.reserve_tag();
-    let mut imports = Vec::new();
-    for import in module.imports() {
-        let Some(item) = linker.get_by_import(&mut *store, &import) else {
-            let (module, name) = (import.module(), import.name());
-            wasmtime::bail!("unknown import: `{module}::{name}` has not been defined");
-        };
-        imports.push(match item {
-            Extern::Func(real) => Extern::Func(asyncify::wrap_wasmtime_wasi(
-                &mut *store,
-                real,
-                control.clone(),
-                tag,
-            )?),
-            other => other,
-        });
-    }
-    let instance = Instance::new(&mut *store, module, &imports)?;
-    control.bind(tag);
-    Ok(instance)
 }
 
 struct WasmtimeInstance {
