@@ -2,7 +2,7 @@
 
 use super::unwind::{self, Control};
 use std::sync::{Arc, Mutex};
-use wasmi::{AsContextMut, Caller, Error, Extern, Func, Instance, Module, Val, ValType};
+use wasmi::{AsContextMut, Caller, Error, Extern, Func, FuncType, Instance, Module, Val, ValType};
 
 /// `real`, wrapped for the instance that will carry `tag`.
 pub fn wrap<T: 'static>(
@@ -12,17 +12,7 @@ pub fn wrap<T: 'static>(
     tag: u64,
 ) -> Func {
     let ty = real.ty(&store);
-    let saved = Mutex::new(None);
-    Func::new(&mut store, ty, move |mut caller, params, results| {
-        unwind::around_import(
-            &mut caller,
-            &control,
-            tag,
-            &saved,
-            results,
-            |caller, results| real.call(caller, params, results),
-        )
-    })
+    wrapper(&mut store, ty, control, tag, move |_| Ok(real))
 }
 
 /// `real`, a WASI function that reads the calling instance's `memory`,
@@ -39,23 +29,31 @@ pub fn wrap_wasi<T: 'static>(
     let results = names(ty.results())?;
     let engine = store.as_context_mut().engine().clone();
     let helper = Module::new(&engine, unwind::trampoline(&params, &results))?;
-    let saved = Mutex::new(None);
     let made = Mutex::new(None);
-    Ok(Func::new(
-        &mut store,
-        ty,
-        move |mut caller, params, results| {
-            let call = trampoline(&mut caller, &helper, real, &made)?;
-            unwind::around_import(
-                &mut caller,
-                &control,
-                tag,
-                &saved,
-                results,
-                |caller, results| call.call(caller, params, results),
-            )
-        },
-    ))
+    let target = move |caller: &mut Caller<'_, T>| trampoline(caller, &helper, real, &made);
+    Ok(wrapper(&mut store, ty, control, tag, target))
+}
+
+/// A host function of type `ty` that calls what `target` picks, through [`unwind::around_import`].
+fn wrapper<T: 'static>(
+    store: impl AsContextMut<Data = T>,
+    ty: FuncType,
+    control: Arc<Control>,
+    tag: u64,
+    target: impl Fn(&mut Caller<'_, T>) -> Result<Func, Error> + Send + Sync + 'static,
+) -> Func {
+    let saved = Mutex::new(None);
+    Func::new(store, ty, move |mut caller, params, results| {
+        let call = target(&mut caller)?;
+        unwind::around_import(
+            &mut caller,
+            &control,
+            tag,
+            &saved,
+            results,
+            |caller, results| call.call(caller, params, results),
+        )
+    })
 }
 
 pub(crate) fn names(types: &[ValType]) -> Result<Vec<&'static str>, Error> {
