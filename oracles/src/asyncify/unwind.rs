@@ -50,7 +50,10 @@ pub const THEN_EVERY: u64 = 10;
 /// Only a call made directly by the instance the harness invoked, with no other
 /// import call in progress, unwinds: Asyncify keeps one stack of saved frames,
 /// and frames of another instance (or of code running inside an import) would
-/// not know that an unwind is under way.
+/// not know that an unwind is under way. A wrapper is known by the instance
+/// that imported it, not by its caller: an import placed in a table and called
+/// from another instrumented instance would unwind the wrong stack. No spec
+/// test does that; fuzzing runs one module at a time.
 #[derive(Debug, Default)]
 pub struct Control {
     inner: Mutex<Inner>,
