@@ -13,8 +13,6 @@ use crate::outcome::{Outcome, Resource, Value};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// `asyncify_get_state` when no unwind or rewind is in progress.
-pub const NORMAL: i32 = 0;
 /// `asyncify_get_state` while frames are saving themselves.
 pub const UNWINDING: i32 = 1;
 /// `asyncify_get_state` while frames are restoring themselves.
