@@ -339,15 +339,18 @@ impl Session for WasmiSession {
         let module = self.modules.get(id.0).cloned();
         let module = module.ok_or_else(|| harness_failure(format!("unknown module {id:?}")))?;
         let mut imports = self.resolve_imports(&module)?;
-        let tag = self.unwinds.as_ref().map(|control| control.reserve_tag());
-        if let (Some(control), Some(tag)) = (&self.unwinds, tag) {
+        let unwinding = self
+            .unwinds
+            .clone()
+            .map(|control| (control.reserve_tag(), control));
+        if let Some((tag, control)) = &unwinding {
             for import in &mut imports {
                 if let Extern::Func(real) = *import {
                     let wrapped = crate::asyncify::wrap_wasmi_import(
                         &mut self.store,
                         real,
                         control.clone(),
-                        tag,
+                        *tag,
                     );
                     *import = Extern::Func(wrapped);
                 }
@@ -356,7 +359,7 @@ impl Session for WasmiSession {
         self.refuel()?;
         let instance = wasmi::Instance::new(&mut self.store, &module, &imports)
             .map_err(|error| instantiation_failure(&error))?;
-        if let (Some(control), Some(tag)) = (&self.unwinds, tag) {
+        if let Some((tag, control)) = unwinding {
             control.bind(tag);
         }
         self.instances.push(instance);

@@ -81,13 +81,11 @@ pub fn instrument(wasm: &[u8], features: WasmFeatures, optimize: u8) -> Result<V
     if let Some(result) = read_cached(&cached) {
         return result;
     }
-    match tools.run(wasm, &features, optimize)? {
-        Answer::Done(result) => {
-            tools.store(&cached, &result);
-            result
-        }
-        Answer::Died(why) => Err(Refusal::Unsupported(why)),
+    let answer = tools.run(wasm, &features, optimize)?;
+    if let Answer::Done(result) = &answer {
+        tools.store(&cached, result);
     }
+    answer.into_result()
 }
 
 /// Like [`instrument`], without reading or writing the cache.
@@ -96,10 +94,9 @@ pub fn instrument_uncached(
     features: WasmFeatures,
     optimize: u8,
 ) -> Result<Vec<u8>, Refusal> {
-    match tools()?.run(wasm, &binaryen_features(features), optimize)? {
-        Answer::Done(result) => result,
-        Answer::Died(why) => Err(Refusal::Unsupported(why)),
-    }
+    tools()?
+        .run(wasm, &binaryen_features(features), optimize)?
+        .into_result()
 }
 
 /// "binaryen 132.0.0", or why binaryen cannot be used here.
@@ -272,6 +269,16 @@ enum Answer {
     Done(Result<Vec<u8>, Refusal>),
     /// The process died or answered nonsense; the reason is all that is left.
     Died(String),
+}
+
+impl Answer {
+    /// What the caller gets: a death that repeated is binaryen's refusal too.
+    fn into_result(self) -> Result<Vec<u8>, Refusal> {
+        match self {
+            Answer::Done(result) => result,
+            Answer::Died(why) => Err(Refusal::Unsupported(why)),
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]

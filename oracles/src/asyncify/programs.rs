@@ -1,7 +1,7 @@
 //! Asyncify tiers for WASI programs: instrumented programs whose WASI calls unwind and rewind, as CRuby on WASI runs.
 
 use super::unwind::{self, Control};
-use crate::engine::{Engine, Limits};
+use crate::engine::Limits;
 use crate::outcome::{Outcome, Value};
 use crate::wasi::{CompiledProgram, Ending, Output, ProgramEngine, ProgramInstance};
 use crate::wasmi::wasi::WasmiPrograms;
@@ -23,7 +23,7 @@ impl AsyncifyPrograms {
         AsyncifyPrograms {
             id: "asyncify",
             base: Box::new(WasmtimePrograms::unwinding(Tier::Cranelift)),
-            features: crate::wasmtime::Wasmtime::new(Tier::Cranelift).features(),
+            features: base_features("wasmtime-cranelift"),
         }
     }
 
@@ -32,9 +32,14 @@ impl AsyncifyPrograms {
         AsyncifyPrograms {
             id: "asyncify-wasmi",
             base: Box::new(WasmiPrograms::unwinding()),
-            features: crate::wasmi::Wasmi::new().features(),
+            features: base_features("wasmi"),
         }
     }
+}
+
+/// The proposals of the built-in base engine, without building another one.
+fn base_features(id: &str) -> WasmFeatures {
+    crate::engine(id).expect("a built-in engine").features()
 }
 
 impl ProgramEngine for AsyncifyPrograms {

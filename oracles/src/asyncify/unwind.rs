@@ -320,14 +320,4 @@ mod tests {
         control.begin_invoke(0);
         assert!(control.enter_import(tag), "a new invocation starts afresh");
     }
-
-    #[test]
-    fn the_header_spans_the_secondary_memory() {
-        let header = header();
-        assert_eq!(u32::from_le_bytes(header[..4].try_into().unwrap()), 8);
-        assert_eq!(
-            u32::from_le_bytes(header[4..].try_into().unwrap()),
-            PAGES * 65536
-        );
-    }
 }
