@@ -1,10 +1,13 @@
 //! lockstep's oracles: WebAssembly engines behind one trait, and the shared outcome model.
 
 pub mod asyncify;
+pub mod child;
+pub mod classify;
 pub mod compare;
 pub mod differential;
 pub mod engine;
 pub mod external;
+pub mod facts;
 pub mod features;
 pub mod hex;
 pub mod host;

@@ -458,17 +458,6 @@ fn trapped(outcome: &Outcome, message: &str) -> Result<(), String> {
 
 /// The module names a binary imports from.
 fn import_modules(wasm: &[u8]) -> Vec<String> {
-    let mut modules = Vec::new();
-    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
-        match payload {
-            Ok(wasmparser::Payload::ImportSection(section)) => {
-                for import in section.into_imports().flatten() {
-                    modules.push(import.module.to_string());
-                }
-            }
-            Ok(wasmparser::Payload::CodeSectionStart { .. }) | Err(_) => break,
-            Ok(_) => {}
-        }
-    }
-    modules
+    let imports = oracles::facts::read(wasm).imports.into_iter();
+    imports.map(|import| import.module).collect()
 }

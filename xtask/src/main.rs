@@ -70,6 +70,9 @@ enum Command {
         /// Misbehave on every call.
         #[arg(long)]
         broken: Option<example_engine::Broken>,
+        /// The file `--broken fork` appends the ids of the processes it starts to.
+        #[arg(long, value_name = "PATH")]
+        pid_file: Option<std::path::PathBuf>,
     },
 }
 
@@ -108,8 +111,13 @@ fn main() -> ExitCode {
             watchdog_only,
             externals,
         } => worker::serve(watchdog_only, &externals),
-        Command::ExampleEngine { engine, broken } => example_engine::serve(&engine, broken),
+        Command::ExampleEngine {
+            engine,
+            broken,
+            pid_file,
+        } => example_engine::serve(&engine, broken, pid_file.as_deref()),
     };
+    oracles::external::stop_idle();
     match result {
         Ok(conclusion) => conclusion.into(),
         Err(error) => {

@@ -144,3 +144,37 @@ fn a_script_is_compared_directive_by_directive() {
     assert_eq!(planted.status.code(), Some(1), "{text}");
     assert!(text.contains("rem.wast:2: DIVERGE values"), "{text}");
 }
+
+/// Exports whose function types sit in a rec group, behind a subtype, and
+/// after an exact import (which shifts every function index by one).
+const TYPED_EXPORTS: &str = r#"(module
+  (rec (type $pair (struct (field i32))) (type $takes (sub (func (param i64) (result i64)))))
+  (type $narrow (sub $takes (func (param i64) (result i64))))
+  (type $mixed (func (param f64 i32) (result i32)))
+  (import "host" "exact" (func $exact (exact (type $mixed))))
+  (func (export "mixed") (type $mixed) (i32.add (i32.trunc_f64_s (local.get 0)) (local.get 1)))
+  (func (export "narrow") (type $narrow) (i64.mul (local.get 0) (i64.const 2))))"#;
+
+#[test]
+fn exports_typed_through_rec_groups_subtypes_and_exact_imports_get_arguments_of_their_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("typed.wat");
+    std::fs::write(&module, TYPED_EXPORTS).unwrap();
+    let path = module.to_str().unwrap();
+    let output = diff(&[
+        path, "--engine", "wasmi", "--json", "--invoke", "mixed", "2.5", "3",
+    ]);
+    assert_ne!(output.status.code(), Some(2), "{}", shown(&output));
+    let run: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(run["steps"][2]["label"], "mixed(f64:2.5, i32:3)", "{run}");
+    let output = diff(&[path, "--engine", "wasmi", "--json"]);
+    let run: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let labels: Vec<&str> = run["steps"].as_array().unwrap()[2..]
+        .iter()
+        .map(|step| step["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels.len(), 2, "{run}");
+    assert!(labels[0].starts_with("mixed(f64:"), "{labels:?}");
+    assert!(labels[0].contains(", i32:"), "{labels:?}");
+    assert!(labels[1].starts_with("narrow(i64:"), "{labels:?}");
+}
