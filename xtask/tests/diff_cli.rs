@@ -177,4 +177,23 @@ fn exports_typed_through_rec_groups_subtypes_and_exact_imports_get_arguments_of_
     assert!(labels[0].starts_with("mixed(f64:"), "{labels:?}");
     assert!(labels[0].contains(", i32:"), "{labels:?}");
     assert!(labels[1].starts_with("narrow(i64:"), "{labels:?}");
+    // No engine runs exact imports yet: with a plain one, the call runs and agrees.
+    let plain = TYPED_EXPORTS.replace("(exact (type $mixed))", "(type $mixed)");
+    std::fs::write(&module, plain).unwrap();
+    let engines = [
+        "--engine",
+        "wasmtime-cranelift",
+        "--engine",
+        "wasmtime-pulley",
+    ];
+    let call = ["--json", "--invoke", "mixed", "2.5", "3"];
+    let output = diff(&[&[path][..], &engines, &call].concat());
+    assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
+    let run: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let step = &run["steps"][2];
+    assert_eq!(step["verdict"], "Agree", "{step}");
+    assert_eq!(
+        step["observations"][0]["outcome"]["Values"][0]["I32"], 5,
+        "{step}"
+    );
 }
