@@ -126,9 +126,14 @@ impl ScriptDiff {
 
 impl Directive {
     fn compared(&self) -> Option<Verdict> {
+        // An engine that skipped the directive did not judge it: it lacks a
+        // proposal, or a later spec version it implements makes the module an
+        // `assert_invalid` rejects valid. Its outcome answers another question,
+        // so it takes no part in the comparison.
         let observations: Vec<Observation> = self
             .engines
             .iter()
+            .filter(|result| !matches!(result.status, Status::Skip(_)))
             .filter_map(|result| {
                 Some(Observation {
                     engine: result.engine.clone(),
