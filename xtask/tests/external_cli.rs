@@ -3,8 +3,50 @@
 
 mod common;
 
+use common::tools::{self, Test, Tool};
 use common::{shown, xtask};
 use serde_json::Value as Json;
+
+/// What the bundled external engines run on: V8 on Node.js, wasm3 on pywasm3.
+const BUNDLED_RUNTIMES: &[Tool] = &[Tool::Node, Tool::Pywasm3];
+
+fn main() {
+    tools::run(vec![
+        Test::new(
+            "garbage_output_is_a_crash_of_that_call",
+            &[],
+            garbage_output_is_a_crash_of_that_call,
+        ),
+        Test::new(
+            "an_engine_exiting_mid_call_is_a_crash_with_its_status",
+            &[],
+            an_engine_exiting_mid_call_is_a_crash_with_its_status,
+        ),
+        Test::new(
+            "a_hanging_engine_runs_out_of_time",
+            &[],
+            a_hanging_engine_runs_out_of_time,
+        ),
+        Test::new(
+            "a_conformance_run_with_a_broken_engine_completes_and_reports_every_file",
+            &[],
+            a_conformance_run_with_a_broken_engine_completes_and_reports_every_file,
+        ),
+        Test::new(
+            "engines_lists_v8_and_wasm3_with_versions_and_proposals",
+            BUNDLED_RUNTIMES,
+            engines_lists_v8_and_wasm3_with_versions_and_proposals,
+        ),
+        Test::new(
+            AGREE_TEST,
+            BUNDLED_RUNTIMES,
+            v8_and_wasm3_agree_with_wasmi_on_values_traps_and_host_functions,
+        ),
+        tools::skipped_visibly_without(Tool::Pywasm3, AGREE_TEST),
+    ])
+}
+
+const AGREE_TEST: &str = "v8_and_wasm3_agree_with_wasmi_on_values_traps_and_host_functions";
 
 const MODULE: &str = r#"(module
   (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
@@ -49,7 +91,6 @@ fn call_outcomes(mode: &str) -> Vec<Json> {
         .collect()
 }
 
-#[test]
 fn garbage_output_is_a_crash_of_that_call() {
     for outcome in call_outcomes("garbage") {
         let why = outcome["Crashed"].as_str().expect("crashed");
@@ -58,7 +99,6 @@ fn garbage_output_is_a_crash_of_that_call() {
     }
 }
 
-#[test]
 fn an_engine_exiting_mid_call_is_a_crash_with_its_status() {
     for outcome in call_outcomes("exit") {
         let why = outcome["Crashed"].as_str().expect("crashed");
@@ -66,14 +106,12 @@ fn an_engine_exiting_mid_call_is_a_crash_with_its_status() {
     }
 }
 
-#[test]
 fn a_hanging_engine_runs_out_of_time() {
     for outcome in call_outcomes("hang") {
         assert_eq!(outcome["Exhausted"], "Time");
     }
 }
 
-#[test]
 fn a_conformance_run_with_a_broken_engine_completes_and_reports_every_file() {
     let dir = tempfile::tempdir().unwrap();
     let suite = dir.path().join("suite");
@@ -120,7 +158,6 @@ fn a_conformance_run_with_a_broken_engine_completes_and_reports_every_file() {
     }
 }
 
-#[test]
 fn engines_lists_v8_and_wasm3_with_versions_and_proposals() {
     let output = xtask(&["engines", "--json"]);
     let engines: Json = serde_json::from_slice(&output.stdout).unwrap();
@@ -138,7 +175,6 @@ fn engines_lists_v8_and_wasm3_with_versions_and_proposals() {
     }
 }
 
-#[test]
 fn v8_and_wasm3_agree_with_wasmi_on_values_traps_and_host_functions() {
     let dir = tempfile::tempdir().unwrap();
     let module = dir.path().join("m.wat");

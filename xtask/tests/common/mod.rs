@@ -2,6 +2,8 @@
 
 #![allow(dead_code, reason = "each test file uses the helpers it needs")]
 
+pub mod tools;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
