@@ -224,7 +224,10 @@ pub fn unavailable(id: &str) -> Option<String> {
         return None;
     }
     binaryen::describe().err().map(|why| {
-        format!("it instruments with binaryen.js, which is installed on first use and could not be: {why}")
+        format!(
+            "it instruments with binaryen.js, which is installed on first use and could not be: {why} \
+             (install it once with network, or point LOCKSTEP_TOOLS to a folder that has it)"
+        )
     })
 }
 

@@ -16,8 +16,14 @@ pub const WRONG_ASSERTION: &str = r#"(module
 
 /// Runs `cargo xtask ARGS…` as a user would, and waits for it.
 pub fn xtask(args: &[&str]) -> Output {
+    xtask_with_env(args, &[])
+}
+
+/// Runs `cargo xtask ARGS…` with the variables `env` set, and waits for it.
+pub fn xtask_with_env(args: &[&str], env: &[(&str, String)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(args)
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .output()
         .expect("running xtask")
 }
