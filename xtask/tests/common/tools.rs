@@ -39,7 +39,7 @@ impl Tool {
         }
     }
 
-    /// The command that installs the tool (Debian's packages, as `.ci/run` uses).
+    /// The command that installs the tool, as `.ci/run` does (Debian packages, pywasm3 from PyPI).
     pub fn install(self) -> &'static str {
         match self {
             Tool::Chromium => "apt-get install chromium",
@@ -107,49 +107,58 @@ impl Test {
     }
 }
 
+/// The tests a run skipped for a missing tool, each as "name: why".
+type Skipped = Arc<Mutex<Vec<String>>>;
+
 /// Runs `tests` as `cargo test` runs a test file, skipping (or, under [`REQUIRE`], failing) those whose tools are
 /// missing, then prints how many were skipped and why, and exits with libtest's status.
 pub fn run(tests: Vec<Test>) -> ! {
     let arguments = Arguments::from_args();
     let required = std::env::var_os(REQUIRE).is_some_and(|value| !value.is_empty() && value != "0");
-    let skipped = Arc::new(Mutex::new(Vec::new()));
+    let skipped = Skipped::default();
     let trials = tests
         .into_iter()
-        .map(|test| {
-            let skipped = skipped.clone();
-            Trial::ignorable_test(test.name.clone(), move || {
-                let missing: Vec<Tool> =
-                    test.needs.iter().copied().filter(|t| t.missing()).collect();
-                if missing.is_empty() {
-                    (test.body)();
-                    return Ok(Completion::Completed);
-                }
-                let why = lacking(&missing);
-                if required {
-                    return Err(Failed::from(format!(
-                        "{why}; {REQUIRE} is set, so a missing tool is a failure"
-                    )));
-                }
-                skipped
-                    .lock()
-                    .unwrap()
-                    .push(format!("{}: {why}", test.name));
-                Ok(Completion::ignored_with(why))
-            })
-        })
+        .map(|test| trial(test, required, skipped.clone()))
         .collect();
     let conclusion = libtest_mimic::run(&arguments, trials);
-    let skipped = skipped.lock().unwrap();
-    if !skipped.is_empty() {
-        println!(
-            "{} skipped for a missing tool ({REQUIRE}=1 makes that a failure):",
-            plural(skipped.len())
-        );
-        for line in skipped.iter() {
-            println!("  {line}");
-        }
-    }
+    print_skips(&skipped.lock().unwrap());
     conclusion.exit()
+}
+
+/// The test as a trial that first looks for its tools.
+fn trial(test: Test, required: bool, skipped: Skipped) -> Trial {
+    Trial::ignorable_test(test.name.clone(), move || {
+        let missing: Vec<Tool> = test.needs.iter().copied().filter(|t| t.missing()).collect();
+        if missing.is_empty() {
+            (test.body)();
+            return Ok(Completion::Completed);
+        }
+        let why = lacking(&missing);
+        if required {
+            return Err(Failed::from(format!(
+                "{why}; {REQUIRE} is set, so a missing tool is a failure"
+            )));
+        }
+        skipped
+            .lock()
+            .unwrap()
+            .push(format!("{}: {why}", test.name));
+        Ok(Completion::ignored_with(why))
+    })
+}
+
+/// The run's last lines: how many tests were skipped, and each with its reason.
+fn print_skips(skipped: &[String]) {
+    if skipped.is_empty() {
+        return;
+    }
+    println!(
+        "{} skipped for a missing tool ({REQUIRE}=1 makes that a failure):",
+        plural(skipped.len())
+    );
+    for line in skipped {
+        println!("  {line}");
+    }
 }
 
 fn plural(tests: usize) -> String {
