@@ -52,6 +52,15 @@ pub fn engine(id: &str) -> Option<Arc<dyn Engine>> {
     Some(slots[index].get_or_init(|| create(id)).clone())
 }
 
+/// Why the engine `id` cannot run on this machine (a bundled external engine
+/// without its runtime, an Asyncify tier without binaryen.js), or `None`.
+pub fn unavailable(id: &str) -> Option<String> {
+    match external::engine(id) {
+        Some(started) => started.err(),
+        None => asyncify::unavailable(id),
+    }
+}
+
 /// The engine with this id in every configuration fuzzing varies: the wasmtime
 /// tiers under each knob combination, other engines as they are.
 pub fn swarm(id: &str) -> Option<Vec<Arc<dyn Engine>>> {

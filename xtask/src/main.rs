@@ -147,7 +147,7 @@ pub fn select_engines(ids: &[String]) -> anyhow::Result<Vec<std::sync::Arc<dyn o
 }
 
 fn select_engine(id: &str) -> anyhow::Result<std::sync::Arc<dyn oracles::Engine>> {
-    if let Some(Err(why)) = oracles::external::engine(id) {
+    if let Some(why) = oracles::unavailable(id) {
         anyhow::bail!("engine `{id}` is unavailable: {why}");
     }
     oracles::engine(id).ok_or_else(|| {

@@ -4,9 +4,76 @@
 
 mod common;
 
+use common::tools::{self, Test, Tool};
 use common::{shown, xtask};
 use serde_json::Value as Json;
 use std::process::Command;
+
+/// What the bundled external engines run on: V8 on Node.js, wasm3 on pywasm3.
+const BUNDLED_RUNTIMES: &[Tool] = &[Tool::Node, Tool::Pywasm3];
+
+fn main() {
+    tools::run(vec![
+        Test::new(
+            "garbage_output_is_a_crash_of_that_call",
+            &[],
+            garbage_output_is_a_crash_of_that_call,
+        ),
+        Test::new(
+            "an_engine_exiting_mid_call_is_a_crash_with_its_status",
+            &[],
+            an_engine_exiting_mid_call_is_a_crash_with_its_status,
+        ),
+        Test::new(
+            "a_hanging_engine_runs_out_of_time",
+            &[],
+            a_hanging_engine_runs_out_of_time,
+        ),
+        Test::new(
+            "an_invalid_utf8_reply_is_a_crash_and_a_divergence_in_a_worker_and_in_process",
+            &[],
+            an_invalid_utf8_reply_is_a_crash_and_a_divergence_in_a_worker_and_in_process,
+        ),
+        Test::new(
+            "invalid_bytes_on_stderr_are_not_a_crash",
+            &[],
+            invalid_bytes_on_stderr_are_not_a_crash,
+        ),
+        Test::new(
+            "a_reply_to_another_request_is_a_crash",
+            &[],
+            a_reply_to_another_request_is_a_crash,
+        ),
+        Test::new(
+            "a_process_the_engine_starts_does_not_outlive_the_run",
+            &[],
+            a_process_the_engine_starts_does_not_outlive_the_run,
+        ),
+        Test::new(
+            "a_100_mb_reply_is_refused_as_too_long_and_costs_little_memory",
+            &[],
+            a_100_mb_reply_is_refused_as_too_long_and_costs_little_memory,
+        ),
+        Test::new(
+            "a_conformance_run_with_a_broken_engine_completes_and_reports_every_file",
+            &[],
+            a_conformance_run_with_a_broken_engine_completes_and_reports_every_file,
+        ),
+        Test::new(
+            "engines_lists_v8_and_wasm3_with_versions_and_proposals",
+            BUNDLED_RUNTIMES,
+            engines_lists_v8_and_wasm3_with_versions_and_proposals,
+        ),
+        Test::new(
+            AGREE_TEST,
+            BUNDLED_RUNTIMES,
+            v8_and_wasm3_agree_with_wasmi_on_values_traps_and_host_functions,
+        ),
+        tools::skipped_visibly_without(Tool::Pywasm3, AGREE_TEST),
+    ])
+}
+
+const AGREE_TEST: &str = "v8_and_wasm3_agree_with_wasmi_on_values_traps_and_host_functions";
 
 const MODULE: &str = r#"(module
   (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
@@ -73,7 +140,6 @@ fn crash(outcome: &Json) -> &str {
         .unwrap_or_else(|| panic!("crashed: {outcome}"))
 }
 
-#[test]
 fn garbage_output_is_a_crash_of_that_call() {
     for outcome in call_outcomes("garbage") {
         let why = crash(&outcome);
@@ -82,7 +148,6 @@ fn garbage_output_is_a_crash_of_that_call() {
     }
 }
 
-#[test]
 fn an_engine_exiting_mid_call_is_a_crash_with_its_status() {
     for outcome in call_outcomes("exit") {
         let why = crash(&outcome);
@@ -90,14 +155,12 @@ fn an_engine_exiting_mid_call_is_a_crash_with_its_status() {
     }
 }
 
-#[test]
 fn a_hanging_engine_runs_out_of_time() {
     for outcome in call_outcomes("hang") {
         assert_eq!(outcome["Exhausted"], "Time");
     }
 }
 
-#[test]
 fn an_invalid_utf8_reply_is_a_crash_and_a_divergence_in_a_worker_and_in_process() {
     for extra in [&[][..], &["--in-process"]] {
         let (code, outcomes) = diff_with_broken("invalid-utf8", extra);
@@ -108,7 +171,6 @@ fn an_invalid_utf8_reply_is_a_crash_and_a_divergence_in_a_worker_and_in_process(
     }
 }
 
-#[test]
 fn invalid_bytes_on_stderr_are_not_a_crash() {
     let (code, outcomes) = diff_with_broken("stderr-bytes", &[]);
     assert_eq!(code, Some(0), "{outcomes:?}");
@@ -117,14 +179,12 @@ fn invalid_bytes_on_stderr_are_not_a_crash() {
     }
 }
 
-#[test]
 fn a_reply_to_another_request_is_a_crash() {
     for outcome in call_outcomes("wrong-id") {
         assert!(crash(&outcome).contains("a reply to request"), "{outcome}");
     }
 }
 
-#[test]
 fn a_process_the_engine_starts_does_not_outlive_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let pids = dir.path().join("pids");
@@ -158,7 +218,6 @@ fn ends_soon(pid: &str) -> bool {
     })
 }
 
-#[test]
 fn a_100_mb_reply_is_refused_as_too_long_and_costs_little_memory() {
     let (code, outcomes) = diff_with_broken("flood", &["--in-process"]);
     assert_eq!(code, Some(1));
@@ -176,7 +235,6 @@ fn a_100_mb_reply_is_refused_as_too_long_and_costs_little_memory() {
     assert!(peak_kib < 300 * 1024, "peak {peak_kib} KiB");
 }
 
-#[test]
 fn a_conformance_run_with_a_broken_engine_completes_and_reports_every_file() {
     let dir = tempfile::tempdir().unwrap();
     let suite = dir.path().join("suite");
@@ -223,7 +281,6 @@ fn a_conformance_run_with_a_broken_engine_completes_and_reports_every_file() {
     }
 }
 
-#[test]
 fn engines_lists_v8_and_wasm3_with_versions_and_proposals() {
     let output = xtask(&["engines", "--json"]);
     let engines: Json = serde_json::from_slice(&output.stdout).unwrap();
@@ -241,7 +298,6 @@ fn engines_lists_v8_and_wasm3_with_versions_and_proposals() {
     }
 }
 
-#[test]
 fn v8_and_wasm3_agree_with_wasmi_on_values_traps_and_host_functions() {
     let dir = tempfile::tempdir().unwrap();
     let module = dir.path().join("m.wat");

@@ -242,10 +242,10 @@ fn npm_install(package: &Path) -> Result<(), String> {
         .map_err(|e| format!("Asyncify needs npm to install binaryen.js: {e}"))?;
     if !installed.status.success() {
         let _ = std::fs::remove_dir_all(&staging);
-        let stderr = String::from_utf8_lossy(&installed.stderr);
         return Err(format!(
-            "`npm install binaryen@{VERSION}` failed: {}",
-            stderr.trim()
+            "`npm install binaryen@{VERSION}` into {} failed: {}",
+            package.display(),
+            npm_reason(&String::from_utf8_lossy(&installed.stderr))
         ));
     }
     if std::fs::rename(&staging, package).is_err() {
@@ -253,6 +253,19 @@ fn npm_install(package: &Path) -> Result<(), String> {
         let _ = std::fs::remove_dir_all(&staging);
     }
     Ok(())
+}
+
+/// npm's reason for a failed install, without its stack trace and advice:
+/// "code ECONNREFUSED; FetchError: request to … failed, reason: connect ECONNREFUSED …".
+fn npm_reason(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(|line| line.trim_start_matches("npm error").trim())
+        .take_while(|line| !line.is_empty() && !line.starts_with("at "))
+        .filter(|line| !line.starts_with("syscall") && !line.starts_with("errno"))
+        .take(4)
+        .collect();
+    lines.join("; ")
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -332,5 +345,27 @@ impl Instrumenter {
                 return Ok(reply);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_offline_npm_install_fails_with_npms_reason_and_no_stack_trace() {
+        let stderr = "npm error code ECONNREFUSED\n\
+            npm error syscall connect\n\
+            npm error errno ECONNREFUSED\n\
+            npm error FetchError: request to http://127.0.0.1:9/binaryen failed, reason: connect ECONNREFUSED 127.0.0.1:9\n\
+            npm error     at ClientRequest.<anonymous> (/usr/lib/node_modules/npm/node_modules/minipass-fetch/lib/index.js:130:14)\n\
+            npm error     at ClientRequest.emit (node:events:524:28)\n\
+            npm error\n\
+            npm error If you are behind a proxy, please make sure that the 'proxy' config is set properly.\n";
+        assert_eq!(
+            npm_reason(stderr),
+            "code ECONNREFUSED; FetchError: request to http://127.0.0.1:9/binaryen failed, \
+             reason: connect ECONNREFUSED 127.0.0.1:9"
+        );
     }
 }
