@@ -11,24 +11,35 @@ const PROTOCOL = 2;
 // The id of the request being served: its reply and every host call made meanwhile carry it.
 let serving = 0;
 
-// Proposals by the V8 version that shipped them without flags. Node.js reports
-// its V8 in process.versions.v8 ("11.3.244.8-node.19" for Node 20).
-const SHIPPED = [
-  [[7, 0], ['mutable-global', 'saturating-float-to-int', 'sign-extension', 'multi-value', 'bulk-memory', 'threads']],
-  [[9, 1], ['reference-types', 'simd']],
-  [[9, 5], ['legacy-exceptions']],
-  [[11, 2], ['tail-call']],
-  [[11, 4], ['extended-const', 'relaxed-simd']],
-  [[11, 9], ['function-references', 'gc']],
-  [[12, 0], ['multi-memory']],
-  [[13, 3], ['memory64']],
-  [[13, 7], ['exceptions']],
-];
+// The proposals this V8 validates, found by asking it: each module needs its proposal
+// and nothing newer (oracles/src/external/v8_probes.rs checks the table). A version
+// number says nothing of the flags Node was started with.
+const PROBES = {
+  'mutable-global': '0061736d01000000020801016d0167037f01',
+  'saturating-float-to-int': '0061736d0100000001060160017d017f030201000a080106002000fc000b',
+  'sign-extension': '0061736d0100000001060160017f017f030201000a070105002000c00b',
+  'reference-types': '0061736d010000000105016000016f030201000a06010400d06f0b',
+  'multi-value': '0061736d010000000106016000027f7f030201000a08010600410041010b',
+  'bulk-memory': '0061736d010000000104016000000302010005030100010a0e010c00410041004100fc0a00000b',
+  'simd': '0061736d010000000105016000017b030201000a16011400fd0c000000000000000000000000000000000b',
+  'relaxed-simd': '0061736d0100000001070160027b7b017b030201000a0b01090020002001fd80020b',
+  'threads': '0061736d01000000050401030101',
+  'tail-call': '0061736d01000000010401600000030201000a0601040012000b',
+  'multi-memory': '0061736d0100000005050200010001',
+  'exceptions': '0061736d01000000010401600000030201000d030100000a0d010b0002401f400102000b0b0b',
+  'memory64': '0061736d010000000503010401',
+  'extended-const': '0061736d010000000609017f00410141026a0b',
+  'function-references': '0061736d010000000109026000006001640000030201010a040102000b',
+  'gc': '0061736d010000000105015f017f00',
+  'custom-page-sizes': '0061736d01000000050401080100',
+  'wide-arithmetic': '0061736d01000000010a0160047e7e7e7e027e7e030201000a0e010c002000200120022003fc130b',
+  'legacy-exceptions': '0061736d01000000010401600000030201000d030100000a080106000640190b0b',
+};
 
 function proposals() {
-  const [major, minor] = process.versions.v8.split('.').map(Number);
-  const shipped = ([m, n]) => major > m || (major === m && minor >= n);
-  return SHIPPED.filter(([version]) => shipped(version)).flatMap(([, names]) => names);
+  return Object.entries(PROBES)
+    .filter(([, module]) => WebAssembly.validate(Buffer.from(module, 'hex')))
+    .map(([name]) => name);
 }
 
 // ---- lines in, lines out -------------------------------------------------------------

@@ -12,6 +12,7 @@ pub mod features;
 pub mod hex;
 pub mod host;
 pub mod mutants;
+pub mod npm;
 pub mod outcome;
 pub mod spectest;
 pub mod wasi;

@@ -14,6 +14,93 @@ pub struct Expectation {
     pub reason: String,
 }
 
+/// A reason that recurs across many entries, written once here and named by
+/// its id in an expectations file (`reason = "js-api-nan"`); any other reason is free text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    JsApiNan,
+    IndistinctIndirectCallTrap,
+    IndistinctFloatConversionTrap,
+    PreWasm2SegmentWrites,
+    PreWasm2UnlinkableSegment,
+}
+
+/// Every named reason: its id in the toml files and what it says.
+const REASONS: &[(Reason, &str, &str)] = &[
+    (
+        Reason::JsApiNan,
+        "js-api-nan",
+        "JavaScript numbers keep no NaN payload: a NaN crossing the JS API, as argument or result, \
+         becomes the canonical NaN, so an exact NaN bit pattern cannot be checked through V8's JS API.",
+    ),
+    (
+        Reason::IndistinctIndirectCallTrap,
+        "indistinct-indirect-call-trap",
+        "V8 reports a null table entry and a signature mismatch with one message, \"null function or \
+         function signature mismatch\", which lockstep reads as a null entry; the JS API offers no \
+         other way to tell them apart.",
+    ),
+    (
+        Reason::IndistinctFloatConversionTrap,
+        "indistinct-float-conversion-trap",
+        "V8 reports both float-to-integer traps (out of range and NaN) with one message, \"float \
+         unrepresentable in integer range\", which lockstep reads as an invalid conversion; the JS \
+         API offers no other way to tell them apart.",
+    ),
+    (
+        Reason::PreWasm2SegmentWrites,
+        "pre-wasm2-segment-writes",
+        "The mutable-global proposal repository predates Wasm 2.0: it asserts that a failed \
+         instantiation writes no segment; since bulk memory (Wasm 2.0) segments before the failing \
+         one are written, as this engine does.",
+    ),
+    (
+        Reason::PreWasm2UnlinkableSegment,
+        "pre-wasm2-unlinkable-segment",
+        "The mutable-global proposal repository predates Wasm 2.0: it asserts the MVP rule that an \
+         out-of-bounds segment makes a module unlinkable; since bulk memory (Wasm 2.0) it is a trap \
+         during instantiation, which this engine raises.",
+    ),
+];
+
+impl Reason {
+    /// The named reason with this id.
+    pub fn named(id: &str) -> Option<Reason> {
+        REASONS
+            .iter()
+            .find(|(_, known, _)| *known == id)
+            .map(|(r, ..)| *r)
+    }
+
+    /// What the reason says.
+    pub fn text(self) -> &'static str {
+        REASONS
+            .iter()
+            .find(|(r, ..)| *r == self)
+            .map(|(.., text)| *text)
+            .expect("every reason is listed")
+    }
+}
+
+/// Whether `reason` is written like a reason's id (lowercase words joined by
+/// hyphens) rather than a sentence.
+fn looks_named(reason: &str) -> bool {
+    reason.contains('-')
+        && reason
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+impl Expectation {
+    /// The reason in words: a named reason's text, or the free text.
+    pub fn explanation(&self) -> &str {
+        match Reason::named(&self.reason) {
+            Some(named) => named.text(),
+            None => &self.reason,
+        }
+    }
+}
+
 /// An engine's expectations file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Expectations {
@@ -48,9 +135,33 @@ impl Expectations {
     pub fn load(engine: &str) -> Result<Expectations, String> {
         let path = path(engine);
         match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display())),
+            Ok(text) => {
+                let loaded: Expectations =
+                    toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                loaded
+                    .check_names()
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                Ok(loaded)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Expectations::default()),
             Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+
+    /// An id-like reason that names no [`Reason`] is a typo, not free text.
+    fn check_names(&self) -> Result<(), String> {
+        let unknown = self
+            .failures
+            .iter()
+            .find(|e| looks_named(&e.reason) && Reason::named(&e.reason).is_none());
+        match unknown {
+            Some(e) => Err(format!(
+                "{}:{}: `{}` is not a named reason (see `Reason` in suites/src/expectations.rs)",
+                e.file,
+                e.line.unwrap_or(0),
+                e.reason
+            )),
+            None => Ok(()),
         }
     }
 
@@ -203,5 +314,34 @@ mod tests {
             .map(|e| e.reason.as_str())
             .collect();
         assert_eq!(reasons, ["known", "broke at 5", "elsewhere"]);
+    }
+
+    #[test]
+    fn a_named_reason_reads_as_its_text_and_an_unknown_name_is_refused() {
+        let named: Expectations =
+            toml::from_str("[[failure]]\nfile = \"s/a.wast\"\nline = 3\nreason = \"js-api-nan\"\n")
+                .unwrap();
+        assert!(named.check_names().is_ok());
+        assert!(
+            named.failures[0]
+                .explanation()
+                .starts_with("JavaScript numbers keep no NaN payload")
+        );
+        let free = Expectation {
+            reason: "V8 has its own idea".into(),
+            ..named.failures[0].clone()
+        };
+        assert_eq!(free.explanation(), "V8 has its own idea");
+        let typo = Expectations {
+            failures: vec![Expectation {
+                reason: "js-api-nun".into(),
+                ..free
+            }],
+        };
+        let why = typo.check_names().unwrap_err();
+        assert!(
+            why.contains("s/a.wast:3: `js-api-nun` is not a named reason"),
+            "{why}"
+        );
     }
 }

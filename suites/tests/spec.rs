@@ -77,7 +77,7 @@ fn explain(result: &TrialResult) -> String {
             "{}:{}: listed as failing ({}) but passes now: remove it from suites/expectations/{}.toml",
             result.file,
             entry.line.unwrap_or(0),
-            entry.reason,
+            entry.explanation(),
             result.engine
         ));
     }

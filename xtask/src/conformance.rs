@@ -13,7 +13,7 @@ use suites::runner::{self, Options, TrialState};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Engine id to run (repeatable; default: every built-in engine).
+    /// Engine id to run (repeatable; default: every built-in engine, and `v8` when its pinned Node.js runs).
     #[arg(long = "engine", value_name = "ID")]
     engines: Vec<String>,
     /// Suite name (`wasm-v3`, `proposals/simd`, …) or a path to a `.wast` file or folder (repeatable; default: every bundled suite).

@@ -12,6 +12,9 @@ struct EngineInfo {
     /// Why the engine cannot run on this machine (an external engine's runtime or binaryen.js is missing).
     #[serde(skip_serializing_if = "Option::is_none")]
     unavailable: Option<String>,
+    /// What the engine runs on and why (the Node.js of `v8`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runtime: Option<String>,
 }
 
 pub fn run(json: bool) -> anyhow::Result<Conclusion> {
@@ -28,6 +31,7 @@ pub fn run(json: bool) -> anyhow::Result<Conclusion> {
                     version: engine.version(),
                     proposals: features::names(engine.features()),
                     unavailable: None,
+                    runtime: oracles::external::runtime(id),
                 }
             }
             Some(why) => EngineInfo {
@@ -35,6 +39,7 @@ pub fn run(json: bool) -> anyhow::Result<Conclusion> {
                 version: String::new(),
                 proposals: Vec::new(),
                 unavailable: Some(why),
+                runtime: oracles::external::runtime(id),
             },
         })
         .collect();
@@ -52,6 +57,9 @@ pub fn run(json: bool) -> anyhow::Result<Conclusion> {
                 "{:<id_width$}  {:<version_width$}  {proposals}",
                 info.id, info.version
             );
+            if let Some(runtime) = &info.runtime {
+                println!("{:<id_width$}  runs on {runtime}", "");
+            }
         }
     }
     Ok(Conclusion::Agree)

@@ -238,7 +238,7 @@ impl<'a> Report<'a> {
                     .push(&trial.engine);
             }
             for e in &trial.verdict.unexpected_passes {
-                let message = format!("listed as failing ({}) but passes now", e.reason);
+                let message = format!("listed as failing ({}) but passes now", e.explanation());
                 groups
                     .entry((key.clone(), e.line.unwrap_or(0), 0))
                     .or_default()
@@ -340,7 +340,7 @@ fn junit_case(trial: &TrialResult) -> String {
                         "{}:{}: expected to fail ({}) but passed",
                         trial.file,
                         e.line.unwrap_or(0),
-                        e.reason
+                        e.explanation()
                     )
                 }))
                 .collect();

@@ -9,7 +9,7 @@ use crate::child::Child;
 use crate::hex::{hex, unhex};
 use crate::outcome::digest;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -115,15 +115,6 @@ pub fn describe() -> Result<String, String> {
     }
 }
 
-/// Where lockstep installs the tools it fetches itself, and their caches:
-/// `$LOCKSTEP_TOOLS`, or `target/lockstep/tools` in the workspace.
-fn tools_dir() -> PathBuf {
-    match std::env::var_os("LOCKSTEP_TOOLS") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/lockstep/tools"),
-    }
-}
-
 /// The installed binaryen.js, its instrumenter process and its cache.
 struct Tools {
     script: PathBuf,
@@ -142,10 +133,10 @@ fn tools() -> Result<&'static Tools, Refusal> {
 
 impl Tools {
     fn install() -> Result<Tools, String> {
-        let root = tools_dir();
+        let root = crate::npm::tools_dir();
         let package = root.join(format!("binaryen-{VERSION}"));
         if !package.join("node_modules/binaryen/package.json").exists() {
-            npm_install(&package)?;
+            crate::npm::install(&package, "binaryen", VERSION)?;
         }
         let fingerprint = digest(SCRIPT.as_bytes());
         let script = package.join(format!("instrument-{fingerprint:016x}.mjs"));
@@ -214,58 +205,6 @@ fn read_cached(path: &Path) -> Option<Result<Vec<u8>, Refusal>> {
     }
     let why = std::fs::read_to_string(path.with_extension("why")).ok()?;
     Some(Err(Refusal::Unsupported(why)))
-}
-
-/// Installs binaryen.js into `package` with npm, staging it so that
-/// concurrent first uses never see a half-installed package.
-fn npm_install(package: &Path) -> Result<(), String> {
-    let node = Command::new("node").arg("--version").output();
-    if !node.is_ok_and(|out| out.status.success()) {
-        return Err("Asyncify needs Node.js: `node --version` did not run".to_string());
-    }
-    let staging = package.with_extension(format!("staging-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging)
-        .map_err(|e| format!("creating {}: {e}", staging.display()))?;
-    let installed = Command::new("npm")
-        .args([
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--loglevel=error",
-            "--prefix",
-        ])
-        .arg(&staging)
-        .arg(format!("binaryen@{VERSION}"))
-        .stdout(Stdio::null())
-        .output()
-        .map_err(|e| format!("Asyncify needs npm to install binaryen.js: {e}"))?;
-    if !installed.status.success() {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(format!(
-            "`npm install binaryen@{VERSION}` into {} failed: {}",
-            package.display(),
-            npm_reason(&String::from_utf8_lossy(&installed.stderr))
-        ));
-    }
-    if std::fs::rename(&staging, package).is_err() {
-        // Another process installed it first.
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    Ok(())
-}
-
-/// npm's reason for a failed install, without its stack trace and advice:
-/// "code ECONNREFUSED; FetchError: request to … failed, reason: connect ECONNREFUSED …".
-fn npm_reason(stderr: &str) -> String {
-    let lines: Vec<&str> = stderr
-        .lines()
-        .map(|line| line.trim_start_matches("npm error").trim())
-        .take_while(|line| !line.is_empty() && !line.starts_with("at "))
-        .filter(|line| !line.starts_with("syscall") && !line.starts_with("errno"))
-        .take(4)
-        .collect();
-    lines.join("; ")
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -345,27 +284,5 @@ impl Instrumenter {
                 return Ok(reply);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_offline_npm_install_fails_with_npms_reason_and_no_stack_trace() {
-        let stderr = "npm error code ECONNREFUSED\n\
-            npm error syscall connect\n\
-            npm error errno ECONNREFUSED\n\
-            npm error FetchError: request to http://127.0.0.1:9/binaryen failed, reason: connect ECONNREFUSED 127.0.0.1:9\n\
-            npm error     at ClientRequest.<anonymous> (/usr/lib/node_modules/npm/node_modules/minipass-fetch/lib/index.js:130:14)\n\
-            npm error     at ClientRequest.emit (node:events:524:28)\n\
-            npm error\n\
-            npm error If you are behind a proxy, please make sure that the 'proxy' config is set properly.\n";
-        assert_eq!(
-            npm_reason(stderr),
-            "code ECONNREFUSED; FetchError: request to http://127.0.0.1:9/binaryen failed, \
-             reason: connect ECONNREFUSED 127.0.0.1:9"
-        );
     }
 }

@@ -8,9 +8,12 @@
 //! later action of that session, and the next session starts a fresh process.
 //! The idle processes are killed with their groups at the end of the run.
 
+pub mod node;
 mod process;
 pub mod protocol;
 mod shape;
+#[cfg(test)]
+mod v8_probes;
 
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
 use crate::features;
@@ -36,12 +39,30 @@ const GRACE: Duration = Duration::from_secs(1);
 /// How a bundled engine is started: its interpreter, then its script in `engines/`.
 fn bundled_command(id: &str) -> Option<Vec<String>> {
     let (interpreter, script) = match id {
-        "v8" => ("node", "v8/lockstep-v8.mjs"),
-        "wasm3" => ("python3", "wasm3/lockstep_wasm3.py"),
+        "v8" => (
+            node::node().program.display().to_string(),
+            "v8/lockstep-v8.mjs",
+        ),
+        "wasm3" => ("python3".to_string(), "wasm3/lockstep_wasm3.py"),
         _ => return None,
     };
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../engines/");
-    Some(vec![interpreter.to_string(), format!("{root}{script}")])
+    Some(vec![interpreter, format!("{root}{script}")])
+}
+
+/// What a bundled engine runs on and why, for `cargo xtask engines`: the Node.js of `v8`.
+pub fn runtime(id: &str) -> Option<String> {
+    (id == "v8").then(|| node::node().describe())
+}
+
+/// The bundled engines that join the default engine set: `v8` when it runs the
+/// pinned Node.js, whose V8 its expectations were blessed on (a machine's older
+/// Node is still there for `--engine v8`, with its own skips).
+pub fn defaults() -> &'static [&'static str] {
+    match node::node().origin {
+        node::Origin::Pinned => &["v8"],
+        node::Origin::Machine(_) => &[],
+    }
 }
 
 /// An engine's name and the command that starts it.

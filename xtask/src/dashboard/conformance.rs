@@ -354,7 +354,7 @@ impl<'a> Page<'a> {
                 .get(engine)
                 .and_then(|e| e.covering(file, line));
             return Outcome {
-                reason: reason.map(|e| e.reason.as_str()),
+                reason: reason.map(|e| e.explanation()),
                 ..Outcome::new(Mark::Expected, failure.message.clone())
             };
         }
@@ -364,7 +364,7 @@ impl<'a> Page<'a> {
             .find(|e| e.line.unwrap_or(0) == line)
         {
             return Outcome {
-                reason: Some(&stale.reason),
+                reason: Some(stale.explanation()),
                 ..Outcome::new(
                     Mark::Unexpected,
                     "passes, but the expectations list it as failing",
