@@ -99,14 +99,15 @@ function toJs(value) {
   }
 }
 
-// The wire form of JS value `v` of Wasm type `type`. JS numbers keep no NaN payload:
-// a NaN comes back as the canonical one.
+// The wire form of JS value `v` of Wasm type `type`. JS numbers keep no reliable NaN
+// payload (whether one survives depends on V8's tier and boxing, run to run): every
+// NaN comes back as the canonical one, so that the answer is the same each time.
 function fromJs(v, type) {
   switch (type) {
     case 'i32': return { type, value: String(v >>> 0) };
     case 'i64': return { type, value: BigInt.asUintN(64, v).toString() };
-    case 'f32': scratch.setFloat32(0, v); return { type, value: String(scratch.getUint32(0)) };
-    case 'f64': scratch.setFloat64(0, v); return { type, value: scratch.getBigUint64(0).toString() };
+    case 'f32': scratch.setFloat32(0, Number.isNaN(v) ? NaN : v); return { type, value: String(scratch.getUint32(0)) };
+    case 'f64': scratch.setFloat64(0, Number.isNaN(v) ? NaN : v); return { type, value: scratch.getBigUint64(0).toString() };
     default: return fromJsRef(v, type);
   }
 }
@@ -147,6 +148,11 @@ function failure(error, session) {
   if (error instanceof Unsupported) return { unsupported: message };
   if (error instanceof WebAssembly.Exception) return session.exception(error);
   if (error instanceof WebAssembly.CompileError) return { invalid: message };
+  // A value the JS API cannot carry (an exnref, a null of a type JS has no null for):
+  // a limit of the API, not the engine's answer.
+  if (error instanceof TypeError && /type incompatibility when transforming from\/to JS/.test(message)) {
+    return { unsupported: message };
+  }
   if (error instanceof WebAssembly.LinkError) return { unlinkable: message };
   if (error instanceof RangeError && /call stack/.test(message)) return { exhausted: 'Stack' };
   if (error instanceof RangeError && /memory|allocat/i.test(message)) return { exhausted: 'Memory' };

@@ -23,6 +23,7 @@ pub enum Reason {
     IndistinctFloatConversionTrap,
     PreWasm2SegmentWrites,
     PreWasm2UnlinkableSegment,
+    JsApiOpaqueGcRef,
 }
 
 /// Every named reason: its id in the toml files and what it says.
@@ -36,9 +37,9 @@ const REASONS: &[(Reason, &str, &str)] = &[
     (
         Reason::IndistinctIndirectCallTrap,
         "indistinct-indirect-call-trap",
-        "V8 reports a null table entry and a signature mismatch with one message, \"null function or \
-         function signature mismatch\", which lockstep reads as a null entry; the JS API offers no \
-         other way to tell them apart.",
+        "V8 reports a null table entry and a signature mismatch with one message (\"function \
+         signature mismatch\" in V8 14, \"null function or function signature mismatch\" in V8 11), \
+         which lockstep reads as one of the two; the JS API offers no other way to tell them apart.",
     ),
     (
         Reason::IndistinctFloatConversionTrap,
@@ -60,6 +61,12 @@ const REASONS: &[(Reason, &str, &str)] = &[
         "The mutable-global proposal repository predates Wasm 2.0: it asserts the MVP rule that an \
          out-of-bounds segment makes a module unlinkable; since bulk memory (Wasm 2.0) it is a trap \
          during instantiation, which this engine raises.",
+    ),
+    (
+        Reason::JsApiOpaqueGcRef,
+        "js-api-opaque-gc-ref",
+        "A GC reference crosses V8's JS API as an opaque object: JavaScript cannot tell a struct from \
+         an array, an i31 or an eqref, so the engine reports only that a non-null reference came back.",
     ),
 ];
 

@@ -40,7 +40,10 @@ fn offline_v8_runs_the_machines_node_and_says_why() {
     let v8 = v8.expect("v8 listed");
     assert_eq!(v8["unavailable"], Json::Null, "{v8}");
     let runtime = v8["runtime"].as_str().unwrap();
-    assert!(runtime.starts_with("the machine's node, because"), "{runtime}");
+    assert!(
+        runtime.starts_with("the machine's node, because"),
+        "{runtime}"
+    );
     assert!(runtime.contains("ECONNREFUSED"), "{runtime}");
 }
 
@@ -54,12 +57,24 @@ const FILES: &[&str] = &[
 fn v8_runs_gc_exceptions_and_memory64_files_as_expected() {
     for file in FILES {
         let suite = file.rsplit_once('/').unwrap().0;
-        let args = ["conformance", "--engine", "v8", "--suite", suite, "--filter", file, "--json"];
+        let args = [
+            "conformance",
+            "--engine",
+            "v8",
+            "--suite",
+            suite,
+            "--filter",
+            file,
+            "--json",
+        ];
         let output = xtask_with_env(&args, &[]);
         assert_eq!(output.status.code(), Some(0), "{file}: {}", shown(&output));
         let report: Json = serde_json::from_slice(&output.stdout).unwrap();
         let text = report.to_string();
         assert!(text.contains(file), "{file} in the report: {text}");
-        assert!(!text.contains("needs "), "{file} skipped for a proposal: {text}");
+        assert!(
+            !text.contains("needs "),
+            "{file} skipped for a proposal: {text}"
+        );
     }
 }
