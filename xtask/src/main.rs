@@ -127,14 +127,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// The engines named on the command line (all built-in engines, and the bundled
-/// ones that run here as blessed, when none are), or an error listing the valid
-/// ids. `NAME=COMMAND` configures an external engine.
+/// The engines named on the command line (all built-in engines when none are),
+/// or an error listing the valid ids. `NAME=COMMAND` configures an external engine.
 pub fn select_engines(ids: &[String]) -> anyhow::Result<Vec<std::sync::Arc<dyn oracles::Engine>>> {
     let ids: Vec<String> = if ids.is_empty() {
         oracles::ENGINE_IDS
             .iter()
-            .chain(oracles::external::defaults())
             .map(|id| id.to_string())
             .collect()
     } else {
