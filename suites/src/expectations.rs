@@ -20,7 +20,6 @@ pub struct Expectation {
 pub enum Reason {
     JsApiNan,
     IndistinctIndirectCallTrap,
-    IndistinctFloatConversionTrap,
     PreWasm2SegmentWrites,
     PreWasm2UnlinkableSegment,
     JsApiOpaqueGcRef,
@@ -40,13 +39,6 @@ const REASONS: &[(Reason, &str, &str)] = &[
         "V8 reports a null table entry and a signature mismatch with one message (\"function \
          signature mismatch\" in V8 14, \"null function or function signature mismatch\" in V8 11), \
          which lockstep reads as one of the two; the JS API offers no other way to tell them apart.",
-    ),
-    (
-        Reason::IndistinctFloatConversionTrap,
-        "indistinct-float-conversion-trap",
-        "V8 reports both float-to-integer traps (out of range and NaN) with one message, \"float \
-         unrepresentable in integer range\", which lockstep reads as an invalid conversion; the JS \
-         API offers no other way to tell them apart.",
     ),
     (
         Reason::PreWasm2SegmentWrites,
