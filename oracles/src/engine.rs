@@ -1,6 +1,8 @@
 //! The engine trait every oracle implements, and the resource limits they all share.
 
 use crate::outcome::{Outcome, State, Value};
+use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration;
 use wasmparser::WasmFeatures;
 
@@ -87,4 +89,36 @@ pub trait Session {
     fn global(&mut self, instance: InstanceId, export: &str) -> Outcome;
     /// What a call can leave behind: exported globals, memories and tables.
     fn state(&mut self, instance: InstanceId) -> State;
+    /// The part of an instance another session of the same engine, on another
+    /// thread, can import (a `.wast` `thread`'s shared module). An engine
+    /// without threads says so, and the thread's directives are skipped.
+    fn share(&mut self, instance: InstanceId) -> Result<SharedInstance, Outcome> {
+        let _ = instance;
+        Err(Outcome::Unsupported(NO_SHARING.into()))
+    }
+    /// Makes the importable exports of an instance [`Session::share`]d by
+    /// another session importable here under `name`.
+    fn register_shared(&mut self, name: &str, shared: &SharedInstance) -> Result<(), Outcome> {
+        let _ = (name, shared);
+        Err(Outcome::Unsupported(NO_SHARING.into()))
+    }
+}
+
+/// Why a session that keeps the default [`Session::share`] skips a thread.
+const NO_SHARING: &str = "this engine does not share instances between threads";
+
+/// An instance's shareable state (for wasmtime, its shared memories), opaque
+/// to everything but the engine that made it; it crosses threads.
+#[derive(Clone)]
+pub struct SharedInstance(Arc<dyn Any + Send + Sync>);
+
+impl SharedInstance {
+    pub fn new(state: impl Any + Send + Sync) -> SharedInstance {
+        SharedInstance(Arc::new(state))
+    }
+
+    /// The state, if this engine's kind of session made it.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
 }

@@ -21,7 +21,7 @@ pub mod wasmtime;
 #[cfg(test)]
 mod testing;
 
-pub use engine::{Engine, InstanceId, Limits, ModuleId, Session};
+pub use engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance};
 pub use outcome::{Exception, Heap, Outcome, Ref, Resource, State, TrapCode, Value};
 
 use std::sync::{Arc, OnceLock};

@@ -1,7 +1,7 @@
 //! Deliberately broken engines (`mutant:*`): each plants one known bug in wasmtime-cranelift, so that
 //! lockstep's own tests, and users checking their setup, can see a planted bug get found.
 
-use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
+use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance};
 use crate::outcome::{Outcome, State, Value};
 use std::sync::Arc;
 use wasmparser::{Operator, Parser, Payload, WasmFeatures};
@@ -93,6 +93,14 @@ impl Session for MutantSession {
 
     fn instantiate(&mut self, module: ModuleId) -> Result<InstanceId, Outcome> {
         self.inner.instantiate(module)
+    }
+
+    fn share(&mut self, instance: InstanceId) -> Result<SharedInstance, Outcome> {
+        self.inner.share(instance)
+    }
+
+    fn register_shared(&mut self, name: &str, shared: &SharedInstance) -> Result<(), Outcome> {
+        self.inner.register_shared(name, shared)
     }
 
     fn register(&mut self, name: &str, instance: InstanceId) {

@@ -15,7 +15,7 @@ pub(crate) use on_wasmi::{names as wasmi_type_names, wrap_wasi as wrap_wasmi_was
 pub(crate) use on_wasmtime::wrap as wrap_wasmtime_import;
 pub(crate) use on_wasmtime::wrap_wasi as wrap_wasmtime_wasi;
 
-use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
+use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance};
 use crate::outcome::{Outcome, State, Value};
 use crate::{wasmi, wasmtime};
 use std::sync::Arc;
@@ -136,6 +136,14 @@ impl Session for AsyncifySession {
 
     fn instantiate(&mut self, module: ModuleId) -> Result<InstanceId, Outcome> {
         self.base.instantiate(module)
+    }
+
+    fn share(&mut self, instance: InstanceId) -> Result<SharedInstance, Outcome> {
+        self.base.share(instance)
+    }
+
+    fn register_shared(&mut self, name: &str, shared: &SharedInstance) -> Result<(), Outcome> {
+        self.base.register_shared(name, shared)
     }
 
     fn register(&mut self, name: &str, instance: InstanceId) {

@@ -3,12 +3,13 @@
 mod aot;
 mod cranelift;
 mod pulley;
+mod shared;
 mod values;
 pub mod wasi;
 mod winch;
 
 use crate::asyncify::unwind::Control;
-use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
+use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance};
 use crate::outcome::{Exception, Outcome, Resource, State, TrapCode, digest};
 use crate::{Value, features, host, spectest};
 use std::sync::Arc;
@@ -549,6 +550,15 @@ impl Session for WasmtimeSession {
             }
         }
         state.sorted()
+    }
+
+    fn share(&mut self, instance: InstanceId) -> Result<SharedInstance, Outcome> {
+        let instance = self.instance(instance)?;
+        Ok(shared::share(&mut self.store, instance))
+    }
+
+    fn register_shared(&mut self, name: &str, shared: &SharedInstance) -> Result<(), Outcome> {
+        shared::register(&mut self.linker, &mut self.store, name, shared)
     }
 }
 
