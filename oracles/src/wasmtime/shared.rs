@@ -53,3 +53,53 @@ pub(super) fn register<T>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Tier, Wasmtime};
+    use crate::testing::wat;
+    use crate::{Engine, Limits, Session, Value};
+
+    const OWNER: &str = r#"(module (memory (export "shared") 1 1 shared)
+        (func (export "put") (i32.atomic.store (i32.const 8) (i32.const 42))))"#;
+    const READER: &str = r#"(module (memory (import "mem" "shared") 1 1 shared)
+        (func (export "get") (result i32) (i32.atomic.load (i32.const 8))))"#;
+
+    fn instantiate(session: &mut dyn Session, text: &str) -> crate::InstanceId {
+        let module = session.compile(&wat(text)).unwrap();
+        session.instantiate(module).unwrap()
+    }
+
+    #[test]
+    fn a_shared_memory_written_in_one_session_is_read_in_another_on_another_thread() {
+        let engine = Wasmtime::new(Tier::Cranelift);
+        let mut owner = engine.session(&Limits::default());
+        let instance = instantiate(owner.as_mut(), OWNER);
+        let put = owner.invoke(instance, "put", &[]);
+        assert_eq!(put, crate::Outcome::Values(Vec::new()));
+        let shared = owner.share(instance).unwrap();
+        let read = std::thread::scope(|scope| {
+            let reader = scope.spawn(|| {
+                let mut reader = engine.session(&Limits::default());
+                reader.register_shared("mem", &shared).unwrap();
+                let instance = instantiate(reader.as_mut(), READER);
+                reader.invoke(instance, "get", &[])
+            });
+            reader.join().unwrap()
+        });
+        assert_eq!(read, crate::Outcome::Values(vec![Value::I32(42)]));
+    }
+
+    #[test]
+    fn shared_memories_do_not_cross_to_another_engine() {
+        let mut owner = Wasmtime::new(Tier::Cranelift).session(&Limits::default());
+        let instance = instantiate(owner.as_mut(), OWNER);
+        let shared = owner.share(instance).unwrap();
+        let mut other = Wasmtime::new(Tier::Cranelift).session(&Limits::default());
+        let refused = other.register_shared("mem", &shared).unwrap_err();
+        assert!(
+            matches!(refused, crate::Outcome::Unsupported(_)),
+            "{refused}"
+        );
+    }
+}
