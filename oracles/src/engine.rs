@@ -1,6 +1,8 @@
 //! The engine trait every oracle implements, and the resource limits they all share.
 
+use crate::hook::ImportHook;
 use crate::outcome::{Outcome, State, Value};
+use std::sync::Arc;
 use std::time::Duration;
 use wasmparser::WasmFeatures;
 
@@ -57,6 +59,18 @@ impl Limits {
     }
 }
 
+/// What stops a call that runs past [`Limits::call_time`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Watchdog {
+    /// The engine itself: wasmtime's epoch interruption, wasmi's fuel.
+    #[default]
+    InEngine,
+    /// The parent process, which kills a worker whose call hangs: engines skip
+    /// in-engine checks that cost run time (epoch interruption costs up to a
+    /// quarter), and keep those that are free (fuel).
+    Outside,
+}
+
 /// One engine tier: it declares what it supports and opens sessions.
 ///
 /// An engine knows nothing about suites or fuzzing: it compiles, instantiates
@@ -70,6 +84,16 @@ pub trait Engine: Send + Sync {
     fn features(&self) -> WasmFeatures;
     /// A fresh store with the `spectest` host module already registered.
     fn session(&self, limits: &Limits) -> Box<dyn Session>;
+    /// A session whose instances' function imports all hand their calls to
+    /// `hook` (see [`crate::hook`]): how a layer wraps this engine. `None`
+    /// when the engine cannot wrap imports (external engines, layers).
+    fn session_with_import_hook(
+        &self,
+        _limits: &Limits,
+        _hook: Arc<dyn ImportHook>,
+    ) -> Option<Box<dyn Session>> {
+        None
+    }
 }
 
 /// A store on one engine: modules, instances, and the names they are registered under.

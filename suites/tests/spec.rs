@@ -26,7 +26,7 @@ fn main() {
         })
         .collect();
     let mut trials = Vec::new();
-    for &engine in oracles::ENGINE_IDS {
+    for engine in oracles::tiers::default_ids() {
         let expectations = Arc::new(Expectations::load(engine).expect("expectations parse"));
         for shared in &files {
             let (shared, expectations) = (shared.clone(), expectations.clone());

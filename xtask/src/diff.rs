@@ -4,6 +4,7 @@ use crate::worker::{self, ScriptSource, Worker};
 use crate::{Conclusion, input, program};
 use anyhow::{Context, bail};
 use generators::{args, exports, seed::Rng};
+use oracles::EngineChoice;
 use oracles::compare::{Observation, Verdict, compare};
 use oracles::differential::{Invocation, Run};
 use oracles::{Engine, Limits, Outcome, Value};
@@ -20,7 +21,7 @@ pub struct Args {
     file: PathBuf,
     /// Engine id to run (repeatable; default: every built-in engine).
     #[arg(long = "engine", value_name = "ID")]
-    engines: Vec<String>,
+    engines: Vec<EngineChoice>,
     /// Call only this export, with these arguments (typed by the export's parameters).
     #[arg(long, num_args = 1.., value_name = "EXPORT [ARG]...", allow_negative_numbers = true)]
     invoke: Option<Vec<String>>,
@@ -52,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         host_functions: true,
         ..Limits::default()
     };
-    let mut worker = (!args.in_process).then(Worker::new);
+    let mut worker = (!args.in_process).then(|| Worker::new(crate::external_specs(&args.engines)));
     let run = worker::run_all(
         worker.as_mut(),
         &worker::references(&engines),
@@ -82,7 +83,7 @@ fn diff_program(args: &Args, wasm: &[u8]) -> anyhow::Result<Conclusion> {
     let sandbox = program::sandbox(&args.file, &args.sandbox)?;
     let invoked = invoked(wasm, args)?.map(|call| (call.export, call.args));
     let entry = program::entry(wasm, invoked)?;
-    let mut worker = (!args.in_process).then(Worker::new);
+    let mut worker = (!args.in_process).then(|| Worker::new(crate::external_specs(&args.engines)));
     program::diff(&engines, wasm, &sandbox, &entry, worker.as_mut(), args.json)
 }
 
@@ -313,7 +314,7 @@ fn diff_script(args: &Args, engines: &[Arc<dyn Engine>]) -> anyhow::Result<Concl
     let text = std::fs::read_to_string(&args.file).with_context(|| format!("reading {key}"))?;
     // Bad input is reported before any engine runs.
     suites::script::parse(&key, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut worker = (!args.in_process).then(Worker::new);
+    let mut worker = (!args.in_process).then(|| Worker::new(crate::external_specs(&args.engines)));
     let diff = compare_script(engines, &key, &text, worker.as_mut());
     if args.json {
         println!("{}", serde_json::to_string_pretty(&diff)?);

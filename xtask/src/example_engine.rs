@@ -27,9 +27,8 @@ struct Served {
     instances: HashMap<usize, InstanceId>,
 }
 
-pub fn serve(engine_id: &str, broken: Option<Broken>) -> anyhow::Result<Conclusion> {
-    let engine = oracles::engine(engine_id)
-        .ok_or_else(|| anyhow::anyhow!("unknown engine `{engine_id}`"))?;
+pub fn serve(engine: &oracles::EngineChoice, broken: Option<Broken>) -> anyhow::Result<Conclusion> {
+    let engine = crate::select_engines(std::slice::from_ref(engine))?.remove(0);
     let mut served: Option<Served> = None;
     let mut out = std::io::stdout().lock();
     for line in std::io::stdin().lock().lines() {

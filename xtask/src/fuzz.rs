@@ -6,7 +6,8 @@ use crate::{Conclusion, dashboard, finding};
 use generators::seed::Rng;
 use generators::{Generated, exceptions, ops, smith, tail_calls};
 use oracles::differential::{Invocation, Run, Timing};
-use oracles::{Engine, Limits, features};
+use oracles::external::Spec;
+use oracles::{Engine, EngineChoice, Limits, Watchdog, features};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,7 +24,7 @@ const STATS_EVERY: Duration = Duration::from_secs(5);
 pub struct Args {
     /// Engine id to run (repeatable; default: every built-in engine).
     #[arg(long = "engine", value_name = "ID")]
-    pub engines: Vec<String>,
+    pub engines: Vec<EngineChoice>,
     /// Stop after this many seconds (default 60 when --iterations is not given).
     #[arg(long, value_name = "SECS", conflicts_with = "iterations")]
     pub time: Option<u64>,
@@ -77,6 +78,8 @@ pub struct Campaign {
     pub stats: Stats,
     seen: Mutex<HashSet<String>>,
     in_process: bool,
+    /// External engines the workers configure.
+    externals: Vec<Spec>,
     reduce_time: Duration,
     /// `campaign.jsonl`: every stats line and every finding, appended as they happen.
     journal: Mutex<std::fs::File>,
@@ -178,14 +181,20 @@ fn resume(args: &mut Args, dir: &std::path::Path) -> anyhow::Result<Checkpoint> 
         std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let checkpoint: Checkpoint =
         serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    if !args.engines.is_empty() && args.engines != checkpoint.engines {
+    let ran: Vec<EngineChoice> = checkpoint
+        .engines
+        .iter()
+        .map(|id| EngineChoice::parse(id))
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if !args.engines.is_empty() && args.engines != ran {
         anyhow::bail!(
             "{} ran {}; resume it with the same engines",
             path.display(),
             checkpoint.engines.join(", ")
         );
     }
-    args.engines = checkpoint.engines.clone();
+    args.engines = ran;
     args.seed = checkpoint.seed;
     args.from = checkpoint.resume_from;
     args.out = Some(dir.to_path_buf());
@@ -194,7 +203,17 @@ fn resume(args: &mut Args, dir: &std::path::Path) -> anyhow::Result<Checkpoint> 
 
 impl Campaign {
     pub fn new(args: &Args) -> anyhow::Result<Campaign> {
-        let engines = crate::select_engines(&args.engines)?;
+        let choices = crate::chosen(&args.engines);
+        let built = crate::engines_for(&choices, Watchdog::InEngine);
+        let variants: Vec<Vec<Arc<dyn Engine>>> = choices
+            .iter()
+            .map(|choice| {
+                let id = choice.id();
+                let variants = built.variants(choice);
+                variants.map_err(|why| anyhow::anyhow!("engine `{id}` is unavailable: {why}"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let engines: Vec<Arc<dyn Engine>> = variants.iter().map(|v| v[0].clone()).collect();
         let out = args.out.clone().unwrap_or_else(|| {
             PathBuf::from(concat!(
                 env!("CARGO_MANIFEST_DIR"),
@@ -211,14 +230,6 @@ impl Campaign {
             engines: vec![Timing::default(); engines.len()],
             ..Times::default()
         };
-        let variants = engines
-            .iter()
-            .map(|e| {
-                oracles::swarm(e.id())
-                    .filter(|v| !v.is_empty())
-                    .unwrap_or_else(|| vec![e.clone()])
-            })
-            .collect();
         Ok(Campaign {
             variants,
             shared: engines
@@ -236,6 +247,7 @@ impl Campaign {
             end,
             seen: Mutex::new(HashSet::new()),
             in_process: args.in_process,
+            externals: crate::external_specs(&choices),
             reduce_time: Duration::from_secs(args.reduce_time),
             journal: Mutex::new(journal),
             finished: AtomicBool::new(false),
@@ -347,7 +359,7 @@ impl Campaign {
     }
 
     fn work(&self) {
-        let mut worker = (!self.in_process).then(Worker::new);
+        let mut worker = (!self.in_process).then(|| Worker::new(self.externals.clone()));
         loop {
             let iteration = self.next.fetch_add(1, Ordering::Relaxed);
             let more = match self.end {

@@ -24,7 +24,7 @@ pub struct Args {
     file: PathBuf,
     /// Engine id to run (repeatable; default: every built-in engine).
     #[arg(long = "engine", value_name = "ID")]
-    engines: Vec<String>,
+    engines: Vec<oracles::EngineChoice>,
     /// Where to write the reduced finding (default: beside FILE, with `.reduced`).
     #[arg(short = 'o', long = "out", value_name = "DIR")]
     out: Option<PathBuf>,
@@ -43,7 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     } else {
         args.file.clone()
     };
-    let mut worker = (!args.in_process).then(Worker::new);
+    let mut worker = (!args.in_process).then(|| Worker::new(crate::external_specs(&args.engines)));
     let (wasm, known) = if path.extension().is_some_and(|e| e == "wast") {
         cut_script(&path, &engines, worker.as_mut())?
     } else {

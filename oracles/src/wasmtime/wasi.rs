@@ -1,9 +1,10 @@
 //! WASI preview 1 programs on the wasmtime tiers, through `wasmtime-wasi`: each tier's engine as it is
 //! configured for modules, a sandboxed `WasiP1Ctx` per instance, and `proc_exit` kept apart from traps.
 
+use super::hooked;
 use super::{Tier, Wasmtime, rejection, trap_outcome};
-use crate::asyncify::{self, programs::Unwinding, unwind::Control};
-use crate::engine::Limits;
+use crate::engine::{Limits, Watchdog};
+use crate::hook::ImportHook;
 use crate::outcome::{Outcome, TrapCode, Value};
 use crate::wasi::sandbox::{self, Sandbox, VirtualClock};
 use crate::wasi::{CompiledProgram, Ending, Output, ProgramEngine, ProgramInstance};
@@ -21,23 +22,12 @@ const STREAM_CAPACITY: usize = 64 << 20;
 /// A wasmtime tier running WASI programs.
 pub struct WasmtimePrograms {
     wasmtime: Wasmtime,
-    /// Set for the Asyncify tier: WASI imports are wrapped to unwind.
-    unwinds: bool,
 }
 
 impl WasmtimePrograms {
-    pub fn new(tier: Tier) -> WasmtimePrograms {
+    pub fn new(tier: Tier, watchdog: Watchdog) -> WasmtimePrograms {
         WasmtimePrograms {
-            wasmtime: Wasmtime::new(tier),
-            unwinds: false,
-        }
-    }
-
-    /// The tier running Asyncify-instrumented programs, unwinding at WASI calls.
-    pub(crate) fn unwinding(tier: Tier) -> WasmtimePrograms {
-        WasmtimePrograms {
-            unwinds: true,
-            ..WasmtimePrograms::new(tier)
+            wasmtime: Wasmtime::new(tier, watchdog),
         }
     }
 }
@@ -55,12 +45,11 @@ struct Compiled {
     code: Code,
     limits: Limits,
     deadline_ticks: Option<u64>,
-    unwinds: bool,
 }
 
 impl ProgramEngine for WasmtimePrograms {
     fn id(&self) -> &'static str {
-        self.wasmtime.tier.id()
+        self.wasmtime.tier.id
     }
 
     fn compile(&self, wasm: &[u8], limits: &Limits) -> Result<Box<dyn CompiledProgram>, Outcome> {
@@ -82,7 +71,6 @@ impl ProgramEngine for WasmtimePrograms {
             deadline_ticks: self.wasmtime.epochs.then(|| {
                 (limits.call_time.as_millis() / super::EPOCH_TICK.as_millis()).max(1) as u64
             }),
-            unwinds: self.unwinds,
         }))
     }
 }
@@ -150,6 +138,7 @@ impl CompiledProgram for Compiled {
         &self,
         sandbox: &Sandbox,
         scratch: &Path,
+        hook: Option<Arc<dyn ImportHook>>,
     ) -> Result<Box<dyn ProgramInstance>, Outcome> {
         let harness =
             |what: &str, e: wasmtime::Error| Outcome::HarnessFailed(format!("{what}: {e:#}"));
@@ -177,14 +166,13 @@ impl CompiledProgram for Compiled {
             stderr,
         };
         instance.arm_deadline();
-        let control = self.unwinds.then(|| Arc::new(Control::default()));
-        let created = match &control {
-            Some(control) => super::instantiate_unwinding(
+        let created = match &hook {
+            Some(hook) => hooked::instantiate(
                 &linker,
                 &mut instance.store,
                 &module,
-                control,
-                |store, real, control, tag| asyncify::wrap_wasmtime_wasi(store, real, control, tag),
+                hook,
+                hooked::Reach::Trampoline,
             ),
             None => linker.instantiate(&mut instance.store, &module),
         };
@@ -193,10 +181,7 @@ impl CompiledProgram for Compiled {
             Err(e) if e.downcast_ref::<Trap>().is_some() => return Err(stopped(e)),
             Err(e) => return Err(Outcome::Unlinkable(format!("{e:#}"))),
         }
-        Ok(match control {
-            Some(control) => Box::new(Unwinding::new(Box::new(instance), control, &self.limits)),
-            None => Box::new(instance),
-        })
+        Ok(Box::new(instance))
     }
 }
 
