@@ -11,6 +11,7 @@ pub mod host;
 pub mod mutants;
 pub mod outcome;
 pub mod spectest;
+pub mod tempfiles;
 pub mod wasi;
 pub mod wasmi;
 pub mod wasmtime;

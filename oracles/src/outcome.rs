@@ -126,6 +126,8 @@ pub enum Resource {
     Fuel,
     Memory,
     Time,
+    /// A program's output reached a limit every tier shares (`oracles::wasi::limits`).
+    Output,
 }
 
 /// An uncaught Wasm exception that left an export.
@@ -179,10 +181,42 @@ impl State {
     }
 }
 
-/// A digest of bytes, the same on every engine and platform (FNV-1a, 64-bit).
+/// A digest of bytes, the same on every engine and platform: FNV-1a, 64-bit, which external engines
+/// compute too (`docs/external-engines.md`), so memories digest alike on every engine.
+///
+/// Rationale: a module can grow its memory to 4 GiB and touch a few pages of it, and the state after
+/// every call digests every exported memory. A zero byte leaves FNV-1a's XOR step unchanged and only
+/// multiplies by the prime, so each all-zero run of [`ZERO_RUN`] bytes costs one multiplication by
+/// the prime's power: the same digest, at a cost that follows the bytes a module wrote.
 pub fn digest(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    let mut chunks = bytes.chunks_exact(ZERO_RUN);
+    let hash = chunks.by_ref().fold(FNV_OFFSET, |hash, chunk| {
+        match chunk.iter().all(|byte| *byte == 0) {
+            true => hash.wrapping_mul(ZERO_RUN_FACTOR),
+            false => fnv1a(hash, chunk),
+        }
+    });
+    fnv1a(hash, chunks.remainder())
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+/// Bytes [`digest`] checks for zero at a time: one host page.
+const ZERO_RUN: usize = 4096;
+/// What [`ZERO_RUN`] zero bytes do to an FNV-1a hash: multiply it by the prime that many times.
+const ZERO_RUN_FACTOR: u64 = {
+    let mut factor = 1u64;
+    let mut n = 0;
+    while n < ZERO_RUN {
+        factor = factor.wrapping_mul(FNV_PRIME);
+        n += 1;
+    }
+    factor
+};
+
+fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(FNV_PRIME)
     })
 }
 
@@ -258,5 +292,14 @@ mod tests {
             TrapCode::from_spec_message("something new"),
             TrapCode::Other
         );
+    }
+
+    #[test]
+    fn the_digest_skips_zero_runs_yet_equals_plain_fnv1a() {
+        let mut bytes = vec![0u8; 5 * ZERO_RUN + 7];
+        bytes[ZERO_RUN + 3] = 0xa5;
+        bytes[5 * ZERO_RUN + 2] = 1;
+        assert_eq!(digest(&bytes), fnv1a(FNV_OFFSET, &bytes));
+        assert_eq!(digest(b"lockstep"), 0x314d_3b50_8dc2_4d60);
     }
 }

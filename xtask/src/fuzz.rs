@@ -395,6 +395,8 @@ impl Campaign {
             &generated.wasm,
             &invocations,
             &self.limits,
+            None,
+            &mut |_| {},
         );
         let running = running.elapsed();
         if running > SLOW {

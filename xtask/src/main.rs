@@ -16,6 +16,7 @@ mod program;
 mod progress;
 mod reduce;
 mod report;
+mod terminal;
 mod worker;
 
 use clap::{Parser, Subcommand};
@@ -96,6 +97,15 @@ impl From<Conclusion> for ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Workers make their temporary files in the folder of the process that started them.
+    let run_folder = match &cli.command {
+        Command::Worker { .. } | Command::ExampleEngine { .. } => None,
+        _ => Some(oracles::tempfiles::RunFolder::create()),
+    };
+    if let Some(Err(error)) = &run_folder {
+        eprintln!("error: creating a private temporary folder: {error}");
+        return Conclusion::BadInput.into();
+    }
     let result = match cli.command {
         Command::Conformance(args) => conformance::run(args),
         Command::Diff(args) => diff::run(args),

@@ -148,7 +148,7 @@ pub fn diff(
             })?
         );
     } else {
-        print!("{}", report(&runs, &verdict));
+        print!("{}", crate::terminal::printable(&report(&runs, &verdict)));
     }
     Ok(match verdict {
         ProgramVerdict::Diverge(_) => Conclusion::Diverge,

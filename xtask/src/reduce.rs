@@ -250,6 +250,8 @@ impl Reducer<'_> {
             wasm,
             &invocations,
             &self.limits,
+            None,
+            &mut |_| {},
         );
         (run, invocations)
     }

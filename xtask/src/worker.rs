@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use suites::catalog::SuiteFile;
 use suites::driver::ScriptRun;
 use suites::runner::{self, Executor, Options};
@@ -273,13 +273,15 @@ impl Worker {
     }
 
     /// Runs a module on one engine in the worker. If the worker dies or hangs,
-    /// the step it was on and every later step get that as their outcome.
+    /// or `deadline` passes, the step it was on and every later step get that
+    /// as their outcome.
     pub fn run_module(
         &mut self,
         engine: EngineRef,
         wasm: &[u8],
         invocations: &[Invocation],
         limits: &Limits,
+        deadline: Option<Instant>,
     ) -> EngineRun {
         let steps = invocations.len() + 2;
         let id = engine.id.clone();
@@ -294,7 +296,8 @@ impl Worker {
         let stopped = match self.send(&request) {
             Err(why) => Some(Outcome::HarnessFailed(why)),
             Ok(()) => loop {
-                match self.receive(limits.call_time + GRACE) {
+                let left = deadline.map_or(Duration::MAX, |d| d - Instant::now().min(d));
+                match self.receive((limits.call_time + GRACE).min(left)) {
                     Received::Reply(Reply::Observed(observation)) => observations.push(observation),
                     Received::Reply(Reply::ModuleDone(t)) => {
                         timing = t;
@@ -309,13 +312,7 @@ impl Worker {
             },
         };
         if let Some(outcome) = stopped {
-            while observations.len() < steps {
-                observations.push(Observation {
-                    engine: id.clone(),
-                    outcome: outcome.clone(),
-                    state: None,
-                });
-            }
+            pad(&mut observations, &id, &outcome, steps);
         }
         EngineRun {
             observations,
@@ -421,24 +418,59 @@ impl Worker {
 }
 
 /// Runs a module on every engine — in `worker` if there is one, else in this
-/// process — and compares them step by step.
+/// process — and compares them step by step. Past `deadline`, a worker's
+/// engine stops at the step it is on, and engines not yet started do not
+/// start: their steps are `exhausted Time`. `progress` hears each engine finish.
 pub fn run_all(
     mut worker: Option<&mut Worker>,
     engines: &[(EngineRef, Arc<dyn Engine>)],
     wasm: &[u8],
     invocations: &[Invocation],
     limits: &Limits,
+    deadline: Option<Instant>,
+    progress: &mut dyn FnMut(&str),
 ) -> differential::Run {
     let mut runs = Vec::with_capacity(engines.len());
     for (reference, engine) in engines {
+        let late = deadline.is_some_and(|d| Instant::now() >= d);
         runs.push(match worker.as_deref_mut() {
-            Some(worker) => worker.run_module(reference.clone(), wasm, invocations, limits),
+            _ if late => out_of_time(&reference.id, invocations.len() + 2),
+            Some(worker) => {
+                worker.run_module(reference.clone(), wasm, invocations, limits, deadline)
+            }
             None => {
                 differential::run_engine(engine.as_ref(), wasm, invocations, limits, &mut |_| {})
             }
         });
+        progress(&reference.id);
     }
     differential::compare_runs(wasm, invocations, runs)
+}
+
+/// The run of an engine the time budget did not reach.
+fn out_of_time(engine: &str, steps: usize) -> EngineRun {
+    let mut observations = Vec::with_capacity(steps);
+    pad(
+        &mut observations,
+        engine,
+        &Outcome::Exhausted(Resource::Time),
+        steps,
+    );
+    EngineRun {
+        observations,
+        timing: Timing::default(),
+    }
+}
+
+/// Gives every step an engine did not reach `outcome`, the reason it stopped.
+fn pad(observations: &mut Vec<Observation>, engine: &str, outcome: &Outcome, steps: usize) {
+    while observations.len() < steps {
+        observations.push(Observation {
+            engine: engine.to_string(),
+            outcome: outcome.clone(),
+            state: None,
+        });
+    }
 }
 
 /// The engines as workers name them: the default configuration of each.
@@ -459,7 +491,10 @@ pub fn references(engines: &[Arc<dyn Engine>]) -> Vec<(EngineRef, Arc<dyn Engine
 
 fn spawn(watchdog_only: bool) -> std::io::Result<(Child, ChildStdin, Receiver<String>)> {
     let mut command = Command::new(std::env::current_exe()?);
-    command.arg(SUBCOMMAND);
+    command.arg(SUBCOMMAND).env(
+        oracles::tempfiles::RUN_FOLDER_ENV,
+        oracles::tempfiles::parent_folder(),
+    );
     if watchdog_only {
         command.arg("--watchdog-only");
     }

@@ -3,6 +3,7 @@
 mod aot;
 mod cranelift;
 mod pulley;
+mod stream;
 mod values;
 pub mod wasi;
 mod winch;

@@ -73,6 +73,16 @@ fn read(out: &Path) -> anyhow::Result<Vec<Finding>> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // Rationale: anyone can put folders into an output folder; only the one lockstep names after
+        // the report's own signature is one it wrote, so no other name ever becomes a link.
+        if crate::finding::folder(out, &saved.signature) != folder {
+            eprintln!(
+                "warning: {}: not the folder of signature {}; left off the findings page",
+                folder.display(),
+                saved.signature
+            );
+            continue;
+        }
         findings.push(Finding {
             reduced: reduced.get(&name).copied(),
             folder: name,
@@ -115,7 +125,7 @@ fn table(findings: &[Finding]) -> String {
             origin,
             run,
         } = &finding.report;
-        let folder = escape(&finding.folder);
+        let folder = escape(&link(&finding.folder));
         let _ = writeln!(
             out,
             "<tr><th scope=\"row\"><code>{}</code></th><td>{}</td><td>{}</td><td>{} bytes{}</td><td>{}</td>\
@@ -137,6 +147,13 @@ fn table(findings: &[Finding]) -> String {
     }
     out.push_str("</tbody></table>\n</div>\n");
     out
+}
+
+/// A relative link to a folder of `out`: `./` and the name percent-encoded, so that no name can
+/// become a scheme (`javascript:`) or leave the folder.
+fn link(folder: &str) -> String {
+    let encoded = percent_encoding::utf8_percent_encode(folder, percent_encoding::NON_ALPHANUMERIC);
+    format!("./{encoded}")
 }
 
 /// The odd engines out against the rest.
@@ -167,4 +184,43 @@ fn outcomes(run: &Run) -> String {
     }
     out.push_str("</ul>");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oracles::compare::Kind;
+
+    /// Writes a finding's `report.json` for `signature` into `out/folder`.
+    fn plant(out: &Path, folder: &str, signature: &str) {
+        let divergence = Divergence {
+            kind: Kind::Values,
+            signature: signature.to_string(),
+            majority: vec!["wasmi".into()],
+            minority: vec!["mutant".into()],
+        };
+        let report = serde_json::json!({
+            "signature": signature,
+            "divergence": divergence,
+            "origin": {"source": "fuzz", "iteration": 1},
+            "run": Run::default(),
+        });
+        std::fs::create_dir_all(out.join(folder)).unwrap();
+        std::fs::write(out.join(folder).join("report.json"), report.to_string()).unwrap();
+    }
+
+    #[test]
+    fn only_folders_named_after_their_signature_become_links() {
+        let out = tempfile::tempdir().unwrap();
+        plant(out.path(), "values_mutant", "values_mutant");
+        plant(out.path(), "javascript:alert(1)", "values_mutant");
+        write_findings(out.path(), &[]).unwrap();
+        let page = std::fs::read_to_string(out.path().join(super::super::INDEX)).unwrap();
+        assert!(!page.contains("javascript:"), "{page}");
+        assert!(
+            page.contains("href=\"./values%5Fmutant/repro.wast\""),
+            "{page}"
+        );
+        assert!(page.contains("<h2>1 findings</h2>"), "{page}");
+    }
 }
