@@ -65,7 +65,26 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     } else {
         print!("{}", table(&engines, &run));
     }
-    Ok(conclusion(&run))
+    let known = run.divergence().and_then(|(_, step)| match &step.verdict {
+        Verdict::Diverge(divergence) => crate::known::recognise(&wasm, step, divergence),
+        _ => None,
+    });
+    let Some(known) = known else {
+        return Ok(conclusion(&run));
+    };
+    // On standard error, so that `--json` stays one document.
+    eprintln!(
+        "known divergence {}: {} (reproducer {}{})",
+        known.id,
+        known.reason,
+        known.reproducer,
+        known
+            .upstream
+            .as_ref()
+            .map(|url| format!(", upstream {url}"))
+            .unwrap_or_default()
+    );
+    Ok(Conclusion::Agree)
 }
 
 /// Exit 1 on a divergence; agreement and inconclusive results exit 0.

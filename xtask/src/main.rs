@@ -11,6 +11,7 @@ mod finding;
 mod fuzz;
 mod history;
 mod input;
+mod known;
 mod passes;
 mod program;
 mod progress;

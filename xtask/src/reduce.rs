@@ -87,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
             .collect(),
         features: Vec::new(),
     };
-    let dir = finding::save_to(&out, &reduced.evidence(), &origin)?;
+    let dir = finding::save_to(&out, &reduced.evidence(), &origin, None)?;
     println!("signature : {signature}");
     println!("before    : {}", Size::of(&wasm));
     println!("after     : {}", Size::of(&reduced.wasm));
@@ -98,7 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
 
 /// Cuts a script down to what its first divergence needs: the module
 /// instantiated last before that line, and the calls made on it up to there.
-fn cut_script(
+pub(crate) fn cut_script(
     path: &std::path::Path,
     engines: &[(EngineRef, Arc<dyn Engine>)],
     worker: Option<&mut Worker>,

@@ -144,3 +144,40 @@ fn a_script_is_compared_directive_by_directive() {
     assert_eq!(planted.status.code(), Some(1), "{text}");
     assert!(text.contains("rem.wast:2: DIVERGE values"), "{text}");
 }
+
+#[test]
+fn a_known_wasmi_bug_is_reported_as_known_and_exits_0() {
+    let reproducer = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/findings/wasmi-2.0.0-return-value.wast");
+    let text = std::fs::read_to_string(reproducer).unwrap();
+    let buffer = wast::parser::ParseBuffer::new(&text).unwrap();
+    let script: wast::Wast = wast::parser::parse(&buffer).unwrap();
+    let wasm = script
+        .directives
+        .into_iter()
+        .find_map(|directive| match directive {
+            wast::WastDirective::Module(mut module) => Some(module.encode().unwrap()),
+            _ => None,
+        })
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("m.wasm");
+    std::fs::write(&module, wasm).unwrap();
+    let output = diff(&[
+        module.to_str().unwrap(),
+        "--engine",
+        "wasmtime-cranelift",
+        "--engine",
+        "wasmi",
+        "--invoke",
+        "-",
+        "2147483647",
+    ]);
+    let text = shown(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("DIVERGE values (wasmi vs"), "{text}");
+    assert!(
+        text.contains("known divergence wasmi-2.0.0-return-value: wasmi 2.0.0 returns"),
+        "{text}"
+    );
+}
