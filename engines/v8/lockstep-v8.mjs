@@ -6,7 +6,10 @@
 
 import fs from 'node:fs';
 
-const PROTOCOL = 1;
+const PROTOCOL = 2;
+
+// The id of the request being served: its reply and every host call made meanwhile carry it.
+let serving = 0;
 
 // Proposals by the V8 version that shipped them without flags. Node.js reports
 // its V8 in process.versions.v8 ("11.3.244.8-node.19" for Node 20).
@@ -54,7 +57,7 @@ function readLine() {
 }
 
 function send(message) {
-  const line = Buffer.from(JSON.stringify(message) + '\n');
+  const line = Buffer.from(JSON.stringify({ id: serving, ...message }) + '\n');
   for (let written = 0; written < line.length;) {
     written += fs.writeSync(1, line, written);
   }
@@ -299,6 +302,7 @@ function main() {
   for (let line = readLine(); line !== null; line = readLine()) {
     if (line.trim() === '') continue;
     const request = JSON.parse(line);
+    serving = request.id;
     let reply;
     try {
       switch (request.op) {

@@ -6,7 +6,7 @@ use crate::worker::{self, EngineRef, Worker};
 use crate::{Conclusion, dashboard, finding};
 use generators::seed::Rng;
 use generators::{Generated, exceptions, ops, smith, tail_calls};
-use oracles::differential::{Invocation, Run, Timing};
+use oracles::differential::{Run, Timing};
 use oracles::{Engine, Limits, features};
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -432,22 +432,14 @@ impl Campaign {
         let (generator, generated) = generate(&mut rng, self.shared);
         let Ok(generated) = generated else { return };
         let generating = started.elapsed().as_secs_f64();
-        let invocations: Vec<Invocation> = generated
-            .calls
-            .iter()
-            .map(|c| Invocation {
-                export: c.export.clone(),
-                args: c.args.clone(),
-                expected: c.expected.clone(),
-            })
-            .collect();
+        let invocations = &generated.calls;
         let engines = self.configurations(iteration);
         let running = Instant::now();
         let run = worker::run_all(
             worker.as_deref_mut(),
             &engines,
             &generated.wasm,
-            &invocations,
+            invocations,
             &self.limits,
         );
         let running = running.elapsed();
@@ -472,7 +464,7 @@ impl Campaign {
             };
             let evidence = finding::Evidence {
                 wasm: &generated.wasm,
-                invocations: &invocations,
+                invocations,
                 run: &run,
                 step,
             };

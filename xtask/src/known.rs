@@ -135,14 +135,17 @@ mod tests {
         for known in list() {
             let path = root.join(&known.reproducer);
             let text = std::fs::read_to_string(&path).unwrap();
-            let diff = crate::diff::compare_script(&engines, &known.reproducer, &text, None);
-            let (_, (verdict, observations)) = diff
-                .divergences
-                .into_iter()
-                .next()
+            // Findings link against lockstep's host functions.
+            let diff = crate::diff::compare_script(&engines, &known.reproducer, &text, true, None);
+            let diverging = diff
+                .directives
+                .iter()
+                .find(|d| matches!(d.verdict, Some(Verdict::Diverge(_))))
                 .unwrap_or_else(|| panic!("{} does not diverge", known.reproducer));
+            let verdict = diverging.verdict.clone().expect("found by its verdict");
+            let observations = diverging.observations();
             let Verdict::Diverge(divergence) = &verdict else {
-                unreachable!("only divergences are listed")
+                unreachable!("found by its verdict")
             };
             let (wasm, _) =
                 crate::reduce::cut_script(&path, &worker::references(&engines), None).unwrap();

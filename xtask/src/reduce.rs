@@ -108,8 +108,9 @@ pub(crate) fn cut_script(
     let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{key}: {e}"))?;
     let script = suites::script::parse(&key, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
     let plain: Vec<Arc<dyn Engine>> = engines.iter().map(|(_, e)| e.clone()).collect();
-    let diff = crate::diff::compare_script(&plain, &key, &text, worker);
-    let Some(&line) = diff.divergences.keys().next() else {
+    // Findings call lockstep's host functions, which a script cannot define.
+    let diff = crate::diff::compare_script(&plain, &key, &text, true, worker);
+    let Some(line) = diff.first_divergence() else {
         bail!("{key}: the engines agree on every directive; there is nothing to reduce");
     };
     let mut module = None;

@@ -6,8 +6,18 @@ use crate::outcome::{Exception, Heap, Outcome, Ref, Resource, State, TrapCode, V
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-/// The protocol version a client speaks in its `hello`.
-pub const VERSION: u32 = 1;
+/// The protocol version a client speaks in its `hello`: 2 numbers requests and replies.
+pub const VERSION: u32 = 2;
+
+/// A request or reply on the wire: `{"id":7,"op":"invoke",…}`, `{"id":7,"values":[…]}`.
+/// Every reply, and every host call an engine makes while serving a request,
+/// carries the id of that request; lockstep answers a host call under the same id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Numbered<T> {
+    pub id: u64,
+    #[serde(flatten)]
+    pub message: T,
+}
 
 /// What lockstep asks an engine; every request is answered by one [`Reply`] line
 /// (an `invoke` or `instantiate` may first be interrupted by [`Reply::Host`] calls).
