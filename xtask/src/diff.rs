@@ -1,6 +1,6 @@
 //! `cargo xtask diff FILE`: what each engine does with one module (or script), side by side, and whether they agree.
 
-mod script;
+pub mod script;
 
 pub use script::compare_script;
 

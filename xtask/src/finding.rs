@@ -161,6 +161,7 @@ pub fn repro(
     divergence: &Divergence,
 ) -> String {
     let mut out = format!(";; lockstep finding {}\n", divergence.signature);
+    let _ = writeln!(out, "{}", crate::diff::script::HOST_FUNCTIONS_LINE);
     let observations = &run.steps[step].observations;
     for observation in observations {
         let _ = writeln!(out, ";;   {}: {}", observation.engine, observation.outcome);

@@ -340,6 +340,15 @@ fn host_functions_are_for_scripts_that_ask_for_them() {
     );
     assert_eq!(asked.status.code(), Some(0), "{}", shown(&asked));
     assert!(shown(&asked).contains("every engine agrees with every assertion"));
+    let marked = dir.path().join("marked.wast");
+    let text = std::fs::read_to_string(&script).unwrap();
+    std::fs::write(
+        &marked,
+        format!(";; a finding\n;; lockstep: --host-functions\n{text}"),
+    )
+    .unwrap();
+    let replayed = diff(&[&[marked.to_str().unwrap()], &engines[..]].concat());
+    assert_eq!(replayed.status.code(), Some(0), "{}", shown(&replayed));
 }
 
 /// `assert_exhaustion` and `assert_trap` that ask for the call stack to run out,

@@ -64,7 +64,7 @@ fn a_miscomputed_rem_s_is_found_from_seed_1_and_replays() {
     assert!(page.contains("✗</span> mutant:rem-s-as-rem-u <span class=\"versus\">vs</span>"));
     assert!(page.contains(" bytes, reduced</td>"), "{page}");
     let repro = finding.join("repro.wast");
-    let mut replay = vec!["diff", "--host-functions", repro.to_str().unwrap()];
+    let mut replay = vec!["diff", repro.to_str().unwrap()];
     replay.extend(engines);
     let replayed = xtask(&replay);
     assert_eq!(replayed.status.code(), Some(1), "{}", shown(&replayed));

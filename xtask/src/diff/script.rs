@@ -209,6 +209,7 @@ pub fn run(
     let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("reading {key}: {e}"))?;
     // Bad input is reported before any engine runs.
     suites::script::parse(&key, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let host_functions = host_functions || asks_for_host_functions(&text);
     let diff = compare_script(engines, &key, &text, host_functions, worker);
     if json {
         println!("{}", serde_json::to_string_pretty(&diff)?);
@@ -216,6 +217,19 @@ pub fn run(
         print!("{}", report(&diff));
     }
     Ok(diff.conclusion())
+}
+
+/// The comment line with which a script asks for lockstep's host functions.
+/// Every `repro.wast` lockstep writes carries it, so a finding replays with a
+/// plain `cargo xtask diff repro.wast`.
+pub const HOST_FUNCTIONS_LINE: &str = ";; lockstep: --host-functions";
+
+/// Whether the comments that open the script ask for host functions.
+fn asks_for_host_functions(text: &str) -> bool {
+    text.lines()
+        .map(str::trim)
+        .take_while(|line| line.is_empty() || line.starts_with(";;"))
+        .any(|line| line == HOST_FUNCTIONS_LINE)
 }
 
 /// The directive × engine table, then failures, divergences, skip reasons,
