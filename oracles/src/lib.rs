@@ -1,10 +1,13 @@
 //! lockstep's oracles: WebAssembly engines behind one trait, and the shared outcome model.
 
 pub mod asyncify;
+pub mod child;
+pub mod classify;
 pub mod compare;
 pub mod differential;
 pub mod engine;
 pub mod external;
+pub mod facts;
 pub mod features;
 pub mod hex;
 pub mod host;
@@ -48,6 +51,15 @@ pub fn engine(id: &str) -> Option<Arc<dyn Engine>> {
     let slots = ENGINES.get_or_init(|| ENGINE_IDS.iter().map(|_| OnceLock::new()).collect());
     let index = ENGINE_IDS.iter().position(|known| *known == id)?;
     Some(slots[index].get_or_init(|| create(id)).clone())
+}
+
+/// Why the engine `id` cannot run on this machine (a bundled external engine
+/// without its runtime, an Asyncify tier without binaryen.js), or `None`.
+pub fn unavailable(id: &str) -> Option<String> {
+    match external::engine(id) {
+        Some(started) => started.err(),
+        None => asyncify::unavailable(id),
+    }
 }
 
 /// The engine with this id in every configuration fuzzing varies: the wasmtime

@@ -42,7 +42,7 @@ pub enum Ref {
 }
 
 /// Trap reasons, normalized across engines. The engine's raw message travels beside it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum TrapCode {
     Unreachable,
     IntegerDivideByZero,
@@ -146,6 +146,10 @@ pub enum Outcome {
     Trap {
         code: TrapCode,
         message: String,
+        /// Codes the engine cannot tell `code` apart from (V8 words a null and a
+        /// mismatched indirect call alike): the trap agrees with any of them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        alternatives: Vec<TrapCode>,
     },
     Exception(Exception),
     Exhausted(Resource),
@@ -227,7 +231,24 @@ impl Outcome {
         Outcome::Trap {
             code,
             message: message.into(),
+            alternatives: Vec::new(),
         }
+    }
+
+    /// The codes a trap may stand for, sorted: its code and the ones the engine
+    /// cannot tell from it. Empty for every other outcome.
+    pub fn trap_codes(&self) -> Vec<TrapCode> {
+        let Outcome::Trap {
+            code, alternatives, ..
+        } = self
+        else {
+            return Vec::new();
+        };
+        let mut codes = alternatives.clone();
+        codes.push(*code);
+        codes.sort();
+        codes.dedup();
+        codes
     }
 
     /// True for the outcomes that say a module was rejected before it ran.
@@ -256,7 +277,11 @@ impl fmt::Display for Outcome {
                 let shown: Vec<String> = values.iter().map(Value::to_string).collect();
                 write!(f, "[{}]", shown.join(", "))
             }
-            Outcome::Trap { code, message } => write!(f, "trap {code:?} ({message})"),
+            Outcome::Trap { message, .. } => {
+                let codes: Vec<String> =
+                    self.trap_codes().iter().map(|c| format!("{c:?}")).collect();
+                write!(f, "trap {} ({message})", codes.join(" or "))
+            }
             Outcome::Exception(e) => {
                 let shown: Vec<String> = e.payload.iter().map(Value::to_string).collect();
                 write!(f, "exception {} [{}]", e.tag, shown.join(", "))

@@ -40,6 +40,9 @@ fn main() {
 }
 
 fn run(engine: &str, shared: &Shared, expectations: &Expectations) -> Result<(), Failed> {
+    if let Some(why) = oracles::unavailable(engine) {
+        return Err(format!("{engine} is unavailable: {why}").into());
+    }
     let script = shared
         .script
         .get_or_init(|| runner::prepare(&shared.file))

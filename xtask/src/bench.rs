@@ -197,7 +197,7 @@ fn fuzz(seconds: u64) -> anyhow::Result<Conclusion> {
         from: 0,
         in_process: false,
         resume: None,
-        reduce_time: 10,
+        reduce_time: None,
         seed: 0,
         jobs: None,
         out: Some(out.path().to_path_buf()),

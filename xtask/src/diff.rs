@@ -1,20 +1,22 @@
 //! `cargo xtask diff FILE`: what each engine does with one module (or script), side by side, and whether they agree.
 
+pub mod script;
+
+pub use script::compare_script;
+
 use crate::terminal::printable;
-use crate::worker::{self, ScriptSource, Worker};
+use crate::worker::{self, Worker};
 use crate::{Conclusion, input, program};
 use anyhow::{Context, bail};
 use generators::{args, exports, seed::Rng};
-use oracles::compare::{Observation, Verdict, compare};
+use oracles::compare::Verdict;
 use oracles::differential::{Invocation, Run};
 use oracles::{Engine, Limits, Outcome, Value};
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use suites::runner::{self, Options};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -29,9 +31,13 @@ pub struct Args {
     /// Seed for the arguments of every export when `--invoke` is not given.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Print JSON instead of a table.
+    /// Print JSON instead of a table (`docs/json.md`).
     #[arg(long)]
     json: bool,
+    /// Give a `.wast` script's unknown function imports lockstep's deterministic host
+    /// functions, as a finding's `repro.wast` needs; modules and programs always get them.
+    #[arg(long)]
+    host_functions: bool,
     /// Run engines inside this process: faster, but an engine crash ends the run.
     #[arg(long)]
     in_process: bool,
@@ -46,7 +52,15 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     let path = args.file.display().to_string();
     if path.ends_with(".wast") {
-        return diff_script(&args, &crate::select_engines(&args.engines)?);
+        let engines = crate::select_engines(&args.engines)?;
+        let mut worker = (!args.in_process).then(Worker::new);
+        return script::run(
+            &args.file,
+            &engines,
+            args.host_functions,
+            worker.as_mut(),
+            args.json,
+        );
     }
     let wasm = input::module(&args.file)?;
     if program::is_program(&wasm) {
@@ -82,7 +96,26 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     } else {
         print!("{}", printable(&table(&engines, &run)));
     }
-    Ok(conclusion(&run))
+    let known = run.divergence().and_then(|(_, step)| match &step.verdict {
+        Verdict::Diverge(divergence) => crate::known::recognise(&wasm, step, divergence),
+        _ => None,
+    });
+    let Some(known) = known else {
+        return Ok(conclusion(&run));
+    };
+    // On standard error, so that `--json` stays one document.
+    eprintln!(
+        "known divergence {}: {} (reproducer {}{})",
+        known.id,
+        known.reason,
+        known.reproducer,
+        known
+            .upstream
+            .as_ref()
+            .map(|url| format!(", upstream {url}"))
+            .unwrap_or_default()
+    );
+    Ok(Conclusion::Agree)
 }
 
 /// Exit 1 on a divergence; agreement and inconclusive results exit 0.
@@ -188,7 +221,7 @@ pub fn table(engines: &[Arc<dyn Engine>], run: &Run) -> String {
             (step.label.clone(), cells, verdict_text(&step.verdict))
         })
         .collect();
-    render(&header, &rows) + &unsupported_reasons(run)
+    render("step", &header, &rows) + &unsupported_reasons(run)
 }
 
 /// Each engine's full reason for not running the module, which cells cut short.
@@ -205,13 +238,14 @@ fn unsupported_reasons(run: &Run) -> String {
         .collect()
 }
 
-fn render(header: &[String], rows: &[(String, Vec<String>, String)]) -> String {
+/// A table of `rows` under `header`, its first column titled `first_title`.
+fn render(first_title: &str, header: &[String], rows: &[(String, Vec<String>, String)]) -> String {
     let first = rows
         .iter()
         .map(|r| r.0.len())
         .max()
-        .unwrap_or(4)
-        .clamp(4, 40);
+        .unwrap_or(0)
+        .clamp(first_title.len(), 40);
     let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             rows.iter()
@@ -221,7 +255,7 @@ fn render(header: &[String], rows: &[(String, Vec<String>, String)]) -> String {
                 .max(header[i].len())
         })
         .collect();
-    let mut out = format!("{:first$}", "step");
+    let mut out = format!("{first_title:first$}");
     for (h, w) in header.iter().zip(&widths) {
         let _ = write!(out, "  {h:w$}");
     }
@@ -263,120 +297,4 @@ fn verdict_text(verdict: &Verdict) -> String {
             d.majority.join(", ")
         ),
     }
-}
-
-#[derive(Serialize)]
-pub struct ScriptDiff {
-    /// Lines where engines disagree with each other.
-    pub divergences: BTreeMap<u32, (Verdict, Vec<Observation>)>,
-    /// Assertions an engine does not satisfy: engine → `line: message`.
-    pub assertion_failures: BTreeMap<String, Vec<String>>,
-}
-
-/// Runs every directive of a script on every engine (each in `worker`, if
-/// given); compares engines with each other and with the assertions.
-pub fn compare_script(
-    engines: &[Arc<dyn Engine>],
-    key: &str,
-    text: &str,
-    mut worker: Option<&mut Worker>,
-) -> ScriptDiff {
-    // Reproducers of generated modules import lockstep's host functions.
-    let options = Options {
-        limits: Limits {
-            host_functions: true,
-            ..Limits::default()
-        },
-        ..Options::default()
-    };
-    let mut by_line: BTreeMap<u32, Vec<Observation>> = BTreeMap::new();
-    let mut diff = ScriptDiff {
-        divergences: BTreeMap::new(),
-        assertion_failures: BTreeMap::new(),
-    };
-    for engine in engines {
-        let run = match worker.as_deref_mut() {
-            Some(worker) => worker.run_script(
-                engine.id(),
-                key,
-                ScriptSource::Text(text.to_string()),
-                &options,
-                true,
-            ),
-            None => match suites::script::parse(key, text) {
-                Ok(script) => {
-                    runner::run_script_recording(engine.as_ref(), &script, &options, true)
-                }
-                Err(e) => suites::driver::ScriptRun {
-                    aborted: Some(e.to_string()),
-                    ..Default::default()
-                },
-            },
-        };
-        for (line, outcome) in run.observed {
-            let observation = Observation {
-                engine: engine.id().to_string(),
-                outcome,
-                state: None,
-            };
-            by_line.entry(line).or_default().push(observation);
-        }
-        let failures = run
-            .failures
-            .iter()
-            .map(|f| format!("{}:{}: {}", f.line, f.column, f.message));
-        let failures: Vec<String> = failures.chain(run.aborted).collect();
-        if !failures.is_empty() {
-            diff.assertion_failures
-                .insert(engine.id().to_string(), failures);
-        }
-    }
-    for (line, observations) in by_line {
-        let verdict = compare(&observations, false);
-        if matches!(verdict, Verdict::Diverge(_)) {
-            diff.divergences.insert(line, (verdict, observations));
-        }
-    }
-    diff
-}
-
-/// Runs a script on every engine and reports where they disagree.
-fn diff_script(args: &Args, engines: &[Arc<dyn Engine>]) -> anyhow::Result<Conclusion> {
-    let key = args.file.display().to_string();
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("reading {key}"))?;
-    // Bad input is reported before any engine runs.
-    suites::script::parse(&key, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut worker = (!args.in_process).then(Worker::new);
-    let diff = compare_script(engines, &key, &text, worker.as_mut());
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&diff)?);
-    } else {
-        print!("{}", printable(&script_report(&key, &diff)));
-    }
-    Ok(
-        if diff.divergences.is_empty() && diff.assertion_failures.is_empty() {
-            Conclusion::Agree
-        } else {
-            Conclusion::Diverge
-        },
-    )
-}
-
-fn script_report(file: &str, diff: &ScriptDiff) -> String {
-    let mut out = String::new();
-    for (line, (verdict, observations)) in &diff.divergences {
-        let _ = writeln!(out, "{file}:{line}: {}", verdict_text(verdict));
-        for o in observations {
-            let _ = writeln!(out, "    {}: {}", o.engine, short(&o.outcome));
-        }
-    }
-    for (engine, failures) in &diff.assertion_failures {
-        for failure in failures {
-            let _ = writeln!(out, "{file}:{failure} ({engine})");
-        }
-    }
-    if out.is_empty() {
-        out.push_str("every engine agrees with every assertion\n");
-    }
-    out
 }

@@ -9,28 +9,28 @@ struct EngineInfo {
     id: &'static str,
     version: String,
     proposals: Vec<&'static str>,
-    /// Why an external engine cannot run on this machine.
+    /// Why the engine cannot run on this machine (an external engine's runtime or binaryen.js is missing).
     #[serde(skip_serializing_if = "Option::is_none")]
     unavailable: Option<String>,
 }
 
 pub fn run(json: bool) -> anyhow::Result<Conclusion> {
-    let built_in = crate::select_engines(&[])?.into_iter().map(Ok);
-    let external = oracles::external::BUNDLED.iter().map(|id| {
-        oracles::external::engine(id)
-            .expect("bundled")
-            .map_err(|why| (*id, why))
-    });
-    let infos: Vec<EngineInfo> = built_in
-        .chain(external)
-        .map(|engine| match engine {
-            Ok(engine) => EngineInfo {
-                id: engine.id(),
-                version: engine.version(),
-                proposals: features::names(engine.features()),
-                unavailable: None,
-            },
-            Err((id, why)) => EngineInfo {
+    let ids = oracles::ENGINE_IDS
+        .iter()
+        .chain(oracles::external::BUNDLED)
+        .copied();
+    let infos: Vec<EngineInfo> = ids
+        .map(|id| match oracles::unavailable(id) {
+            None => {
+                let engine = oracles::engine(id).expect("a built-in or bundled engine");
+                EngineInfo {
+                    id: engine.id(),
+                    version: engine.version(),
+                    proposals: features::names(engine.features()),
+                    unavailable: None,
+                }
+            }
+            Some(why) => EngineInfo {
                 id,
                 version: String::new(),
                 proposals: Vec::new(),

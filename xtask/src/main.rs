@@ -11,6 +11,7 @@ mod finding;
 mod fuzz;
 mod history;
 mod input;
+mod known;
 mod passes;
 mod program;
 mod progress;
@@ -71,6 +72,9 @@ enum Command {
         /// Misbehave on every call.
         #[arg(long)]
         broken: Option<example_engine::Broken>,
+        /// The file `--broken fork` appends the ids of the processes it starts to.
+        #[arg(long, value_name = "PATH")]
+        pid_file: Option<std::path::PathBuf>,
     },
 }
 
@@ -118,8 +122,13 @@ fn main() -> ExitCode {
             watchdog_only,
             externals,
         } => worker::serve(watchdog_only, &externals),
-        Command::ExampleEngine { engine, broken } => example_engine::serve(&engine, broken),
+        Command::ExampleEngine {
+            engine,
+            broken,
+            pid_file,
+        } => example_engine::serve(&engine, broken, pid_file.as_deref()),
     };
+    oracles::external::stop_idle();
     match result {
         Ok(conclusion) => conclusion.into(),
         Err(error) => {
@@ -149,7 +158,7 @@ pub fn select_engines(ids: &[String]) -> anyhow::Result<Vec<std::sync::Arc<dyn o
 }
 
 fn select_engine(id: &str) -> anyhow::Result<std::sync::Arc<dyn oracles::Engine>> {
-    if let Some(Err(why)) = oracles::external::engine(id) {
+    if let Some(why) = oracles::unavailable(id) {
         anyhow::bail!("engine `{id}` is unavailable: {why}");
     }
     oracles::engine(id).ok_or_else(|| {

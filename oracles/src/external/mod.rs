@@ -1,11 +1,12 @@
 //! External engines: any program that speaks lockstep's line protocol on stdin/stdout
 //! (`docs/external-engines.md`), with V8 (through Node.js) and wasm3 (through Python) bundled.
 //!
-//! Each engine process serves one session at a time and is kept for the next
-//! session when it is done. A process that dies, misses its deadline or prints
-//! something that is not the protocol is killed; the call it was on gets that
-//! as its outcome, so does every later action of that session, and the next
-//! session starts a fresh process.
+//! Each engine process runs in its own process group, serves one session at a
+//! time and is kept for the next session when it is done. A process that dies,
+//! misses its deadline or prints something that is not the protocol is killed
+//! with its group; the call it was on gets that as its outcome, so does every
+//! later action of that session, and the next session starts a fresh process.
+//! The idle processes are killed with their groups at the end of the run.
 
 mod process;
 pub mod protocol;
@@ -47,7 +48,22 @@ fn bundled_command(id: &str) -> Option<Vec<String>> {
 type Configured = Vec<(String, Vec<String>)>;
 
 /// An external engine once started in this process, or why it cannot run.
-type Started = HashMap<String, Result<Arc<dyn Engine>, String>>;
+type Started = HashMap<String, Result<Arc<ExternalEngine>, String>>;
+
+/// The external engines started in this process.
+fn started() -> &'static Mutex<Started> {
+    static STARTED: OnceLock<Mutex<Started>> = OnceLock::new();
+    STARTED.get_or_init(Default::default)
+}
+
+/// Kills every idle engine process, each with its process group: at the end
+/// of a run, so that nothing an engine started outlives it.
+pub fn stop_idle() {
+    let started = started().lock().expect("engines lock");
+    for engine in started.values().flatten() {
+        engine.pool.idle.lock().expect("pool lock").clear();
+    }
+}
 
 /// Engines configured on the command line: name and command.
 fn configured() -> &'static Mutex<Configured> {
@@ -96,17 +112,13 @@ pub fn engine(id: &str) -> Option<Result<Arc<dyn Engine>, String>> {
             .find(|(n, _)| n == id)
             .map(|(_, c)| c.clone())
     })?;
-    static STARTED: OnceLock<Mutex<Started>> = OnceLock::new();
-    let mut started = STARTED
-        .get_or_init(Default::default)
-        .lock()
-        .expect("engines lock");
+    let mut started = started().lock().expect("engines lock");
     let entry = started.entry(id.to_string()).or_insert_with(|| {
         // Ids are `&'static str` everywhere; one leaked name per engine and process.
         let id: &'static str = Box::leak(id.to_string().into_boxed_str());
-        ExternalEngine::start(id, command).map(|e| Arc::new(e) as Arc<dyn Engine>)
+        ExternalEngine::start(id, command).map(Arc::new)
     });
-    Some(entry.clone())
+    Some(entry.clone().map(|engine| engine as Arc<dyn Engine>))
 }
 
 /// An engine behind the protocol, with the processes idle between sessions.
@@ -150,21 +162,20 @@ impl ExternalEngine {
 /// Starts a process of `command` and reads its `hello`.
 fn greet(command: &[String]) -> Result<(Process, Hello), String> {
     let mut process = Process::spawn(command)?;
-    let hello = serde_json::to_string(&Request::Hello {
+    let hello = Request::Hello {
         protocol: protocol::VERSION,
-    })
-    .expect("requests serialize");
-    let line = process
-        .send(&hello)
-        .and_then(|()| process.receive(Instant::now() + STARTUP))
+    };
+    let reply = process
+        .request(&hello)
+        .and_then(|id| process.receive(id, Instant::now() + STARTUP))
         .map_err(|outcome| format!("`{}` did not start: {outcome}", command.join(" ")))?;
-    match serde_json::from_str::<Reply>(&line) {
-        Ok(Reply::Hello {
+    match reply {
+        Reply::Hello {
             version,
             proposals,
             validates,
             ..
-        }) => Ok((
+        } => Ok((
             process,
             Hello {
                 version,
@@ -172,9 +183,9 @@ fn greet(command: &[String]) -> Result<(Process, Hello), String> {
                 validates,
             },
         )),
-        Ok(Reply::Unavailable(why)) => Err(why),
-        _ => Err(format!(
-            "`{}` answered hello with `{line}`",
+        Reply::Unavailable(why) => Err(why),
+        other => Err(format!(
+            "`{}` answered hello with {other:?}",
             command.join(" ")
         )),
     }
@@ -251,8 +262,7 @@ impl ExternalSession {
     fn exchange(&mut self, request: &Request) -> Result<Reply, Outcome> {
         let process = self.process.as_mut().map_err(|lost| lost.clone())?;
         let deadline = Instant::now() + self.call_time + GRACE;
-        let line = serde_json::to_string(request).expect("requests serialize");
-        let result = converse(process, &line, deadline, &self.host_imports);
+        let result = converse(process, request, deadline, &self.host_imports);
         if let Err(lost) = &result {
             self.process = Err(lost.clone());
         }
@@ -332,25 +342,26 @@ impl ExternalSession {
 /// One request and its reply, with the engine's host calls answered in between.
 fn converse(
     process: &mut Process,
-    line: &str,
+    request: &Request,
     deadline: Instant,
     host_imports: &[(String, String, Vec<ValType>)],
 ) -> Result<Reply, Outcome> {
-    process.send(line)?;
+    let id = process.request(request)?;
     loop {
-        let line = process.receive(deadline)?;
-        let reply = serde_json::from_str::<Reply>(&line)
-            .map_err(|e| process.reject(&line, &e.to_string()))?;
+        let reply = process.receive(id, deadline)?;
         let Reply::Host { function, args } = reply else {
             return Ok(reply);
         };
         let Some((module, name, results)) = host_imports.get(function) else {
-            return Err(process.reject(&line, "no such host function"));
+            let line = format!("a call of host function {function}");
+            return Err(process.reject(line.as_bytes(), "no such host function"));
         };
         let args: Vec<Value> = args.into_iter().map(|v| v.0).collect();
         let answer = host::results(module, name, &args, results);
-        let answer = Reply::Values(answer.into_iter().map(WireValue).collect());
-        process.send(&serde_json::to_string(&answer).expect("replies serialize"))?;
+        process.answer(
+            id,
+            &Reply::Values(answer.into_iter().map(WireValue).collect()),
+        )?;
     }
 }
 

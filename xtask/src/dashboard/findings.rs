@@ -1,6 +1,8 @@
-//! The findings view: every finding saved in a fuzzing output folder, with its signature, engines, outcomes, size and a link to its `repro.wast`.
+//! The findings view: every finding saved in a fuzzing output folder, with its signature, engines, outcomes, size and a link to its `repro.wast`;
+//! instances of known divergences in a section of their own.
 
 use super::escape;
+use crate::known::Known;
 use oracles::compare::Divergence;
 use oracles::differential::Run;
 use serde::Deserialize;
@@ -15,6 +17,8 @@ struct Saved {
     divergence: Divergence,
     origin: Origin,
     run: Run,
+    #[serde(default)]
+    known: Option<Known>,
 }
 
 #[derive(Deserialize)]
@@ -40,10 +44,26 @@ pub fn write_findings(out: &Path, facts: &[(&str, String)]) -> anyhow::Result<()
         let _ = write!(body, "<dt>{}</dt><dd>{}</dd>", escape(label), escape(text));
     }
     body.push_str("</dl>\n</header>\n<main>\n");
-    if findings.is_empty() {
-        body.push_str("<p class=\"changes no-change\"><strong>No findings</strong>: the engines agreed on every module.</p>\n");
+    let (known, new): (Vec<Finding>, Vec<Finding>) =
+        findings.into_iter().partition(|f| f.report.known.is_some());
+    if new.is_empty() {
+        let why = if known.is_empty() {
+            "the engines agreed on every module"
+        } else {
+            "every divergence is a known one"
+        };
+        let _ = writeln!(
+            body,
+            "<p class=\"changes no-change\"><strong>No findings</strong>: {why}.</p>"
+        );
     } else {
-        body.push_str(&table(&findings));
+        body.push_str(&table(&format!("{} findings", new.len()), &new));
+    }
+    if !known.is_empty() {
+        body.push_str(&table(
+            &format!("{} known divergences", known.len()),
+            &known,
+        ));
     }
     body.push_str("</main>\n");
     super::write_page(out, "lockstep findings", &body)
@@ -111,12 +131,12 @@ fn reductions(out: &Path) -> HashMap<String, bool> {
         .collect()
 }
 
-fn table(findings: &[Finding]) -> String {
+fn table(title: &str, findings: &[Finding]) -> String {
     let mut out = format!(
-        "<h2>{} findings</h2>\n<div class=\"scroll\">\n<table class=\"findings\"><thead><tr>\
+        "<h2>{}</h2>\n<div class=\"scroll\">\n<table class=\"findings\"><thead><tr>\
          <th scope=\"col\">signature</th><th scope=\"col\">engines</th><th scope=\"col\">outcomes</th>\
          <th scope=\"col\">module size</th><th scope=\"col\">found by</th><th scope=\"col\">replay</th></tr></thead>\n<tbody>\n",
-        findings.len()
+        escape(title)
     );
     for finding in findings {
         let Saved {
@@ -124,13 +144,15 @@ fn table(findings: &[Finding]) -> String {
             divergence,
             origin,
             run,
+            known,
         } = &finding.report;
         let folder = escape(&link(&finding.folder));
         let _ = writeln!(
             out,
-            "<tr><th scope=\"row\"><code>{}</code></th><td>{}</td><td>{}</td><td>{} bytes{}</td><td>{}</td>\
+            "<tr><th scope=\"row\"><code>{}</code>{}</th><td>{}</td><td>{}</td><td>{} bytes{}</td><td>{}</td>\
              <td><a href=\"{folder}/repro.wast\">repro.wast</a> · <a href=\"{folder}/report.json\">report.json</a></td></tr>",
             escape(signature),
+            known.as_ref().map(known_as).unwrap_or_default(),
             engines(divergence),
             outcomes(run),
             finding.module_bytes,
@@ -154,6 +176,20 @@ fn table(findings: &[Finding]) -> String {
 fn link(folder: &str) -> String {
     let encoded = percent_encoding::utf8_percent_encode(folder, percent_encoding::NON_ALPHANUMERIC);
     format!("./{encoded}")
+}
+
+/// Which known divergence a finding is, and why.
+fn known_as(known: &Known) -> String {
+    let upstream = match &known.upstream {
+        Some(url) => format!(" <a href=\"{}\">upstream</a>", escape(url)),
+        None => " (not reported upstream yet)".into(),
+    };
+    format!(
+        "<p class=\"known\">known: <b>{}</b>, {}{upstream}; reproducer <code>{}</code></p>",
+        escape(&known.id),
+        escape(&known.reason),
+        escape(&known.reproducer)
+    )
 }
 
 /// The odd engines out against the rest.

@@ -87,6 +87,8 @@ fn escape(text: &str) -> String {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Mark {
     Pass,
+    /// A file that passed every directive it ran, and skipped others.
+    Partial,
     Skip,
     Expected,
     Unexpected,
@@ -96,6 +98,7 @@ impl Mark {
     fn symbol(self) -> &'static str {
         match self {
             Mark::Pass => "✓",
+            Mark::Partial => "◐",
             Mark::Skip => "–",
             Mark::Expected => "≈",
             Mark::Unexpected => "✗",
@@ -105,6 +108,7 @@ impl Mark {
     fn class(self) -> &'static str {
         match self {
             Mark::Pass => "pass",
+            Mark::Partial => "partial",
             Mark::Skip => "skip",
             Mark::Expected => "expected",
             Mark::Unexpected => "unexpected",
@@ -114,6 +118,7 @@ impl Mark {
     fn words(self) -> &'static str {
         match self {
             Mark::Pass => "pass",
+            Mark::Partial => "ran partly",
             Mark::Skip => "skipped",
             Mark::Expected => "expected failure",
             Mark::Unexpected => "unexpected result",
