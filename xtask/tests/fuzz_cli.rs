@@ -57,8 +57,9 @@ fn a_miscomputed_rem_s_is_found_from_seed_1_and_replays() {
     assert_eq!(report["divergence"]["minority"][0], "mutant:rem-s-as-rem-u");
     let page = std::fs::read_to_string(out.path().join("index.html")).unwrap();
     let folder = finding.file_name().unwrap().to_str().unwrap();
+    let folder = percent_encoding::utf8_percent_encode(folder, percent_encoding::NON_ALPHANUMERIC);
     assert!(
-        page.contains(&format!("href=\"{folder}/repro.wast\"")),
+        page.contains(&format!("href=\"./{folder}/repro.wast\"")),
         "the findings page links the repro: {page}"
     );
     assert!(page.contains("✗</span> mutant:rem-s-as-rem-u <span class=\"versus\">vs</span>"));

@@ -248,15 +248,16 @@ mod tests {
     #[test]
     fn only_folders_named_after_their_signature_become_links() {
         let out = tempfile::tempdir().unwrap();
-        plant(out.path(), "values_mutant", "values_mutant");
+        let saved = crate::finding::folder(out.path(), "values_mutant");
+        let saved = saved.file_name().unwrap().to_str().unwrap();
+        plant(out.path(), saved, "values_mutant");
         plant(out.path(), "javascript:alert(1)", "values_mutant");
         write_findings(out.path(), &[]).unwrap();
         let page = std::fs::read_to_string(out.path().join(super::super::INDEX)).unwrap();
         assert!(!page.contains("javascript:"), "{page}");
-        assert!(
-            page.contains("href=\"./values%5Fmutant/repro.wast\""),
-            "{page}"
-        );
+        let link = format!("href=\"{}/repro.wast\"", link(saved));
+        assert!(link.contains("values%5Fmutant%2D"), "{link}");
+        assert!(page.contains(&link), "{page}");
         assert!(page.contains("<h2>1 findings</h2>"), "{page}");
     }
 }
