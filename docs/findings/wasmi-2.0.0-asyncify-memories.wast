@@ -1,3 +1,4 @@
+;; lockstep: --host-functions
 ;; Found by `cargo xtask fuzz` (seed 0, iteration 3731, wasm-smith) on 2026-11-21 through the
 ;; `asyncify-wasmi` tier: the module below is the generated module after binaryen 132's Asyncify
 ;; pass (`-O0`, wasmi's proposals), as lockstep's instrumenter wrote it. It needs no unwinding to

@@ -17,7 +17,10 @@ except ImportError as missing:
     wasm3 = None
     MISSING = f"the Python module `wasm3` is not installed ({missing}); `python3 -m pip install pywasm3==0.5.0`"
 
-PROTOCOL = 1
+PROTOCOL = 2
+
+# The id of the request being served: its reply and every host call made meanwhile carry it.
+serving = {"id": 0}
 
 # What wasm3 0.5 implements beyond the MVP. Bulk memory is only partly there
 # (memory.copy and memory.fill), reference types and SIMD are not.
@@ -57,7 +60,7 @@ class Unlinkable(Exception):
 
 
 def send(message):
-    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.write(json.dumps({"id": serving["id"], **message}) + "\n")
     sys.stdout.flush()
 
 
@@ -262,6 +265,7 @@ def main():
         if not line.strip():
             continue
         request = json.loads(line)
+        serving["id"] = request.get("id")
         op = request.get("op")
         try:
             if op == "hello":

@@ -5,7 +5,7 @@ use generators::Generated;
 use generators::seed::Rng;
 use libfuzzer_sys::Corpus;
 use oracles::compare::Verdict;
-use oracles::differential::{self, Invocation};
+use oracles::differential;
 use oracles::{Engine, Limits, features};
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -51,16 +51,7 @@ pub fn check(engines: &[Arc<dyn Engine>], generated: Result<Generated, String>) 
     let Ok(generated) = generated else {
         return Corpus::Reject;
     };
-    let invocations: Vec<Invocation> = generated
-        .calls
-        .into_iter()
-        .map(|c| Invocation {
-            export: c.export,
-            args: c.args,
-            expected: c.expected,
-        })
-        .collect();
-    let run = differential::run(engines, &generated.wasm, &invocations, &Limits::fuzzing());
+    let run = differential::run(engines, &generated.wasm, &generated.calls, &Limits::fuzzing());
     if let Some((index, step)) = run.divergence() {
         let Verdict::Diverge(divergence) = &step.verdict else {
             unreachable!("divergence() returns a divergent step")

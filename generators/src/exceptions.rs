@@ -2,7 +2,8 @@
 //! `catch_all` and `catch_all_ref` handlers on the way up; payloads of every number type; the outcome known.
 
 use crate::seed::Rng;
-use crate::{Call, Generated, Num};
+use crate::{Generated, Num};
+use oracles::differential::Invocation;
 use oracles::{Exception, Outcome, Value};
 use std::fmt::Write as _;
 
@@ -173,7 +174,7 @@ impl Pattern {
     pub fn generated(&self) -> Result<Generated, String> {
         Ok(Generated {
             wasm: crate::wat_to_wasm(&self.wat())?,
-            calls: vec![Call {
+            calls: vec![Invocation {
                 export: "run".into(),
                 args: Vec::new(),
                 expected: Some(self.expected()),

@@ -1,7 +1,6 @@
-//! What a module exports for calling: each exported function's name and parameter types, read with wasmparser.
+//! What a module exports for calling: each exported function's name and parameter types, from [`oracles::facts`].
 
 use oracles::host::ValType;
-use wasmparser::{CompositeInnerType, ExternalKind, Parser, Payload, TypeRef};
 
 /// An exported function and its parameter types.
 #[derive(Clone, Debug, PartialEq)]
@@ -10,52 +9,14 @@ pub struct ExportedFunc {
     pub params: Vec<ValType>,
 }
 
-/// The exported functions of `wasm`, in export order. A module that does not parse exports nothing.
+/// The exported functions of `wasm`, in export order (up to the first part that does not parse).
 pub fn functions(wasm: &[u8]) -> Vec<ExportedFunc> {
-    let mut types: Vec<Option<Vec<ValType>>> = Vec::new();
-    let mut funcs: Vec<u32> = Vec::new();
-    let mut exported = Vec::new();
-    for payload in Parser::new(0).parse_all(wasm) {
-        match payload {
-            Ok(Payload::TypeSection(section)) => {
-                for group in section.into_iter().flatten() {
-                    for sub in group.into_types() {
-                        types.push(match &sub.composite_type.inner {
-                            CompositeInnerType::Func(f) => {
-                                Some(f.params().iter().map(ValType::from).collect())
-                            }
-                            _ => None,
-                        });
-                    }
-                }
-            }
-            Ok(Payload::ImportSection(section)) => {
-                for import in section.into_imports().flatten() {
-                    if let TypeRef::Func(ty) = import.ty {
-                        funcs.push(ty);
-                    }
-                }
-            }
-            Ok(Payload::FunctionSection(section)) => funcs.extend(section.into_iter().flatten()),
-            Ok(Payload::ExportSection(section)) => {
-                for export in section.into_iter().flatten() {
-                    if export.kind == ExternalKind::Func {
-                        exported.push((export.name.to_string(), export.index));
-                    }
-                }
-            }
-            Err(_) => return Vec::new(),
-            Ok(_) => {}
-        }
-    }
-    exported
-        .into_iter()
-        .filter_map(|(name, index)| {
-            let ty = *funcs.get(index as usize)?;
-            let params = types.get(ty as usize)?.clone()?;
-            Some(ExportedFunc { name, params })
-        })
-        .collect()
+    let facts = oracles::facts::read(wasm);
+    let functions = facts.functions().map(|(name, signature)| ExportedFunc {
+        name: name.to_string(),
+        params: signature.params.clone(),
+    });
+    functions.collect()
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ pub mod seed;
 pub mod smith;
 pub mod tail_calls;
 
+use oracles::differential::Invocation;
+
 /// The number types generated code passes around.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Num {
@@ -48,15 +50,7 @@ impl Num {
 pub struct Generated {
     pub wasm: Vec<u8>,
     /// Calls with their expected outcome, when the generator knows it.
-    pub calls: Vec<Call>,
-}
-
-/// One call of an export.
-#[derive(Clone, Debug)]
-pub struct Call {
-    pub export: String,
-    pub args: Vec<oracles::Value>,
-    pub expected: Option<oracles::Outcome>,
+    pub calls: Vec<Invocation>,
 }
 
 /// Encodes a module written in the text format.

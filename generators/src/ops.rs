@@ -2,7 +2,8 @@
 //! arguments, so that a miscomputed instruction shows up directly in a result.
 
 use crate::seed::Rng;
-use crate::{Call, Generated, args};
+use crate::{Generated, args};
+use oracles::differential::Invocation;
 use oracles::host::ValType;
 use std::fmt::Write as _;
 use wasmparser::WasmFeatures;
@@ -153,7 +154,7 @@ pub fn generate(rng: &mut Rng, shared: WasmFeatures) -> Result<Generated, String
             type_name(*result)
         );
         for _ in 0..CALLS_PER_OP {
-            calls.push(Call {
+            calls.push(Invocation {
                 export: export.clone(),
                 args: args::arguments(rng, params),
                 expected: None,

@@ -1,8 +1,9 @@
 //! wasm-smith narrowed to the proposals every chosen engine runs, with a swarm over which of those are on.
 
 use crate::seed::Rng;
-use crate::{Call, Generated, args, exports};
+use crate::{Generated, args, exports};
 use arbitrary::Unstructured;
+use oracles::differential::Invocation;
 use wasmparser::WasmFeatures;
 
 /// Raw bytes wasm-smith draws a module from.
@@ -93,7 +94,7 @@ pub fn module_with_functions(
     let wasm = crate::canonical::canonicalize_conversions(&module.to_bytes())?;
     let calls = exports::functions(&wasm)
         .into_iter()
-        .map(|f| Call {
+        .map(|f| Invocation {
             args: args::arguments(rng, &f.params),
             export: f.name,
             expected: None,

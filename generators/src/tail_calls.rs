@@ -2,7 +2,8 @@
 //! with mixed signatures and depths up to 10^7, whose result the generator computes itself.
 
 use crate::seed::Rng;
-use crate::{Call, Generated, Num};
+use crate::{Generated, Num};
+use oracles::differential::Invocation;
 use oracles::{Outcome, Value};
 use std::fmt::Write as _;
 use wasmparser::WasmFeatures;
@@ -161,7 +162,7 @@ impl Chain {
     pub fn generated(&self, depth: u64) -> Result<Generated, String> {
         Ok(Generated {
             wasm: crate::wat_to_wasm(&self.wat())?,
-            calls: vec![Call {
+            calls: vec![Invocation {
                 export: "run".into(),
                 args: vec![Value::I64(depth as i64)],
                 expected: Some(Outcome::Values(vec![Value::I64(self.expected(depth))])),

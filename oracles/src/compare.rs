@@ -1,5 +1,6 @@
 //! The comparison rules: the outcomes of one action on several engines, turned into agree, diverge or inconclusive.
 
+use crate::classify::{self, Contender};
 use crate::outcome::{Outcome, Ref, Resource, State, Value};
 use serde::{Deserialize, Serialize};
 
@@ -65,34 +66,15 @@ pub enum Verdict {
 /// Compares what engines did with the same action. `tail_calls` says the
 /// module uses `return_call*`, which every engine that ran it claims to support.
 pub fn compare(observations: &[Observation], tail_calls: bool) -> Verdict {
-    // An engine that cannot run the module, or whose harness failed, says
-    // nothing about the Wasm: it takes no part in the comparison.
-    let ran: Vec<&Observation> = observations
-        .iter()
-        .filter(|o| {
-            !matches!(
-                o.outcome,
-                Outcome::Unsupported(_) | Outcome::HarnessFailed(_)
-            )
-        })
-        .collect();
+    let ran = classify::ran(observations);
     if tail_calls && let Some(divergence) = tail_call_divergence(&ran) {
         return Verdict::Diverge(divergence);
     }
-    // Stack depth, fuel, memory and time limits legitimately differ between
-    // engines: an engine that ran out is left out, the others still compared.
-    let (exhausted, finished): (Vec<&Observation>, Vec<&Observation>) = ran
-        .into_iter()
-        .partition(|o| matches!(o.outcome, Outcome::Exhausted(_)));
-    if finished.len() < 2 {
-        let why = if exhausted.is_empty() {
-            "fewer than two engines could run it".to_string()
-        } else {
-            format!("{} ran out of resources", engine_list(&exhausted))
-        };
-        return Verdict::Inconclusive(why);
-    }
-    let classes = classes(&finished, |a, b| equivalent(&a.outcome, &b.outcome));
+    let finished = match classify::finished(ran) {
+        Ok(finished) => finished,
+        Err(why) => return Verdict::Inconclusive(why),
+    };
+    let classes = classify::classes(&finished, |a, b| equivalent(&a.outcome, &b.outcome));
     if classes.len() > 1 {
         return Verdict::Diverge(divergence(
             &classes,
@@ -104,6 +86,16 @@ pub fn compare(observations: &[Observation], tail_calls: bool) -> Verdict {
         return Verdict::Diverge(divergence(&states, Kind::State));
     }
     Verdict::Agree
+}
+
+impl Contender for Observation {
+    fn engine(&self) -> &str {
+        &self.engine
+    }
+
+    fn outcome(&self) -> Option<&Outcome> {
+        Some(&self.outcome)
+    }
 }
 
 /// An engine claiming tail calls must run a `return_call` chain of any depth
@@ -128,37 +120,15 @@ fn tail_call_divergence(ran: &[&Observation]) -> Option<Divergence> {
     Some(divergence(&[finished, overflowed], Kind::TailCall))
 }
 
-/// Groups observations into classes of equivalent ones, the largest first
-/// (ties keep observation order, so the first engine's class leads).
-fn classes<'a>(
-    observations: &[&'a Observation],
-    same: impl Fn(&Observation, &Observation) -> bool,
-) -> Vec<Vec<&'a Observation>> {
-    let mut classes: Vec<Vec<&Observation>> = Vec::new();
-    for observation in observations {
-        match classes.iter_mut().find(|class| same(class[0], observation)) {
-            Some(class) => class.push(observation),
-            None => classes.push(vec![observation]),
-        }
-    }
-    classes.sort_by_key(|class| std::cmp::Reverse(class.len()));
-    classes
-}
-
 fn classes_by_state<'a>(observations: &[&'a Observation]) -> Vec<Vec<&'a Observation>> {
-    classes(observations, |a, b| match (&a.state, &b.state) {
+    classify::classes(observations, |a, b| match (&a.state, &b.state) {
         (Some(x), Some(y)) => states_equal(x, y),
         _ => true,
     })
 }
 
 fn divergence(classes: &[Vec<&Observation>], kind: Kind) -> Divergence {
-    let majority = classes[0].iter().map(|o| o.engine.clone()).collect();
-    let minority: Vec<String> = classes[1..]
-        .iter()
-        .flatten()
-        .map(|o| o.engine.clone())
-        .collect();
+    let (majority, minority) = classify::split(classes);
     let shapes: Vec<String> = classes
         .iter()
         .map(|class| shape(&class[0].outcome))
@@ -177,13 +147,20 @@ fn divergence(classes: &[Vec<&Observation>], kind: Kind) -> Divergence {
 }
 
 /// The class of an outcome without its values, for signatures.
-fn shape(outcome: &Outcome) -> String {
+pub fn shape(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Values(values) => {
             let types: Vec<&str> = values.iter().map(value_type).collect();
             format!("values({})", types.join(","))
         }
-        Outcome::Trap { code, .. } => format!("trap({code:?})"),
+        Outcome::Trap { .. } => {
+            let codes: Vec<String> = outcome
+                .trap_codes()
+                .iter()
+                .map(|c| format!("{c:?}"))
+                .collect();
+            format!("trap({})", codes.join("|"))
+        }
         Outcome::Exception(e) => format!("exception({})", e.tag),
         Outcome::Exhausted(r) => format!("exhausted({r:?})"),
         Outcome::Invalid(_) | Outcome::Malformed(_) => "rejected".into(),
@@ -227,7 +204,11 @@ pub fn equivalent(a: &Outcome, b: &Outcome) -> bool {
     match (a, b) {
         (O::Values(x), O::Values(y)) => values_equal(x, y),
         // Engines word trap messages differently; the normalized code is what counts.
-        (O::Trap { code: x, .. }, O::Trap { code: y, .. }) => x == y,
+        // An engine that cannot tell some codes apart agrees with any of them.
+        (O::Trap { .. }, O::Trap { .. }) => {
+            let theirs = b.trap_codes();
+            a.trap_codes().iter().any(|code| theirs.contains(code))
+        }
         // Uncaught exceptions are compared (peers discard them): same tag, same payload.
         (O::Exception(x), O::Exception(y)) => {
             x.tag == y.tag && values_equal(&x.payload, &y.payload)
@@ -284,14 +265,6 @@ fn states_equal(a: &State, b: &State) -> bool {
             .iter()
             .zip(&b.globals)
             .all(|((n1, v1), (n2, v2))| n1 == n2 && value_equal(v1, v2))
-}
-
-fn engine_list(observations: &[&Observation]) -> String {
-    observations
-        .iter()
-        .map(|o| o.engine.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]
@@ -353,6 +326,35 @@ mod tests {
             panic!()
         };
         assert_eq!(d.kind, Kind::TrapVsValue);
+    }
+
+    #[test]
+    fn a_trap_an_engine_cannot_tell_apart_agrees_with_any_of_its_codes() {
+        let either = Outcome::Trap {
+            code: TrapCode::IndirectCallToNull,
+            message: "null function or function signature mismatch".into(),
+            alternatives: vec![TrapCode::IndirectCallTypeMismatch],
+        };
+        let trap = |code| Outcome::trap(code, "precise");
+        for code in [
+            TrapCode::IndirectCallToNull,
+            TrapCode::IndirectCallTypeMismatch,
+        ] {
+            let runs = [seen("v8", either.clone()), seen("w", trap(code))];
+            assert_eq!(compare(&runs, false), Verdict::Agree, "{code:?}");
+        }
+        let runs = [
+            seen("w", trap(TrapCode::Unreachable)),
+            seen("x", trap(TrapCode::Unreachable)),
+            seen("v8", either),
+        ];
+        let Verdict::Diverge(d) = compare(&runs, false) else {
+            panic!()
+        };
+        assert_eq!(
+            d.signature,
+            "trap:v8:trap(Unreachable)/trap(IndirectCallToNull|IndirectCallTypeMismatch)"
+        );
     }
 
     #[test]

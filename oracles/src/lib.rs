@@ -7,10 +7,13 @@
 //! registry (`tiers`), which builds every tier, on top.
 
 pub mod asyncify;
+pub mod child;
+pub mod classify;
 pub mod compare;
 pub mod differential;
 pub mod engine;
 pub mod external;
+pub mod facts;
 pub mod features;
 pub mod hex;
 pub mod hook;
@@ -18,6 +21,7 @@ pub mod host;
 pub mod mutants;
 pub mod outcome;
 pub mod spectest;
+pub mod tempfiles;
 pub mod tiers;
 pub mod wasi;
 pub mod wasmi;

@@ -127,6 +127,14 @@ impl Tier {
         }
     }
 
+    /// Why this tier cannot run on this machine (an Asyncify tier without binaryen.js), or `None`.
+    pub fn unavailable(&self) -> Option<String> {
+        match self.build {
+            Build::Asyncify { .. } => crate::asyncify::unavailable(),
+            _ => None,
+        }
+    }
+
     /// How the code finally runs: a layer's base's class, for comparing speeds.
     pub fn execution_class(&self) -> Class {
         self.base().map_or(self.class, Tier::execution_class)
@@ -318,7 +326,7 @@ impl Engines {
     /// The engine `choice` names, or why it cannot run here.
     pub fn engine(&self, choice: &EngineChoice) -> Result<Arc<dyn Engine>, String> {
         match choice {
-            EngineChoice::Tier(tier) => Ok(self.tier(tier)),
+            EngineChoice::Tier(tier) => tier.unavailable().map_or_else(|| Ok(self.tier(tier)), Err),
             EngineChoice::Mutant(id) => {
                 let base = self.tier(Tier::named(MUTANT_BASE).expect("registered"));
                 mutants::create(id, base).ok_or_else(|| format!("`{id}` runs only WASI programs"))
@@ -333,6 +341,9 @@ impl Engines {
         let EngineChoice::Tier(tier) = choice else {
             return Ok(vec![self.engine(choice)?]);
         };
+        if let Some(why) = tier.unavailable() {
+            return Err(why);
+        }
         Ok(match tier.build {
             Build::Wasmtime(config) => wasmtime::swarm(config, self.watchdog),
             Build::Base { .. } => vec![self.tier(tier)],

@@ -34,8 +34,11 @@ impl Default for Options {
 /// How a trial ended, as the matrix shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TrialState {
-    /// Every directive that ran passed.
+    /// Every directive ran and passed.
     Pass,
+    /// Every directive that ran passed, but some were skipped (a proposal the
+    /// engine lacks, an instrumentation that does not apply): a partial run.
+    Partial,
     /// Only failures the expectations list.
     ExpectedFailure,
     /// A new failure, or an expectation that no longer fails.
@@ -68,6 +71,8 @@ impl TrialResult {
             TrialState::ExpectedFailure
         } else if self.run.passed == 0 && self.run.skipped_count() > 0 {
             TrialState::Skip
+        } else if self.run.skipped_count() > 0 {
+            TrialState::Partial
         } else {
             TrialState::Pass
         }

@@ -99,6 +99,33 @@ pub enum CommandKind {
     NotRun(String),
 }
 
+impl CommandKind {
+    /// The directive's keyword, as a report names it.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            CommandKind::Module { instantiate, .. } if *instantiate => "module",
+            CommandKind::Module { .. } => "module definition",
+            CommandKind::Instance { .. } => "module instance",
+            CommandKind::Register { .. } => "register",
+            CommandKind::Action(Action::Invoke { .. }) => "invoke",
+            CommandKind::Action(Action::Get { .. }) => "get",
+            CommandKind::Action(Action::Instantiate(_)) => "module",
+            CommandKind::AssertReturn { .. } => "assert_return",
+            CommandKind::AssertTrap { .. } => "assert_trap",
+            CommandKind::AssertExhaustion { .. } => "assert_exhaustion",
+            CommandKind::AssertException { .. } => "assert_exception",
+            CommandKind::AssertRejected {
+                malformed: true, ..
+            } => "assert_malformed",
+            CommandKind::AssertRejected { .. } => "assert_invalid",
+            CommandKind::AssertUnlinkable { .. } => "assert_unlinkable",
+            CommandKind::Thread { .. } => "thread",
+            CommandKind::Wait => "wait",
+            CommandKind::NotRun(_) => "directive",
+        }
+    }
+}
+
 /// A syntax error in a script, with its position.
 #[derive(Debug, Clone)]
 pub struct ScriptError {

@@ -40,6 +40,10 @@ fn main() {
 }
 
 fn run(engine: &str, shared: &Shared, expectations: &Expectations) -> Result<(), Failed> {
+    let tier = oracles::tiers::Tier::named(engine).expect("a default tier");
+    if let Some(why) = tier.unavailable() {
+        return Err(format!("{engine} is unavailable: {why}").into());
+    }
     let script = shared
         .script
         .get_or_init(|| runner::prepare(&shared.file))

@@ -192,7 +192,7 @@ fn jobs() -> usize {
 fn fuzz(seconds: u64) -> anyhow::Result<Conclusion> {
     use crate::fuzz::{Args, Campaign};
     use std::sync::atomic::Ordering;
-    let out = std::env::temp_dir().join(format!("lockstep-bench-fuzz-{}", std::process::id()));
+    let out = oracles::tempfiles::folder("bench-fuzz-")?;
     let args = Args {
         engines: Vec::new(),
         time: Some(seconds),
@@ -200,16 +200,15 @@ fn fuzz(seconds: u64) -> anyhow::Result<Conclusion> {
         from: 0,
         in_process: false,
         resume: None,
-        reduce_time: 10,
+        reduce_time: None,
         seed: 0,
         jobs: None,
-        out: Some(out.clone()),
+        out: Some(out.path().to_path_buf()),
     };
     let campaign = Campaign::new(&args)?;
     let started = Instant::now();
     campaign.run(None);
     let elapsed = started.elapsed().as_secs_f64();
-    let _ = std::fs::remove_dir_all(&out);
     let modules = campaign.stats.modules.load(Ordering::Relaxed) as f64;
     let calls = campaign.stats.calls.load(Ordering::Relaxed) as f64;
     println!("default engines, {} jobs, {elapsed:.0} s", jobs());

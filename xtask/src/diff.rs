@@ -1,19 +1,23 @@
 //! `cargo xtask diff FILE`: what each engine does with one module (or script), side by side, and whether they agree.
 
-use crate::worker::{self, ScriptSource, Worker};
+pub mod script;
+
+pub use script::compare_script;
+
+use crate::terminal::printable;
+use crate::worker::{self, Worker};
 use crate::{Conclusion, input, program};
 use anyhow::{Context, bail};
 use generators::{args, exports, seed::Rng};
 use oracles::EngineChoice;
-use oracles::compare::{Observation, Verdict, compare};
+use oracles::compare::Verdict;
 use oracles::differential::{Invocation, Run};
 use oracles::{Engine, Limits, Outcome, Value};
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
-use suites::runner::{self, Options};
+use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -28,12 +32,20 @@ pub struct Args {
     /// Seed for the arguments of every export when `--invoke` is not given.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Print JSON instead of a table.
+    /// Print JSON instead of a table (`docs/json.md`).
     #[arg(long)]
     json: bool,
+    /// Give a `.wast` script's unknown function imports lockstep's deterministic host
+    /// functions, as a finding's `repro.wast` needs; modules and programs always get them.
+    #[arg(long)]
+    host_functions: bool,
     /// Run engines inside this process: faster, but an engine crash ends the run.
     #[arg(long)]
     in_process: bool,
+    /// Seconds for the whole module diff; engines still running then stop, later ones do not
+    /// start, and their steps are `exhausted Time`.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    time: u64,
     #[command(flatten)]
     sandbox: program::SandboxArgs,
 }
@@ -41,7 +53,16 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     let path = args.file.display().to_string();
     if path.ends_with(".wast") {
-        return diff_script(&args, &crate::select_engines(&args.engines)?);
+        let engines = crate::select_engines(&args.engines)?;
+        let mut worker =
+            (!args.in_process).then(|| Worker::new(crate::external_specs(&args.engines)));
+        return script::run(
+            &args.file,
+            &engines,
+            args.host_functions,
+            worker.as_mut(),
+            args.json,
+        );
     }
     let wasm = input::module(&args.file)?;
     if program::is_program(&wasm) {
@@ -54,19 +75,49 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         ..Limits::default()
     };
     let mut worker = (!args.in_process).then(|| Worker::new(crate::external_specs(&args.engines)));
+    let started = Instant::now();
+    let mut finished = 0;
     let run = worker::run_all(
         worker.as_mut(),
         &worker::references(&engines),
         &wasm,
         &invocations,
         &limits,
+        Some(started + Duration::from_secs(args.time)),
+        &mut |engine| {
+            finished += 1;
+            if started.elapsed() > PROGRESS_AFTER {
+                let seconds = started.elapsed().as_secs_f64();
+                let total = engines.len();
+                eprintln!("diff: {engine} done ({finished}/{total} engines, {seconds:.0} s)");
+            }
+        },
     );
     if args.json {
         println!("{}", serde_json::to_string_pretty(&run)?);
     } else {
-        print!("{}", table(&engines, &run));
+        print!("{}", printable(&table(&engines, &run)));
     }
-    Ok(conclusion(&run))
+    let known = run.divergence().and_then(|(_, step)| match &step.verdict {
+        Verdict::Diverge(divergence) => crate::known::recognise(&wasm, step, divergence),
+        _ => None,
+    });
+    let Some(known) = known else {
+        return Ok(conclusion(&run));
+    };
+    // On standard error, so that `--json` stays one document.
+    eprintln!(
+        "known divergence {}: {} (reproducer {}{})",
+        known.id,
+        known.reason,
+        known.reproducer,
+        known
+            .upstream
+            .as_ref()
+            .map(|url| format!(", upstream {url}"))
+            .unwrap_or_default()
+    );
+    Ok(Conclusion::Agree)
 }
 
 /// Exit 1 on a divergence; agreement and inconclusive results exit 0.
@@ -87,13 +138,29 @@ fn diff_program(args: &Args, wasm: &[u8]) -> anyhow::Result<Conclusion> {
     program::diff(&engines, wasm, &sandbox, &entry, worker.as_mut(), args.json)
 }
 
+/// Runs longer than this report each engine as it finishes, on standard error.
+const PROGRESS_AFTER: Duration = Duration::from_secs(2);
+
+/// Most exports a module diff calls, in export order.
+///
+/// Rationale: every call is followed by a state digest on every engine, so a module of 100 000
+/// trivial exports would run for hours; the cap is stated in the output when it applies.
+pub const EXPORTS_CALLED: usize = 1_000;
+
 fn invocations(wasm: &[u8], args: &Args) -> anyhow::Result<Vec<Invocation>> {
     if let Some(invocation) = invoked(wasm, args)? {
         return Ok(vec![invocation]);
     }
     let functions = exports::functions(wasm);
+    if functions.len() > EXPORTS_CALLED {
+        eprintln!(
+            "note: calling the first {EXPORTS_CALLED} of {} exported functions (lockstep's cap per module)",
+            functions.len()
+        );
+    }
     Ok(functions
         .iter()
+        .take(EXPORTS_CALLED)
         .enumerate()
         .map(|(i, f)| Invocation {
             export: f.name.clone(),
@@ -156,7 +223,7 @@ pub fn table(engines: &[Arc<dyn Engine>], run: &Run) -> String {
             (step.label.clone(), cells, verdict_text(&step.verdict))
         })
         .collect();
-    render(&header, &rows) + &unsupported_reasons(run)
+    render("step", &header, &rows) + &unsupported_reasons(run)
 }
 
 /// Each engine's full reason for not running the module, which cells cut short.
@@ -173,13 +240,14 @@ fn unsupported_reasons(run: &Run) -> String {
         .collect()
 }
 
-fn render(header: &[String], rows: &[(String, Vec<String>, String)]) -> String {
+/// A table of `rows` under `header`, its first column titled `first_title`.
+fn render(first_title: &str, header: &[String], rows: &[(String, Vec<String>, String)]) -> String {
     let first = rows
         .iter()
         .map(|r| r.0.len())
         .max()
-        .unwrap_or(4)
-        .clamp(4, 40);
+        .unwrap_or(0)
+        .clamp(first_title.len(), 40);
     let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             rows.iter()
@@ -189,7 +257,7 @@ fn render(header: &[String], rows: &[(String, Vec<String>, String)]) -> String {
                 .max(header[i].len())
         })
         .collect();
-    let mut out = format!("{:first$}", "step");
+    let mut out = format!("{first_title:first$}");
     for (h, w) in header.iter().zip(&widths) {
         let _ = write!(out, "  {h:w$}");
     }
@@ -231,120 +299,4 @@ fn verdict_text(verdict: &Verdict) -> String {
             d.majority.join(", ")
         ),
     }
-}
-
-#[derive(Serialize)]
-pub struct ScriptDiff {
-    /// Lines where engines disagree with each other.
-    pub divergences: BTreeMap<u32, (Verdict, Vec<Observation>)>,
-    /// Assertions an engine does not satisfy: engine → `line: message`.
-    pub assertion_failures: BTreeMap<String, Vec<String>>,
-}
-
-/// Runs every directive of a script on every engine (each in `worker`, if
-/// given); compares engines with each other and with the assertions.
-pub fn compare_script(
-    engines: &[Arc<dyn Engine>],
-    key: &str,
-    text: &str,
-    mut worker: Option<&mut Worker>,
-) -> ScriptDiff {
-    // Reproducers of generated modules import lockstep's host functions.
-    let options = Options {
-        limits: Limits {
-            host_functions: true,
-            ..Limits::default()
-        },
-        ..Options::default()
-    };
-    let mut by_line: BTreeMap<u32, Vec<Observation>> = BTreeMap::new();
-    let mut diff = ScriptDiff {
-        divergences: BTreeMap::new(),
-        assertion_failures: BTreeMap::new(),
-    };
-    for engine in engines {
-        let run = match worker.as_deref_mut() {
-            Some(worker) => worker.run_script(
-                engine.id(),
-                key,
-                ScriptSource::Text(text.to_string()),
-                &options,
-                true,
-            ),
-            None => match suites::script::parse(key, text) {
-                Ok(script) => {
-                    runner::run_script_recording(engine.as_ref(), &script, &options, true)
-                }
-                Err(e) => suites::driver::ScriptRun {
-                    aborted: Some(e.to_string()),
-                    ..Default::default()
-                },
-            },
-        };
-        for (line, outcome) in run.observed {
-            let observation = Observation {
-                engine: engine.id().to_string(),
-                outcome,
-                state: None,
-            };
-            by_line.entry(line).or_default().push(observation);
-        }
-        let failures = run
-            .failures
-            .iter()
-            .map(|f| format!("{}:{}: {}", f.line, f.column, f.message));
-        let failures: Vec<String> = failures.chain(run.aborted).collect();
-        if !failures.is_empty() {
-            diff.assertion_failures
-                .insert(engine.id().to_string(), failures);
-        }
-    }
-    for (line, observations) in by_line {
-        let verdict = compare(&observations, false);
-        if matches!(verdict, Verdict::Diverge(_)) {
-            diff.divergences.insert(line, (verdict, observations));
-        }
-    }
-    diff
-}
-
-/// Runs a script on every engine and reports where they disagree.
-fn diff_script(args: &Args, engines: &[Arc<dyn Engine>]) -> anyhow::Result<Conclusion> {
-    let key = args.file.display().to_string();
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("reading {key}"))?;
-    // Bad input is reported before any engine runs.
-    suites::script::parse(&key, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut worker = (!args.in_process).then(|| Worker::new(crate::external_specs(&args.engines)));
-    let diff = compare_script(engines, &key, &text, worker.as_mut());
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&diff)?);
-    } else {
-        print!("{}", script_report(&key, &diff));
-    }
-    Ok(
-        if diff.divergences.is_empty() && diff.assertion_failures.is_empty() {
-            Conclusion::Agree
-        } else {
-            Conclusion::Diverge
-        },
-    )
-}
-
-fn script_report(file: &str, diff: &ScriptDiff) -> String {
-    let mut out = String::new();
-    for (line, (verdict, observations)) in &diff.divergences {
-        let _ = writeln!(out, "{file}:{line}: {}", verdict_text(verdict));
-        for o in observations {
-            let _ = writeln!(out, "    {}: {}", o.engine, short(&o.outcome));
-        }
-    }
-    for (engine, failures) in &diff.assertion_failures {
-        for failure in failures {
-            let _ = writeln!(out, "{file}:{failure} ({engine})");
-        }
-    }
-    if out.is_empty() {
-        out.push_str("every engine agrees with every assertion\n");
-    }
-    out
 }

@@ -18,7 +18,7 @@ struct EngineInfo {
     default: bool,
     version: String,
     proposals: Vec<&'static str>,
-    /// Why an external engine cannot run on this machine.
+    /// Why the engine cannot run on this machine (an external engine's runtime or binaryen.js is missing).
     #[serde(skip_serializing_if = "Option::is_none")]
     unavailable: Option<String>,
 }

@@ -18,7 +18,7 @@ pub struct Summary {
 pub struct EngineSummary {
     pub id: String,
     pub directives_passed: u64,
-    /// suite → files as `pass/expected-failure/fail/skip`.
+    /// suite → files as `pass/partial/expected-failure/fail/skip`.
     pub cells: BTreeMap<String, String>,
 }
 

@@ -11,11 +11,13 @@ mod finding;
 mod fuzz;
 mod history;
 mod input;
+mod known;
 mod passes;
 mod program;
 mod progress;
 mod reduce;
 mod report;
+mod terminal;
 mod worker;
 
 use clap::{Parser, Subcommand};
@@ -73,6 +75,9 @@ enum Command {
         /// Misbehave on every call.
         #[arg(long)]
         broken: Option<example_engine::Broken>,
+        /// The file `--broken fork` appends the ids of the processes it starts to.
+        #[arg(long, value_name = "PATH")]
+        pid_file: Option<std::path::PathBuf>,
     },
 }
 
@@ -99,6 +104,15 @@ impl From<Conclusion> for ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Workers make their temporary files in the folder of the process that started them.
+    let run_folder = match &cli.command {
+        Command::Worker { .. } | Command::ExampleEngine { .. } => None,
+        _ => Some(oracles::tempfiles::RunFolder::create()),
+    };
+    if let Some(Err(error)) = &run_folder {
+        eprintln!("error: creating a private temporary folder: {error}");
+        return Conclusion::BadInput.into();
+    }
     let result = match cli.command {
         Command::Conformance(args) => conformance::run(args),
         Command::Diff(args) => diff::run(args),
@@ -111,7 +125,11 @@ fn main() -> ExitCode {
             watchdog_only,
             externals,
         } => worker::serve(watchdog_only, externals),
-        Command::ExampleEngine { engine, broken } => example_engine::serve(&engine, broken),
+        Command::ExampleEngine {
+            engine,
+            broken,
+            pid_file,
+        } => example_engine::serve(&engine, broken, pid_file.as_deref()),
     };
     match result {
         Ok(conclusion) => conclusion.into(),

@@ -6,50 +6,24 @@ use wasmparser::{ExternalKind, Parser, Payload};
 
 /// The module with `export` as its only export, if it has it.
 pub fn only_export(wasm: &[u8], export: &str) -> Option<Vec<u8>> {
-    let mut kept = None;
-    for payload in Parser::new(0).parse_all(wasm).flatten() {
-        if let Payload::ExportSection(section) = payload {
-            kept = section
-                .into_iter()
-                .flatten()
-                .find(|e| e.name == export)
-                .map(|e| (e.kind, e.index));
-        }
-    }
-    let (kind, index) = kept?;
+    let facts = oracles::facts::read(wasm);
+    let kept = facts.exports.iter().find(|e| e.name == export)?;
     let mut contents = Vec::new();
     leb(1, &mut contents);
     leb(export.len() as u64, &mut contents);
     contents.extend_from_slice(export.as_bytes());
-    contents.push(kind_byte(kind));
-    leb(u64::from(index), &mut contents);
+    contents.push(kind_byte(kept.kind));
+    leb(u64::from(kept.index), &mut contents);
     Some(replace_section(wasm, 7, |_| contents.clone()))
 }
 
 /// The defined-function index `export` names, if it names a defined function.
 pub fn exported_function(wasm: &[u8], export: &str) -> Option<usize> {
-    let mut imported = 0;
-    let mut found = None;
-    for payload in Parser::new(0).parse_all(wasm).flatten() {
-        match payload {
-            Payload::ImportSection(section) => {
-                imported += section
-                    .into_imports()
-                    .flatten()
-                    .filter(|i| matches!(i.ty, wasmparser::TypeRef::Func(_)))
-                    .count();
-            }
-            Payload::ExportSection(section) => {
-                found = section
-                    .into_iter()
-                    .flatten()
-                    .find(|e| e.name == export && e.kind == ExternalKind::Func)
-                    .map(|e| e.index as usize);
-            }
-            _ => {}
-        }
-    }
-    found?.checked_sub(imported)
+    let facts = oracles::facts::read(wasm);
+    let found = facts.exports.iter().find(|e| e.name == export)?;
+    let function = matches!(found.kind, ExternalKind::Func | ExternalKind::FuncExact);
+    let index = function.then_some(found.index as usize)?;
+    index.checked_sub(facts.imported_functions())
 }
 
 /// How many functions the module defines.

@@ -36,20 +36,9 @@ pub struct SandboxArgs {
 /// Whether a module is a WASI program rather than a library of exports:
 /// it imports WASI preview 1 or is a command.
 pub fn is_program(wasm: &[u8]) -> bool {
-    use wasmparser::{Parser, Payload};
-    Parser::new(0)
-        .parse_all(wasm)
-        .flatten()
-        .any(|payload| match payload {
-            Payload::ImportSection(imports) => imports
-                .into_imports()
-                .flatten()
-                .any(|import| import.module == "wasi_snapshot_preview1"),
-            Payload::ExportSection(exports) => {
-                exports.into_iter().flatten().any(|e| e.name == "_start")
-            }
-            _ => false,
-        })
+    let facts = oracles::facts::read(wasm);
+    let wasi = |import: &oracles::facts::Import| import.module == "wasi_snapshot_preview1";
+    facts.imports.iter().any(wasi) || facts.exports.iter().any(|e| e.name == "_start")
 }
 
 /// The sandbox the user asked for: the file name as `argv[0]`, then their arguments.
@@ -143,7 +132,7 @@ pub fn diff(
             })?
         );
     } else {
-        print!("{}", report(&runs, &verdict));
+        print!("{}", crate::terminal::printable(&report(&runs, &verdict)));
     }
     Ok(match verdict {
         ProgramVerdict::Diverge(_) => Conclusion::Diverge,

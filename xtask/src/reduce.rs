@@ -87,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
             .collect(),
         features: Vec::new(),
     };
-    let dir = finding::save_to(&out, &reduced.evidence(), &origin)?;
+    let dir = finding::save_to(&out, &reduced.evidence(), &origin, None)?;
     println!("signature : {signature}");
     println!("before    : {}", Size::of(&wasm));
     println!("after     : {}", Size::of(&reduced.wasm));
@@ -98,7 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
 
 /// Cuts a script down to what its first divergence needs: the module
 /// instantiated last before that line, and the calls made on it up to there.
-fn cut_script(
+pub(crate) fn cut_script(
     path: &std::path::Path,
     engines: &[(EngineRef, Arc<dyn Engine>)],
     worker: Option<&mut Worker>,
@@ -108,8 +108,9 @@ fn cut_script(
     let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{key}: {e}"))?;
     let script = suites::script::parse(&key, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
     let plain: Vec<Arc<dyn Engine>> = engines.iter().map(|(_, e)| e.clone()).collect();
-    let diff = crate::diff::compare_script(&plain, &key, &text, worker);
-    let Some(&line) = diff.divergences.keys().next() else {
+    // Findings call lockstep's host functions, which a script cannot define.
+    let diff = crate::diff::compare_script(&plain, &key, &text, true, worker);
+    let Some(line) = diff.first_divergence() else {
         bail!("{key}: the engines agree on every directive; there is nothing to reduce");
     };
     let mut module = None;
@@ -250,6 +251,8 @@ impl Reducer<'_> {
             wasm,
             &invocations,
             &self.limits,
+            None,
+            &mut |_| {},
         );
         (run, invocations)
     }

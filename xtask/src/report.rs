@@ -15,31 +15,43 @@ pub struct EngineInfo {
     pub proposals: Vec<&'static str>,
 }
 
-/// Files per state in one engine × suite cell.
+/// Files per state in one engine × suite cell, and the directives they ran and skipped.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct Cell {
     pub pass: usize,
+    /// Files whose directives that ran all passed, with some skipped.
+    pub partial: usize,
     pub expected_failure: usize,
     pub fail: usize,
     pub skip: usize,
+    pub directives_passed: u64,
+    pub directives_skipped: u64,
 }
 
 impl Cell {
-    fn add(&mut self, state: TrialState) {
-        match state {
+    fn add(&mut self, trial: &TrialResult) {
+        match trial.state() {
             TrialState::Pass => self.pass += 1,
+            TrialState::Partial => self.partial += 1,
             TrialState::ExpectedFailure => self.expected_failure += 1,
             TrialState::Fail => self.fail += 1,
             TrialState::Skip => self.skip += 1,
         }
+        self.directives_passed += u64::from(trial.run.passed);
+        self.directives_skipped += u64::from(trial.run.skipped_count());
     }
 
-    /// `pass/expected-failure/fail/skip`, as the text matrix and the history show a cell.
+    /// `pass/partial/expected-failure/fail/skip`, as the text matrix and the history show a cell.
     pub fn show(&self) -> String {
         format!(
-            "{}/{}/{}/{}",
-            self.pass, self.expected_failure, self.fail, self.skip
+            "{}/{}/{}/{}/{}",
+            self.pass, self.partial, self.expected_failure, self.fail, self.skip
         )
+    }
+
+    /// `passed/skipped` directives.
+    fn show_directives(&self) -> String {
+        format!("{}/{}", self.directives_passed, self.directives_skipped)
     }
 }
 
@@ -71,7 +83,8 @@ pub struct Report<'a> {
     pub trials: &'a [TrialResult],
 }
 
-const LEGEND: &str = "cells: pass/expected-failure/FAIL/skip, counted in files";
+const LEGEND: &str = "cells: pass/partial/expected-failure/FAIL/skip, counted in files; \
+                      a partial file passed every directive that ran and skipped some";
 
 impl<'a> Report<'a> {
     pub fn new(engines: &[Arc<dyn Engine>], trials: &'a [TrialResult]) -> Report<'a> {
@@ -93,8 +106,8 @@ impl<'a> Report<'a> {
             let row = matrix
                 .entry(trial.suite.clone())
                 .or_insert_with(|| vec![Cell::default(); infos.len()]);
-            row[column].add(trial.state());
-            totals[column].add(trial.state());
+            row[column].add(trial);
+            totals[column].add(trial);
         }
         Report {
             engines: infos,
@@ -115,18 +128,19 @@ impl<'a> Report<'a> {
         Ok(())
     }
 
-    fn rows(&self) -> Vec<(String, Vec<String>)> {
+    /// One row per suite and a total row, each cell shown by `show`.
+    fn rows(&self, show: fn(&Cell) -> String) -> Vec<(String, Vec<String>)> {
         let mut rows: Vec<(String, Vec<String>)> = self
             .matrix
             .iter()
-            .map(|(suite, cells)| (suite.clone(), cells.iter().map(Cell::show).collect()))
+            .map(|(suite, cells)| (suite.clone(), cells.iter().map(show).collect()))
             .collect();
-        rows.push(("total".into(), self.totals.iter().map(Cell::show).collect()));
+        rows.push(("total".into(), self.totals.iter().map(show).collect()));
         rows
     }
 
     pub fn text_matrix(&self) -> String {
-        let rows = self.rows();
+        let rows = self.rows(Cell::show);
         let first = rows.iter().map(|(s, _)| s.len()).max().unwrap_or(5).max(5);
         let widths: Vec<usize> = self
             .engines
@@ -185,23 +199,27 @@ impl<'a> Report<'a> {
 
     pub fn markdown(&self) -> String {
         let mut out = String::from("# lockstep conformance\n\n");
+        out.push_str(&self.markdown_table(Cell::show));
+        let _ = writeln!(out, "\n{LEGEND}.\n");
+        out.push_str(&self.markdown_table(Cell::show_directives));
         let _ = writeln!(
             out,
-            "| suite | {} |",
-            self.engines
-                .iter()
-                .map(|e| e.id.as_str())
-                .collect::<Vec<_>>()
-                .join(" | ")
+            "\ncells: directives passed/skipped.\n\n{}",
+            fenced(&self.directive_totals())
         );
-        let _ = writeln!(out, "|---|{}", "---:|".repeat(self.engines.len()));
-        for (suite, cells) in self.rows() {
-            let _ = writeln!(out, "| {suite} | {} |", cells.join(" | "));
-        }
-        let _ = writeln!(out, "\n{LEGEND}.\n\n```\n{}```\n", self.directive_totals());
         let unexpected = self.unexpected_results();
         if !unexpected.is_empty() {
-            let _ = writeln!(out, "## Unexpected results\n\n```\n{unexpected}```");
+            let _ = write!(out, "## Unexpected results\n\n{}", fenced(&unexpected));
+        }
+        out
+    }
+
+    fn markdown_table(&self, show: fn(&Cell) -> String) -> String {
+        let ids: Vec<String> = self.engines.iter().map(|e| markdown_text(&e.id)).collect();
+        let mut out = format!("| suite | {} |\n", ids.join(" | "));
+        let _ = writeln!(out, "|---|{}", "---:|".repeat(self.engines.len()));
+        for (suite, cells) in self.rows(show) {
+            let _ = writeln!(out, "| {} | {} |", markdown_text(&suite), cells.join(" | "));
         }
         out
     }
@@ -339,11 +357,42 @@ fn junit_case(trial: &TrialResult) -> String {
                 xml(&reasons.join("; "))
             )
         }
-        TrialState::Pass | TrialState::ExpectedFailure => format!("{head}/>\n"),
+        TrialState::Pass | TrialState::Partial | TrialState::ExpectedFailure => {
+            format!("{head}/>\n")
+        }
     }
 }
 
 /// Text escaped for XML and HTML, in element content and in quoted attributes.
+/// Text for Markdown outside code: every punctuation mark Markdown gives a meaning to backslash-escaped,
+/// and `<`, `>`, `&` as HTML entities, so that a path or engine name shows as written and never as
+/// markup or a raw HTML element.
+fn markdown_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            c if "\\`*_{}[]()#+-.!|~".contains(c) => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text` in a Markdown code block whose fence is longer than any run of backticks inside it, so
+/// nothing in the text can close the block early.
+fn fenced(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{fence}\n{text}{fence}\n")
+}
+
 pub fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

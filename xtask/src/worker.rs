@@ -2,6 +2,7 @@
 //! becomes an outcome for that engine and that test, and the run goes on with a fresh worker.
 
 use crate::Conclusion;
+use oracles::child::{Child, Silence};
 use oracles::compare::Observation;
 use oracles::differential::{self, EngineRun, Invocation, Timing};
 use oracles::external::{Externals, Spec};
@@ -10,11 +11,10 @@ use oracles::wasi::{Ending, Entry, ProgramEngine, ProgramRun};
 use oracles::{Engine, Engines, Limits, Outcome, Resource, Watchdog};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::io::{BufRead, Write};
+use std::process::Command;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use suites::catalog::SuiteFile;
 use suites::driver::ScriptRun;
 use suites::runner::{self, Executor, Options};
@@ -30,6 +30,11 @@ const REQUESTS_PER_WORKER: u32 = 10_000;
 
 /// Slack a worker gets beyond the engine's own time limits before it counts as hung.
 const GRACE: Duration = Duration::from_secs(10);
+
+/// The longest reply line a worker may write: a recorded script run or a
+/// program's output (bounded by `Limits`) fits many times over; a worker gone
+/// wrong cannot make the parent hold more.
+const LINE_LIMIT: usize = 1 << 30;
 
 /// Engines are named by id and, for the configurations fuzzing varies, a variant index.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -197,7 +202,7 @@ fn reply(out: &mut impl Write, reply: &Reply) {
 
 /// The parent's side: one child process, restarted whenever it dies or hangs.
 pub struct Worker {
-    child: Option<(Child, ChildStdin, Receiver<String>)>,
+    child: Option<Child>,
     /// Requests the current child has been sent.
     served: u32,
     /// The child's engines have no time limits of their own: only this side's watchdog.
@@ -236,7 +241,7 @@ impl Worker {
 
     fn send(&mut self, request: &Request) -> Result<(), String> {
         if self.served >= REQUESTS_PER_WORKER {
-            self.stop();
+            self.child = None;
         }
         if self.child.is_none() {
             self.served = 0;
@@ -246,53 +251,40 @@ impl Worker {
             );
         }
         self.served += 1;
-        let (_, stdin, _) = self.child.as_mut().expect("spawned above");
-        let line = serde_json::to_string(request).map_err(|e| e.to_string())?;
-        writeln!(stdin, "{line}")
-            .and_then(|()| stdin.flush())
-            .map_err(|e| format!("worker input: {e}"))
+        let child = self.child.as_mut().expect("spawned above");
+        let line = serde_json::to_vec(request).map_err(|e| e.to_string())?;
+        child.send(&line).map_err(|e| format!("worker input: {e}"))
     }
 
     fn receive(&mut self, wait: Duration) -> Received {
-        let Some((child, _, lines)) = self.child.as_mut() else {
+        let Some(child) = self.child.as_mut() else {
             return Received::Died("no worker".into());
         };
-        match lines.recv_timeout(wait) {
-            Ok(line) => match serde_json::from_str(&line) {
-                Ok(reply) => Received::Reply(reply),
-                Err(e) => {
-                    // Whatever it says next cannot be trusted to line up either.
-                    self.stop();
-                    Received::Died(format!("worker said something unreadable ({e})"))
-                }
-            },
-            Err(RecvTimeoutError::Timeout) => {
-                self.stop();
-                Received::TimedOut
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                let status = child.wait().map(describe).unwrap_or_else(|e| e.to_string());
-                self.child = None;
-                Received::Died(status)
-            }
+        let received = child.receive(Instant::now() + wait);
+        let reply = received.map(|line| serde_json::from_slice::<Reply>(&line));
+        if !matches!(reply, Ok(Ok(_))) {
+            // Whatever it says next cannot be trusted to line up either.
+            self.child = None;
         }
-    }
-
-    fn stop(&mut self) {
-        if let Some((mut child, _, _)) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        match reply {
+            Ok(Ok(reply)) => Received::Reply(reply),
+            Ok(Err(e)) => Received::Died(format!("worker said something unreadable ({e})")),
+            Err(Silence::TimedOut) => Received::TimedOut,
+            Err(Silence::Ended(ending)) => Received::Died(ending.to_string()),
+            Err(too_long @ Silence::TooLong(_)) => Received::Died(format!("the worker {too_long}")),
         }
     }
 
     /// Runs a module on one engine in the worker. If the worker dies or hangs,
-    /// the step it was on and every later step get that as their outcome.
+    /// or `deadline` passes, the step it was on and every later step get that
+    /// as their outcome.
     pub fn run_module(
         &mut self,
         engine: EngineRef,
         wasm: &[u8],
         invocations: &[Invocation],
         limits: &Limits,
+        deadline: Option<Instant>,
     ) -> EngineRun {
         let steps = invocations.len() + 2;
         let id = engine.id.clone();
@@ -307,7 +299,8 @@ impl Worker {
         let stopped = match self.send(&request) {
             Err(why) => Some(Outcome::HarnessFailed(why)),
             Ok(()) => loop {
-                match self.receive(limits.call_time + GRACE) {
+                let left = deadline.map_or(Duration::MAX, |d| d - Instant::now().min(d));
+                match self.receive((limits.call_time + GRACE).min(left)) {
                     Received::Reply(Reply::Observed(observation)) => observations.push(observation),
                     Received::Reply(Reply::ModuleDone(t)) => {
                         timing = t;
@@ -322,24 +315,12 @@ impl Worker {
             },
         };
         if let Some(outcome) = stopped {
-            while observations.len() < steps {
-                observations.push(Observation {
-                    engine: id.clone(),
-                    outcome: outcome.clone(),
-                    state: None,
-                });
-            }
+            pad(&mut observations, &id, &outcome, steps);
         }
         EngineRun {
             observations,
             timing,
         }
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 
@@ -434,24 +415,59 @@ impl Worker {
 }
 
 /// Runs a module on every engine — in `worker` if there is one, else in this
-/// process — and compares them step by step.
+/// process — and compares them step by step. Past `deadline`, a worker's
+/// engine stops at the step it is on, and engines not yet started do not
+/// start: their steps are `exhausted Time`. `progress` hears each engine finish.
 pub fn run_all(
     mut worker: Option<&mut Worker>,
     engines: &[(EngineRef, Arc<dyn Engine>)],
     wasm: &[u8],
     invocations: &[Invocation],
     limits: &Limits,
+    deadline: Option<Instant>,
+    progress: &mut dyn FnMut(&str),
 ) -> differential::Run {
     let mut runs = Vec::with_capacity(engines.len());
     for (reference, engine) in engines {
+        let late = deadline.is_some_and(|d| Instant::now() >= d);
         runs.push(match worker.as_deref_mut() {
-            Some(worker) => worker.run_module(reference.clone(), wasm, invocations, limits),
+            _ if late => out_of_time(&reference.id, invocations.len() + 2),
+            Some(worker) => {
+                worker.run_module(reference.clone(), wasm, invocations, limits, deadline)
+            }
             None => {
                 differential::run_engine(engine.as_ref(), wasm, invocations, limits, &mut |_| {})
             }
         });
+        progress(&reference.id);
     }
     differential::compare_runs(wasm, invocations, runs)
+}
+
+/// The run of an engine the time budget did not reach.
+fn out_of_time(engine: &str, steps: usize) -> EngineRun {
+    let mut observations = Vec::with_capacity(steps);
+    pad(
+        &mut observations,
+        engine,
+        &Outcome::Exhausted(Resource::Time),
+        steps,
+    );
+    EngineRun {
+        observations,
+        timing: Timing::default(),
+    }
+}
+
+/// Gives every step an engine did not reach `outcome`, the reason it stopped.
+fn pad(observations: &mut Vec<Observation>, engine: &str, outcome: &Outcome, steps: usize) {
+    while observations.len() < steps {
+        observations.push(Observation {
+            engine: engine.to_string(),
+            outcome: outcome.clone(),
+            state: None,
+        });
+    }
 }
 
 /// The engines as workers name them: the default configuration of each.
@@ -470,50 +486,17 @@ pub fn references(engines: &[Arc<dyn Engine>]) -> Vec<(EngineRef, Arc<dyn Engine
         .collect()
 }
 
-fn spawn(
-    watchdog_only: bool,
-    externals: &[Spec],
-) -> std::io::Result<(Child, ChildStdin, Receiver<String>)> {
+fn spawn(watchdog_only: bool, externals: &[Spec]) -> std::io::Result<Child> {
     let mut command = Command::new(std::env::current_exe()?);
-    command.arg(SUBCOMMAND);
+    command.arg(SUBCOMMAND).env(
+        oracles::tempfiles::RUN_FOLDER_ENV,
+        oracles::tempfiles::parent_folder(),
+    );
     if watchdog_only {
         command.arg("--watchdog-only");
     }
     for spec in externals {
         command.arg(format!("--external={spec}"));
     }
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let stdin = child.stdin.take().expect("piped");
-    let stdout = child.stdout.take().expect("piped");
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    Ok((child, stdin, receiver))
-}
-
-/// "killed by signal 6 (SIGABRT)", "exited with status 101".
-fn describe(status: std::process::ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match status.signal() {
-        Some(signal) => {
-            let name = match signal {
-                4 => "SIGILL",
-                6 => "SIGABRT",
-                7 => "SIGBUS",
-                9 => "SIGKILL, perhaps out of memory",
-                11 => "SIGSEGV",
-                _ => "signal",
-            };
-            format!("killed by signal {signal} ({name})")
-        }
-        None => format!("exited with {status}"),
-    }
+    Child::spawn(&mut command, LINE_LIMIT)
 }

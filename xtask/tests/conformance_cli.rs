@@ -120,11 +120,11 @@ fn the_dashboard_keeps_a_history_and_marks_what_changed() {
     let third = run(1);
     assert!(third.contains("<strong>Changed</strong>"), "{third}");
     assert!(
-        third.contains("wasmi × ") && third.contains("files 1/0/0/0 → 0/0/1/0"),
+        third.contains("wasmi × ") && third.contains("files 1/0/0/0/0 → 0/0/0/1/0"),
         "{third}"
     );
     assert!(third.contains("wasmi: directives passed 3 → 2"), "{third}");
-    assert!(third.contains("title=\"changed since the previous run: was 1/0/0/0\">Δ"));
+    assert!(third.contains("title=\"changed since the previous run: was 1/0/0/0/0\">Δ"));
     let history = std::fs::read_to_string(out.join("history.jsonl")).unwrap();
     assert_eq!(history.lines().count(), 3);
 }
@@ -146,4 +146,54 @@ fn a_malformed_history_exits_2_naming_its_line_before_running() {
         "{printed}"
     );
     assert!(!out.join("conformance.json").exists(), "nothing ran");
+}
+
+/// A file most of whose directives wasmi skips (it has no GC) ran partly, not passed.
+#[test]
+fn a_file_that_ran_partly_is_told_from_one_that_ran_fully() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("struct.wast");
+    std::fs::write(
+        &script,
+        "(module (func (export \"one\") (result i32) (i32.const 1)))\n\
+         (assert_return (invoke \"one\") (i32.const 1))\n\
+         (module (type $point (struct (field i32))) (func (export \"new\") (result (ref $point)) (struct.new $point (i32.const 1))))\n\
+         (assert_trap (invoke \"new\") \"unreachable\")\n\
+         (invoke \"new\")\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let output = conformance(
+        &["--suite", script.to_str().unwrap(), "--engine", "wasmi"],
+        &out,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("conformance.json")).unwrap())
+            .unwrap();
+    let total = &report["totals"][0];
+    assert_eq!(
+        (total["pass"].as_u64(), total["partial"].as_u64()),
+        (Some(0), Some(1))
+    );
+    assert_eq!(
+        (
+            total["directives_passed"].as_u64(),
+            total["directives_skipped"].as_u64()
+        ),
+        (Some(2), Some(3))
+    );
+    let markdown = std::fs::read_to_string(out.join("conformance.md")).unwrap();
+    assert!(markdown.contains("| 0/1/0/0/0 |"), "{markdown}");
+    assert!(
+        markdown.contains("| 2/3 |"),
+        "directives passed/skipped: {markdown}"
+    );
+    let page = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(page.contains("<td class=\"partial\""), "its own colour");
+    assert!(page.contains("◐</span> 1"), "its own symbol");
+    assert!(
+        page.contains("Directives: 2 passed, 3 skipped."),
+        "the drill-down counts"
+    );
 }

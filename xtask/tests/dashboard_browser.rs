@@ -1,11 +1,12 @@
 //! The conformance dashboard in a real browser: Debian's headless Chromium, driven through chromedriver's WebDriver API,
 //! opens the page of a small fixture run from disk, a click and the keyboard open cells, and a screenshot is kept.
 //!
-//! Chromium and chromedriver are required (`.ci/run` installs them); without them the test fails
-//! and says how to install them. `LOCKSTEP_NO_BROWSER=1` skips it on a machine that cannot have them.
+//! Chromium and chromedriver are found on `PATH` (`.ci/run` installs them); without them the test is reported as ignored
+//! with the command that installs them, or fails under `LOCKSTEP_REQUIRE_TOOLS=1`.
 
 mod common;
 
+use common::tools::{self, Test, Tool};
 use common::{WRONG_ASSERTION, shown, xtask};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,27 +15,26 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// WebDriver's key for an element reference in its answers.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 const ARROW_DOWN: &str = "\u{E015}";
 const ENTER: &str = "\u{E007}";
 const ESCAPE: &str = "\u{E00C}";
 
-#[test]
+const BROWSER_TEST: &str = "a_clicked_cell_shows_its_failing_directive_in_chromium";
+
+fn main() {
+    tools::run(vec![
+        Test::new(
+            BROWSER_TEST,
+            &[Tool::Chromium, Tool::Chromedriver],
+            a_clicked_cell_shows_its_failing_directive_in_chromium,
+        ),
+        tools::skipped_visibly_without(Tool::Chromedriver, BROWSER_TEST),
+    ])
+}
+
 fn a_clicked_cell_shows_its_failing_directive_in_chromium() {
-    if std::env::var_os("LOCKSTEP_NO_BROWSER").is_some() {
-        eprintln!("LOCKSTEP_NO_BROWSER is set: the browser test is skipped");
-        return;
-    }
-    for tool in [CHROMIUM, CHROMEDRIVER] {
-        assert!(
-            Path::new(tool).exists(),
-            "{tool} is missing: `apt-get install chromium chromium-driver` (as .ci/run does), \
-             or set LOCKSTEP_NO_BROWSER=1 to skip this test"
-        );
-    }
     let dir = tempfile::tempdir().unwrap();
     let fixture = dir.path().join("fixture");
     std::fs::create_dir_all(&fixture).unwrap();
@@ -137,7 +137,8 @@ impl Chromedriver {
             .local_addr()
             .unwrap()
             .port();
-        let process = Command::new(CHROMEDRIVER)
+        let chromedriver = Tool::Chromedriver.path().expect("chromedriver on PATH");
+        let process = Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -163,6 +164,7 @@ impl Chromedriver {
     /// A headless Chromium with a fresh profile in `profile_parent`, and no network of its own.
     fn session(&self, profile_parent: &Path) -> Session<'_> {
         let profile = profile_parent.join("chromium-profile");
+        let chromium = Tool::Chromium.path().expect("chromium on PATH");
         let args = [
             "--headless",
             "--no-sandbox",
@@ -181,7 +183,7 @@ impl Chromedriver {
                 "/session",
                 Some(json!({ "capabilities": { "alwaysMatch": {
                     "browserName": "chrome",
-                    "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+                    "goog:chromeOptions": { "binary": chromium, "args": args },
                 }}})),
             )
             .unwrap();

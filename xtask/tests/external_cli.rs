@@ -1,41 +1,124 @@
-//! External engines that misbehave (garbage output, exit mid-call, hang): each call's outcome
-//! says what happened, and the run goes on to its end. Also: V8 and wasm3 answer like the others.
+//! External engines that misbehave (garbage or invalid UTF-8 output, overlong lines, replies under
+//! another id, exit mid-call, hang, processes left behind): each call's outcome says what happened,
+//! the run goes on to its end and leaves nothing running. Also: V8 and wasm3 answer like the others.
 
 mod common;
 
+use common::tools::{self, Test, Tool};
 use common::{shown, xtask};
 use serde_json::Value as Json;
+use std::process::Command;
+
+/// What the bundled external engines run on: V8 on Node.js, wasm3 on pywasm3.
+const BUNDLED_RUNTIMES: &[Tool] = &[Tool::Node, Tool::Pywasm3];
+
+fn main() {
+    tools::run(vec![
+        Test::new(
+            "garbage_output_is_a_crash_of_that_call",
+            &[],
+            garbage_output_is_a_crash_of_that_call,
+        ),
+        Test::new(
+            "an_engine_exiting_mid_call_is_a_crash_with_its_status",
+            &[],
+            an_engine_exiting_mid_call_is_a_crash_with_its_status,
+        ),
+        Test::new(
+            "a_hanging_engine_runs_out_of_time",
+            &[],
+            a_hanging_engine_runs_out_of_time,
+        ),
+        Test::new(
+            "an_invalid_utf8_reply_is_a_crash_and_a_divergence_in_a_worker_and_in_process",
+            &[],
+            an_invalid_utf8_reply_is_a_crash_and_a_divergence_in_a_worker_and_in_process,
+        ),
+        Test::new(
+            "invalid_bytes_on_stderr_are_not_a_crash",
+            &[],
+            invalid_bytes_on_stderr_are_not_a_crash,
+        ),
+        Test::new(
+            "a_reply_to_another_request_is_a_crash",
+            &[],
+            a_reply_to_another_request_is_a_crash,
+        ),
+        Test::new(
+            "a_process_the_engine_starts_does_not_outlive_the_run",
+            &[],
+            a_process_the_engine_starts_does_not_outlive_the_run,
+        ),
+        Test::new(
+            "a_100_mb_reply_is_refused_as_too_long_and_costs_little_memory",
+            &[],
+            a_100_mb_reply_is_refused_as_too_long_and_costs_little_memory,
+        ),
+        Test::new(
+            "a_conformance_run_with_a_broken_engine_completes_and_reports_every_file",
+            &[],
+            a_conformance_run_with_a_broken_engine_completes_and_reports_every_file,
+        ),
+        Test::new(
+            "engines_lists_v8_and_wasm3_with_versions_and_proposals",
+            BUNDLED_RUNTIMES,
+            engines_lists_v8_and_wasm3_with_versions_and_proposals,
+        ),
+        Test::new(
+            AGREE_TEST,
+            BUNDLED_RUNTIMES,
+            v8_and_wasm3_agree_with_wasmi_on_values_traps_and_host_functions,
+        ),
+        Test::new(
+            "v8s_shared_trap_messages_agree_with_the_precise_codes_of_other_engines",
+            &[Tool::Node],
+            v8s_shared_trap_messages_agree_with_the_precise_codes_of_other_engines,
+        ),
+        tools::skipped_visibly_without(Tool::Pywasm3, AGREE_TEST),
+    ])
+}
+
+const AGREE_TEST: &str = "v8_and_wasm3_agree_with_wasmi_on_values_traps_and_host_functions";
 
 const MODULE: &str = r#"(module
   (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
   (func (export "sub") (param i32 i32) (result i32) (i32.sub (local.get 0) (local.get 1))))"#;
 
-/// `--engine NAME=COMMAND` for the example engine, broken in `mode`.
+/// `--engine NAME=COMMAND` for the example engine, broken in `mode` (with its further arguments).
 fn broken_engine(mode: &str) -> String {
     let exe = env!("CARGO_BIN_EXE_xtask");
     format!("broken={exe} example-engine --broken {mode}")
 }
 
-/// What `diff --json` saw of each call on the engine `engine`.
-fn call_outcomes(mode: &str) -> Vec<Json> {
+/// How long a `diff` of two calls may take before the test calls it hung.
+const HUNG: &str = "120";
+
+/// `diff --json` of both calls with wasmi and the example engine broken in
+/// `mode`, plus `extra` arguments: the exit code, and what the broken engine
+/// gave each call.
+fn diff_with_broken(mode: &str, extra: &[&str]) -> (Option<i32>, Vec<Json>) {
     let dir = tempfile::tempdir().unwrap();
     let module = dir.path().join("m.wat");
     std::fs::write(&module, MODULE).unwrap();
     let engine = broken_engine(mode);
-    let output = xtask(&[
-        "diff",
-        module.to_str().unwrap(),
-        "--engine",
-        "wasmi",
-        "--engine",
-        &engine,
-        "--json",
-    ]);
+    let xtask = env!("CARGO_BIN_EXE_xtask");
+    let (path, json) = (module.to_str().unwrap(), "--json");
+    let mut args = vec![
+        HUNG, xtask, "diff", path, "--engine", "wasmi", "--engine", &engine, json,
+    ];
+    args.extend(extra);
+    let output = Command::new("timeout").args(&args).output().unwrap();
+    assert_ne!(
+        output.status.code(),
+        Some(124),
+        "diff hung: {}",
+        shown(&output)
+    );
     assert_ne!(output.status.code(), Some(2), "{}", shown(&output));
     let run: Json = serde_json::from_slice(&output.stdout).expect("diff prints JSON");
     let steps = run["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 4, "compile, instantiate and both calls: {run}");
-    steps[2..]
+    let outcomes = steps[2..]
         .iter()
         .map(|step| {
             let seen = step["observations"].as_array().unwrap();
@@ -46,34 +129,117 @@ fn call_outcomes(mode: &str) -> Vec<Json> {
             );
             seen.iter().find(|o| o["engine"] == "broken").unwrap()["outcome"].clone()
         })
-        .collect()
+        .collect();
+    (output.status.code(), outcomes)
 }
 
-#[test]
+/// What the broken engine gave each call of `diff` (in worker processes).
+fn call_outcomes(mode: &str) -> Vec<Json> {
+    diff_with_broken(mode, &[]).1
+}
+
+/// The text of a crashed outcome.
+fn crash(outcome: &Json) -> &str {
+    outcome["Crashed"]
+        .as_str()
+        .unwrap_or_else(|| panic!("crashed: {outcome}"))
+}
+
 fn garbage_output_is_a_crash_of_that_call() {
     for outcome in call_outcomes("garbage") {
-        let why = outcome["Crashed"].as_str().expect("crashed");
+        let why = crash(&outcome);
         assert!(why.contains("not the protocol"), "{why}");
         assert!(why.contains("Segmentation fault"), "{why}");
     }
 }
 
-#[test]
 fn an_engine_exiting_mid_call_is_a_crash_with_its_status() {
     for outcome in call_outcomes("exit") {
-        let why = outcome["Crashed"].as_str().expect("crashed");
+        let why = crash(&outcome);
         assert!(why.contains("exited with status 3"), "{why}");
     }
 }
 
-#[test]
 fn a_hanging_engine_runs_out_of_time() {
     for outcome in call_outcomes("hang") {
         assert_eq!(outcome["Exhausted"], "Time");
     }
 }
 
-#[test]
+fn an_invalid_utf8_reply_is_a_crash_and_a_divergence_in_a_worker_and_in_process() {
+    for extra in [&[][..], &["--in-process"]] {
+        let (code, outcomes) = diff_with_broken("invalid-utf8", extra);
+        assert_eq!(code, Some(1), "a divergence, not an all-clear ({extra:?})");
+        for outcome in outcomes {
+            assert!(crash(&outcome).contains("not the protocol"), "{outcome}");
+        }
+    }
+}
+
+fn invalid_bytes_on_stderr_are_not_a_crash() {
+    let (code, outcomes) = diff_with_broken("stderr-bytes", &[]);
+    assert_eq!(code, Some(0), "{outcomes:?}");
+    for outcome in outcomes {
+        assert!(outcome["Values"].is_array(), "{outcome}");
+    }
+}
+
+fn a_reply_to_another_request_is_a_crash() {
+    for outcome in call_outcomes("wrong-id") {
+        assert!(crash(&outcome).contains("a reply to request"), "{outcome}");
+    }
+}
+
+fn a_process_the_engine_starts_does_not_outlive_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let mode = format!("fork --pid-file {}", pids.display());
+    for extra in [&[][..], &["--in-process"]] {
+        let (code, _) = diff_with_broken(&mode, extra);
+        assert_eq!(code, Some(0), "{extra:?}");
+    }
+    let pids = std::fs::read_to_string(pids).unwrap();
+    assert_eq!(pids.lines().count(), 4, "two calls, twice: {pids}");
+    for pid in pids.lines() {
+        assert!(ends_soon(pid), "process {pid} outlived the run");
+    }
+}
+
+/// Whether process `pid` is gone (or a zombie) within two seconds.
+fn ends_soon(pid: &str) -> bool {
+    let stat = format!("/proc/{pid}/stat");
+    (0..200).any(|_| {
+        let gone = std::fs::read_to_string(&stat).map_or(true, |stat| {
+            stat.rsplit(')')
+                .next()
+                .unwrap()
+                .trim_start()
+                .starts_with('Z')
+        });
+        if !gone {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        gone
+    })
+}
+
+fn a_100_mb_reply_is_refused_as_too_long_and_costs_little_memory() {
+    let (code, outcomes) = diff_with_broken("flood", &["--in-process"]);
+    assert_eq!(code, Some(1));
+    for outcome in outcomes {
+        assert!(crash(&outcome).contains("line longer than"), "{outcome}");
+    }
+    // The largest resident size of any process this test binary waited for,
+    // directly or not: diff itself, here, since the engine writes in small chunks.
+    // SAFETY: getrusage(2) writes only into `usage`, a plain C struct zeroed here.
+    let peak_kib = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage.ru_maxrss
+    };
+    assert!(peak_kib < 300 * 1024, "peak {peak_kib} KiB");
+}
+
 fn a_conformance_run_with_a_broken_engine_completes_and_reports_every_file() {
     let dir = tempfile::tempdir().unwrap();
     let suite = dir.path().join("suite");
@@ -120,7 +286,6 @@ fn a_conformance_run_with_a_broken_engine_completes_and_reports_every_file() {
     }
 }
 
-#[test]
 fn engines_lists_v8_and_wasm3_with_versions_and_proposals() {
     let output = xtask(&["engines", "--json"]);
     let engines: Json = serde_json::from_slice(&output.stdout).unwrap();
@@ -138,7 +303,6 @@ fn engines_lists_v8_and_wasm3_with_versions_and_proposals() {
     }
 }
 
-#[test]
 fn v8_and_wasm3_agree_with_wasmi_on_values_traps_and_host_functions() {
     let dir = tempfile::tempdir().unwrap();
     let module = dir.path().join("m.wat");
@@ -165,4 +329,33 @@ fn v8_and_wasm3_agree_with_wasmi_on_values_traps_and_host_functions() {
         let expected = if call[0] == "div" { "Trap" } else { "Values" };
         assert!(outcome.get(expected).is_some(), "{outcome}");
     }
+}
+
+fn v8s_shared_trap_messages_agree_with_the_precise_codes_of_other_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("traps.wast");
+    let text = r#"(module
+      (type $unary (func (param i32) (result i32)))
+      (table 2 funcref)
+      (elem (i32.const 0) $nullary)
+      (func $nullary (result i32) (i32.const 1))
+      (func (export "mismatch") (result i32) (call_indirect (type $unary) (i32.const 0) (i32.const 0)))
+      (func (export "null") (result i32) (call_indirect (type $unary) (i32.const 0) (i32.const 1)))
+      (func (export "nan") (result i32) (i32.trunc_f32_s (f32.const nan)))
+      (func (export "big") (result i32) (i32.trunc_f64_u (f64.const 1e10))))
+(assert_trap (invoke "mismatch") "indirect call type mismatch")
+(assert_trap (invoke "null") "uninitialized element")
+(assert_trap (invoke "nan") "invalid conversion to integer")
+(assert_trap (invoke "big") "integer overflow")
+"#;
+    std::fs::write(&script, text).unwrap();
+    let output = xtask(&[
+        "diff",
+        script.to_str().unwrap(),
+        "--engine",
+        "v8",
+        "--engine",
+        "wasmtime-cranelift",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
 }

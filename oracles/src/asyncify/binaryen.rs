@@ -5,13 +5,14 @@
 //! binaryen abort takes down a Node process, never lockstep.
 
 use super::unwind;
+use crate::child::Child;
 use crate::hex::{hex, unhex};
 use crate::outcome::digest;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 use wasmparser::WasmFeatures;
 
 /// The binaryen.js release lockstep installs.
@@ -19,6 +20,13 @@ pub const VERSION: &str = "132.0.0";
 
 /// The instrumenter Node runs.
 const SCRIPT: &str = include_str!("instrument.mjs");
+
+/// How long one module may take to instrument: the slowest spec-suite module
+/// takes seconds at -O3; a binaryen stuck in a loop is killed and treated as a death.
+const INSTRUMENT_TIME: Duration = Duration::from_secs(300);
+
+/// The longest line the instrumenter may write: the hex of a 128 MB module.
+const LINE_LIMIT: usize = 256 << 20;
 
 /// Cached results stop being written past this many; the spec suites need
 /// about a tenth of it, and an endless fuzzing run must not fill the disk.
@@ -234,10 +242,10 @@ fn npm_install(package: &Path) -> Result<(), String> {
         .map_err(|e| format!("Asyncify needs npm to install binaryen.js: {e}"))?;
     if !installed.status.success() {
         let _ = std::fs::remove_dir_all(&staging);
-        let stderr = String::from_utf8_lossy(&installed.stderr);
         return Err(format!(
-            "`npm install binaryen@{VERSION}` failed: {}",
-            stderr.trim()
+            "`npm install binaryen@{VERSION}` into {} failed: {}",
+            package.display(),
+            npm_reason(&String::from_utf8_lossy(&installed.stderr))
         ));
     }
     if std::fs::rename(&staging, package).is_err() {
@@ -245,6 +253,19 @@ fn npm_install(package: &Path) -> Result<(), String> {
         let _ = std::fs::remove_dir_all(&staging);
     }
     Ok(())
+}
+
+/// npm's reason for a failed install, without its stack trace and advice:
+/// "code ECONNREFUSED; FetchError: request to … failed, reason: connect ECONNREFUSED …".
+fn npm_reason(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(|line| line.trim_start_matches("npm error").trim())
+        .take_while(|line| !line.is_empty() && !line.starts_with("at "))
+        .filter(|line| !line.starts_with("syscall") && !line.starts_with("errno"))
+        .take(4)
+        .collect();
+    lines.join("; ")
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -259,10 +280,6 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// A Node process running the instrumenter script.
 struct Instrumenter {
     child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-    /// The end of what the process wrote to stderr: why it died, if it does.
-    stderr: Arc<Mutex<String>>,
 }
 
 enum Answer {
@@ -290,88 +307,65 @@ enum Reply {
 
 impl Instrumenter {
     fn start(script: &Path) -> Result<Instrumenter, String> {
-        let mut child = Command::new("node")
-            .arg(script)
-            .arg(unwind::PAGES.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
+        let mut command = Command::new("node");
+        command.arg(script).arg(unwind::PAGES.to_string());
+        let child = Child::spawn(&mut command, LINE_LIMIT)
             .map_err(|e| format!("starting `node {}`: {e}", script.display()))?;
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut pipe = child.stderr.take().expect("piped");
-        let tail = stderr.clone();
-        std::thread::spawn(move || {
-            let mut chunk = [0; 4096];
-            while let Ok(n @ 1..) = pipe.read(&mut chunk) {
-                let mut tail = tail.lock().unwrap_or_else(|p| p.into_inner());
-                tail.push_str(&String::from_utf8_lossy(&chunk[..n]));
-                let excess = tail.len().saturating_sub(4096);
-                let cut = tail.floor_char_boundary(excess);
-                tail.replace_range(..cut, "");
-            }
-        });
-        Ok(Instrumenter {
-            stdin: child.stdin.take().expect("piped"),
-            stdout: BufReader::new(child.stdout.take().expect("piped")),
-            child,
-            stderr,
-        })
+        Ok(Instrumenter { child })
     }
 
     fn request(&mut self, wasm: &[u8], features: &[&str], optimize: u8) -> Answer {
         let features = serde_json::to_string(features).expect("names serialize");
         let request = format!(
-            "{{\"wasm\":\"{}\",\"optimize\":{optimize},\"features\":{features}}}\n",
+            "{{\"wasm\":\"{}\",\"optimize\":{optimize},\"features\":{features}}}",
             hex(wasm)
         );
-        let sent = self
-            .stdin
-            .write_all(request.as_bytes())
-            .and_then(|()| self.stdin.flush());
-        let reply = sent.ok().and_then(|()| self.reply());
-        match reply {
-            Some(Reply::Wasm(text)) => match unhex(&text) {
+        if self.child.send(request.as_bytes()).is_err() {
+            return Answer::Died(format!("binaryen.js {}", self.child.ending()));
+        }
+        match self.reply(Instant::now() + INSTRUMENT_TIME) {
+            Ok(Reply::Wasm(text)) => match unhex(&text) {
                 Ok(wasm) => Answer::Done(Ok(wasm)),
                 Err(why) => Answer::Died(format!("binaryen.js answered with broken hex: {why}")),
             },
-            Some(Reply::Error(why)) => Answer::Done(Err(Refusal::Unsupported(why))),
-            None => Answer::Died(self.death()),
+            Ok(Reply::Error(why)) => Answer::Done(Err(Refusal::Unsupported(why))),
+            Err(why) => Answer::Died(why),
         }
     }
 
-    /// The next reply, past any line binaryen itself printed to stdout
-    /// (its validator reports there); `None` once the process is gone.
-    fn reply(&mut self) -> Option<Reply> {
-        let mut line = String::new();
+    /// The next reply by `deadline`, past any line binaryen itself printed to
+    /// stdout (its validator reports there), or why none came.
+    fn reply(&mut self, deadline: Instant) -> Result<Reply, String> {
         loop {
-            line.clear();
-            if self.stdout.read_line(&mut line).ok()? == 0 {
-                return None;
-            }
-            if let Ok(reply) = serde_json::from_str::<Reply>(&line) {
-                return Some(reply);
+            let line = self
+                .child
+                .receive(deadline)
+                .map_err(|silence| format!("binaryen.js {silence}"))?;
+            if let Ok(reply) = serde_json::from_slice::<Reply>(&line) {
+                return Ok(reply);
             }
         }
-    }
-
-    /// Why the process stopped answering: its exit status and last words.
-    fn death(&mut self) -> String {
-        let _ = self.child.kill();
-        let status = self.child.wait().map(|s| s.to_string()).unwrap_or_default();
-        let stderr = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
-        let last = stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("");
-        format!("binaryen.js stopped ({status}): {}", last.trim())
     }
 }
 
-impl Drop for Instrumenter {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_offline_npm_install_fails_with_npms_reason_and_no_stack_trace() {
+        let stderr = "npm error code ECONNREFUSED\n\
+            npm error syscall connect\n\
+            npm error errno ECONNREFUSED\n\
+            npm error FetchError: request to http://127.0.0.1:9/binaryen failed, reason: connect ECONNREFUSED 127.0.0.1:9\n\
+            npm error     at ClientRequest.<anonymous> (/usr/lib/node_modules/npm/node_modules/minipass-fetch/lib/index.js:130:14)\n\
+            npm error     at ClientRequest.emit (node:events:524:28)\n\
+            npm error\n\
+            npm error If you are behind a proxy, please make sure that the 'proxy' config is set properly.\n";
+        assert_eq!(
+            npm_reason(stderr),
+            "code ECONNREFUSED; FetchError: request to http://127.0.0.1:9/binaryen failed, \
+             reason: connect ECONNREFUSED 127.0.0.1:9"
+        );
     }
 }

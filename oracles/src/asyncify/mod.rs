@@ -151,8 +151,13 @@ fn instrument_for(
             )
         }));
     }
-    binaryen::instrument(wasm, features, optimize)
-        .map_err(|refusal| Outcome::Unsupported(format!("asyncify: {}", refusal.reason())))
+    // Binaryen refusing a module is a skip; binaryen missing is lockstep's failure, never a skip.
+    binaryen::instrument(wasm, features, optimize).map_err(|refusal| match refusal {
+        binaryen::Refusal::Unsupported(why) => Outcome::Unsupported(format!("asyncify: {why}")),
+        binaryen::Refusal::Unavailable(why) => {
+            Outcome::HarnessFailed(format!("asyncify: binaryen.js is unavailable: {why}"))
+        }
+    })
 }
 
 /// A loop calling `host.next` `$n` times with an i32, i64, f32 and f64 local
@@ -177,6 +182,17 @@ pub fn instrument_uncached(
     optimize: u8,
 ) -> Result<Vec<u8>, String> {
     binaryen::instrument_uncached(wasm, features, optimize).map_err(binaryen::Refusal::reason)
+}
+
+/// Why Asyncify tiers cannot run here: binaryen.js is neither installed nor
+/// installable (no Node.js, or npm cannot reach its registry).
+pub fn unavailable() -> Option<String> {
+    binaryen::describe().err().map(|why| {
+        format!(
+            "it instruments with binaryen.js, which is installed on first use and could not be: {why} \
+             (install it once with network, or point LOCKSTEP_TOOLS to a folder that has it)"
+        )
+    })
 }
 
 #[cfg(test)]

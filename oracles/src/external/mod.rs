@@ -1,11 +1,12 @@
 //! External engines: any program that speaks lockstep's line protocol on stdin/stdout
 //! (`docs/external-engines.md`), with V8 (through Node.js) and wasm3 (through Python) bundled.
 //!
-//! Each engine process serves one session at a time and is kept for the next
-//! session when it is done. A process that dies, misses its deadline or prints
-//! something that is not the protocol is killed; the call it was on gets that
-//! as its outcome, so does every later action of that session, and the next
-//! session starts a fresh process.
+//! Each engine process runs in its own process group, serves one session at a
+//! time and is kept for the next session when it is done. A process that dies,
+//! misses its deadline or prints something that is not the protocol is killed
+//! with its group; the call it was on gets that as its outcome, so does every
+//! later action of that session, and the next session starts a fresh process.
+//! The idle processes are killed with their groups at the end of the run.
 
 mod process;
 pub mod protocol;
@@ -169,21 +170,20 @@ impl ExternalEngine {
 /// Starts a process of `command` and reads its `hello`.
 fn greet(command: &[String]) -> Result<(Process, Hello), String> {
     let mut process = Process::spawn(command)?;
-    let hello = serde_json::to_string(&Request::Hello {
+    let hello = Request::Hello {
         protocol: protocol::VERSION,
-    })
-    .expect("requests serialize");
-    let line = process
-        .send(&hello)
-        .and_then(|()| process.receive(Instant::now() + STARTUP))
+    };
+    let reply = process
+        .request(&hello)
+        .and_then(|id| process.receive(id, Instant::now() + STARTUP))
         .map_err(|outcome| format!("`{}` did not start: {outcome}", command.join(" ")))?;
-    match serde_json::from_str::<Reply>(&line) {
-        Ok(Reply::Hello {
+    match reply {
+        Reply::Hello {
             version,
             proposals,
             validates,
             ..
-        }) => Ok((
+        } => Ok((
             process,
             Hello {
                 version,
@@ -191,9 +191,9 @@ fn greet(command: &[String]) -> Result<(Process, Hello), String> {
                 validates,
             },
         )),
-        Ok(Reply::Unavailable(why)) => Err(why),
-        _ => Err(format!(
-            "`{}` answered hello with `{line}`",
+        Reply::Unavailable(why) => Err(why),
+        other => Err(format!(
+            "`{}` answered hello with {other:?}",
             command.join(" ")
         )),
     }
@@ -270,8 +270,7 @@ impl ExternalSession {
     fn exchange(&mut self, request: &Request) -> Result<Reply, Outcome> {
         let process = self.process.as_mut().map_err(|lost| lost.clone())?;
         let deadline = Instant::now() + self.call_time + GRACE;
-        let line = serde_json::to_string(request).expect("requests serialize");
-        let result = converse(process, &line, deadline, &self.host_imports);
+        let result = converse(process, request, deadline, &self.host_imports);
         if let Err(lost) = &result {
             self.process = Err(lost.clone());
         }
@@ -351,25 +350,26 @@ impl ExternalSession {
 /// One request and its reply, with the engine's host calls answered in between.
 fn converse(
     process: &mut Process,
-    line: &str,
+    request: &Request,
     deadline: Instant,
     host_imports: &[(String, String, Vec<ValType>)],
 ) -> Result<Reply, Outcome> {
-    process.send(line)?;
+    let id = process.request(request)?;
     loop {
-        let line = process.receive(deadline)?;
-        let reply = serde_json::from_str::<Reply>(&line)
-            .map_err(|e| process.reject(&line, &e.to_string()))?;
+        let reply = process.receive(id, deadline)?;
         let Reply::Host { function, args } = reply else {
             return Ok(reply);
         };
         let Some((module, name, results)) = host_imports.get(function) else {
-            return Err(process.reject(&line, "no such host function"));
+            let line = format!("a call of host function {function}");
+            return Err(process.reject(line.as_bytes(), "no such host function"));
         };
         let args: Vec<Value> = args.into_iter().map(|v| v.0).collect();
         let answer = host::results(module, name, &args, results);
-        let answer = Reply::Values(answer.into_iter().map(WireValue).collect());
-        process.send(&serde_json::to_string(&answer).expect("replies serialize"))?;
+        process.answer(
+            id,
+            &Reply::Values(answer.into_iter().map(WireValue).collect()),
+        )?;
     }
 }
 

@@ -6,8 +6,18 @@ use crate::outcome::{Exception, Heap, Outcome, Ref, Resource, State, TrapCode, V
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-/// The protocol version a client speaks in its `hello`.
-pub const VERSION: u32 = 1;
+/// The protocol version a client speaks in its `hello`: 2 numbers requests and replies.
+pub const VERSION: u32 = 2;
+
+/// A request or reply on the wire: `{"id":7,"op":"invoke",…}`, `{"id":7,"values":[…]}`.
+/// Every reply, and every host call an engine makes while serving a request,
+/// carries the id of that request; lockstep answers a host call under the same id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Numbered<T> {
+    pub id: u64,
+    #[serde(flatten)]
+    pub message: T,
+}
 
 /// What lockstep asks an engine; every request is answered by one [`Reply`] line
 /// (an `invoke` or `instantiate` may first be interrupted by [`Reply::Host`] calls).
@@ -140,8 +150,12 @@ pub enum Reply {
     /// The answer to `hello` of an engine that cannot run here, and why.
     Unavailable(String),
     Values(Vec<WireValue>),
+    /// A trap, named by `code`, or by `codes` when the engine cannot tell which of them it was.
     Trap {
-        code: TrapCode,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<TrapCode>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        codes: Vec<TrapCode>,
         message: String,
     },
     Exception {
@@ -169,7 +183,20 @@ impl Reply {
     pub fn into_outcome(self) -> Option<Outcome> {
         Some(match self {
             Reply::Values(values) => Outcome::Values(values.into_iter().map(|v| v.0).collect()),
-            Reply::Trap { code, message } => Outcome::Trap { code, message },
+            Reply::Trap {
+                code,
+                codes,
+                message,
+            } => match code.or(codes.first().copied()) {
+                Some(code) => Outcome::Trap {
+                    code,
+                    message,
+                    alternatives: codes.into_iter().filter(|c| *c != code).collect(),
+                },
+                None => Outcome::HarnessFailed(format!(
+                    "engine side: a trap with neither `code` nor `codes` ({message})"
+                )),
+            },
             Reply::Exception { tag, payload } => Outcome::Exception(Exception {
                 tag,
                 payload: payload.into_iter().map(|v| v.0).collect(),
@@ -191,7 +218,21 @@ impl Reply {
         let wire = |values: Vec<Value>| values.into_iter().map(WireValue).collect();
         match outcome {
             Outcome::Values(values) => Reply::Values(wire(values)),
-            Outcome::Trap { code, message } => Reply::Trap { code, message },
+            Outcome::Trap {
+                code,
+                message,
+                alternatives: mut codes,
+            } => {
+                // `codes` on the wire is the whole set, when there is one.
+                if !codes.is_empty() {
+                    codes.push(code);
+                }
+                Reply::Trap {
+                    code: Some(code),
+                    codes,
+                    message,
+                }
+            }
             Outcome::Exception(e) => Reply::Exception {
                 tag: e.tag,
                 payload: wire(e.payload),
@@ -472,6 +513,17 @@ mod tests {
                 ..
             })
         ));
+        let either: Reply = serde_json::from_str(
+            r#"{"trap":{"codes":["IndirectCallToNull","IndirectCallTypeMismatch"],"message":"x"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            either.into_outcome().unwrap().trap_codes(),
+            [
+                TrapCode::IndirectCallToNull,
+                TrapCode::IndirectCallTypeMismatch
+            ]
+        );
         let bad = serde_json::from_str::<Reply>(r#"{"values":[{"type":"i32","value":7}]}"#);
         assert!(bad.unwrap_err().to_string().contains("decimal string"));
     }

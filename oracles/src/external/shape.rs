@@ -1,11 +1,8 @@
-//! What lockstep tells an external engine of a module: its imports and exports with their types, read with wasmparser.
+//! What lockstep tells an external engine of a module: its imports and exports with their types as names on the wire.
 
 use super::protocol::{ExternType, type_name};
+use crate::facts::{self, Item};
 use crate::host::ValType;
-use wasmparser::{CompositeInnerType, ExternalKind, Parser, Payload, TypeRef};
-
-/// A function type as names on the wire.
-type Signature = (Vec<String>, Vec<String>);
 
 /// The imports and exports of a module, in order. Whatever does not parse is left out.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -14,53 +11,33 @@ pub struct Shape {
     pub exports: Vec<ExternType>,
 }
 
-/// The index spaces an export can refer to.
-#[derive(Default)]
-struct Spaces {
-    types: Vec<Option<Signature>>,
-    functions: Vec<u32>,
-    globals: Vec<String>,
-    tags: Vec<u32>,
-}
-
-impl Spaces {
-    fn signature(&self, ty: u32) -> Signature {
-        self.types
-            .get(ty as usize)
-            .cloned()
-            .flatten()
-            .unwrap_or_default()
-    }
-
-    /// The typed entry for `kind` with the item at `index` of its space.
-    fn typed(&self, kind: ExternalKind, index: u32) -> ExternType {
-        let at = |space: &[u32]| space.get(index as usize).copied();
-        match kind {
-            ExternalKind::Func | ExternalKind::FuncExact => {
-                let (params, results) = at(&self.functions)
-                    .map(|t| self.signature(t))
-                    .unwrap_or_default();
-                entry("func", params, results, None)
-            }
-            ExternalKind::Tag => {
-                let (params, _) = at(&self.tags)
-                    .map(|t| self.signature(t))
-                    .unwrap_or_default();
-                entry("tag", params, Vec::new(), None)
-            }
-            ExternalKind::Global => entry(
-                "global",
-                Vec::new(),
-                Vec::new(),
-                self.globals.get(index as usize).cloned(),
-            ),
-            ExternalKind::Memory => entry("memory", Vec::new(), Vec::new(), None),
-            ExternalKind::Table => entry("table", Vec::new(), Vec::new(), None),
-        }
+pub fn shape(wasm: &[u8]) -> Shape {
+    let facts = facts::read(wasm);
+    let imports = facts.imports.into_iter().map(|import| ExternType {
+        module: import.module,
+        name: import.name,
+        ..typed(import.item)
+    });
+    let exports = facts.exports.into_iter().map(|export| ExternType {
+        name: export.name,
+        ..typed(export.item)
+    });
+    Shape {
+        imports: imports.collect(),
+        exports: exports.collect(),
     }
 }
 
-fn entry(kind: &str, params: Vec<String>, results: Vec<String>, ty: Option<String>) -> ExternType {
+/// An item's kind and types as names on the wire.
+fn typed(item: Item) -> ExternType {
+    let names = |types: Vec<ValType>| types.into_iter().map(type_name).collect();
+    let (kind, params, results, ty) = match item {
+        Item::Func(f) => ("func", names(f.params), names(f.results), None),
+        Item::Tag(t) => ("tag", names(t.params), Vec::new(), None),
+        Item::Global(ty) => ("global", Vec::new(), Vec::new(), Some(type_name(ty))),
+        Item::Memory => ("memory", Vec::new(), Vec::new(), None),
+        Item::Table => ("table", Vec::new(), Vec::new(), None),
+    };
     ExternType {
         kind: kind.to_string(),
         params,
@@ -68,84 +45,6 @@ fn entry(kind: &str, params: Vec<String>, results: Vec<String>, ty: Option<Strin
         r#type: ty,
         ..ExternType::default()
     }
-}
-
-fn names(types: &[wasmparser::ValType]) -> Vec<String> {
-    types.iter().map(|t| type_name(ValType::from(t))).collect()
-}
-
-pub fn shape(wasm: &[u8]) -> Shape {
-    let mut spaces = Spaces::default();
-    let mut shape = Shape::default();
-    for payload in Parser::new(0).parse_all(wasm) {
-        match payload {
-            Ok(Payload::TypeSection(section)) => {
-                for group in section.into_iter().flatten() {
-                    for sub in group.into_types() {
-                        spaces.types.push(match &sub.composite_type.inner {
-                            CompositeInnerType::Func(f) => {
-                                Some((names(f.params()), names(f.results())))
-                            }
-                            _ => None,
-                        });
-                    }
-                }
-            }
-            Ok(Payload::ImportSection(section)) => {
-                for import in section.into_imports().flatten() {
-                    let (kind, index) = match import.ty {
-                        TypeRef::Func(ty) | TypeRef::FuncExact(ty) => {
-                            spaces.functions.push(ty);
-                            (ExternalKind::Func, spaces.functions.len() - 1)
-                        }
-                        TypeRef::Global(global) => {
-                            spaces
-                                .globals
-                                .push(type_name(ValType::from(&global.content_type)));
-                            (ExternalKind::Global, spaces.globals.len() - 1)
-                        }
-                        TypeRef::Tag(tag) => {
-                            spaces.tags.push(tag.func_type_idx);
-                            (ExternalKind::Tag, spaces.tags.len() - 1)
-                        }
-                        TypeRef::Memory(_) => (ExternalKind::Memory, 0),
-                        TypeRef::Table(_) => (ExternalKind::Table, 0),
-                    };
-                    shape.imports.push(ExternType {
-                        module: import.module.to_string(),
-                        name: import.name.to_string(),
-                        ..spaces.typed(kind, index as u32)
-                    });
-                }
-            }
-            Ok(Payload::FunctionSection(section)) => {
-                spaces.functions.extend(section.into_iter().flatten())
-            }
-            Ok(Payload::GlobalSection(section)) => {
-                for global in section.into_iter().flatten() {
-                    spaces
-                        .globals
-                        .push(type_name(ValType::from(&global.ty.content_type)));
-                }
-            }
-            Ok(Payload::TagSection(section)) => {
-                spaces
-                    .tags
-                    .extend(section.into_iter().flatten().map(|tag| tag.func_type_idx));
-            }
-            Ok(Payload::ExportSection(section)) => {
-                for export in section.into_iter().flatten() {
-                    shape.exports.push(ExternType {
-                        name: export.name.to_string(),
-                        ..spaces.typed(export.kind, export.index)
-                    });
-                }
-            }
-            Ok(Payload::CodeSectionStart { .. }) | Err(_) => break,
-            Ok(_) => {}
-        }
-    }
-    shape
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 
 use super::sandbox::Node;
 use super::{Ending, ProgramRun};
-use crate::outcome::{Outcome, Resource};
+use crate::classify::{self, Contender};
+use crate::outcome::Outcome;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -73,6 +74,12 @@ fn files_text(run: &ProgramRun) -> String {
             Node::Symlink(target) => {
                 let _ = writeln!(text, "{path} -> {target}");
             }
+            Node::LargeFile { size, blake3 } => {
+                let _ = writeln!(text, "{path} ({size} bytes, BLAKE3 {blake3})");
+            }
+            Node::Special(kind) => {
+                let _ = writeln!(text, "{path} ({kind})");
+            }
             Node::File(bytes) => {
                 let _ = writeln!(text, "{path} ({} bytes):", bytes.len());
                 for line in String::from_utf8_lossy(bytes).lines() {
@@ -111,83 +118,43 @@ pub enum ProgramVerdict {
     Inconclusive(String),
 }
 
-/// Compares the runs of one program in one sandbox on several tiers.
+/// Compares the runs of one program in one sandbox on several tiers, aspect by aspect.
 pub fn compare(runs: &[ProgramRun]) -> ProgramVerdict {
-    // A tier that cannot run the program, or whose harness failed, says
-    // nothing about the program: it takes no part in the comparison.
-    let ran = runs.iter().filter(|run| {
-        !matches!(
-            run.ending,
-            Ending::Outcome(Outcome::Unsupported(_) | Outcome::HarnessFailed(_))
-        )
-    });
-    // Fuel, stack, memory and time limits legitimately differ between tiers: a
-    // tier that ran out is left out, and so is whatever it printed on the way.
-    let (exhausted, finished): (Vec<&ProgramRun>, Vec<&ProgramRun>) =
-        ran.partition(|run| matches!(run.ending, Ending::Outcome(Outcome::Exhausted(_))));
-    if finished.len() < 2 {
-        return ProgramVerdict::Inconclusive(match exhausted.is_empty() {
-            true => "fewer than two tiers could run it".to_string(),
-            false => format!(
-                "{} ran out of {}",
-                names(&exhausted).join(", "),
-                resources(&exhausted)
-            ),
-        });
-    }
+    let finished = match classify::finished(classify::ran(runs)) {
+        Ok(finished) => finished,
+        Err(why) => return ProgramVerdict::Inconclusive(why),
+    };
     for aspect in Aspect::ALL {
-        let mut classes: Vec<Vec<&ProgramRun>> = Vec::new();
-        for run in &finished {
-            match classes.iter_mut().find(|class| aspect.same(class[0], run)) {
-                Some(class) => class.push(run),
-                None => classes.push(vec![run]),
-            }
-        }
+        let classes = classify::classes(&finished, |a, b| aspect.same(a, b));
         if classes.len() > 1 {
-            // The largest class is the majority; on a tie, the one holding the first tier.
-            let majority = (0..classes.len())
-                .max_by_key(|i| (classes[*i].len(), std::cmp::Reverse(*i)))
-                .expect("at least two classes");
-            let minority: Vec<&ProgramRun> = classes
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != majority)
-                .flat_map(|(_, class)| class.iter().copied())
-                .collect();
+            let (majority, minority) = classify::split(&classes);
             return ProgramVerdict::Diverge(ProgramDivergence {
                 aspect,
-                majority: names(&classes[majority]),
-                minority: names(&minority),
+                majority,
+                minority,
             });
         }
     }
     ProgramVerdict::Agree
 }
 
-fn names(runs: &[&ProgramRun]) -> Vec<String> {
-    runs.iter().map(|run| run.engine.clone()).collect()
-}
+impl Contender for ProgramRun {
+    fn engine(&self) -> &str {
+        &self.engine
+    }
 
-fn resources(runs: &[&ProgramRun]) -> String {
-    let mut kinds: Vec<&str> = runs
-        .iter()
-        .filter_map(|run| match run.ending {
-            Ending::Outcome(Outcome::Exhausted(resource)) => Some(match resource {
-                Resource::Stack => "stack",
-                Resource::Fuel => "fuel",
-                Resource::Memory => "memory",
-                Resource::Time => "time",
-            }),
-            _ => None,
-        })
-        .collect();
-    kinds.dedup();
-    kinds.join(", ")
+    fn outcome(&self) -> Option<&Outcome> {
+        match &self.ending {
+            Ending::Outcome(outcome) => Some(outcome),
+            Ending::Exit(_) => None,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::Resource;
     use crate::wasi::{Output, Timing};
 
     fn run(engine: &str, ending: Ending, stdout: &str) -> ProgramRun {

@@ -9,12 +9,14 @@
 //! the scratch directory's final tree.
 
 pub mod compare;
+pub mod limits;
 mod mutant;
 pub mod sandbox;
 
 use crate::engine::Limits;
 use crate::hook::ImportHook;
-use crate::outcome::{Outcome, Value};
+use crate::outcome::{Outcome, Resource, Value};
+use limits::OUTPUT_LIMITS;
 use sandbox::{Sandbox, Scratch, Tree};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -102,7 +104,8 @@ pub struct ProgramRun {
     pub timing: Timing,
 }
 
-/// Runs a program once on `engine` in a fresh copy of `sandbox`.
+/// Runs a program once on `engine` in a fresh copy of `sandbox`. Output past [`OUTPUT_LIMITS`]
+/// ends the run as `exhausted Output`, whatever the program did next.
 pub fn run(
     engine: &dyn ProgramEngine,
     wasm: &[u8],
@@ -112,7 +115,7 @@ pub fn run(
 ) -> ProgramRun {
     let mut timing = Timing::default();
     let scratch = Scratch::create(&sandbox.tree);
-    let (ending, output) = match &scratch {
+    let (ending, mut output) = match &scratch {
         Ok(scratch) => execute(
             engine,
             wasm,
@@ -127,9 +130,17 @@ pub fn run(
             Output::default(),
         ),
     };
-    let files = scratch.and_then(|scratch| scratch.snapshot());
+    let files = scratch.and_then(|scratch| scratch.snapshot(&OUTPUT_LIMITS));
+    let streams_reached = OUTPUT_LIMITS.streams_reached(&output.stdout, &output.stderr);
     let (ending, files) = match files {
-        Ok(files) => (ending, files),
+        Ok(Some(files)) if !streams_reached => (ending, files),
+        Ok(_) => {
+            // Left out of the comparison: only the start of the output is kept, to show.
+            output.stdout.truncate(OUTPUT_LIMITS.kept_when_reached);
+            output.stderr.truncate(OUTPUT_LIMITS.kept_when_reached);
+            let exhausted = Ending::Outcome(Outcome::Exhausted(Resource::Output));
+            (exhausted, Tree::new())
+        }
         Err(e) => (
             harness_failure(format!("reading the scratch directory: {e}")),
             Tree::new(),

@@ -8,12 +8,13 @@ use super::{
 use crate::engine::Limits;
 use crate::hook::{self, ImportHook};
 use crate::outcome::{Outcome, Value};
+use crate::wasi::limits::{CappedStream, OUTPUT_LIMITS};
 use crate::wasi::sandbox::{self, Sandbox, VirtualClock};
 use crate::wasi::{CompiledProgram, Ending, Output, ProgramEngine, ProgramInstance};
 use cap_std::time::{Duration, Instant, SystemTime};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
 use wasi_common::pipe::{ReadPipe, WritePipe};
 use wasi_common::sync::{Dir, ambient_authority};
 use wasi_common::{WasiClocks, WasiCtx};
@@ -72,14 +73,12 @@ struct State {
     limits: StoreLimits,
 }
 
-type Stream = Arc<RwLock<Vec<u8>>>;
-
 /// The WASI context of one instance: the sandbox and nothing else of the host.
 fn wasi_context(
     sandbox: &Sandbox,
     scratch: &Path,
-    stdout: &Stream,
-    stderr: &Stream,
+    stdout: &CappedStream,
+    stderr: &CappedStream,
 ) -> Result<WasiCtx, String> {
     let clock = Arc::new(VirtualClock::default());
     let clocks = WasiClocks::new()
@@ -102,8 +101,8 @@ fn wasi_context(
             .map_err(|e| format!("variable {key:?}: {e}"))?;
     }
     wasi.set_stdin(Box::new(ReadPipe::from(sandbox.stdin.clone())));
-    wasi.set_stdout(Box::new(WritePipe::from_shared(stdout.clone())));
-    wasi.set_stderr(Box::new(WritePipe::from_shared(stderr.clone())));
+    wasi.set_stdout(Box::new(WritePipe::new(stdout.clone())));
+    wasi.set_stderr(Box::new(WritePipe::new(stderr.clone())));
     let dir = Dir::open_ambient_dir(scratch, ambient_authority())
         .map_err(|e| format!("opening {}: {e}", scratch.display()))?;
     let dir = wasi_common::sync::dir::Dir::from_cap_std(dir);
@@ -119,7 +118,8 @@ impl CompiledProgram for Compiled {
         scratch: &Path,
         hook: Option<Arc<dyn ImportHook>>,
     ) -> Result<Box<dyn ProgramInstance>, Outcome> {
-        let (stdout, stderr) = (Stream::default(), Stream::default());
+        let stdout = CappedStream::new(OUTPUT_LIMITS.stdout_bytes);
+        let stderr = CappedStream::new(OUTPUT_LIMITS.stderr_bytes);
         let wasi =
             wasi_context(sandbox, scratch, &stdout, &stderr).map_err(Outcome::HarnessFailed)?;
         let state = State {
@@ -205,8 +205,8 @@ struct WasmiInstance {
     instance: Option<wasmi::Instance>,
     /// The fuel every call starts with.
     fuel: u64,
-    stdout: Stream,
-    stderr: Stream,
+    stdout: CappedStream,
+    stderr: CappedStream,
 }
 
 impl WasmiInstance {
@@ -258,10 +258,9 @@ impl ProgramInstance for WasmiInstance {
     }
 
     fn output(&self) -> Output {
-        let read = |stream: &Stream| stream.read().map(|bytes| bytes.clone()).unwrap_or_default();
         Output {
-            stdout: read(&self.stdout),
-            stderr: read(&self.stderr),
+            stdout: self.stdout.contents(),
+            stderr: self.stderr.contents(),
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod aot;
 pub mod cranelift;
 mod hooked;
 pub mod pulley;
+mod stream;
 mod values;
 pub mod wasi;
 pub mod winch;

@@ -6,6 +6,7 @@ use super::{Tier, Wasmtime, rejection, trap_outcome};
 use crate::engine::{Limits, Watchdog};
 use crate::hook::ImportHook;
 use crate::outcome::{Outcome, TrapCode, Value};
+use crate::wasi::limits::{CappedStream, OUTPUT_LIMITS};
 use crate::wasi::sandbox::{self, Sandbox, VirtualClock};
 use crate::wasi::{CompiledProgram, Ending, Output, ProgramEngine, ProgramInstance};
 use std::path::Path;
@@ -13,11 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::{Instance, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{Deterministic, FsPerms, I32Exit, WasiCtxBuilder};
-
-/// Most bytes one standard stream keeps; a program writing more gets an I/O error, on every tier alike.
-const STREAM_CAPACITY: usize = 64 << 20;
 
 /// A wasmtime tier running WASI programs.
 pub struct WasmtimePrograms {
@@ -95,8 +93,8 @@ struct State {
 fn wasi_context(
     sandbox: &Sandbox,
     scratch: &Path,
-    stdout: &MemoryOutputPipe,
-    stderr: &MemoryOutputPipe,
+    stdout: &CappedStream,
+    stderr: &CappedStream,
 ) -> wasmtime::Result<WasiP1Ctx> {
     let clock = Arc::new(VirtualClock::default());
     let mut builder = WasiCtxBuilder::new();
@@ -145,8 +143,8 @@ impl CompiledProgram for Compiled {
         let module = self
             .module()
             .map_err(|e| harness("loading the AOT artifact", e))?;
-        let stdout = MemoryOutputPipe::new(STREAM_CAPACITY);
-        let stderr = MemoryOutputPipe::new(STREAM_CAPACITY);
+        let stdout = CappedStream::new(OUTPUT_LIMITS.stdout_bytes);
+        let stderr = CappedStream::new(OUTPUT_LIMITS.stderr_bytes);
         let wasi = wasi_context(sandbox, scratch, &stdout, &stderr)
             .map_err(|e| harness("preopening the scratch directory", e))?;
         let limits = StoreLimitsBuilder::new()
@@ -189,8 +187,8 @@ struct WasmtimeInstance {
     store: Store<State>,
     instance: Option<Instance>,
     deadline_ticks: Option<u64>,
-    stdout: MemoryOutputPipe,
-    stderr: MemoryOutputPipe,
+    stdout: CappedStream,
+    stderr: CappedStream,
 }
 
 impl WasmtimeInstance {
@@ -232,8 +230,8 @@ impl ProgramInstance for WasmtimeInstance {
 
     fn output(&self) -> Output {
         Output {
-            stdout: self.stdout.contents().to_vec(),
-            stderr: self.stderr.contents().to_vec(),
+            stdout: self.stdout.contents(),
+            stderr: self.stderr.contents(),
         }
     }
 }

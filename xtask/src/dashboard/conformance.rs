@@ -222,10 +222,13 @@ impl<'a> Page<'a> {
             .map_or(&[][..], Vec::as_slice);
         let mut out = format!(
             "<section class=\"detail\" id=\"d{row}-{column}\" data-cell=\"c{row}-{column}\" tabindex=\"-1\" aria-labelledby=\"h{row}-{column}\">\n\
-             <h3 id=\"h{row}-{column}\">{} × {}</h3>\n<p>Files: {}. <a href=\"#c{row}-{column}\">Back to the matrix</a></p>\n",
+             <h3 id=\"h{row}-{column}\">{} × {}</h3>\n<p>Files: {}. Directives: {} passed, {} skipped. \
+             <a href=\"#c{row}-{column}\">Back to the matrix</a></p>\n",
             escape(engine),
             escape(suite),
-            words(cell)
+            words(cell),
+            cell.directives_passed,
+            cell.directives_skipped
         );
         out.push_str(&self.directive_list(engine, trials));
         out.push_str(&skips(trials));
@@ -410,11 +413,18 @@ impl<'a> Page<'a> {
 }
 
 fn legend() -> String {
-    let states = [Mark::Pass, Mark::Expected, Mark::Unexpected, Mark::Skip]
-        .map(|m| format!("<li>{} {}</li>", m.badge(), m.words()));
+    let states = [
+        Mark::Pass,
+        Mark::Partial,
+        Mark::Expected,
+        Mark::Unexpected,
+        Mark::Skip,
+    ]
+    .map(|m| format!("<li>{} {}</li>", m.badge(), m.words()));
     format!(
         "<ul class=\"legend\">{}<li><span class=\"delta\">Δ</span> changed since the previous run</li></ul>\n\
-         <p class=\"note\">Counts are files: a file passes when every directive that ran passed.</p>\n",
+         <p class=\"note\">Counts are files: a file passes when every directive ran and passed, \
+         and ran partly when every directive that ran passed but some were skipped.</p>\n",
         states.concat()
     )
 }
@@ -430,6 +440,8 @@ fn mark(cell: &Cell) -> Mark {
         Mark::Unexpected
     } else if cell.expected_failure > 0 {
         Mark::Expected
+    } else if cell.partial > 0 {
+        Mark::Partial
     } else if cell.pass == 0 && cell.skip > 0 {
         Mark::Skip
     } else {
@@ -446,6 +458,7 @@ fn nonzero(
 ) -> String {
     let states = [
         (Mark::Pass, cell.pass),
+        (Mark::Partial, cell.partial),
         (Mark::Expected, cell.expected_failure),
         (Mark::Unexpected, cell.fail),
         (Mark::Skip, cell.skip),
@@ -635,5 +648,17 @@ mod tests {
             Mark::Skip
         );
         assert_eq!(words(&cell), "5 pass, 1 skipped");
+    }
+
+    #[test]
+    fn a_file_that_ran_partly_is_not_a_pass() {
+        let cell = Cell {
+            pass: 5,
+            partial: 1,
+            ..Cell::default()
+        };
+        assert_eq!(mark(&cell), Mark::Partial);
+        assert_eq!(words(&cell), "5 pass, 1 ran partly");
+        assert!(counts(&cell).contains("◐</span> 1"), "{}", counts(&cell));
     }
 }

@@ -2,6 +2,8 @@
 
 #![allow(dead_code, reason = "each test file uses the helpers it needs")]
 
+pub mod tools;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -14,8 +16,14 @@ pub const WRONG_ASSERTION: &str = r#"(module
 
 /// Runs `cargo xtask ARGS…` as a user would, and waits for it.
 pub fn xtask(args: &[&str]) -> Output {
+    xtask_with_env(args, &[])
+}
+
+/// Runs `cargo xtask ARGS…` with the variables `env` set, and waits for it.
+pub fn xtask_with_env(args: &[&str], env: &[(&str, String)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(args)
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .output()
         .expect("running xtask")
 }

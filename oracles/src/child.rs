@@ -1,0 +1,375 @@
+//! Child processes lockstep talks to line by line (worker processes, external engines, binaryen.js):
+//! each in its own process group, read as bytes with a line-size limit, every read and wait under a
+//! deadline, the whole group killed when lockstep is done with the child, and one wording of how a
+//! process ended.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Lines of standard error kept for the description of how the process ended.
+const STDERR_LINES: usize = 5;
+
+/// Bytes of one standard-error line kept: a child printing megabytes without a newline costs no more.
+const STDERR_LINE_BYTES: usize = 1024;
+
+/// How long a process that closed its standard output gets to exit by itself before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(1);
+
+/// How long the standard-error tail gets to take in what a dead process wrote last.
+const STDERR_GRACE: Duration = Duration::from_millis(200);
+
+/// A running child process with piped standard streams.
+pub struct Child {
+    process: std::process::Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<Line>,
+    stderr: Arc<Mutex<VecDeque<String>>>,
+    /// Closed by the standard-error reader when the pipe reaches its end.
+    stderr_done: Receiver<()>,
+    /// How the process ended, once it is reaped.
+    reaped: Option<ExitStatus>,
+}
+
+/// What the standard-output reader hands over.
+enum Line {
+    Complete(Vec<u8>),
+    /// A line longer than the limit; the reader stopped there.
+    TooLong(usize),
+}
+
+/// Why no line came.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Silence {
+    /// The deadline passed; the process group was killed.
+    TimedOut,
+    /// The process wrote a line longer than this many bytes; the process group was killed.
+    TooLong(usize),
+    /// The process closed its standard output; how it ended.
+    Ended(Ending),
+}
+
+impl fmt::Display for Silence {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Silence::TimedOut => write!(f, "did not answer in time and was killed"),
+            Silence::TooLong(limit) => {
+                write!(f, "wrote a line longer than {limit} bytes and was killed")
+            }
+            Silence::Ended(ending) => ending.fmt(f),
+        }
+    }
+}
+
+/// How a process ended, and the last lines it wrote to standard error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ending {
+    pub status: Status,
+    pub last_words: Vec<String>,
+}
+
+/// A process's exit, as the operating system tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Exited(i32),
+    Signaled(i32),
+    /// It kept running after closing its output and was killed.
+    Lingered,
+    /// Waiting for it failed.
+    Unknown,
+}
+
+impl From<ExitStatus> for Status {
+    fn from(status: ExitStatus) -> Status {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Status::Exited(code),
+            (None, Some(signal)) => Status::Signaled(signal),
+            (None, None) => Status::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match *self {
+            Status::Exited(code) => write!(f, "exited with status {code}"),
+            Status::Signaled(signal) => {
+                let name = match signal {
+                    4 => "SIGILL",
+                    6 => "SIGABRT",
+                    7 => "SIGBUS",
+                    9 => "SIGKILL, perhaps out of memory",
+                    11 => "SIGSEGV",
+                    _ => "signal",
+                };
+                write!(f, "killed by signal {signal} ({name})")
+            }
+            Status::Lingered => write!(f, "closed its output but did not exit, and was killed"),
+            Status::Unknown => write!(f, "ended in a way the system did not tell"),
+        }
+    }
+}
+
+/// "exited with status 3; its last words: panicked at … | note: …".
+impl fmt::Display for Ending {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}", self.status)?;
+        if !self.last_words.is_empty() {
+            write!(f, "; its last words: {}", self.last_words.join(" | "))?;
+        }
+        Ok(())
+    }
+}
+
+impl Child {
+    /// Starts `command` in a process group of its own, with piped standard
+    /// streams; standard-output lines longer than `line_limit` bytes are refused.
+    pub fn spawn(command: &mut Command, line_limit: usize) -> std::io::Result<Child> {
+        use std::os::unix::process::CommandExt;
+        let mut process = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()?;
+        let stdout = process.stdout.take().expect("piped");
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || read_lines(stdout, line_limit, &sender));
+        let stderr = Arc::new(Mutex::new(VecDeque::new()));
+        let (done, stderr_done) = mpsc::channel();
+        let pipe = process.stderr.take().expect("piped");
+        let tail = stderr.clone();
+        std::thread::spawn(move || {
+            keep_tail(pipe, &tail);
+            drop(done);
+        });
+        Ok(Child {
+            stdin: process.stdin.take(),
+            process,
+            lines,
+            stderr,
+            stderr_done,
+            reaped: None,
+        })
+    }
+
+    /// Writes `line` and a newline. A failure means the process is gone (or closed its input).
+    pub fn send(&mut self, line: &[u8]) -> std::io::Result<()> {
+        let stdin = self.stdin.as_mut().ok_or(std::io::ErrorKind::BrokenPipe)?;
+        stdin
+            .write_all(line)
+            .and_then(|()| stdin.write_all(b"\n"))
+            .and_then(|()| stdin.flush())
+    }
+
+    /// The next line of standard output (without its newline), by `deadline`.
+    /// A process that misses it or writes too long a line is killed.
+    pub fn receive(&mut self, deadline: Instant) -> Result<Vec<u8>, Silence> {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match self.lines.recv_timeout(wait) {
+            Ok(Line::Complete(line)) => Ok(line),
+            Ok(Line::TooLong(limit)) => {
+                self.kill();
+                Err(Silence::TooLong(limit))
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                self.kill();
+                Err(Silence::TimedOut)
+            }
+            Err(RecvTimeoutError::Disconnected) => Err(Silence::Ended(self.ending())),
+        }
+    }
+
+    /// How the process ended: given a moment to exit once its input is closed,
+    /// then killed with its group either way, so that nothing it started stays behind.
+    pub fn ending(&mut self) -> Ending {
+        self.stdin = None;
+        let deadline = Instant::now() + EXIT_GRACE;
+        while !self.exited() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let lingered = !self.exited();
+        let status = match (self.kill(), lingered) {
+            (_, true) => Status::Lingered,
+            (Some(status), false) => Status::from(status),
+            (None, false) => Status::Unknown,
+        };
+        // Killing the group closed the last copies of the pipe: the tail is
+        // complete once the reader sees its end (or the grace runs out).
+        let _ = self.stderr_done.recv_timeout(STDERR_GRACE);
+        let last_words = self.stderr.lock().expect("stderr tail lock").clone();
+        Ending {
+            status,
+            last_words: last_words.into(),
+        }
+    }
+
+    /// Whether the process has exited; it stays unreaped (a zombie holding its
+    /// pid and so its group's id) until [`Child::kill`].
+    fn exited(&self) -> bool {
+        if self.reaped.is_some() {
+            return true;
+        }
+        // SAFETY: waitid(2) writes only into `info`, a plain C struct zeroed here.
+        unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+            let found = libc::waitid(libc::P_PID, self.process.id(), &mut info, flags);
+            found == 0 && info.si_pid() != 0
+        }
+    }
+
+    /// Kills the process and everything in its group, reaps it, and returns how it ended.
+    pub fn kill(&mut self) -> Option<ExitStatus> {
+        self.stdin = None;
+        if self.reaped.is_none() {
+            // Before the process is reaped its pid (the group's id) cannot be reused.
+            let group = -(self.process.id() as libc::pid_t);
+            // SAFETY: kill(2) with a negative pid signals a process group; it touches no memory.
+            unsafe { libc::kill(group, libc::SIGKILL) };
+            self.reaped = self.process.wait().ok();
+        }
+        self.reaped
+    }
+}
+
+/// A child still running is asked to leave (its input closes) and given
+/// [`EXIT_GRACE`] to tidy up (a worker stops its own children), then its group is killed.
+impl Drop for Child {
+    fn drop(&mut self) {
+        if self.reaped.is_none() {
+            self.ending();
+        }
+    }
+}
+
+/// Hands `stdout` over line by line until it ends or a line exceeds `limit` bytes.
+fn read_lines(stdout: impl Read, limit: usize, sender: &mpsc::Sender<Line>) {
+    let mut reader = BufReader::new(stdout);
+    loop {
+        let mut line = Vec::new();
+        let read = (&mut reader)
+            .take(limit as u64 + 1)
+            .read_until(b'\n', &mut line);
+        let message = match read {
+            Ok(0) | Err(_) => return,
+            Ok(_) if line.ends_with(b"\n") => {
+                line.pop();
+                Line::Complete(line)
+            }
+            Ok(_) if line.len() > limit => Line::TooLong(limit),
+            // The last line, without a newline.
+            Ok(_) => Line::Complete(line),
+        };
+        let stop = matches!(message, Line::TooLong(_));
+        if sender.send(message).is_err() || stop {
+            return;
+        }
+    }
+}
+
+/// Keeps the last lines of `stderr` (cut at [`STDERR_LINE_BYTES`], bytes that are not UTF-8 replaced) in `tail`.
+fn keep_tail(stderr: impl Read, tail: &Mutex<VecDeque<String>>) {
+    let mut reader = BufReader::new(stderr);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = (&mut reader)
+            .take(STDERR_LINE_BYTES as u64)
+            .read_until(b'\n', &mut line);
+        if !matches!(read, Ok(1..)) {
+            return;
+        }
+        let text = String::from_utf8_lossy(&line).trim().to_string();
+        if !line.ends_with(b"\n") {
+            skip_line(&mut reader);
+        }
+        if text.is_empty() {
+            continue;
+        }
+        let mut tail = tail.lock().expect("stderr tail lock");
+        if tail.len() == STDERR_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(text);
+    }
+}
+
+/// Skips the rest of an overlong line without keeping it.
+fn skip_line(reader: &mut impl BufRead) {
+    while let Ok(buffer) = reader.fill_buf() {
+        if buffer.is_empty() {
+            return;
+        }
+        match buffer.iter().position(|&byte| byte == b'\n') {
+            Some(newline) => return reader.consume(newline + 1),
+            None => {
+                let all = buffer.len();
+                reader.consume(all);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shell(script: &str, line_limit: usize) -> Child {
+        Child::spawn(Command::new("sh").args(["-c", script]), line_limit).unwrap()
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(10)
+    }
+
+    /// Whether process `pid` is gone or a zombie.
+    fn gone(pid: &str) -> bool {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"));
+        stat.map_or(true, |s| {
+            s.rsplit(')').next().unwrap().trim_start().starts_with('Z')
+        })
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_refused_and_the_whole_group_killed() {
+        let mut child = shell("sleep 60 & echo $!; head -c 100 /dev/zero | tr '\\0' x", 50);
+        let sleeper = String::from_utf8(child.receive(soon()).unwrap()).unwrap();
+        assert_eq!(child.receive(soon()), Err(Silence::TooLong(50)));
+        let deadline = soon();
+        while !gone(&sleeper) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(gone(&sleeper), "the shell's child {sleeper} outlived it");
+    }
+
+    #[test]
+    fn an_ending_names_the_status_and_the_last_lines_of_stderr_whatever_their_bytes() {
+        let mut child = shell(
+            "printf 'bad \\377\\n' >&2; echo last >&2; echo out; exit 3",
+            50,
+        );
+        assert_eq!(child.receive(soon()).unwrap(), b"out");
+        let Err(Silence::Ended(ending)) = child.receive(soon()) else {
+            panic!("the shell ended")
+        };
+        assert_eq!(ending.status, Status::Exited(3));
+        assert_eq!(
+            ending.to_string(),
+            "exited with status 3; its last words: bad \u{fffd} | last"
+        );
+    }
+
+    #[test]
+    fn a_silent_process_is_killed_at_the_deadline() {
+        let mut child = shell("sleep 60", 50);
+        let deadline = Instant::now() + Duration::from_millis(100);
+        assert_eq!(child.receive(deadline), Err(Silence::TimedOut));
+        assert!(child.reaped.is_some());
+    }
+}
