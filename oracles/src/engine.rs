@@ -1,5 +1,6 @@
 //! The engine trait every oracle implements, and the resource limits they all share.
 
+use crate::hook::ImportHook;
 use crate::outcome::{Outcome, State, Value};
 use std::any::Any;
 use std::sync::Arc;
@@ -59,6 +60,18 @@ impl Limits {
     }
 }
 
+/// What stops a call that runs past [`Limits::call_time`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Watchdog {
+    /// The engine itself: wasmtime's epoch interruption, wasmi's fuel.
+    #[default]
+    InEngine,
+    /// The parent process, which kills a worker whose call hangs: engines skip
+    /// in-engine checks that cost run time (epoch interruption costs up to a
+    /// quarter), and keep those that are free (fuel).
+    Outside,
+}
+
 /// One engine tier: it declares what it supports and opens sessions.
 ///
 /// An engine knows nothing about suites or fuzzing: it compiles, instantiates
@@ -72,6 +85,16 @@ pub trait Engine: Send + Sync {
     fn features(&self) -> WasmFeatures;
     /// A fresh store with the `spectest` host module already registered.
     fn session(&self, limits: &Limits) -> Box<dyn Session>;
+    /// A session whose instances' function imports all hand their calls to
+    /// `hook` (see [`crate::hook`]): how a layer wraps this engine. `None`
+    /// when the engine cannot wrap imports (external engines, layers).
+    fn session_with_import_hook(
+        &self,
+        _limits: &Limits,
+        _hook: Arc<dyn ImportHook>,
+    ) -> Option<Box<dyn Session>> {
+        None
+    }
 }
 
 /// A store on one engine: modules, instances, and the names they are registered under.

@@ -174,7 +174,7 @@ mod tests {
     use crate::testing::wat;
 
     fn run(engine: &str, text: &str, export: &str, args: &[Value]) -> Outcome {
-        let engine = crate::engine(engine).unwrap();
+        let engine = crate::tiers::engine(engine).unwrap();
         let mut session = engine.session(&Limits::default());
         let module = session.compile(&wat(text)).unwrap();
         let instance = session.instantiate(module).unwrap();

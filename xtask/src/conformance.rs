@@ -15,7 +15,7 @@ use suites::runner::{self, Options, TrialState};
 pub struct Args {
     /// Engine id to run (repeatable; default: every built-in engine).
     #[arg(long = "engine", value_name = "ID")]
-    engines: Vec<String>,
+    engines: Vec<oracles::EngineChoice>,
     /// Suite name (`wasm-v3`, `proposals/simd`, …) or a path to a `.wast` file or folder (repeatable; default: every bundled suite).
     #[arg(long = "suite", value_name = "NAME|PATH")]
     suites: Vec<String>,
@@ -105,7 +105,9 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         if in_process {
             Box::new(runner::InProcess)
         } else {
-            Box::new(crate::worker::Worker::for_scripts())
+            Box::new(crate::worker::Worker::for_scripts(crate::external_specs(
+                &args.engines,
+            )))
         }
     };
     let make = || executor(args.in_process);

@@ -24,7 +24,7 @@ pub struct Args {
     file: PathBuf,
     /// Engine id to run (repeatable; default: every built-in engine).
     #[arg(long = "engine", value_name = "ID")]
-    engines: Vec<String>,
+    engines: Vec<oracles::EngineChoice>,
     /// Where to write the reduced finding (default: beside FILE, with `.reduced`).
     #[arg(short = 'o', long = "out", value_name = "DIR")]
     out: Option<PathBuf>,
@@ -43,7 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     } else {
         args.file.clone()
     };
-    let mut worker = (!args.in_process).then(Worker::new);
+    let mut worker = (!args.in_process).then(|| Worker::new(crate::external_specs(&args.engines)));
     let (wasm, known) = if path.extension().is_some_and(|e| e == "wast") {
         cut_script(&path, &engines, worker.as_mut())?
     } else {
@@ -87,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
             .collect(),
         features: Vec::new(),
     };
-    let dir = finding::save_to(&out, &reduced.evidence(), &origin)?;
+    let dir = finding::save_to(&out, &reduced.evidence(), &origin, None)?;
     println!("signature : {signature}");
     println!("before    : {}", Size::of(&wasm));
     println!("after     : {}", Size::of(&reduced.wasm));
@@ -98,7 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
 
 /// Cuts a script down to what its first divergence needs: the module
 /// instantiated last before that line, and the calls made on it up to there.
-fn cut_script(
+pub(crate) fn cut_script(
     path: &std::path::Path,
     engines: &[(EngineRef, Arc<dyn Engine>)],
     worker: Option<&mut Worker>,
@@ -251,6 +251,8 @@ impl Reducer<'_> {
             wasm,
             &invocations,
             &self.limits,
+            None,
+            &mut |_| {},
         );
         (run, invocations)
     }

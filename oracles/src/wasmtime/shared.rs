@@ -56,9 +56,9 @@ pub(super) fn register<T>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Tier, Wasmtime};
+    use super::super::{Wasmtime, cranelift};
     use crate::testing::wat;
-    use crate::{Engine, Limits, Session, Value};
+    use crate::{Engine, Limits, Session, Value, Watchdog};
 
     const OWNER: &str = r#"(module (memory (export "shared") 1 1 shared)
         (func (export "put") (i32.atomic.store (i32.const 8) (i32.const 42))))"#;
@@ -72,7 +72,7 @@ mod tests {
 
     #[test]
     fn a_shared_memory_written_in_one_session_is_read_in_another_on_another_thread() {
-        let engine = Wasmtime::new(Tier::Cranelift);
+        let engine = Wasmtime::new(cranelift::TIER, Watchdog::InEngine);
         let mut owner = engine.session(&Limits::default());
         let instance = instantiate(owner.as_mut(), OWNER);
         let put = owner.invoke(instance, "put", &[]);
@@ -92,10 +92,12 @@ mod tests {
 
     #[test]
     fn shared_memories_do_not_cross_to_another_engine() {
-        let mut owner = Wasmtime::new(Tier::Cranelift).session(&Limits::default());
+        let mut owner =
+            Wasmtime::new(cranelift::TIER, Watchdog::InEngine).session(&Limits::default());
         let instance = instantiate(owner.as_mut(), OWNER);
         let shared = owner.share(instance).unwrap();
-        let mut other = Wasmtime::new(Tier::Cranelift).session(&Limits::default());
+        let mut other =
+            Wasmtime::new(cranelift::TIER, Watchdog::InEngine).session(&Limits::default());
         let refused = other.register_shared("mem", &shared).unwrap_err();
         assert!(
             matches!(refused, crate::Outcome::Unsupported(_)),

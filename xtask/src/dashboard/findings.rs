@@ -1,6 +1,8 @@
-//! The findings view: every finding saved in a fuzzing output folder, with its signature, engines, outcomes, size and a link to its `repro.wast`.
+//! The findings view: every finding saved in a fuzzing output folder, with its signature, engines, outcomes, size and a link to its `repro.wast`;
+//! instances of known divergences in a section of their own.
 
 use super::escape;
+use crate::known::Known;
 use oracles::compare::Divergence;
 use oracles::differential::Run;
 use serde::Deserialize;
@@ -15,6 +17,8 @@ struct Saved {
     divergence: Divergence,
     origin: Origin,
     run: Run,
+    #[serde(default)]
+    known: Option<Known>,
 }
 
 #[derive(Deserialize)]
@@ -40,10 +44,26 @@ pub fn write_findings(out: &Path, facts: &[(&str, String)]) -> anyhow::Result<()
         let _ = write!(body, "<dt>{}</dt><dd>{}</dd>", escape(label), escape(text));
     }
     body.push_str("</dl>\n</header>\n<main>\n");
-    if findings.is_empty() {
-        body.push_str("<p class=\"changes no-change\"><strong>No findings</strong>: the engines agreed on every module.</p>\n");
+    let (known, new): (Vec<Finding>, Vec<Finding>) =
+        findings.into_iter().partition(|f| f.report.known.is_some());
+    if new.is_empty() {
+        let why = if known.is_empty() {
+            "the engines agreed on every module"
+        } else {
+            "every divergence is a known one"
+        };
+        let _ = writeln!(
+            body,
+            "<p class=\"changes no-change\"><strong>No findings</strong>: {why}.</p>"
+        );
     } else {
-        body.push_str(&table(&findings));
+        body.push_str(&table(&format!("{} findings", new.len()), &new));
+    }
+    if !known.is_empty() {
+        body.push_str(&table(
+            &format!("{} known divergences", known.len()),
+            &known,
+        ));
     }
     body.push_str("</main>\n");
     super::write_page(out, "lockstep findings", &body)
@@ -73,6 +93,16 @@ fn read(out: &Path) -> anyhow::Result<Vec<Finding>> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // Rationale: anyone can put folders into an output folder; only the one lockstep names after
+        // the report's own signature is one it wrote, so no other name ever becomes a link.
+        if crate::finding::folder(out, &saved.signature) != folder {
+            eprintln!(
+                "warning: {}: not the folder of signature {}; left off the findings page",
+                folder.display(),
+                saved.signature
+            );
+            continue;
+        }
         findings.push(Finding {
             reduced: reduced.get(&name).copied(),
             folder: name,
@@ -101,12 +131,12 @@ fn reductions(out: &Path) -> HashMap<String, bool> {
         .collect()
 }
 
-fn table(findings: &[Finding]) -> String {
+fn table(title: &str, findings: &[Finding]) -> String {
     let mut out = format!(
-        "<h2>{} findings</h2>\n<div class=\"scroll\">\n<table class=\"findings\"><thead><tr>\
+        "<h2>{}</h2>\n<div class=\"scroll\">\n<table class=\"findings\"><thead><tr>\
          <th scope=\"col\">signature</th><th scope=\"col\">engines</th><th scope=\"col\">outcomes</th>\
          <th scope=\"col\">module size</th><th scope=\"col\">found by</th><th scope=\"col\">replay</th></tr></thead>\n<tbody>\n",
-        findings.len()
+        escape(title)
     );
     for finding in findings {
         let Saved {
@@ -114,13 +144,15 @@ fn table(findings: &[Finding]) -> String {
             divergence,
             origin,
             run,
+            known,
         } = &finding.report;
-        let folder = escape(&finding.folder);
+        let folder = escape(&link(&finding.folder));
         let _ = writeln!(
             out,
-            "<tr><th scope=\"row\"><code>{}</code></th><td>{}</td><td>{}</td><td>{} bytes{}</td><td>{}</td>\
+            "<tr><th scope=\"row\"><code>{}</code>{}</th><td>{}</td><td>{}</td><td>{} bytes{}</td><td>{}</td>\
              <td><a href=\"{folder}/repro.wast\">repro.wast</a> · <a href=\"{folder}/report.json\">report.json</a></td></tr>",
             escape(signature),
+            known.as_ref().map(known_as).unwrap_or_default(),
             engines(divergence),
             outcomes(run),
             finding.module_bytes,
@@ -137,6 +169,27 @@ fn table(findings: &[Finding]) -> String {
     }
     out.push_str("</tbody></table>\n</div>\n");
     out
+}
+
+/// A relative link to a folder of `out`: `./` and the name percent-encoded, so that no name can
+/// become a scheme (`javascript:`) or leave the folder.
+fn link(folder: &str) -> String {
+    let encoded = percent_encoding::utf8_percent_encode(folder, percent_encoding::NON_ALPHANUMERIC);
+    format!("./{encoded}")
+}
+
+/// Which known divergence a finding is, and why.
+fn known_as(known: &Known) -> String {
+    let upstream = match &known.upstream {
+        Some(url) => format!(" <a href=\"{}\">upstream</a>", escape(url)),
+        None => " (not reported upstream yet)".into(),
+    };
+    format!(
+        "<p class=\"known\">known: <b>{}</b>, {}{upstream}; reproducer <code>{}</code></p>",
+        escape(&known.id),
+        escape(&known.reason),
+        escape(&known.reproducer)
+    )
 }
 
 /// The odd engines out against the rest.
@@ -167,4 +220,44 @@ fn outcomes(run: &Run) -> String {
     }
     out.push_str("</ul>");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oracles::compare::Kind;
+
+    /// Writes a finding's `report.json` for `signature` into `out/folder`.
+    fn plant(out: &Path, folder: &str, signature: &str) {
+        let divergence = Divergence {
+            kind: Kind::Values,
+            signature: signature.to_string(),
+            majority: vec!["wasmi".into()],
+            minority: vec!["mutant".into()],
+        };
+        let report = serde_json::json!({
+            "signature": signature,
+            "divergence": divergence,
+            "origin": {"source": "fuzz", "iteration": 1},
+            "run": Run::default(),
+        });
+        std::fs::create_dir_all(out.join(folder)).unwrap();
+        std::fs::write(out.join(folder).join("report.json"), report.to_string()).unwrap();
+    }
+
+    #[test]
+    fn only_folders_named_after_their_signature_become_links() {
+        let out = tempfile::tempdir().unwrap();
+        let saved = crate::finding::folder(out.path(), "values_mutant");
+        let saved = saved.file_name().unwrap().to_str().unwrap();
+        plant(out.path(), saved, "values_mutant");
+        plant(out.path(), "javascript:alert(1)", "values_mutant");
+        write_findings(out.path(), &[]).unwrap();
+        let page = std::fs::read_to_string(out.path().join(super::super::INDEX)).unwrap();
+        assert!(!page.contains("javascript:"), "{page}");
+        let link = format!("href=\"{}/repro.wast\"", link(saved));
+        assert!(link.contains("values%5Fmutant%2D"), "{link}");
+        assert!(page.contains(&link), "{page}");
+        assert!(page.contains("<h2>1 findings</h2>"), "{page}");
+    }
 }
