@@ -83,6 +83,9 @@ impl Unprobed {
 }
 
 /// The bucket of the divergence in `evidence`; `run` runs a module on the finding's engines.
+///
+/// Every numeric result is folded, in execution order, into a running hash; a limit on the number of
+/// results folded in is bisected to find the first result where the odd engines part from the majority.
 pub fn of(evidence: &Evidence, run: &mut dyn FnMut(&[u8], &[Invocation]) -> Run) -> Bucket {
     let step = &evidence.run.steps[evidence.step];
     let Verdict::Diverge(divergence) = &step.verdict else {
@@ -93,47 +96,70 @@ pub fn of(evidence: &Evidence, run: &mut dyn FnMut(&[u8], &[Invocation]) -> Run)
     if evidence.step < 2 {
         return signature(Unprobed::BeforeCalls);
     }
-    let Some((probes, probed)) = probe(evidence.wasm) else {
+    let Ok(probes) = plan(evidence.wasm) else {
         return signature(Unprobed::NothingToProbe);
     };
-    let probed_run = run(&probed, evidence.invocations);
-    let Some((odd, reference)) = probed_run
-        .steps
-        .get(evidence.step)
-        .and_then(|step| sides(&step.observations, divergence))
-    else {
+    if probes.probes.is_empty() {
+        return signature(Unprobed::NothingToProbe);
+    }
+    let mut trace = |limit: u64| {
+        let probed = probes.rewrite(evidence.wasm, limit)?;
+        let run = run(&probed, evidence.invocations);
+        let (odd, reference) = sides(run.steps.get(evidence.step)?, divergence)?;
+        Some(Trace {
+            parted: global(&odd, HASH) != global(&reference, HASH),
+            reached: global(&odd, REACHED),
+            events: global(&odd, EVENTS).max(global(&reference, EVENTS)),
+        })
+    };
+    let Some(whole) = trace(u64::MAX) else {
         return signature(Unprobed::NoProbedState);
     };
     let engines = divergence.minority.join(", ");
-    let differs = |k: usize| {
-        let name = probe_export(k);
-        !same_value(global(odd, &name), global(reference, &name))
-    };
-    if let Some(k) = (0..probes.len()).find(|k| differs(*k)) {
-        return Bucket {
-            name: format!("{engines}: {}", probes[k].opcode),
-            by: Method::FirstDifferentValue,
+    let opcode = |reached: u64| probes.probes[reached as usize - 1].opcode.as_str();
+    if !whole.parted {
+        return match whole.reached {
+            0 => signature(Unprobed::ProbesAgree),
+            reached => Bucket {
+                name: format!("{engines}: after {}", opcode(reached)),
+                by: Method::LastReached,
+            },
         };
     }
-    match global(odd, REACHED) {
-        Some(Value::I32(reached)) if *reached > 0 => Bucket {
-            name: format!("{engines}: after {}", probes[*reached as usize - 1].opcode),
-            by: Method::LastReached,
-        },
-        _ => signature(Unprobed::ProbesAgree),
+    // The hashes agree after no result and part after all of them: find the first result they part at.
+    let (mut agree, mut parted) = (0, whole.events);
+    let mut at_parting = whole.reached;
+    while parted - agree > 1 {
+        let middle = agree + (parted - agree) / 2;
+        match trace(middle) {
+            Some(t) if t.parted => (parted, at_parting) = (middle, t.reached),
+            Some(_) => agree = middle,
+            None => return signature(Unprobed::NoProbedState),
+        }
+    }
+    Bucket {
+        name: format!("{engines}: {}", opcode(at_parting)),
+        by: Method::FirstDifferentValue,
     }
 }
 
+/// What the probes of one run say.
+struct Trace {
+    /// Whether the odd engine's hash differs from the majority's.
+    parted: bool,
+    /// The probe (from 1) of the odd engine's last result folded in; 0 for none.
+    reached: u64,
+    /// How many results were folded in, the most of the two sides.
+    events: u64,
+}
+
 /// The states after the diverging call of the first odd engine and the first engine of the majority.
-fn sides<'a>(
-    observations: &'a [oracles::compare::Observation],
-    divergence: &Divergence,
-) -> Option<(&'a State, &'a State)> {
+fn sides(step: &oracles::differential::Step, divergence: &Divergence) -> Option<(State, State)> {
     let state_of = |engines: &[String]| {
-        observations
+        step.observations
             .iter()
             .find(|o| engines.contains(&o.engine))
-            .and_then(|o| o.state.as_ref())
+            .and_then(|o| o.state.clone())
     };
     Some((
         state_of(&divergence.minority)?,
@@ -141,30 +167,21 @@ fn sides<'a>(
     ))
 }
 
-fn global<'a>(state: &'a State, name: &str) -> Option<&'a Value> {
-    state.globals.iter().find(|(n, _)| n == name).map(|(_, v)| v)
-}
-
-/// Rationale: engines may return any NaN where the spec allows a choice of NaN bits, so NaNs
-/// are one value here; a probe only tells where computed numbers part.
-fn same_value(a: Option<&Value>, b: Option<&Value>) -> bool {
-    match (a, b) {
-        (Some(Value::F32(x)), Some(Value::F32(y))) => {
-            x == y || (f32::from_bits(*x).is_nan() && f32::from_bits(*y).is_nan())
-        }
-        (Some(Value::F64(x)), Some(Value::F64(y))) => {
-            x == y || (f64::from_bits(*x).is_nan() && f64::from_bits(*y).is_nan())
-        }
-        _ => a == b,
+/// A probe global's value as a number (0 when absent).
+fn global(state: &State, name: &str) -> u64 {
+    match state.globals.iter().find(|(n, _)| n == name) {
+        Some((_, Value::I64(v))) => *v as u64,
+        Some((_, Value::I32(v))) => *v as u32 as u64,
+        _ => 0,
     }
 }
 
-/// The exported global that holds the number (from 1) of the last probe reached.
+/// The exported global holding the running hash of the results.
+const HASH: &str = "lockstep.hash";
+/// The exported global counting the results folded in.
+const EVENTS: &str = "lockstep.events";
+/// The exported global holding the number (from 1) of the last probe folded in.
 const REACHED: &str = "lockstep.reached";
-
-fn probe_export(k: usize) -> String {
-    format!("lockstep.probe.{k}")
-}
 
 /// An instruction whose result is recorded.
 struct Probe {
@@ -177,33 +194,17 @@ struct Probe {
     ty: ValType,
 }
 
-/// The module with every numeric result copied into an exported global of its own, and
-/// the number of the probe into [`REACHED`]; `None` when there is nothing to probe.
-fn probe(wasm: &[u8]) -> Option<(Vec<Probe>, Vec<u8>)> {
-    let (probes, globals) = plan(wasm).ok()?;
-    if probes.is_empty() {
-        return None;
-    }
-    let mut rewriter = Rewriter {
-        probes: &probes,
-        first_global: globals,
-        function: 0,
-        globals_written: false,
-        exports_written: false,
-    };
-    let mut module = wasm_encoder::Module::new();
-    rewriter
-        .parse_core_module(&mut module, Parser::new(0), wasm)
-        .ok()?;
-    let probed = module.finish();
-    Validator::new_with_features(WasmFeatures::all())
-        .validate_all(&probed)
-        .ok()?;
-    Some((probes, probed))
+/// The numeric instructions of a module, and how many globals it has (imported and defined).
+struct Plan {
+    probes: Vec<Probe>,
+    globals: u32,
 }
 
-/// The probes of `wasm`, and how many globals it has (imported and defined).
-fn plan(wasm: &[u8]) -> wasmparser::Result<(Vec<Probe>, u32)> {
+/// The scratch global of each probed type, after the module's own globals, then the three exported ones.
+const SCRATCH: [ValType; 4] = [ValType::I32, ValType::I64, ValType::F32, ValType::F64];
+
+/// Finds the numeric instructions of `wasm` and the type of each one's result.
+fn plan(wasm: &[u8]) -> wasmparser::Result<Plan> {
     let mut validator = Validator::new_with_features(WasmFeatures::all());
     let (mut probes, mut globals, mut function) = (Vec::new(), 0, 0);
     for payload in Parser::new(0).parse_all(wasm) {
@@ -227,7 +228,8 @@ fn plan(wasm: &[u8]) -> wasmparser::Result<(Vec<Probe>, u32)> {
                 let offset = offset as usize;
                 validator.op(offset as u64, &operator)?;
                 let result = validator.get_operand_type(0).flatten();
-                if let Some(ty) = result.filter(|_| numeric(&wasm[offset..])) {
+                let probed = result.filter(|ty| SCRATCH.contains(ty) && numeric(&wasm[offset..]));
+                if let Some(ty) = probed {
                     let opcode = format!("{operator:?}");
                     let opcode = opcode.split([' ', '{']).next().unwrap_or_default();
                     probes.push(Probe {
@@ -241,7 +243,29 @@ fn plan(wasm: &[u8]) -> wasmparser::Result<(Vec<Probe>, u32)> {
             function += 1;
         }
     }
-    Ok((probes, globals))
+    Ok(Plan { probes, globals })
+}
+
+impl Plan {
+    /// `wasm` with the results of its first `limit` probed instructions folded into [`HASH`].
+    fn rewrite(&self, wasm: &[u8], limit: u64) -> Option<Vec<u8>> {
+        let mut rewriter = Rewriter {
+            plan: self,
+            limit,
+            function: 0,
+            globals_written: false,
+            exports_written: false,
+        };
+        let mut module = wasm_encoder::Module::new();
+        rewriter
+            .parse_core_module(&mut module, Parser::new(0), wasm)
+            .ok()?;
+        let probed = module.finish();
+        Validator::new_with_features(WasmFeatures::all())
+            .validate_all(&probed)
+            .ok()?;
+        Some(probed)
+    }
 }
 
 /// Whether the instruction encoded at the start of `code` computes one number:
@@ -256,52 +280,114 @@ fn numeric(code: &[u8]) -> bool {
 
 /// Copies a module, adding the probe globals, their exports, and the probes after their instructions.
 struct Rewriter<'a> {
-    probes: &'a [Probe],
-    first_global: u32,
+    plan: &'a Plan,
+    /// How many results are folded in, at most.
+    limit: u64,
     /// The defined function being copied.
     function: usize,
     globals_written: bool,
     exports_written: bool,
 }
 
+/// The probe globals, in order after the module's own: one scratch per type, then these.
+const EXPORTED: [(&str, ValType); 3] = [
+    (HASH, ValType::I64),
+    (EVENTS, ValType::I64),
+    (REACHED, ValType::I32),
+];
+
 impl Rewriter<'_> {
-    fn reached_global(&self) -> u32 {
-        self.first_global + self.probes.len() as u32
+    fn scratch(&self, ty: ValType) -> u32 {
+        let slot = SCRATCH.iter().position(|t| *t == ty).unwrap_or(0);
+        self.plan.globals + slot as u32
+    }
+
+    fn exported(&self, name: &str) -> u32 {
+        let slot = EXPORTED.iter().position(|(n, _)| *n == name).unwrap_or(0);
+        self.plan.globals + (SCRATCH.len() + slot) as u32
     }
 
     fn add_globals(&mut self, globals: &mut GlobalSection) {
-        for probe in self.probes {
-            let (ty, init) = match probe.ty {
+        for ty in SCRATCH.iter().chain(EXPORTED.iter().map(|(_, ty)| ty)) {
+            let (val_type, init) = match ty {
                 ValType::I64 => (wasm_encoder::ValType::I64, ConstExpr::i64_const(0)),
                 ValType::F32 => (wasm_encoder::ValType::F32, ConstExpr::f32_const(0.0.into())),
                 ValType::F64 => (wasm_encoder::ValType::F64, ConstExpr::f64_const(0.0.into())),
-                ValType::V128 => (wasm_encoder::ValType::V128, ConstExpr::v128_const(0)),
                 _ => (wasm_encoder::ValType::I32, ConstExpr::i32_const(0)),
             };
-            globals.global(mutable(ty), &init);
+            let ty = GlobalType {
+                val_type,
+                mutable: true,
+                shared: false,
+            };
+            globals.global(ty, &init);
         }
-        globals.global(mutable(wasm_encoder::ValType::I32), &ConstExpr::i32_const(0));
         self.globals_written = true;
     }
 
     fn add_exports(&mut self, exports: &mut wasm_encoder::ExportSection) {
-        for k in 0..self.probes.len() {
-            exports.export(
-                &probe_export(k),
-                ExportKind::Global,
-                self.first_global + k as u32,
-            );
+        for (name, _) in EXPORTED {
+            exports.export(name, ExportKind::Global, self.exported(name));
         }
-        exports.export(REACHED, ExportKind::Global, self.reached_global());
         self.exports_written = true;
     }
-}
 
-fn mutable(val_type: wasm_encoder::ValType) -> GlobalType {
-    GlobalType {
-        val_type,
-        mutable: true,
-        shared: false,
+    /// Folds the result on top of the stack into the hash, leaving it there.
+    fn probe(&self, function: &mut wasm_encoder::Function, k: usize, ty: ValType) {
+        use Instruction as I;
+        let (scratch, events, hash) =
+            (self.scratch(ty), self.exported(EVENTS), self.exported(HASH));
+        let mut emit = |instructions: &[Instruction]| {
+            for instruction in instructions {
+                function.instruction(instruction);
+            }
+        };
+        emit(&[
+            I::GlobalSet(scratch),
+            I::GlobalGet(events),
+            I::I64Const(self.limit as i64),
+            I::I64LtU,
+            I::If(wasm_encoder::BlockType::Empty),
+            I::GlobalGet(events),
+            I::I64Const(1),
+            I::I64Add,
+            I::GlobalSet(events),
+            I::GlobalGet(hash),
+            I::I64Const(0x100_0000_01b3),
+            I::I64Mul,
+            I::GlobalGet(scratch),
+        ]);
+        // Rationale: engines may return any NaN where the spec allows a choice of NaN bits, so every
+        // NaN is folded in as the canonical one; the hash only tells where computed numbers part.
+        match ty {
+            ValType::I32 => emit(&[I::I64ExtendI32U]),
+            ValType::F32 => emit(&[
+                I::I32ReinterpretF32,
+                I::I32Const(0x7fc0_0000),
+                I::GlobalGet(scratch),
+                I::GlobalGet(scratch),
+                I::F32Eq,
+                I::Select,
+                I::I64ExtendI32U,
+            ]),
+            ValType::F64 => emit(&[
+                I::I64ReinterpretF64,
+                I::I64Const(0x7ff8_0000_0000_0000),
+                I::GlobalGet(scratch),
+                I::GlobalGet(scratch),
+                I::F64Eq,
+                I::Select,
+            ]),
+            _ => {}
+        }
+        emit(&[
+            I::I64Xor,
+            I::GlobalSet(hash),
+            I::I32Const(k as i32 + 1),
+            I::GlobalSet(self.exported(REACHED)),
+            I::End,
+            I::GlobalGet(scratch),
+        ]);
     }
 }
 
@@ -380,13 +466,9 @@ impl Reencode for Rewriter<'_> {
         let mut at = 0;
         while !reader.eof() {
             function.instruction(&self.parse_instruction(&mut reader)?);
-            let here = self.probes.iter().enumerate();
-            for (k, _) in here.filter(|(_, p)| (p.function, p.at) == (self.function, at)) {
-                let global = self.first_global + k as u32;
-                function.instruction(&Instruction::GlobalSet(global));
-                function.instruction(&Instruction::GlobalGet(global));
-                function.instruction(&Instruction::I32Const(k as i32 + 1));
-                function.instruction(&Instruction::GlobalSet(self.reached_global()));
+            let probes = self.plan.probes.iter().enumerate();
+            for (k, probe) in probes.filter(|(_, p)| (p.function, p.at) == (self.function, at)) {
+                self.probe(&mut function, k, probe.ty);
             }
             at += 1;
         }
@@ -409,18 +491,25 @@ mod tests {
         let module = wat(r#"(module
             (func (export "f") (param i32) (result i32)
               (i32.add (i32.clz (local.get 0)) (i32.const 1))))"#);
-        let (probes, probed) = probe(&module).unwrap();
-        let names: Vec<&str> = probes.iter().map(|p| p.opcode.as_str()).collect();
+        let plan = plan(&module).unwrap();
+        let names: Vec<&str> = plan.probes.iter().map(|p| p.opcode.as_str()).collect();
         assert_eq!(names, ["I32Clz", "I32Add"]);
+        let probed = plan.rewrite(&module, u64::MAX).unwrap();
         let text = wasmprinter::print_bytes(&probed).unwrap();
-        assert!(text.contains("(export \"lockstep.probe.1\" (global 1))"), "{text}");
-        assert!(text.contains("(export \"lockstep.reached\" (global 2))"), "{text}");
+        assert!(
+            text.contains("(export \"lockstep.hash\" (global 4))"),
+            "{text}"
+        );
+        assert!(
+            text.contains("(export \"lockstep.reached\" (global 6))"),
+            "{text}"
+        );
         assert!(text.contains("(export \"f\""), "{text}");
     }
 
     #[test]
     fn a_module_without_numbers_has_nothing_to_probe() {
         let module = wat(r#"(module (global (export "g") i32 (i32.const 0)) (func (export "f")))"#);
-        assert!(probe(&module).is_none());
+        assert!(plan(&module).unwrap().probes.is_empty());
     }
 }

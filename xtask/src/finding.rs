@@ -108,7 +108,12 @@ pub fn save(
     origin: &Origin,
     filing: &Filing,
 ) -> anyhow::Result<PathBuf> {
-    save_to(&folder(out, &signature(evidence)?), evidence, origin, filing)
+    save_to(
+        &folder(out, &signature(evidence)?),
+        evidence,
+        origin,
+        filing,
+    )
 }
 
 /// The buckets of the findings saved in `out` (a report from before buckets is a bucket of its own).
@@ -119,7 +124,9 @@ pub fn buckets(out: &Path) -> anyhow::Result<std::collections::BTreeSet<String>>
         .filter_map(|entry| std::fs::read_to_string(entry.path().join("report.json")).ok())
         .filter_map(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
         .filter_map(|report| {
-            let name = report["bucket"]["name"].as_str().or(report["signature"].as_str())?;
+            let name = report["bucket"]["name"]
+                .as_str()
+                .or(report["signature"].as_str())?;
             Some(name.to_string())
         })
         .collect())

@@ -561,7 +561,7 @@ impl Campaign {
                     "as found"
                 };
                 eprintln!(
-                    "finding {} (iteration {iteration}, {how}, bucket {}): {}",
+                    "finding {} (iteration {iteration}, {how}) in bucket {}: {}",
                     divergence.signature,
                     bucket.name,
                     dir.display()
