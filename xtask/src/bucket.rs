@@ -109,7 +109,7 @@ pub fn of(evidence: &Evidence, run: &mut dyn FnMut(&[u8], &[Invocation]) -> Run)
         Some(Trace {
             parted: global(&odd, HASH) != global(&reference, HASH),
             reached: global(&odd, REACHED),
-            events: global(&odd, EVENTS).max(global(&reference, EVENTS)),
+            events: (global(&odd, EVENTS), global(&reference, EVENTS)),
         })
     };
     let Some(whole) = trace(u64::MAX) else {
@@ -117,28 +117,34 @@ pub fn of(evidence: &Evidence, run: &mut dyn FnMut(&[u8], &[Invocation]) -> Run)
     };
     let engines = divergence.minority.join(", ");
     let opcode = |reached: u64| probes.probes[reached as usize - 1].opcode.as_str();
+    let last_reached = |reached| match reached {
+        0 => signature(Unprobed::ProbesAgree),
+        reached => Bucket {
+            name: format!("{engines}: after {}", opcode(reached)),
+            by: Method::LastReached,
+        },
+    };
     if !whole.parted {
-        return match whole.reached {
-            0 => signature(Unprobed::ProbesAgree),
-            reached => Bucket {
-                name: format!("{engines}: after {}", opcode(reached)),
-                by: Method::LastReached,
-            },
-        };
+        return last_reached(whole.reached);
     }
     // The hashes agree after no result and part after all of them: find the first result they part at.
-    let (mut agree, mut parted) = (0, whole.events);
-    let mut at_parting = whole.reached;
+    let (mut agree, mut parted) = (0, whole.events.0.max(whole.events.1));
+    let mut at_parting = whole;
     while parted - agree > 1 {
         let middle = agree + (parted - agree) / 2;
         match trace(middle) {
-            Some(t) if t.parted => (parted, at_parting) = (middle, t.reached),
+            Some(t) if t.parted => (parted, at_parting) = (middle, t),
             Some(_) => agree = middle,
             None => return signature(Unprobed::NoProbedState),
         }
     }
+    // A side that stopped (trapped, ran out of stack) before the parting result parted by having
+    // fewer results, not another value: the odd engines' last result is all there is to go by.
+    if at_parting.events.0.min(at_parting.events.1) < parted {
+        return last_reached(at_parting.reached);
+    }
     Bucket {
-        name: format!("{engines}: {}", opcode(at_parting)),
+        name: format!("{engines}: {}", opcode(at_parting.reached)),
         by: Method::FirstDifferentValue,
     }
 }
@@ -149,8 +155,8 @@ struct Trace {
     parted: bool,
     /// The probe (from 1) of the odd engine's last result folded in; 0 for none.
     reached: u64,
-    /// How many results were folded in, the most of the two sides.
-    events: u64,
+    /// How many results were folded in: by the odd engine, by the majority's.
+    events: (u64, u64),
 }
 
 /// The states after the diverging call of the first odd engine and the first engine of the majority.
@@ -505,6 +511,73 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("(export \"f\""), "{text}");
+    }
+
+    /// The bucket of the first divergence of calling `export` with `args` on `engines`.
+    fn bucket_of(engines: &[&str], text: &str, export: &str, args: &[Value]) -> Bucket {
+        let engines: Vec<_> = engines
+            .iter()
+            .map(|id| oracles::engine(id).unwrap())
+            .collect();
+        let engines = crate::worker::references(&engines);
+        let limits = oracles::Limits::default();
+        let mut run = |wasm: &[u8], invocations: &[Invocation]| {
+            crate::worker::run_all(None, &engines, wasm, invocations, &limits)
+        };
+        let wasm = wat(text);
+        let invocations = [Invocation {
+            export: export.into(),
+            args: args.to_vec(),
+            expected: None,
+        }];
+        let found = run(&wasm, &invocations);
+        let (step, _) = found.divergence().expect("the engines diverge");
+        let evidence = Evidence {
+            wasm: &wasm,
+            invocations: &invocations,
+            run: &found,
+            step,
+        };
+        of(&evidence, &mut run)
+    }
+
+    const CLZ: [&str; 3] = ["wasmtime-cranelift", "wasmi", "mutant:clz-as-ctz"];
+
+    #[test]
+    fn the_bucket_is_the_first_wrong_result_in_execution_order() {
+        // `$triple` comes first in the module, but runs on what `i32.clz` computed.
+        let module = r#"(module
+            (func $triple (param i32) (result i32) (i32.mul (local.get 0) (i32.const 3)))
+            (func (export "f") (param i32) (result i32) (call $triple (i32.clz (local.get 0)))))"#;
+        let bucket = bucket_of(&CLZ, module, "f", &[Value::I32(1)]);
+        assert_eq!(bucket.name, "mutant:clz-as-ctz: I32Clz");
+        assert_eq!(bucket.by, Method::FirstDifferentValue);
+    }
+
+    #[test]
+    fn a_side_that_stops_early_is_bucketed_by_the_last_result_reached() {
+        let module = r#"(module (func $f (export "f") (param i64) (result i64)
+            (if (result i64) (i64.eqz (local.get 0)) (then (i64.const 42))
+              (else (return_call $f (i64.sub (local.get 0) (i64.const 1)))))))"#;
+        let engines = ["wasmtime-cranelift", "wasmi", "mutant:return-call-as-call"];
+        let bucket = bucket_of(&engines, module, "f", &[Value::I64(1_000_000)]);
+        assert_eq!(bucket.by, Method::LastReached, "{bucket:?}");
+        assert!(
+            bucket
+                .name
+                .starts_with("mutant:return-call-as-call: after I64"),
+            "{bucket:?}"
+        );
+    }
+
+    #[test]
+    fn without_a_numeric_result_the_signature_is_the_bucket() {
+        let module = r#"(module (tag $t (param i32))
+            (func (export "f") (throw $t (i32.const 1))))"#;
+        let engines = ["wasmtime-cranelift", "wasmi", "mutant:exception-payload"];
+        let bucket = bucket_of(&engines, module, "f", &[]);
+        assert_eq!(bucket.by, Method::Signature(Unprobed::NothingToProbe));
+        assert!(bucket.name.contains("not probed"), "{bucket:?}");
     }
 
     #[test]
