@@ -26,9 +26,9 @@ pub struct Bucket {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Method {
-    /// The first probed instruction, in module order, whose value differs.
+    /// The first probed result, in execution order, whose value differs.
     FirstDifferentValue,
-    /// No probed value differs (a trap where the other returns, another trap code):
+    /// No probed value differs before one side stops (a trap where the others go on, another trap code):
     /// the last probed instruction the odd engines reached.
     LastReached,
     /// Probing cannot apply: the signature stands in for the cause.
@@ -59,9 +59,7 @@ impl Bucket {
             by: Method::Signature(why),
         }
     }
-}
 
-impl Bucket {
     /// The bucket of an instance of the known divergence `id`.
     pub fn known(id: &str) -> Bucket {
         Bucket {
