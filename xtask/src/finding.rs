@@ -1,5 +1,6 @@
 //! A finding on disk: `module.wasm`, `module.wat`, a runnable `repro.wast` and `report.json`, in a folder named by signature.
 
+use crate::bucket::Bucket;
 use crate::known::Known;
 use oracles::compare::{Divergence, Observation, Verdict};
 use oracles::differential::{EXPECTED, Invocation, Run};
@@ -25,6 +26,8 @@ pub struct Origin {
 #[derive(Serialize)]
 struct Report<'a> {
     signature: &'a str,
+    /// The cause this finding is grouped under (see `bucket.rs`).
+    bucket: &'a Bucket,
     divergence: &'a Divergence,
     origin: &'a Origin,
     invocations: &'a [Invocation],
@@ -92,14 +95,41 @@ pub struct Evidence<'a> {
     pub step: usize,
 }
 
-/// Writes the finding into its signature's folder under `out`; `known` when it is a known divergence.
+/// How a finding is filed: its bucket, and the known divergence it is an instance of, if it is one.
+pub struct Filing<'a> {
+    pub bucket: &'a Bucket,
+    pub known: Option<&'a Known>,
+}
+
+/// Writes the finding into its signature's folder under `out`.
 pub fn save(
     out: &Path,
     evidence: &Evidence,
     origin: &Origin,
-    known: Option<&Known>,
+    filing: &Filing,
 ) -> anyhow::Result<PathBuf> {
-    save_to(&folder(out, &signature(evidence)?), evidence, origin, known)
+    save_to(
+        &folder(out, &signature(evidence)?),
+        evidence,
+        origin,
+        filing,
+    )
+}
+
+/// The buckets of the findings saved in `out` (a report from before buckets is a bucket of its own).
+pub fn buckets(out: &Path) -> anyhow::Result<std::collections::BTreeSet<String>> {
+    let folders = std::fs::read_dir(out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+    Ok(folders
+        .flatten()
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("report.json")).ok())
+        .filter_map(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .filter_map(|report| {
+            let name = report["bucket"]["name"]
+                .as_str()
+                .or(report["signature"].as_str())?;
+            Some(name.to_string())
+        })
+        .collect())
 }
 
 fn signature(evidence: &Evidence) -> anyhow::Result<String> {
@@ -114,7 +144,7 @@ pub fn save_to(
     dir: &Path,
     evidence: &Evidence,
     origin: &Origin,
-    known: Option<&Known>,
+    filing: &Filing,
 ) -> anyhow::Result<PathBuf> {
     let Evidence {
         wasm,
@@ -136,12 +166,13 @@ pub fn save_to(
     )?;
     let report = Report {
         signature: &divergence.signature,
+        bucket: filing.bucket,
         divergence,
         origin,
         invocations,
         run,
         seen_again: 0,
-        known,
+        known: filing.known,
     };
     std::fs::write(
         dir.join("report.json"),

@@ -1,5 +1,6 @@
 //! `cargo xtask fuzz`: random modules on every engine for a while; divergences saved, deduplicated by signature.
 
+use crate::bucket::Bucket;
 use crate::known::{self, Known};
 use crate::reduce::Reducer;
 use crate::worker::{self, EngineRef, Worker};
@@ -184,8 +185,10 @@ pub fn run(mut args: Args) -> anyhow::Result<Conclusion> {
         stats.seen_again.load(Ordering::Relaxed),
         stats.known.load(Ordering::Relaxed),
     );
+    // Buckets first: findings of one cause share one, so they are what a person triages.
     println!(
-        "{} findings in {} ({new} new, {again} seen again, {known} known)",
+        "{} buckets ({} findings: {new} new, {again} seen again, {known} known) in {}",
+        finding::buckets(&campaign.out)?.len(),
         stats.findings.load(Ordering::Relaxed),
         campaign.out.display()
     );
@@ -535,14 +538,14 @@ impl Campaign {
         let origin = self.origin(&found);
         let reduce_time =
             Duration::from_secs(self.settings.reduce_time.unwrap_or(DEFAULT_REDUCE_TIME));
+        let mut reducer = Reducer {
+            engines: found.engines,
+            known: evidence.invocations,
+            worker,
+            limits: self.limits.clone(),
+        };
         let reduced = (reduce_time > Duration::ZERO)
             .then(|| {
-                let mut reducer = Reducer {
-                    engines: found.engines,
-                    known: evidence.invocations,
-                    worker,
-                    limits: self.limits.clone(),
-                };
                 reducer
                     .reduce(
                         evidence.wasm,
@@ -552,10 +555,15 @@ impl Campaign {
                     .ok()
             })
             .flatten();
-        let saved = match &reduced {
-            Some(reduced) => finding::save(&self.out, &reduced.evidence(), &origin, None),
-            None => finding::save(&self.out, evidence, &origin, None),
+        let reduced_evidence = reduced.as_ref().map(|r| r.evidence());
+        let evidence = reduced_evidence.as_ref().unwrap_or(evidence);
+        // Bucketed after reduction: the fewer instructions, the closer the first probe is to the cause.
+        let bucket = reducer.bucket(evidence);
+        let filing = finding::Filing {
+            bucket: &bucket,
+            known: None,
         };
+        let saved = finding::save(&self.out, evidence, &origin, &filing);
         match saved {
             Ok(dir) => {
                 self.stats.findings.fetch_add(1, Ordering::Relaxed);
@@ -567,12 +575,13 @@ impl Campaign {
                     "as found"
                 };
                 eprintln!(
-                    "finding {} (iteration {iteration}, {how}): {}",
+                    "finding {} (iteration {iteration}, {how}) in bucket {}: {}",
                     divergence.signature,
+                    bucket.name,
                     dir.display()
                 );
                 self.record(serde_json::json!({
-                    "finding": { "signature": divergence.signature, "iteration": iteration, "reduced": reduced.is_some(), "folder": dir },
+                    "finding": { "signature": divergence.signature, "bucket": bucket.name, "iteration": iteration, "reduced": reduced.is_some(), "folder": dir },
                 }));
             }
             Err(e) => eprintln!("error: saving finding {}: {e:#}", divergence.signature),
@@ -617,7 +626,11 @@ impl Campaign {
         if !first {
             return;
         }
-        match finding::save(&self.out, evidence, &self.origin(found), Some(known)) {
+        let filing = finding::Filing {
+            bucket: &Bucket::known(&known.id),
+            known: Some(known),
+        };
+        match finding::save(&self.out, evidence, &self.origin(found), &filing) {
             Ok(dir) => {
                 self.stats.findings.fetch_add(1, Ordering::Relaxed);
                 eprintln!(

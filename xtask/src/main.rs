@@ -1,6 +1,7 @@
 //! `cargo xtask`: lockstep's command line. Exit codes: 0 agree, 1 divergence or regression, 2 bad usage or input.
 
 mod bench;
+mod bucket;
 mod conformance;
 mod corpus;
 mod dashboard;

@@ -1,5 +1,6 @@
 //! `cargo xtask reduce FILE`: shrink a module while its divergence signature holds, and save the small finding.
 
+use crate::bucket::{self, Bucket};
 use crate::worker::{self, EngineRef, Worker};
 use crate::{Conclusion, finding, input, passes};
 use anyhow::{Context, bail};
@@ -87,8 +88,14 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
             .collect(),
         features: Vec::new(),
     };
-    let dir = finding::save_to(&out, &reduced.evidence(), &origin, None)?;
+    let bucket = reducer.bucket(&reduced.evidence());
+    let filing = finding::Filing {
+        bucket: &bucket,
+        known: None,
+    };
+    let dir = finding::save_to(&out, &reduced.evidence(), &origin, &filing)?;
     println!("signature : {signature}");
+    println!("bucket    : {}", bucket.name);
     println!("before    : {}", Size::of(&wasm));
     println!("after     : {}", Size::of(&reduced.wasm));
     println!("time      : {:.1} s", started.elapsed().as_secs_f64());
@@ -255,6 +262,19 @@ impl Reducer<'_> {
             &mut |_| {},
         );
         (run, invocations)
+    }
+
+    /// The bucket of a divergence found on these engines (see [`bucket`]).
+    pub fn bucket(&mut self, evidence: &finding::Evidence) -> Bucket {
+        bucket::of(evidence, &mut |wasm, invocations| {
+            worker::run_all(
+                self.worker.as_deref_mut(),
+                self.engines,
+                wasm,
+                invocations,
+                &self.limits,
+            )
+        })
     }
 
     /// The signature of the first divergence, if the engines disagree.

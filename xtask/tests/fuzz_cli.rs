@@ -5,6 +5,71 @@ mod common;
 use common::{shown, xtask};
 use std::path::Path;
 
+/// Engines among which `mutant:clz-as-ctz` shows its one bug under three signatures from seed 3 within 400 modules.
+const CLZ: [&str; 6] = [
+    "--engine",
+    "wasmtime-cranelift",
+    "--engine",
+    "wasmi",
+    "--engine",
+    "mutant:clz-as-ctz",
+];
+
+#[test]
+fn one_planted_bug_under_three_signatures_is_one_bucket() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let mut args = vec![
+        "fuzz",
+        "--seed",
+        "3",
+        "--iterations",
+        "400",
+        "--jobs",
+        "1",
+        "--reduce-time",
+        "1",
+        "--out",
+        dir,
+    ];
+    args.extend(CLZ);
+    let output = xtask(&args);
+    let text = shown(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    let reports: Vec<serde_json::Value> = std::fs::read_dir(out.path())
+        .unwrap()
+        .filter_map(|entry| std::fs::read(entry.unwrap().path().join("report.json")).ok())
+        .map(|bytes| serde_json::from_slice(&bytes).unwrap())
+        .collect();
+    let signatures: std::collections::BTreeSet<&str> = reports
+        .iter()
+        .map(|r| r["signature"].as_str().unwrap())
+        .collect();
+    assert!(signatures.len() >= 3, "{signatures:?}: {text}");
+    for report in &reports {
+        assert_eq!(
+            report["bucket"]["name"], "mutant:clz-as-ctz: I32Clz",
+            "{}: {text}",
+            report["signature"]
+        );
+        assert_eq!(report["bucket"]["by"], "first-different-value");
+    }
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        summary.starts_with(&format!("1 buckets ({} findings: ", reports.len())),
+        "{text}"
+    );
+    let page = std::fs::read_to_string(out.path().join("index.html")).unwrap();
+    assert_eq!(page.matches("<h2 class=\"bucket\">").count(), 1, "{page}");
+    assert!(page.contains("mutant:clz-as-ctz: I32Clz"), "{page}");
+    for signature in signatures {
+        assert!(
+            page.contains(signature),
+            "{signature} listed under its bucket: {page}"
+        );
+    }
+}
+
 /// Engines among which `mutant:rem-s-as-rem-u` diverges from seed 1 within 60 modules.
 const PLANTED: [&str; 6] = [
     "--engine",
@@ -134,7 +199,7 @@ fn a_second_campaign_into_the_same_folder_reports_the_divergence_seen_again() {
     assert_eq!(second.status.code(), Some(1), "{}", shown(&second));
     let summary = String::from_utf8_lossy(&second.stdout);
     assert!(
-        summary.starts_with(&format!("{saved} findings in {dir} (0 new, ")),
+        summary.contains(&format!("({saved} findings: 0 new, ")),
         "{}",
         shown(&second)
     );
@@ -192,7 +257,7 @@ fn a_campaign_killed_before_its_first_stats_line_resumes_with_its_options() {
     assert_eq!(folders(out.path()), 1, "{text}");
     let summary = String::from_utf8_lossy(&resumed.stdout);
     assert!(
-        summary.starts_with(&format!("1 findings in {dir} (1 new, ")),
+        summary.starts_with("1 buckets (1 findings: 1 new, ") && summary.contains(dir),
         "{text}"
     );
 }
@@ -255,7 +320,7 @@ fn a_fresh_campaign_recognises_the_known_wasmi_memories_bug() {
     let summary = String::from_utf8_lossy(&run.stdout);
     assert!(
         summary.starts_with(&format!(
-            "1 findings in {dir} (0 new, 0 seen again, 1 known)"
+            "1 buckets (1 findings: 0 new, 0 seen again, 1 known) in {dir}"
         )),
         "{text}"
     );

@@ -1,12 +1,13 @@
-//! The findings view: every finding saved in a fuzzing output folder, with its signature, engines, outcomes, size and a link to its `repro.wast`;
-//! instances of known divergences in a section of their own.
+//! The findings view: every finding saved in a fuzzing output folder, grouped by bucket (its cause), with its
+//! signature, engines, outcomes, size and a link to its `repro.wast`; instances of known divergences in a section of their own.
 
 use super::escape;
+use crate::bucket::{Bucket, Method};
 use crate::known::Known;
 use oracles::compare::Divergence;
 use oracles::differential::Run;
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -14,6 +15,9 @@ use std::path::{Path, PathBuf};
 #[derive(Deserialize)]
 struct Saved {
     signature: String,
+    /// Absent from reports saved before findings were bucketed: those are a bucket of their own.
+    #[serde(default)]
+    bucket: Option<Bucket>,
     divergence: Divergence,
     origin: Origin,
     run: Run,
@@ -57,13 +61,11 @@ pub fn write_findings(out: &Path, facts: &[(&str, String)]) -> anyhow::Result<()
             "<p class=\"changes no-change\"><strong>No findings</strong>: {why}.</p>"
         );
     } else {
-        body.push_str(&table(&format!("{} findings", new.len()), &new));
+        body.push_str(&buckets(new));
     }
     if !known.is_empty() {
-        body.push_str(&table(
-            &format!("{} known divergences", known.len()),
-            &known,
-        ));
+        let _ = writeln!(body, "<h2>{} known divergences</h2>", known.len());
+        body.push_str(&table(&known));
     }
     body.push_str("</main>\n");
     super::write_page(out, "lockstep findings", &body)
@@ -131,16 +133,61 @@ fn reductions(out: &Path) -> HashMap<String, bool> {
         .collect()
 }
 
-fn table(title: &str, findings: &[Finding]) -> String {
+/// The findings grouped by bucket, the count of buckets first: one bucket is one cause to look into.
+fn buckets(findings: Vec<Finding>) -> String {
+    let total = findings.len();
+    let mut grouped: BTreeMap<String, (Option<Method>, Vec<Finding>)> = BTreeMap::new();
+    for finding in findings {
+        let (name, by) = match &finding.report.bucket {
+            Some(bucket) => (bucket.name.clone(), Some(bucket.by)),
+            None => (finding.report.signature.clone(), None),
+        };
+        grouped
+            .entry(name)
+            .or_insert((by, Vec::new()))
+            .1
+            .push(finding);
+    }
     let mut out = format!(
-        "<h2>{}</h2>\n<div class=\"scroll\">\n<table class=\"findings\"><thead><tr>\
+        "<p class=\"count\"><strong>{} buckets</strong> ({total} findings)</p>\n",
+        grouped.len()
+    );
+    for (name, (by, findings)) in &grouped {
+        let _ = writeln!(
+            out,
+            "<h2 class=\"bucket\"><code>{}</code></h2>\n<p class=\"told\">{} findings; {}</p>",
+            escape(name),
+            findings.len(),
+            told(*by)
+        );
+        out.push_str(&table(findings));
+    }
+    out
+}
+
+/// How a bucket was told, for its heading.
+fn told(by: Option<Method>) -> &'static str {
+    match by {
+        Some(Method::FirstDifferentValue) => "the first instruction whose value differs",
+        Some(Method::LastReached) => {
+            "no value differs: the last instruction the odd engines reached"
+        }
+        Some(Method::Signature(_)) => "not probed: grouped by signature",
+        Some(Method::Known) => "a known divergence",
+        None => "saved before buckets: grouped by signature",
+    }
+}
+
+fn table(findings: &[Finding]) -> String {
+    let mut out = String::from(
+        "<div class=\"scroll\">\n<table class=\"findings\"><thead><tr>\
          <th scope=\"col\">signature</th><th scope=\"col\">engines</th><th scope=\"col\">outcomes</th>\
          <th scope=\"col\">module size</th><th scope=\"col\">found by</th><th scope=\"col\">replay</th></tr></thead>\n<tbody>\n",
-        escape(title)
     );
     for finding in findings {
         let Saved {
             signature,
+            bucket: _,
             divergence,
             origin,
             run,
