@@ -520,7 +520,15 @@ mod tests {
         let engines = crate::worker::references(&engines);
         let limits = oracles::Limits::default();
         let mut run = |wasm: &[u8], invocations: &[Invocation]| {
-            crate::worker::run_all(None, &engines, wasm, invocations, &limits)
+            crate::worker::run_all(
+                None,
+                &engines,
+                wasm,
+                invocations,
+                &limits,
+                None,
+                &mut |_| {},
+            )
         };
         let wasm = wat(text);
         let invocations = [Invocation {

@@ -273,6 +273,8 @@ impl Reducer<'_> {
                 wasm,
                 invocations,
                 &self.limits,
+                None,
+                &mut |_| {},
             )
         })
     }
