@@ -305,6 +305,6 @@ mod tests {
         let link = format!("href=\"{}/repro.wast\"", link(saved));
         assert!(link.contains("values%5Fmutant%2D"), "{link}");
         assert!(page.contains(&link), "{page}");
-        assert!(page.contains("<h2>1 findings</h2>"), "{page}");
+        assert!(page.contains("<strong>1 buckets</strong> (1 findings)"), "{page}");
     }
 }
