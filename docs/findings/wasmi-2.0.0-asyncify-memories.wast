@@ -1,3 +1,4 @@
+;; lockstep: --host-functions
 ;; Found by `cargo xtask fuzz` (seed 0, iteration 3731, wasm-smith) on 2026-11-21 through the
 ;; `asyncify-wasmi` tier: the module below is the generated module after binaryen 132's Asyncify
 ;; pass (`-O0`, wasmi's proposals), as lockstep's instrumenter wrote it. It needs no unwinding to
@@ -9,7 +10,7 @@
 ;; The module has three memories (an i64 memory of at most one page, an i32 memory, and
 ;; Asyncify's `asyncify_memory`); the plain generated module agrees on every engine.
 ;; `cargo xtask reduce` does not keep the divergence under its limits yet; not reduced.
-;;   cargo xtask diff --host-functions docs/findings/wasmi-2.0.0-asyncify-memories.wast --engine wasmtime-cranelift --engine wasmi
+;;   cargo xtask diff docs/findings/wasmi-2.0.0-asyncify-memories.wast --engine wasmtime-cranelift --engine wasmi
 (module binary
   "\00\61\73\6d\01\00\00\00\01\16\05\60\00\01\7f\60\01\7f\00\60\00\00\60\01\7e\01\7e\60\01\7d\01\7d"
   "\02\18\02\04\68\6f\73\74\03\69\36\34\00\03\04\68\6f\73\74\04\73\69\6e\6b\00\01\03\08\07\00\04\01"

@@ -1,3 +1,4 @@
+;; lockstep: --host-functions
 ;; Found by `cargo xtask fuzz` (seed 0, iteration 28297, wasm-smith generator) on
 ;; 2026-11-21 as a state divergence (an exported global), then cut down by
 ;; deleting lines while `cargo xtask diff` still showed the divergence.

@@ -1,3 +1,4 @@
+;; lockstep: --host-functions
 ;; Found by `cargo xtask bench fuzz` (seed 0, iteration 46981, wasm-smith) on 2026-11-21
 ;; and reduced automatically by the fuzzer (10 s budget); saved as it was written.
 ;;

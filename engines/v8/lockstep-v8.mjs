@@ -122,20 +122,23 @@ function fromJsRef(v, type) {
 
 // ---- outcomes --------------------------------------------------------------------------
 
-// V8's trap messages, as lockstep's trap codes.
+// V8's trap messages, as lockstep's trap codes: a message V8 uses for more
+// than one trap maps to every code it may stand for.
 const TRAPS = [
   ['unreachable', 'Unreachable'],
   ['divide by zero', 'IntegerDivideByZero'],
   ['remainder by zero', 'IntegerDivideByZero'],
   ['divide result unrepresentable', 'IntegerOverflow'],
-  ['float unrepresentable in integer range', 'InvalidConversionToInteger'],
+  // Both float-to-integer traps: a NaN and an out-of-range value.
+  ['float unrepresentable in integer range', ['InvalidConversionToInteger', 'IntegerOverflow']],
   ['memory access out of bounds', 'MemoryOutOfBounds'],
   ['data segment', 'MemoryOutOfBounds'],
   ['table index is out of bounds', 'TableOutOfBounds'],
   ['element segment', 'TableOutOfBounds'],
   ['table access out of bounds', 'TableOutOfBounds'],
-  ['null function or function signature mismatch', 'IndirectCallToNull'],
-  ['function signature mismatch', 'IndirectCallTypeMismatch'],
+  // Both kinds of bad indirect call, a null entry and a wrong type: V8 11 says
+  // "null function or function signature mismatch", V8 14 "function signature mismatch".
+  ['function signature mismatch', ['IndirectCallToNull', 'IndirectCallTypeMismatch']],
   ['dereferencing a null pointer', 'NullReference'],
   ['illegal cast', 'CastFailure'],
   ['array element access out of bounds', 'ArrayOutOfBounds'],
@@ -157,10 +160,9 @@ function failure(error, session) {
   if (error instanceof RangeError && /call stack/.test(message)) return { exhausted: 'Stack' };
   if (error instanceof RangeError && /memory|allocat/i.test(message)) return { exhausted: 'Memory' };
   if (error instanceof WebAssembly.RuntimeError) {
-    // "null function or function signature mismatch" covers both kinds of bad
-    // indirect call: a null entry and a wrong type cannot be told apart here.
     const known = TRAPS.find(([text]) => message.includes(text));
-    return { trap: { code: known ? known[1] : 'Other', message } };
+    const codes = known ? known[1] : 'Other';
+    return { trap: Array.isArray(codes) ? { codes, message } : { code: codes, message } };
   }
   if (error instanceof HostTrap) return { trap: { code: 'Host', message } };
   return { error: `${error && error.name}: ${message}` };

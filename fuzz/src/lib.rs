@@ -24,9 +24,9 @@ pub fn rng(data: &[u8]) -> Rng {
 
 /// The built-in engines whose proposals pass `keep`, in report order.
 pub fn engines(keep: impl Fn(WasmFeatures) -> bool) -> Vec<Arc<dyn Engine>> {
-    oracles::ENGINE_IDS
-        .iter()
-        .filter_map(|id| oracles::engine(id))
+    oracles::tiers::default_ids()
+        .into_iter()
+        .filter_map(oracles::engine)
         .filter(|engine| keep(engine.features()))
         .collect()
 }

@@ -56,6 +56,7 @@ fn resource_name(resource: Resource) -> &'static str {
         Resource::Fuel => "fuel",
         Resource::Memory => "memory",
         Resource::Time => "time",
+        Resource::Output => "output",
     }
 }
 

@@ -147,13 +147,20 @@ fn divergence(classes: &[Vec<&Observation>], kind: Kind) -> Divergence {
 }
 
 /// The class of an outcome without its values, for signatures.
-fn shape(outcome: &Outcome) -> String {
+pub fn shape(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Values(values) => {
             let types: Vec<&str> = values.iter().map(value_type).collect();
             format!("values({})", types.join(","))
         }
-        Outcome::Trap { code, .. } => format!("trap({code:?})"),
+        Outcome::Trap { .. } => {
+            let codes: Vec<String> = outcome
+                .trap_codes()
+                .iter()
+                .map(|c| format!("{c:?}"))
+                .collect();
+            format!("trap({})", codes.join("|"))
+        }
         Outcome::Exception(e) => format!("exception({})", e.tag),
         Outcome::Exhausted(r) => format!("exhausted({r:?})"),
         Outcome::Invalid(_) | Outcome::Malformed(_) => "rejected".into(),
@@ -197,7 +204,11 @@ pub fn equivalent(a: &Outcome, b: &Outcome) -> bool {
     match (a, b) {
         (O::Values(x), O::Values(y)) => values_equal(x, y),
         // Engines word trap messages differently; the normalized code is what counts.
-        (O::Trap { code: x, .. }, O::Trap { code: y, .. }) => x == y,
+        // An engine that cannot tell some codes apart agrees with any of them.
+        (O::Trap { .. }, O::Trap { .. }) => {
+            let theirs = b.trap_codes();
+            a.trap_codes().iter().any(|code| theirs.contains(code))
+        }
         // Uncaught exceptions are compared (peers discard them): same tag, same payload.
         (O::Exception(x), O::Exception(y)) => {
             x.tag == y.tag && values_equal(&x.payload, &y.payload)
@@ -315,6 +326,35 @@ mod tests {
             panic!()
         };
         assert_eq!(d.kind, Kind::TrapVsValue);
+    }
+
+    #[test]
+    fn a_trap_an_engine_cannot_tell_apart_agrees_with_any_of_its_codes() {
+        let either = Outcome::Trap {
+            code: TrapCode::IndirectCallToNull,
+            message: "null function or function signature mismatch".into(),
+            alternatives: vec![TrapCode::IndirectCallTypeMismatch],
+        };
+        let trap = |code| Outcome::trap(code, "precise");
+        for code in [
+            TrapCode::IndirectCallToNull,
+            TrapCode::IndirectCallTypeMismatch,
+        ] {
+            let runs = [seen("v8", either.clone()), seen("w", trap(code))];
+            assert_eq!(compare(&runs, false), Verdict::Agree, "{code:?}");
+        }
+        let runs = [
+            seen("w", trap(TrapCode::Unreachable)),
+            seen("x", trap(TrapCode::Unreachable)),
+            seen("v8", either),
+        ];
+        let Verdict::Diverge(d) = compare(&runs, false) else {
+            panic!()
+        };
+        assert_eq!(
+            d.signature,
+            "trap:v8:trap(Unreachable)/trap(IndirectCallToNull|IndirectCallTypeMismatch)"
+        );
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! The engine trait every oracle implements, and the resource limits they all share.
 
+use crate::hook::ImportHook;
 use crate::outcome::{Outcome, State, Value};
+use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration;
 use wasmparser::WasmFeatures;
 
@@ -57,6 +60,18 @@ impl Limits {
     }
 }
 
+/// What stops a call that runs past [`Limits::call_time`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Watchdog {
+    /// The engine itself: wasmtime's epoch interruption, wasmi's fuel.
+    #[default]
+    InEngine,
+    /// The parent process, which kills a worker whose call hangs: engines skip
+    /// in-engine checks that cost run time (epoch interruption costs up to a
+    /// quarter), and keep those that are free (fuel).
+    Outside,
+}
+
 /// One engine tier: it declares what it supports and opens sessions.
 ///
 /// An engine knows nothing about suites or fuzzing: it compiles, instantiates
@@ -70,6 +85,16 @@ pub trait Engine: Send + Sync {
     fn features(&self) -> WasmFeatures;
     /// A fresh store with the `spectest` host module already registered.
     fn session(&self, limits: &Limits) -> Box<dyn Session>;
+    /// A session whose instances' function imports all hand their calls to
+    /// `hook` (see [`crate::hook`]): how a layer wraps this engine. `None`
+    /// when the engine cannot wrap imports (external engines, layers).
+    fn session_with_import_hook(
+        &self,
+        _limits: &Limits,
+        _hook: Arc<dyn ImportHook>,
+    ) -> Option<Box<dyn Session>> {
+        None
+    }
 }
 
 /// A store on one engine: modules, instances, and the names they are registered under.
@@ -87,4 +112,36 @@ pub trait Session {
     fn global(&mut self, instance: InstanceId, export: &str) -> Outcome;
     /// What a call can leave behind: exported globals, memories and tables.
     fn state(&mut self, instance: InstanceId) -> State;
+    /// The part of an instance another session of the same engine, on another
+    /// thread, can import (a `.wast` `thread`'s shared module). An engine
+    /// without threads says so, and the thread's directives are skipped.
+    fn share(&mut self, instance: InstanceId) -> Result<SharedInstance, Outcome> {
+        let _ = instance;
+        Err(Outcome::Unsupported(NO_SHARING.into()))
+    }
+    /// Makes the importable exports of an instance [`Session::share`]d by
+    /// another session importable here under `name`.
+    fn register_shared(&mut self, name: &str, shared: &SharedInstance) -> Result<(), Outcome> {
+        let _ = (name, shared);
+        Err(Outcome::Unsupported(NO_SHARING.into()))
+    }
+}
+
+/// Why a session that keeps the default [`Session::share`] skips a thread.
+const NO_SHARING: &str = "this engine does not share instances between threads";
+
+/// An instance's shareable state (for wasmtime, its shared memories), opaque
+/// to everything but the engine that made it; it crosses threads.
+#[derive(Clone)]
+pub struct SharedInstance(Arc<dyn Any + Send + Sync>);
+
+impl SharedInstance {
+    pub fn new(state: impl Any + Send + Sync) -> SharedInstance {
+        SharedInstance(Arc::new(state))
+    }
+
+    /// The state, if this engine's kind of session made it.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
 }

@@ -1,7 +1,7 @@
 //! Deliberately broken engines (`mutant:*`): each plants one known bug in wasmtime-cranelift, so that
 //! lockstep's own tests, and users checking their setup, can see a planted bug get found.
 
-use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
+use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance};
 use crate::outcome::{Outcome, State, Value};
 use std::sync::Arc;
 use wasmparser::{Operator, Parser, Payload, WasmFeatures};
@@ -12,6 +12,7 @@ pub const MUTANT_IDS: &[&str] = &[
     "mutant:return-call-as-call",
     "mutant:exception-payload",
     "mutant:abort-on-popcnt",
+    "mutant:clz-as-ctz",
 ];
 
 /// What a mutant gets wrong.
@@ -25,6 +26,9 @@ enum Mutation {
     ExceptionPayload,
     /// Compiling a module that contains `i32.popcnt` aborts the whole process, like a JIT crash.
     AbortOnPopcnt,
+    /// `i32.clz` computed as `i32.ctz`: wrong for most operands, and the wrong count flows on into
+    /// values, addresses, branches and traps, so that one bug shows up under many signatures.
+    ClzAsCtz,
 }
 
 pub(crate) fn create(id: &str, base: Arc<dyn Engine>) -> Option<Arc<dyn Engine>> {
@@ -33,6 +37,7 @@ pub(crate) fn create(id: &str, base: Arc<dyn Engine>) -> Option<Arc<dyn Engine>>
         "mutant:return-call-as-call" => Mutation::ReturnCallAsCall,
         "mutant:exception-payload" => Mutation::ExceptionPayload,
         "mutant:abort-on-popcnt" => Mutation::AbortOnPopcnt,
+        "mutant:clz-as-ctz" => Mutation::ClzAsCtz,
         _ => return None,
     };
     let id = MUTANT_IDS.iter().find(|known| **known == id)?;
@@ -80,6 +85,7 @@ impl Session for MutantSession {
             Mutation::ReturnCallAsCall => {
                 patch_opcodes(wasm, |op| matches!(op, Operator::ReturnCall { .. }), 0x10)
             }
+            Mutation::ClzAsCtz => patch_opcodes(wasm, |op| matches!(op, Operator::I32Clz), 0x68),
             Mutation::ExceptionPayload => wasm.to_vec(),
             Mutation::AbortOnPopcnt => {
                 if contains_operator(wasm, |op| matches!(op, Operator::I32Popcnt)) {
@@ -93,6 +99,14 @@ impl Session for MutantSession {
 
     fn instantiate(&mut self, module: ModuleId) -> Result<InstanceId, Outcome> {
         self.inner.instantiate(module)
+    }
+
+    fn share(&mut self, instance: InstanceId) -> Result<SharedInstance, Outcome> {
+        self.inner.share(instance)
+    }
+
+    fn register_shared(&mut self, name: &str, shared: &SharedInstance) -> Result<(), Outcome> {
+        self.inner.register_shared(name, shared)
     }
 
     fn register(&mut self, name: &str, instance: InstanceId) {
@@ -166,7 +180,7 @@ mod tests {
     use crate::testing::wat;
 
     fn run(engine: &str, text: &str, export: &str, args: &[Value]) -> Outcome {
-        let engine = crate::engine(engine).unwrap();
+        let engine = crate::tiers::engine(engine).unwrap();
         let mut session = engine.session(&Limits::default());
         let module = session.compile(&wat(text)).unwrap();
         let instance = session.instantiate(module).unwrap();
@@ -204,6 +218,21 @@ mod tests {
         assert_eq!(
             run("mutant:return-call-as-call", module, "f", &deep),
             Outcome::Exhausted(crate::Resource::Stack)
+        );
+    }
+
+    #[test]
+    fn clz_counts_trailing_zeros() {
+        let module = r#"(module (func (export "clz") (param i32) (result i32)
+            (i32.clz (local.get 0))))"#;
+        let one = [Value::I32(1)];
+        assert_eq!(
+            run("wasmtime-cranelift", module, "clz", &one),
+            Outcome::Values(vec![Value::I32(31)])
+        );
+        assert_eq!(
+            run("mutant:clz-as-ctz", module, "clz", &one),
+            Outcome::Values(vec![Value::I32(0)])
         );
     }
 }

@@ -42,7 +42,7 @@ pub enum Ref {
 }
 
 /// Trap reasons, normalized across engines. The engine's raw message travels beside it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum TrapCode {
     Unreachable,
     IntegerDivideByZero,
@@ -126,6 +126,8 @@ pub enum Resource {
     Fuel,
     Memory,
     Time,
+    /// A program's output reached a limit every tier shares (`oracles::wasi::limits`).
+    Output,
 }
 
 /// An uncaught Wasm exception that left an export.
@@ -144,6 +146,10 @@ pub enum Outcome {
     Trap {
         code: TrapCode,
         message: String,
+        /// Codes the engine cannot tell `code` apart from (V8 words a null and a
+        /// mismatched indirect call alike): the trap agrees with any of them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        alternatives: Vec<TrapCode>,
     },
     Exception(Exception),
     Exhausted(Resource),
@@ -179,10 +185,44 @@ impl State {
     }
 }
 
-/// A digest of bytes, the same on every engine and platform (FNV-1a, 64-bit).
+/// A digest of bytes, the same on every engine and platform: FNV-1a, 64-bit, which external engines
+/// compute too (`docs/external-engines.md`), so memories digest alike on every engine.
+///
+/// Rationale: a module can grow its memory to 4 GiB and touch a few pages of it, and the state after
+/// every call digests every exported memory. A zero byte leaves FNV-1a's XOR step unchanged and only
+/// multiplies by the prime, so each all-zero run of [`ZERO_RUN`] bytes costs one multiplication by
+/// the prime's power: the same digest, at a cost that follows the bytes a module wrote.
 pub fn digest(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    let mut chunks = bytes.chunks_exact(ZERO_RUN);
+    let hash = chunks.by_ref().fold(FNV_OFFSET, |hash, chunk| {
+        // Slice equality is `memcmp`, optimized even where lockstep's own code is not.
+        match chunk == ZEROS {
+            true => hash.wrapping_mul(ZERO_RUN_FACTOR),
+            false => fnv1a(hash, chunk),
+        }
+    });
+    fnv1a(hash, chunks.remainder())
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+/// Bytes [`digest`] checks for zero at a time: one host page.
+const ZERO_RUN: usize = 4096;
+static ZEROS: &[u8] = &[0; ZERO_RUN];
+/// What [`ZERO_RUN`] zero bytes do to an FNV-1a hash: multiply it by the prime that many times.
+const ZERO_RUN_FACTOR: u64 = {
+    let mut factor = 1u64;
+    let mut n = 0;
+    while n < ZERO_RUN {
+        factor = factor.wrapping_mul(FNV_PRIME);
+        n += 1;
+    }
+    factor
+};
+
+fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(FNV_PRIME)
     })
 }
 
@@ -191,7 +231,24 @@ impl Outcome {
         Outcome::Trap {
             code,
             message: message.into(),
+            alternatives: Vec::new(),
         }
+    }
+
+    /// The codes a trap may stand for, sorted: its code and the ones the engine
+    /// cannot tell from it. Empty for every other outcome.
+    pub fn trap_codes(&self) -> Vec<TrapCode> {
+        let Outcome::Trap {
+            code, alternatives, ..
+        } = self
+        else {
+            return Vec::new();
+        };
+        let mut codes = alternatives.clone();
+        codes.push(*code);
+        codes.sort();
+        codes.dedup();
+        codes
     }
 
     /// True for the outcomes that say a module was rejected before it ran.
@@ -220,7 +277,11 @@ impl fmt::Display for Outcome {
                 let shown: Vec<String> = values.iter().map(Value::to_string).collect();
                 write!(f, "[{}]", shown.join(", "))
             }
-            Outcome::Trap { code, message } => write!(f, "trap {code:?} ({message})"),
+            Outcome::Trap { message, .. } => {
+                let codes: Vec<String> =
+                    self.trap_codes().iter().map(|c| format!("{c:?}")).collect();
+                write!(f, "trap {} ({message})", codes.join(" or "))
+            }
             Outcome::Exception(e) => {
                 let shown: Vec<String> = e.payload.iter().map(Value::to_string).collect();
                 write!(f, "exception {} [{}]", e.tag, shown.join(", "))
@@ -258,5 +319,14 @@ mod tests {
             TrapCode::from_spec_message("something new"),
             TrapCode::Other
         );
+    }
+
+    #[test]
+    fn the_digest_skips_zero_runs_yet_equals_plain_fnv1a() {
+        let mut bytes = vec![0u8; 5 * ZERO_RUN + 7];
+        bytes[ZERO_RUN + 3] = 0xa5;
+        bytes[5 * ZERO_RUN + 2] = 1;
+        assert_eq!(digest(&bytes), fnv1a(FNV_OFFSET, &bytes));
+        assert_eq!(digest(b"lockstep"), 0x314d_3b50_8dc2_4d60);
     }
 }

@@ -1,7 +1,7 @@
 //! The `wasmi` oracle: wasmi's interpreter behind lockstep's engine traits, metered by fuel.
 
-use crate::asyncify::unwind::Control;
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
+use crate::hook::ImportHook;
 use crate::host;
 use crate::outcome::{Heap, Outcome, Ref, Resource, State, TrapCode, Value, digest};
 use crate::spectest::{self, ParamType};
@@ -12,6 +12,7 @@ use wasmi::errors::{ErrorKind, InstantiationError, MemoryError, TableError};
 use wasmi::{AsContext, Extern, ExternRef, Func, Nullable, StoreLimits, Val, ValType};
 use wasmparser::WasmFeatures;
 
+mod hooked;
 pub mod wasi;
 
 /// The wasmi release lockstep is built against (pinned in the workspace manifest).
@@ -90,20 +91,19 @@ impl Engine for Wasmi {
     fn session(&self, limits: &Limits) -> Box<dyn Session> {
         Box::new(self.new_session(limits))
     }
+
+    fn session_with_import_hook(
+        &self,
+        limits: &Limits,
+        hook: Arc<dyn ImportHook>,
+    ) -> Option<Box<dyn Session>> {
+        let mut session = self.new_session(limits);
+        session.import_hook = Some(hook);
+        Some(Box::new(session))
+    }
 }
 
 impl Wasmi {
-    /// A session whose instances' function imports unwind under `control` (see [`crate::asyncify`]).
-    pub(crate) fn unwinding_session(
-        &self,
-        limits: &Limits,
-        control: Arc<Control>,
-    ) -> Box<dyn Session> {
-        let mut session = self.new_session(limits);
-        session.unwinds = Some(control);
-        Box::new(session)
-    }
-
     fn new_session(&self, limits: &Limits) -> WasmiSession {
         // A wasmi engine keeps the code of every module it compiled until it is
         // dropped: one engine per session frees it with the session.
@@ -119,7 +119,7 @@ impl Wasmi {
             instances: Vec::new(),
             importables: HashMap::from([("spectest".to_string(), spectest)]),
             host_functions: limits.host_functions,
-            unwinds: None,
+            import_hook: None,
         }
     }
 }
@@ -250,8 +250,8 @@ struct WasmiSession {
     importables: Importables,
     /// Whether unresolved function imports get deterministic host functions.
     host_functions: bool,
-    /// Set on Asyncify tiers: function imports are wrapped to unwind.
-    unwinds: Option<Arc<Control>>,
+    /// Set by a layer: every function import hands its calls to this hook.
+    import_hook: Option<Arc<dyn ImportHook>>,
 }
 
 impl WasmiSession {
@@ -339,28 +339,22 @@ impl Session for WasmiSession {
         let module = self.modules.get(id.0).cloned();
         let module = module.ok_or_else(|| harness_failure(format!("unknown module {id:?}")))?;
         let mut imports = self.resolve_imports(&module)?;
-        let unwinding = self
-            .unwinds
+        let hooking = self
+            .import_hook
             .clone()
-            .map(|control| (control.reserve_tag(), control));
-        if let Some((tag, control)) = &unwinding {
+            .map(|hook| (hook.instance_starting(), hook));
+        if let Some((tag, hook)) = &hooking {
             for import in &mut imports {
                 if let Extern::Func(real) = *import {
-                    let wrapped = crate::asyncify::wrap_wasmi_import(
-                        &mut self.store,
-                        real,
-                        control.clone(),
-                        *tag,
-                    );
-                    *import = Extern::Func(wrapped);
+                    *import = Extern::Func(hooked::wrap(&mut self.store, real, hook.clone(), *tag));
                 }
             }
         }
         self.refuel()?;
         let instance = wasmi::Instance::new(&mut self.store, &module, &imports)
             .map_err(|error| instantiation_failure(&error))?;
-        if let Some((tag, control)) = unwinding {
-            control.bind(tag);
+        if let Some((tag, hook)) = hooking {
+            hook.instance_created(tag);
         }
         self.instances.push(instance);
         Ok(InstanceId(self.instances.len() - 1))

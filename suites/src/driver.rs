@@ -3,9 +3,12 @@
 use crate::patterns::Expected;
 use crate::script::{Action, Command, CommandKind, ModuleBytes, Script};
 use oracles::features::{self, Requirement};
-use oracles::{Engine, InstanceId, Limits, ModuleId, Outcome, Resource, Session, TrapCode};
+use oracles::{
+    Engine, InstanceId, Limits, ModuleId, Outcome, Resource, Session, SharedInstance, TrapCode,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use std::thread::{Scope, ScopedJoinHandle};
 use std::time::Instant;
 use wasmparser::WasmFeatures;
 
@@ -66,6 +69,22 @@ impl ScriptRun {
         self.skipped.values().map(|s| s.count).sum()
     }
 
+    /// Adds what a `thread` block did, each directive at its own line.
+    fn absorb(&mut self, thread: ScriptRun) {
+        self.passed += thread.passed;
+        self.failures.extend(thread.failures);
+        for (reason, skips) in thread.skipped {
+            let group = self.skipped.entry(reason).or_insert(Skips {
+                count: 0,
+                first_line: skips.first_line,
+            });
+            group.count += skips.count;
+            group.first_line = group.first_line.min(skips.first_line);
+        }
+        self.aborted = self.aborted.take().or(thread.aborted);
+        self.directives.extend(thread.directives);
+    }
+
     fn record(&mut self, command: &Command, status: Status) {
         match status {
             Status::Pass => self.passed += 1,
@@ -86,7 +105,8 @@ impl ScriptRun {
 }
 
 /// Runs `script` on `engine` in a fresh session, stopping at `deadline`;
-/// `record` keeps every action's outcome for comparing engines.
+/// `record` keeps every action's outcome for comparing engines. Its `thread`
+/// blocks run on OS threads of their own, each in a fresh session.
 pub fn run(
     script: &Script,
     engine: &dyn Engine,
@@ -94,28 +114,41 @@ pub fn run(
     deadline: Instant,
     record: bool,
 ) -> ScriptRun {
-    let mut driver = Driver {
-        record,
-        session: engine.session(limits),
-        features: engine.features(),
-        modules: HashMap::new(),
-        last_module: None,
-        instances: HashMap::new(),
-        current: None,
-        registered: HashMap::new(),
-        deadline,
-        run: ScriptRun::default(),
-        last_outcome: None,
-    };
-    driver.commands(&script.commands);
-    driver.run
+    std::thread::scope(|scope| {
+        let mut driver = Driver::new(Context {
+            engine,
+            limits,
+            deadline,
+            record,
+            scope,
+        });
+        driver.commands(&script.commands);
+        driver.finish()
+    })
 }
 
 /// An instance or module the script can name, or why it is not there.
 type Slot<T> = Result<T, String>;
 
-struct Driver {
+/// What the script's main thread and its `thread` blocks share.
+#[derive(Clone, Copy)]
+struct Context<'scope, 'env> {
+    engine: &'env dyn Engine,
+    limits: &'env Limits,
+    deadline: Instant,
     record: bool,
+    /// Where `thread` blocks run; every one is joined before the script's run ends.
+    scope: &'scope Scope<'scope, 'env>,
+}
+
+/// A `thread` block: running, or skipped for a reason its `wait` repeats.
+enum Thread<'scope> {
+    Running(ScopedJoinHandle<'scope, ScriptRun>),
+    Skipped(String),
+}
+
+struct Driver<'scope, 'env> {
+    context: Context<'scope, 'env>,
     session: Box<dyn Session>,
     features: WasmFeatures,
     modules: HashMap<String, Slot<ModuleId>>,
@@ -124,35 +157,71 @@ struct Driver {
     current: Option<Slot<InstanceId>>,
     /// Registered names that stand for an instance this engine could not create.
     registered: HashMap<String, String>,
-    deadline: Instant,
+    /// In a `thread` block: its shared module, by name, as the spawning session shared it.
+    shared: HashMap<String, SharedInstance>,
+    threads: HashMap<String, Thread<'scope>>,
     run: ScriptRun,
     /// The outcome of the action the current command performed.
     last_outcome: Option<Outcome>,
 }
 
-impl Driver {
-    fn commands(&mut self, commands: &[Command]) {
+impl<'scope, 'env> Driver<'scope, 'env> {
+    fn new(context: Context<'scope, 'env>) -> Self {
+        Driver {
+            context,
+            session: context.engine.session(context.limits),
+            features: context.engine.features(),
+            modules: HashMap::new(),
+            last_module: None,
+            instances: HashMap::new(),
+            current: None,
+            registered: HashMap::new(),
+            shared: HashMap::new(),
+            threads: HashMap::new(),
+            run: ScriptRun::default(),
+            last_outcome: None,
+        }
+    }
+
+    fn commands(&mut self, commands: &'env [Command]) {
         for command in commands {
-            if Instant::now() > self.deadline {
+            if Instant::now() > self.context.deadline {
                 self.run.aborted = Some(format!("time limit reached before line {}", command.line));
                 return;
             }
             let status = self.command(command);
-            let outcome = self.last_outcome.take();
-            if self.record {
-                self.run.directives.push(DirectiveRun {
-                    line: command.line,
-                    column: command.column,
-                    keyword: command.kind.keyword().to_string(),
-                    status: status.clone(),
-                    outcome,
-                });
-            }
-            self.run.record(command, status);
+            self.note(command, status);
         }
     }
 
-    fn command(&mut self, command: &Command) -> Status {
+    /// Counts a directive's status and, when recording, keeps it with its outcome.
+    fn note(&mut self, command: &Command, status: Status) {
+        let outcome = self.last_outcome.take();
+        if self.context.record {
+            self.run.directives.push(DirectiveRun {
+                line: command.line,
+                column: command.column,
+                keyword: command.kind.keyword().to_string(),
+                status: status.clone(),
+                outcome,
+            });
+        }
+        self.run.record(command, status);
+    }
+
+    /// The run, once every thread the script did not wait for has been joined.
+    fn finish(mut self) -> ScriptRun {
+        let mut names: Vec<String> = self.threads.keys().cloned().collect();
+        names.sort();
+        for name in names {
+            if let Status::Fail(why) = self.wait(&name) {
+                self.run.aborted.get_or_insert(why);
+            }
+        }
+        self.run
+    }
+
+    fn command(&mut self, command: &'env Command) -> Status {
         match &command.kind {
             CommandKind::Module {
                 name,
@@ -190,14 +259,94 @@ impl Driver {
                 malformed,
             } => self.rejected(bytes, message, *malformed),
             CommandKind::AssertUnlinkable { bytes, message } => self.unlinkable(bytes, message),
-            CommandKind::Thread { commands } => {
-                // Thread bodies run to completion where they are declared, on the
-                // same session: a valid interleaving for scripts that do not block.
-                self.commands(commands);
-                Status::Pass
-            }
-            CommandKind::Wait => Status::Pass,
+            CommandKind::Thread {
+                name,
+                shared_module,
+                commands,
+            } => self.thread(name, shared_module, commands),
+            CommandKind::Wait { thread } => self.wait(thread),
             CommandKind::NotRun(why) => Status::Skip(why.clone()),
+        }
+    }
+
+    /// Starts a `thread` block on its own OS thread, in a fresh session of the
+    /// same engine that sees the shared module's shareable state. Threads of a
+    /// script may wait for each other, so running them one after the other
+    /// could block forever.
+    fn thread(
+        &mut self,
+        name: &str,
+        shared_module: &Option<String>,
+        commands: &'env [Command],
+    ) -> Status {
+        let shared = match shared_module {
+            Some(module) => match self.share(module) {
+                Ok(shared) => Some((module.clone(), shared)),
+                Err(status) => {
+                    let why = match &status {
+                        Status::Skip(why) => why.clone(),
+                        _ => format!("thread ${name} did not start"),
+                    };
+                    self.skip_all(commands, &why);
+                    self.threads.insert(name.to_string(), Thread::Skipped(why));
+                    return status;
+                }
+            },
+            None => None,
+        };
+        let context = self.context;
+        let handle = context.scope.spawn(move || {
+            let mut thread = Driver::new(context);
+            if let Some((module, shared)) = shared {
+                thread.adopt(module, shared);
+            }
+            thread.commands(commands);
+            thread.finish()
+        });
+        self.threads
+            .insert(name.to_string(), Thread::Running(handle));
+        Status::Pass
+    }
+
+    /// The shareable state of the instance named `module`, or why there is none.
+    fn share(&mut self, module: &str) -> Result<SharedInstance, Status> {
+        let id = self.lookup(&Some(module.to_string()))?;
+        self.session.share(id).map_err(|outcome| match outcome {
+            Outcome::Unsupported(why) => Status::Skip(why),
+            outcome => Status::Fail(format!("sharing ${module}: {outcome}")),
+        })
+    }
+
+    /// Makes a shared module registrable in this thread's session; its
+    /// functions stay in the session that instantiated it.
+    fn adopt(&mut self, module: String, shared: SharedInstance) {
+        let why = format!("only the shared memories of ${module} reach another thread");
+        self.instances.insert(module.clone(), Err(why));
+        self.shared.insert(module, shared);
+    }
+
+    /// Skips a thread's directives (and those of threads inside it) for `why`.
+    fn skip_all(&mut self, commands: &[Command], why: &str) {
+        for command in commands {
+            if let CommandKind::Thread { commands, .. } = &command.kind {
+                self.skip_all(commands, why);
+            }
+            self.note(command, Status::Skip(why.to_string()));
+        }
+    }
+
+    /// Joins a thread and adds what its directives did, each at its own line.
+    fn wait(&mut self, name: &str) -> Status {
+        match self.threads.remove(name) {
+            None => Status::Fail(format!("no thread ${name} was started")),
+            Some(Thread::Skipped(why)) => Status::Skip(why),
+            Some(Thread::Running(handle)) => match handle.join() {
+                Ok(thread) => {
+                    self.run.absorb(thread);
+                    Status::Pass
+                }
+                Err(_) => Status::Fail(format!("the driver of thread ${name} panicked")),
+            },
         }
     }
 
@@ -283,6 +432,16 @@ impl Driver {
     }
 
     fn register(&mut self, name: &str, instance: &Option<String>) -> Status {
+        if let Some(shared) = instance.as_ref().and_then(|i| self.shared.get(i)) {
+            return match self.session.register_shared(name, shared) {
+                Ok(()) => Status::Pass,
+                Err(Outcome::Unsupported(why)) => {
+                    self.registered.insert(name.to_string(), why.clone());
+                    Status::Skip(why)
+                }
+                Err(outcome) => Status::Fail(format!("registering a shared instance: {outcome}")),
+            };
+        }
         match self.lookup(instance) {
             Ok(id) => {
                 self.session.register(name, id);
@@ -474,7 +633,11 @@ fn trapped(outcome: &Outcome, message: &str) -> Result<(), String> {
         // "call stack exhausted" or "stack overflow" is met by that, never by wording.
         Outcome::Exhausted(Resource::Stack) if names_stack_exhaustion(message) => Ok(()),
         // A message lockstep cannot name is satisfied by any trap.
-        Outcome::Trap { code, .. } if expected == TrapCode::Other || *code == expected => Ok(()),
+        Outcome::Trap { .. }
+            if expected == TrapCode::Other || outcome.trap_codes().contains(&expected) =>
+        {
+            Ok(())
+        }
         _ => Err(format!(
             "expected trap {expected:?} ({message}), got {outcome}"
         )),

@@ -19,7 +19,6 @@ pub struct Expectation {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reason {
     JsApiNan,
-    IndistinctIndirectCallTrap,
     PreWasm2SegmentWrites,
     PreWasm2UnlinkableSegment,
     JsApiOpaqueGcRef,
@@ -32,13 +31,6 @@ const REASONS: &[(Reason, &str, &str)] = &[
         "js-api-nan",
         "JavaScript numbers keep no NaN payload: a NaN crossing the JS API, as argument or result, \
          becomes the canonical NaN, so an exact NaN bit pattern cannot be checked through V8's JS API.",
-    ),
-    (
-        Reason::IndistinctIndirectCallTrap,
-        "indistinct-indirect-call-trap",
-        "V8 reports a null table entry and a signature mismatch with one message (\"function \
-         signature mismatch\" in V8 14, \"null function or function signature mismatch\" in V8 11), \
-         which lockstep reads as one of the two; the JS API offers no other way to tell them apart.",
     ),
     (
         Reason::PreWasm2SegmentWrites,

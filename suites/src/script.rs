@@ -90,11 +90,17 @@ pub enum CommandKind {
         bytes: ModuleBytes,
         message: String,
     },
-    /// `thread $t ... `: its commands run where the thread is declared.
+    /// `thread $t (shared (module $m)) ...`: its commands run on their own
+    /// OS thread, in a fresh session that sees the shared instance `$m`.
     Thread {
+        name: String,
+        shared_module: Option<String>,
         commands: Vec<Command>,
     },
-    Wait,
+    /// `wait $t`: joins the thread.
+    Wait {
+        thread: String,
+    },
     /// A directive lockstep does not run, and why.
     NotRun(String),
 }
@@ -120,7 +126,7 @@ impl CommandKind {
             CommandKind::AssertRejected { .. } => "assert_invalid",
             CommandKind::AssertUnlinkable { .. } => "assert_unlinkable",
             CommandKind::Thread { .. } => "thread",
-            CommandKind::Wait => "wait",
+            CommandKind::Wait { .. } => "wait",
             CommandKind::NotRun(_) => "directive",
         }
     }
@@ -248,13 +254,17 @@ fn command_kind(lines: &LineIndex, directive: WastDirective<'_>) -> CommandKind 
             message: message.to_string(),
         },
         WastDirective::Thread(thread) => K::Thread {
+            name: thread.name.name().to_string(),
+            shared_module: thread.shared_module.map(|id| id.name().to_string()),
             commands: thread
                 .directives
                 .into_iter()
                 .map(|d| command(lines, d))
                 .collect(),
         },
-        WastDirective::Wait { .. } => K::Wait,
+        WastDirective::Wait { thread, .. } => K::Wait {
+            thread: thread.name().to_string(),
+        },
         WastDirective::AssertInvalidCustom { .. } | WastDirective::AssertMalformedCustom { .. } => {
             K::NotRun("custom-section assertions concern tools, not engines".into())
         }

@@ -26,7 +26,7 @@ fn main() {
         })
         .collect();
     let mut trials = Vec::new();
-    for &engine in oracles::ENGINE_IDS {
+    for engine in oracles::tiers::default_ids() {
         let expectations = Arc::new(Expectations::load(engine).expect("expectations parse"));
         for shared in &files {
             let (shared, expectations) = (shared.clone(), expectations.clone());
@@ -40,7 +40,8 @@ fn main() {
 }
 
 fn run(engine: &str, shared: &Shared, expectations: &Expectations) -> Result<(), Failed> {
-    if let Some(why) = oracles::unavailable(engine) {
+    let tier = oracles::tiers::Tier::named(engine).expect("a default tier");
+    if let Some(why) = tier.unavailable() {
         return Err(format!("{engine} is unavailable: {why}").into());
     }
     let script = shared

@@ -5,6 +5,7 @@ mod programs;
 
 use crate::Conclusion;
 use anyhow::{Context, bail};
+use oracles::EngineChoice;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use suites::catalog::{self, SuiteFile};
@@ -130,9 +131,10 @@ fn time_both(files: &[SuiteFile]) -> anyhow::Result<Vec<FileTiming>> {
         use_shared_memory: true,
         suppress_prints: true,
     };
-    let engine = crate::select_engines(&["wasmtime-cranelift".to_string()])?.remove(0);
+    let cranelift = EngineChoice::parse("wasmtime-cranelift")?;
+    let engine = crate::select_engines(&[cranelift])?.remove(0);
     let options = Options::default();
-    let mut worker = crate::worker::Worker::for_scripts();
+    let mut worker = crate::worker::Worker::for_scripts(Vec::new());
     let mut timings = Vec::with_capacity(files.len());
     for file in files {
         let started = Instant::now();
@@ -159,7 +161,8 @@ fn time_full_matrix() -> anyhow::Result<Duration> {
     let files = catalog::load(&catalog::builtin_suites()).map_err(anyhow::Error::msg)?;
     let started = Instant::now();
     // As `cargo xtask conformance` runs it by default: engines in worker processes.
-    let workers = || Box::new(crate::worker::Worker::for_scripts()) as Box<dyn runner::Executor>;
+    let workers =
+        || Box::new(crate::worker::Worker::for_scripts(Vec::new())) as Box<dyn runner::Executor>;
     let parallelism = runner::Parallelism {
         jobs: jobs(),
         executor: &workers,
@@ -189,7 +192,7 @@ fn jobs() -> usize {
 fn fuzz(seconds: u64) -> anyhow::Result<Conclusion> {
     use crate::fuzz::{Args, Campaign};
     use std::sync::atomic::Ordering;
-    let out = std::env::temp_dir().join(format!("lockstep-bench-fuzz-{}", std::process::id()));
+    let out = oracles::tempfiles::folder("bench-fuzz-")?;
     let args = Args {
         engines: Vec::new(),
         time: Some(seconds),
@@ -197,16 +200,15 @@ fn fuzz(seconds: u64) -> anyhow::Result<Conclusion> {
         from: 0,
         in_process: false,
         resume: None,
-        reduce_time: 10,
+        reduce_time: None,
         seed: 0,
         jobs: None,
-        out: Some(out.clone()),
+        out: Some(out.path().to_path_buf()),
     };
     let campaign = Campaign::new(&args)?;
     let started = Instant::now();
     campaign.run(None);
     let elapsed = started.elapsed().as_secs_f64();
-    let _ = std::fs::remove_dir_all(&out);
     let modules = campaign.stats.modules.load(Ordering::Relaxed) as f64;
     let calls = campaign.stats.calls.load(Ordering::Relaxed) as f64;
     println!("default engines, {} jobs, {elapsed:.0} s", jobs());
@@ -258,10 +260,10 @@ fn reduce() -> anyhow::Result<Conclusion> {
         let wasm = generators::wat_to_wasm(&planted::module(plant, 5).map_err(anyhow::Error::msg)?)
             .map_err(anyhow::Error::msg)?;
         let engines = crate::worker::references(&crate::select_engines(&[
-            "wasmtime-cranelift".into(),
-            plant.mutant.into(),
+            EngineChoice::parse("wasmtime-cranelift")?,
+            EngineChoice::parse(plant.mutant)?,
         ])?);
-        let mut worker = crate::worker::Worker::new();
+        let mut worker = crate::worker::Worker::new(Vec::new());
         let mut reducer = Reducer {
             engines: &engines,
             known: &[],

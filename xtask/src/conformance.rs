@@ -13,9 +13,9 @@ use suites::runner::{self, Options, TrialState};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Engine id to run (repeatable; default: every built-in engine, and `v8` when its pinned Node.js runs).
+    /// Engine id to run (repeatable; default: every built-in engine).
     #[arg(long = "engine", value_name = "ID")]
-    engines: Vec<String>,
+    engines: Vec<oracles::EngineChoice>,
     /// Suite name (`wasm-v3`, `proposals/simd`, …) or a path to a `.wast` file or folder (repeatable; default: every bundled suite).
     #[arg(long = "suite", value_name = "NAME|PATH")]
     suites: Vec<String>,
@@ -48,20 +48,6 @@ pub struct Args {
     file_time: u64,
 }
 
-/// The engines to run: those named, or every built-in engine and the bundled
-/// ones that run here as their expectations were blessed (`v8` on its pinned
-/// Node.js). Only conformance adds them: `diff` and `fuzz` have no expectations
-/// for V8's one message for both kinds of bad indirect call.
-fn engine_ids(named: &[String]) -> Vec<String> {
-    if !named.is_empty() {
-        return named.to_vec();
-    }
-    let ids = oracles::ENGINE_IDS
-        .iter()
-        .chain(oracles::external::defaults());
-    ids.map(|id| id.to_string()).collect()
-}
-
 /// `K/N`: the K-th of N shards.
 #[derive(Clone, Copy, Debug)]
 pub struct Shard {
@@ -91,7 +77,7 @@ pub fn default_out_dir() -> PathBuf {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Conclusion> {
-    let engines = crate::select_engines(&engine_ids(&args.engines))?;
+    let engines = crate::select_engines(&args.engines)?;
     let files = select_files(&args)?;
     let mut expectations = HashMap::new();
     for engine in &engines {
@@ -119,7 +105,9 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         if in_process {
             Box::new(runner::InProcess)
         } else {
-            Box::new(crate::worker::Worker::for_scripts())
+            Box::new(crate::worker::Worker::for_scripts(crate::external_specs(
+                &args.engines,
+            )))
         }
     };
     let make = || executor(args.in_process);

@@ -1,13 +1,15 @@
 //! `cargo xtask diff FILE`: what each engine does with one module (or script), side by side, and whether they agree.
 
-mod script;
+pub mod script;
 
 pub use script::compare_script;
 
+use crate::terminal::printable;
 use crate::worker::{self, Worker};
 use crate::{Conclusion, input, program};
 use anyhow::{Context, bail};
 use generators::{args, exports, seed::Rng};
+use oracles::EngineChoice;
 use oracles::compare::Verdict;
 use oracles::differential::{Invocation, Run};
 use oracles::{Engine, Limits, Outcome, Value};
@@ -15,6 +17,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -22,7 +25,7 @@ pub struct Args {
     file: PathBuf,
     /// Engine id to run (repeatable; default: every built-in engine).
     #[arg(long = "engine", value_name = "ID")]
-    engines: Vec<String>,
+    engines: Vec<EngineChoice>,
     /// Call only this export, with these arguments (typed by the export's parameters).
     #[arg(long, num_args = 1.., value_name = "EXPORT [ARG]...", allow_negative_numbers = true)]
     invoke: Option<Vec<String>>,
@@ -39,6 +42,10 @@ pub struct Args {
     /// Run engines inside this process: faster, but an engine crash ends the run.
     #[arg(long)]
     in_process: bool,
+    /// Seconds for the whole module diff; engines still running then stop, later ones do not
+    /// start, and their steps are `exhausted Time`.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    time: u64,
     #[command(flatten)]
     sandbox: program::SandboxArgs,
 }
@@ -47,7 +54,8 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     let path = args.file.display().to_string();
     if path.ends_with(".wast") {
         let engines = crate::select_engines(&args.engines)?;
-        let mut worker = (!args.in_process).then(Worker::new);
+        let mut worker =
+            (!args.in_process).then(|| Worker::new(crate::external_specs(&args.engines)));
         return script::run(
             &args.file,
             &engines,
@@ -66,20 +74,50 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         host_functions: true,
         ..Limits::default()
     };
-    let mut worker = (!args.in_process).then(Worker::new);
+    let mut worker = (!args.in_process).then(|| Worker::new(crate::external_specs(&args.engines)));
+    let started = Instant::now();
+    let mut finished = 0;
     let run = worker::run_all(
         worker.as_mut(),
         &worker::references(&engines),
         &wasm,
         &invocations,
         &limits,
+        Some(started + Duration::from_secs(args.time)),
+        &mut |engine| {
+            finished += 1;
+            if started.elapsed() > PROGRESS_AFTER {
+                let seconds = started.elapsed().as_secs_f64();
+                let total = engines.len();
+                eprintln!("diff: {engine} done ({finished}/{total} engines, {seconds:.0} s)");
+            }
+        },
     );
     if args.json {
         println!("{}", serde_json::to_string_pretty(&run)?);
     } else {
-        print!("{}", table(&engines, &run));
+        print!("{}", printable(&table(&engines, &run)));
     }
-    Ok(conclusion(&run))
+    let known = run.divergence().and_then(|(_, step)| match &step.verdict {
+        Verdict::Diverge(divergence) => crate::known::recognise(&wasm, step, divergence),
+        _ => None,
+    });
+    let Some(known) = known else {
+        return Ok(conclusion(&run));
+    };
+    // On standard error, so that `--json` stays one document.
+    eprintln!(
+        "known divergence {}: {} (reproducer {}{})",
+        known.id,
+        known.reason,
+        known.reproducer,
+        known
+            .upstream
+            .as_ref()
+            .map(|url| format!(", upstream {url}"))
+            .unwrap_or_default()
+    );
+    Ok(Conclusion::Agree)
 }
 
 /// Exit 1 on a divergence; agreement and inconclusive results exit 0.
@@ -96,17 +134,33 @@ fn diff_program(args: &Args, wasm: &[u8]) -> anyhow::Result<Conclusion> {
     let sandbox = program::sandbox(&args.file, &args.sandbox)?;
     let invoked = invoked(wasm, args)?.map(|call| (call.export, call.args));
     let entry = program::entry(wasm, invoked)?;
-    let mut worker = (!args.in_process).then(Worker::new);
+    let mut worker = (!args.in_process).then(|| Worker::new(crate::external_specs(&args.engines)));
     program::diff(&engines, wasm, &sandbox, &entry, worker.as_mut(), args.json)
 }
+
+/// Runs longer than this report each engine as it finishes, on standard error.
+const PROGRESS_AFTER: Duration = Duration::from_secs(2);
+
+/// Most exports a module diff calls, in export order.
+///
+/// Rationale: every call is followed by a state digest on every engine, so a module of 100 000
+/// trivial exports would run for hours; the cap is stated in the output when it applies.
+pub const EXPORTS_CALLED: usize = 1_000;
 
 fn invocations(wasm: &[u8], args: &Args) -> anyhow::Result<Vec<Invocation>> {
     if let Some(invocation) = invoked(wasm, args)? {
         return Ok(vec![invocation]);
     }
     let functions = exports::functions(wasm);
+    if functions.len() > EXPORTS_CALLED {
+        eprintln!(
+            "note: calling the first {EXPORTS_CALLED} of {} exported functions (lockstep's cap per module)",
+            functions.len()
+        );
+    }
     Ok(functions
         .iter()
+        .take(EXPORTS_CALLED)
         .enumerate()
         .map(|(i, f)| Invocation {
             export: f.name.clone(),

@@ -1,12 +1,21 @@
-//! `cargo xtask engines`: every engine with its version and the proposals it runs.
+//! `cargo xtask engines`: every tier of the registry and every bundled external engine, with its
+//! class, version and the proposals it runs.
 
 use crate::Conclusion;
-use oracles::features;
+use oracles::external::{self, Externals};
+use oracles::tiers::{self, Start};
+use oracles::{EngineChoice, Engines, Watchdog, features};
 use serde::Serialize;
 
 #[derive(Serialize)]
 struct EngineInfo {
-    id: &'static str,
+    id: String,
+    /// How the tier executes code (`compilers`, `interpreters`, ...), or `external`.
+    class: &'static str,
+    /// What a process pays before code runs: `compile` or `load-artifact`; empty for external engines.
+    start: &'static str,
+    /// Whether the engine runs when no `--engine` is given.
+    default: bool,
     version: String,
     proposals: Vec<&'static str>,
     /// Why the engine cannot run on this machine (an external engine's runtime or binaryen.js is missing).
@@ -18,30 +27,12 @@ struct EngineInfo {
 }
 
 pub fn run(json: bool) -> anyhow::Result<Conclusion> {
-    let ids = oracles::ENGINE_IDS
-        .iter()
-        .chain(oracles::external::BUNDLED)
-        .copied();
-    let infos: Vec<EngineInfo> = ids
-        .map(|id| match oracles::unavailable(id) {
-            None => {
-                let engine = oracles::engine(id).expect("a built-in or bundled engine");
-                EngineInfo {
-                    id: engine.id(),
-                    version: engine.version(),
-                    proposals: features::names(engine.features()),
-                    unavailable: None,
-                    runtime: oracles::external::runtime(id),
-                }
-            }
-            Some(why) => EngineInfo {
-                id,
-                version: String::new(),
-                proposals: Vec::new(),
-                unavailable: Some(why),
-                runtime: oracles::external::runtime(id),
-            },
-        })
+    let engines = Engines::new(Watchdog::InEngine, Externals::default());
+    let built_in = tiers::TIERS.iter().map(EngineChoice::Tier);
+    let bundled = external::BUNDLED.iter().map(|id| EngineChoice::Bundled(id));
+    let infos: Vec<EngineInfo> = built_in
+        .chain(bundled)
+        .map(|choice| info(&engines, &choice))
         .collect();
     if json {
         println!("{}", serde_json::to_string_pretty(&infos)?);
@@ -54,8 +45,8 @@ pub fn run(json: bool) -> anyhow::Result<Conclusion> {
                 None => info.proposals.join(", "),
             };
             println!(
-                "{:<id_width$}  {:<version_width$}  {proposals}",
-                info.id, info.version
+                "{:<id_width$}  {:<version_width$}  {:<18}  {proposals}",
+                info.id, info.version, info.class
             );
             if let Some(runtime) = &info.runtime {
                 println!("{:<id_width$}  runs on {runtime}", "");
@@ -63,4 +54,36 @@ pub fn run(json: bool) -> anyhow::Result<Conclusion> {
         }
     }
     Ok(Conclusion::Agree)
+}
+
+fn info(engines: &Engines, choice: &EngineChoice) -> EngineInfo {
+    let (class, start, default) = match choice {
+        EngineChoice::Tier(tier) => (tier.class.name(), start_name(tier.start), tier.default),
+        _ => ("external", "", false),
+    };
+    let mut info = EngineInfo {
+        id: choice.id().to_string(),
+        class,
+        start,
+        default,
+        version: String::new(),
+        proposals: Vec::new(),
+        unavailable: None,
+        runtime: external::runtime(choice.id()),
+    };
+    match engines.engine(choice) {
+        Ok(engine) => {
+            info.version = engine.version();
+            info.proposals = features::names(engine.features());
+        }
+        Err(why) => info.unavailable = Some(why),
+    }
+    info
+}
+
+fn start_name(start: Start) -> &'static str {
+    match start {
+        Start::Compile => "compile",
+        Start::LoadArtifact => "load-artifact",
+    }
 }

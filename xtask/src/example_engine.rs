@@ -43,12 +43,11 @@ struct Served {
 }
 
 pub fn serve(
-    engine_id: &str,
+    engine: &oracles::EngineChoice,
     broken: Option<Broken>,
     pid_file: Option<&Path>,
 ) -> anyhow::Result<Conclusion> {
-    let engine = oracles::engine(engine_id)
-        .ok_or_else(|| anyhow::anyhow!("unknown engine `{engine_id}`"))?;
+    let engine = crate::select_engines(std::slice::from_ref(engine))?.remove(0);
     let mut served: Option<Served> = None;
     let mut out = std::io::stdout().lock();
     for line in std::io::stdin().lock().lines() {

@@ -1,7 +1,9 @@
 //! A finding on disk: `module.wasm`, `module.wat`, a runnable `repro.wast` and `report.json`, in a folder named by signature.
 
-use oracles::compare::{Divergence, Verdict};
-use oracles::differential::{Invocation, Run};
+use crate::bucket::Bucket;
+use crate::known::Known;
+use oracles::compare::{Divergence, Observation, Verdict};
+use oracles::differential::{EXPECTED, Invocation, Run};
 use oracles::{Outcome, Ref, Resource, Value};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -24,15 +26,27 @@ pub struct Origin {
 #[derive(Serialize)]
 struct Report<'a> {
     signature: &'a str,
+    /// The cause this finding is grouped under (see `bucket.rs`).
+    bucket: &'a Bucket,
     divergence: &'a Divergence,
     origin: &'a Origin,
     invocations: &'a [Invocation],
     run: &'a Run,
+    /// How many more modules showed this signature after it was saved (campaigns update it).
+    seen_again: u64,
+    /// The known divergence this is an instance of, if it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    known: Option<&'a Known>,
 }
 
-/// The folder a signature's finding lives in.
+/// Characters of the signature a folder name shows before the hash.
+const READABLE_PREFIX: usize = 80;
+
+/// The folder a signature's finding lives in: a readable prefix of the
+/// signature and a hash of all of it, so that long signatures sharing a
+/// prefix still get folders of their own.
 pub fn folder(out: &Path, signature: &str) -> PathBuf {
-    let safe: String = signature
+    let readable: String = signature
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "-_.+".contains(c) {
@@ -41,9 +55,35 @@ pub fn folder(out: &Path, signature: &str) -> PathBuf {
                 '_'
             }
         })
-        .take(120)
+        .take(READABLE_PREFIX)
         .collect();
-    out.join(safe)
+    let hash = blake3::hash(signature.as_bytes()).to_hex();
+    out.join(format!("{readable}-{}", &hash[..16]))
+}
+
+/// How many findings `out` holds: its folders with a `report.json`.
+pub fn count(out: &Path) -> anyhow::Result<u64> {
+    let folders = std::fs::read_dir(out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+    Ok(folders
+        .flatten()
+        .filter(|entry| entry.path().join("report.json").is_file())
+        .count() as u64)
+}
+
+/// Adds `repeats` to the `seen_again` count in the `report.json` of the finding in `dir`.
+pub fn add_repeats(dir: &Path, repeats: u64) -> anyhow::Result<()> {
+    let path = dir.join("report.json");
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let mut report: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let before = report["seen_again"].as_u64().unwrap_or(0);
+    report["seen_again"] = (before + repeats).into();
+    // Written beside and renamed: a kill never leaves half a report.
+    let temporary = dir.join("report.json.tmp");
+    std::fs::write(&temporary, serde_json::to_string_pretty(&report)?)?;
+    std::fs::rename(&temporary, &path)?;
+    Ok(())
 }
 
 /// A divergence and everything needed to show it again.
@@ -55,9 +95,41 @@ pub struct Evidence<'a> {
     pub step: usize,
 }
 
+/// How a finding is filed: its bucket, and the known divergence it is an instance of, if it is one.
+pub struct Filing<'a> {
+    pub bucket: &'a Bucket,
+    pub known: Option<&'a Known>,
+}
+
 /// Writes the finding into its signature's folder under `out`.
-pub fn save(out: &Path, evidence: &Evidence, origin: &Origin) -> anyhow::Result<PathBuf> {
-    save_to(&folder(out, &signature(evidence)?), evidence, origin)
+pub fn save(
+    out: &Path,
+    evidence: &Evidence,
+    origin: &Origin,
+    filing: &Filing,
+) -> anyhow::Result<PathBuf> {
+    save_to(
+        &folder(out, &signature(evidence)?),
+        evidence,
+        origin,
+        filing,
+    )
+}
+
+/// The buckets of the findings saved in `out` (a report from before buckets is a bucket of its own).
+pub fn buckets(out: &Path) -> anyhow::Result<std::collections::BTreeSet<String>> {
+    let folders = std::fs::read_dir(out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+    Ok(folders
+        .flatten()
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("report.json")).ok())
+        .filter_map(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .filter_map(|report| {
+            let name = report["bucket"]["name"]
+                .as_str()
+                .or(report["signature"].as_str())?;
+            Some(name.to_string())
+        })
+        .collect())
 }
 
 fn signature(evidence: &Evidence) -> anyhow::Result<String> {
@@ -68,7 +140,12 @@ fn signature(evidence: &Evidence) -> anyhow::Result<String> {
 }
 
 /// Writes the finding into `dir`.
-pub fn save_to(dir: &Path, evidence: &Evidence, origin: &Origin) -> anyhow::Result<PathBuf> {
+pub fn save_to(
+    dir: &Path,
+    evidence: &Evidence,
+    origin: &Origin,
+    filing: &Filing,
+) -> anyhow::Result<PathBuf> {
     let Evidence {
         wasm,
         invocations,
@@ -89,10 +166,13 @@ pub fn save_to(dir: &Path, evidence: &Evidence, origin: &Origin) -> anyhow::Resu
     )?;
     let report = Report {
         signature: &divergence.signature,
+        bucket: filing.bucket,
         divergence,
         origin,
         invocations,
         run,
+        seen_again: 0,
+        known: filing.known,
     };
     std::fs::write(
         dir.join("report.json"),
@@ -102,8 +182,8 @@ pub fn save_to(dir: &Path, evidence: &Evidence, origin: &Origin) -> anyhow::Resu
 }
 
 /// A script that replays the divergence: the module, the calls before the
-/// divergent one, and an assertion of the majority's outcome, with a comment
-/// per engine saying what it did.
+/// divergent one, and an assertion of the reference outcome (see [`Reference`]),
+/// with a comment per engine saying what it did.
 pub fn repro(
     wasm: &[u8],
     invocations: &[Invocation],
@@ -112,14 +192,14 @@ pub fn repro(
     divergence: &Divergence,
 ) -> String {
     let mut out = format!(";; lockstep finding {}\n", divergence.signature);
-    for observation in &run.steps[step].observations {
+    let _ = writeln!(out, "{}", crate::diff::script::HOST_FUNCTIONS_LINE);
+    let observations = &run.steps[step].observations;
+    for observation in observations {
         let _ = writeln!(out, ";;   {}: {}", observation.engine, observation.outcome);
     }
-    let reference = run.steps[step]
-        .observations
-        .iter()
-        .find(|o| divergence.majority.contains(&o.engine))
-        .map(|o| &o.outcome);
+    let reference = Reference::of(observations, divergence);
+    let _ = writeln!(out, ";; {}", reference.explained());
+    let reference = reference.observation().map(|o| &o.outcome);
     let module = binary_module(wasm);
     // Steps 0 and 1 are compilation and instantiation; calls follow.
     if step < 2 {
@@ -139,21 +219,70 @@ pub fn repro(
     }
     let call = invoke(&invocations[step - 2]);
     let _ = writeln!(out, "{}", assertion(&call, reference));
-    out.push_str(&global_assertions(run, step, divergence));
+    out.push_str(&global_assertions(observations, divergence));
     out
 }
 
+/// What a repro asserts. With engines split evenly, asserting one side would
+/// call the other wrong on no evidence, so the script then asserts nothing.
+enum Reference<'a> {
+    /// The outcome the generator or the spec knows for this call.
+    Known(&'a Observation),
+    /// The outcome of more engines than all the others together.
+    Majority(&'a Observation),
+    NoMajority,
+}
+
+impl<'a> Reference<'a> {
+    fn of(observations: &'a [Observation], divergence: &Divergence) -> Reference<'a> {
+        if let Some(known) = observations.iter().find(|o| o.engine == EXPECTED) {
+            return Reference::Known(known);
+        }
+        majority(observations, divergence).map_or(Reference::NoMajority, Reference::Majority)
+    }
+
+    fn observation(&self) -> Option<&'a Observation> {
+        match self {
+            Reference::Known(o) | Reference::Majority(o) => Some(o),
+            Reference::NoMajority => None,
+        }
+    }
+
+    fn explained(&self) -> String {
+        match self {
+            Reference::Known(_) => "asserted: the outcome the generator knows for this call".into(),
+            Reference::Majority(o) => {
+                format!("asserted: the majority's outcome, as {} saw it", o.engine)
+            }
+            Reference::NoMajority => {
+                "no majority and no known outcome: nothing is asserted for one side; \
+                the outcomes above are what each engine did"
+                    .into()
+            }
+        }
+    }
+}
+
+/// The first observation of the divergence's majority, when it is one: more engines than the rest together.
+fn majority<'a>(
+    observations: &'a [Observation],
+    divergence: &Divergence,
+) -> Option<&'a Observation> {
+    if divergence.majority.len() <= divergence.minority.len() {
+        return None;
+    }
+    observations
+        .iter()
+        .find(|o| divergence.majority.contains(&o.engine))
+}
+
 /// For a state divergence: the majority's value of every exported global some engine disagrees on.
-fn global_assertions(run: &Run, step: usize, divergence: &Divergence) -> String {
-    let states: Vec<(&str, &oracles::State)> = run.steps[step]
-        .observations
+fn global_assertions(observations: &[Observation], divergence: &Divergence) -> String {
+    let states: Vec<(&str, &oracles::State)> = observations
         .iter()
         .filter_map(|o| Some((o.engine.as_str(), o.state.as_ref()?)))
         .collect();
-    let Some((_, reference)) = states
-        .iter()
-        .find(|(engine, _)| divergence.majority.iter().any(|m| m == engine))
-    else {
+    let Some(reference) = majority(observations, divergence).and_then(|o| o.state.as_ref()) else {
         return String::new();
     };
     let mut out = String::new();
@@ -293,6 +422,91 @@ fn float_text(nan: bool, negative: bool, payload: u64, shortest: String) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run whose only call (step 2) diverged, `observations` being what each engine returned.
+    fn diverging_call(observations: &[(&str, i32)]) -> (Run, Divergence) {
+        let observations: Vec<Observation> = observations
+            .iter()
+            .map(|(engine, value)| Observation {
+                engine: engine.to_string(),
+                outcome: Outcome::Values(vec![Value::I32(*value)]),
+                state: None,
+            })
+            .collect();
+        let Verdict::Diverge(divergence) = oracles::compare::compare(&observations, false) else {
+            panic!("{observations:?} agree")
+        };
+        let step = |observations: Vec<Observation>, verdict| oracles::differential::Step {
+            label: "f()".into(),
+            observations,
+            verdict,
+        };
+        let run = Run {
+            steps: vec![
+                step(Vec::new(), Verdict::Agree),
+                step(Vec::new(), Verdict::Agree),
+                step(observations, Verdict::Diverge(divergence.clone())),
+            ],
+            timings: Vec::new(),
+        };
+        (run, divergence)
+    }
+
+    fn repro_of(observations: &[(&str, i32)]) -> String {
+        let (run, divergence) = diverging_call(observations);
+        let call = Invocation {
+            export: "f".into(),
+            args: Vec::new(),
+            expected: None,
+        };
+        repro(b"\0asm\x01\0\0\0", &[call], &run, 2, &divergence)
+    }
+
+    #[test]
+    fn with_two_engines_the_repro_takes_no_side() {
+        let repro = repro_of(&[("mutant", 7), ("wasmi", 1)]);
+        assert!(!repro.contains("assert_return"), "{repro}");
+        assert!(repro.contains("\n(invoke \"f\")\n"), "{repro}");
+        assert!(
+            repro.contains(";; no majority and no known outcome"),
+            "{repro}"
+        );
+    }
+
+    #[test]
+    fn the_repro_asserts_the_known_outcome_or_else_a_majority() {
+        let known = repro_of(&[("mutant", 7), ("wasmi", 1), (EXPECTED, 1)]);
+        assert!(
+            known.contains("(assert_return (invoke \"f\") (i32.const 1))"),
+            "{known}"
+        );
+        assert!(
+            known.contains(";; asserted: the outcome the generator knows"),
+            "{known}"
+        );
+        let voted = repro_of(&[("a", 7), ("b", 1), ("c", 1)]);
+        assert!(
+            voted.contains("(assert_return (invoke \"f\") (i32.const 1))"),
+            "{voted}"
+        );
+        let split = repro_of(&[("a", 7), ("b", 1), ("c", 2)]);
+        assert!(!split.contains("assert_return"), "{split}");
+    }
+
+    #[test]
+    fn signatures_sharing_a_long_prefix_get_folders_of_their_own() {
+        let out = Path::new("out");
+        let common = format!("values:wasmi:{}", "values(i32,i64)/".repeat(12));
+        let (a, b) = (format!("{common}a"), format!("{common}b"));
+        assert_ne!(folder(out, &a), folder(out, &b));
+        assert_eq!(folder(out, &a), folder(out, &a));
+        let name = folder(out, "trap:wasmi:trap(Unreachable)/values()");
+        let name = name.file_name().unwrap().to_str().unwrap();
+        assert!(
+            name.starts_with("trap_wasmi_trap_Unreachable__values__-"),
+            "{name}"
+        );
+    }
 
     #[test]
     fn floats_are_written_exactly() {

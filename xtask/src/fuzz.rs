@@ -1,13 +1,16 @@
 //! `cargo xtask fuzz`: random modules on every engine for a while; divergences saved, deduplicated by signature.
 
+use crate::bucket::Bucket;
+use crate::known::{self, Known};
 use crate::reduce::Reducer;
 use crate::worker::{self, EngineRef, Worker};
 use crate::{Conclusion, dashboard, finding};
 use generators::seed::Rng;
 use generators::{Generated, exceptions, ops, smith, tail_calls};
 use oracles::differential::{Run, Timing};
-use oracles::{Engine, Limits, features};
-use std::collections::HashSet;
+use oracles::external::Spec;
+use oracles::{Engine, EngineChoice, Limits, Watchdog, features};
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,7 +26,7 @@ const STATS_EVERY: Duration = Duration::from_secs(5);
 pub struct Args {
     /// Engine id to run (repeatable; default: every built-in engine).
     #[arg(long = "engine", value_name = "ID")]
-    pub engines: Vec<String>,
+    pub engines: Vec<EngineChoice>,
     /// Stop after this many seconds (default 60 when --iterations is not given).
     #[arg(long, value_name = "SECS", conflicts_with = "iterations")]
     pub time: Option<u64>,
@@ -42,10 +45,10 @@ pub struct Args {
     /// Run engines inside this process: faster, but an engine crash ends the campaign.
     #[arg(long)]
     pub in_process: bool,
-    /// Seconds to spend reducing each new finding before it is saved (0: save it as found).
-    #[arg(long, default_value_t = 10, value_name = "SECS")]
-    pub reduce_time: u64,
-    /// Continue the campaign saved in DIR: its seed, engines, statistics and findings.
+    /// Seconds to spend reducing each new finding before it is saved (0: save it as found; default 10).
+    #[arg(long, value_name = "SECS")]
+    pub reduce_time: Option<u64>,
+    /// Continue the campaign saved in DIR: its seed, engines, options, statistics and findings.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["seed", "out", "from"])]
     pub resume: Option<PathBuf>,
     /// Where findings are saved (default target/lockstep/fuzz).
@@ -75,15 +78,19 @@ pub struct Campaign {
     next: AtomicU64,
     end: End,
     pub stats: Stats,
-    seen: Mutex<HashSet<String>>,
-    in_process: bool,
-    reduce_time: Duration,
+    /// Signatures this campaign has met → repeats not yet added to their saved report
+    /// (a repeat that arrives while the first one is still being reduced waits here).
+    seen: Mutex<HashMap<String, u64>>,
+    /// What `--resume` restores besides seed and engines.
+    settings: Settings,
+    /// External engines the workers configure.
+    externals: Vec<Spec>,
     /// `campaign.jsonl`: every stats line and every finding, appended as they happen.
     journal: Mutex<std::fs::File>,
     /// Set when the campaign has reached its end and workers are stopping.
     finished: AtomicBool,
-    /// Modules handed to a worker and not finished yet.
-    in_flight: Mutex<std::collections::BTreeSet<u64>>,
+    /// Modules handed to a worker and not finished: being run, or declined because the campaign had ended.
+    unfinished: Mutex<BTreeSet<u64>>,
     /// The findings count `index.html` was last written with.
     findings_shown: AtomicU64,
 }
@@ -98,7 +105,14 @@ enum End {
 pub struct Stats {
     pub modules: AtomicU64,
     pub calls: AtomicU64,
+    /// Findings in the output folder, saved by this campaign or an earlier one.
     pub findings: AtomicU64,
+    /// Findings this run saved.
+    pub new: AtomicU64,
+    /// Divergences this run met whose signature was already saved.
+    pub seen_again: AtomicU64,
+    /// Divergences this run met that are instances of known ones (`docs/known-divergences.toml`).
+    pub known: AtomicU64,
     pub times: Mutex<Times>,
     /// Resident memory in MiB, sampled with every stats line: (seconds, MiB).
     pub resident: Mutex<Vec<(f64, f64)>>,
@@ -112,7 +126,7 @@ pub struct Times {
     pub engines: Vec<Timing>,
 }
 
-/// What `--resume` needs to continue a campaign, rewritten with every stats line.
+/// What `--resume` needs to continue a campaign, written when it starts and with every stats line.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Checkpoint {
     seed: u64,
@@ -122,7 +136,24 @@ struct Checkpoint {
     modules: u64,
     calls: u64,
     findings: u64,
+    /// Absent from checkpoints written before options were saved: those resume with the defaults.
+    #[serde(default)]
+    settings: Settings,
 }
+
+/// The options of a campaign that `--resume` restores unless given again.
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+struct Settings {
+    time: Option<u64>,
+    /// The module an `--iterations` campaign stops before.
+    end: Option<u64>,
+    jobs: Option<usize>,
+    in_process: bool,
+    reduce_time: Option<u64>,
+}
+
+/// Seconds spent reducing a new finding when `--reduce-time` is not given.
+const DEFAULT_REDUCE_TIME: u64 = 10;
 
 const CHECKPOINT: &str = "campaign.json";
 const JOURNAL: &str = "campaign.jsonl";
@@ -146,15 +177,24 @@ pub fn run(mut args: Args) -> anyhow::Result<Conclusion> {
             .stats
             .calls
             .store(checkpoint.calls, Ordering::Relaxed);
-        campaign
-            .stats
-            .findings
-            .store(checkpoint.findings, Ordering::Relaxed);
     }
     campaign.run(args.jobs);
-    let findings = campaign.stats.findings.load(Ordering::Relaxed);
-    println!("{findings} findings in {}", campaign.out.display());
-    Ok(if findings > 0 {
+    let stats = &campaign.stats;
+    let (new, again, known) = (
+        stats.new.load(Ordering::Relaxed),
+        stats.seen_again.load(Ordering::Relaxed),
+        stats.known.load(Ordering::Relaxed),
+    );
+    // Buckets first: findings of one cause share one, so they are what a person triages.
+    println!(
+        "{} buckets ({} findings: {new} new, {again} seen again, {known} known) in {}",
+        finding::buckets(&campaign.out)?.len(),
+        stats.findings.load(Ordering::Relaxed),
+        campaign.out.display()
+    );
+    // A divergence met again is still a divergence: a nightly run into the same folder must not pass.
+    // Known divergences alone do not fail it: they are reported, with their reasons, and kept apart.
+    Ok(if new + again > 0 {
         Conclusion::Diverge
     } else {
         Conclusion::Agree
@@ -178,23 +218,47 @@ fn resume(args: &mut Args, dir: &std::path::Path) -> anyhow::Result<Checkpoint> 
         std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let checkpoint: Checkpoint =
         serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    if !args.engines.is_empty() && args.engines != checkpoint.engines {
+    let ran: Vec<EngineChoice> = checkpoint
+        .engines
+        .iter()
+        .map(|id| EngineChoice::parse(id))
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if !args.engines.is_empty() && args.engines != ran {
         anyhow::bail!(
             "{} ran {}; resume it with the same engines",
             path.display(),
             checkpoint.engines.join(", ")
         );
     }
-    args.engines = checkpoint.engines.clone();
+    args.engines = ran;
     args.seed = checkpoint.seed;
     args.from = checkpoint.resume_from;
     args.out = Some(dir.to_path_buf());
+    let saved = &checkpoint.settings;
+    if args.time.is_none() && args.iterations.is_none() {
+        args.time = saved.time;
+        args.iterations = saved.end.map(|end| end.saturating_sub(args.from));
+    }
+    args.jobs = args.jobs.or(saved.jobs);
+    args.in_process |= saved.in_process;
+    args.reduce_time = args.reduce_time.or(saved.reduce_time);
     Ok(checkpoint)
 }
 
 impl Campaign {
     pub fn new(args: &Args) -> anyhow::Result<Campaign> {
-        let engines = crate::select_engines(&args.engines)?;
+        let choices = crate::chosen(&args.engines);
+        let built = crate::engines_for(&choices, Watchdog::InEngine);
+        let variants: Vec<Vec<Arc<dyn Engine>>> = choices
+            .iter()
+            .map(|choice| {
+                let id = choice.id();
+                let variants = built.variants(choice);
+                variants.map_err(|why| anyhow::anyhow!("engine `{id}` is unavailable: {why}"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let engines: Vec<Arc<dyn Engine>> = variants.iter().map(|v| v[0].clone()).collect();
         let out = args.out.clone().unwrap_or_else(|| {
             PathBuf::from(concat!(
                 env!("CARGO_MANIFEST_DIR"),
@@ -203,6 +267,7 @@ impl Campaign {
         });
         std::fs::create_dir_all(&out)?;
         let journal = journal(&out)?;
+        let saved = finding::count(&out)?;
         let end = match (args.iterations, args.time) {
             (Some(n), _) => End::Iterations(args.from + n),
             (None, secs) => End::Deadline(Instant::now() + Duration::from_secs(secs.unwrap_or(60))),
@@ -211,14 +276,6 @@ impl Campaign {
             engines: vec![Timing::default(); engines.len()],
             ..Times::default()
         };
-        let variants = engines
-            .iter()
-            .map(|e| {
-                oracles::swarm(e.id())
-                    .filter(|v| !v.is_empty())
-                    .unwrap_or_else(|| vec![e.clone()])
-            })
-            .collect();
         Ok(Campaign {
             variants,
             shared: engines
@@ -226,6 +283,7 @@ impl Campaign {
                 .fold(features::all(), |acc, e| acc & e.features()),
             stats: Stats {
                 times: Mutex::new(times),
+                findings: AtomicU64::new(saved),
                 ..Stats::default()
             },
             engines,
@@ -234,12 +292,18 @@ impl Campaign {
             limits: Limits::fuzzing(),
             next: AtomicU64::new(args.from),
             end,
-            seen: Mutex::new(HashSet::new()),
-            in_process: args.in_process,
-            reduce_time: Duration::from_secs(args.reduce_time),
+            seen: Mutex::new(HashMap::new()),
+            settings: Settings {
+                time: args.time,
+                end: args.iterations.map(|n| args.from + n),
+                jobs: args.jobs,
+                in_process: args.in_process,
+                reduce_time: args.reduce_time,
+            },
+            externals: crate::external_specs(&choices),
             journal: Mutex::new(journal),
             finished: AtomicBool::new(false),
-            in_flight: Mutex::new(std::collections::BTreeSet::new()),
+            unfinished: Mutex::new(BTreeSet::new()),
             findings_shown: AtomicU64::new(u64::MAX),
         })
     }
@@ -250,6 +314,8 @@ impl Campaign {
             jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let started = Instant::now();
         let done = AtomicBool::new(false);
+        // Saved before any module runs: a campaign killed in its first seconds can still be resumed.
+        self.checkpoint();
         std::thread::scope(|scope| {
             let workers: Vec<_> = (0..jobs.max(1))
                 .map(|_| scope.spawn(|| self.work()))
@@ -313,9 +379,9 @@ impl Campaign {
     fn checkpoint(&self) {
         let next = self.next.load(Ordering::Relaxed);
         let first_unfinished = self
-            .in_flight
+            .unfinished
             .lock()
-            .expect("in-flight lock")
+            .expect("unfinished lock")
             .first()
             .copied();
         let checkpoint = Checkpoint {
@@ -327,6 +393,7 @@ impl Campaign {
             modules: self.stats.modules.load(Ordering::Relaxed),
             calls: self.stats.calls.load(Ordering::Relaxed),
             findings: self.stats.findings.load(Ordering::Relaxed),
+            settings: self.settings.clone(),
         };
         let path = self.out.join(CHECKPOINT);
         let temporary = self.out.join(format!("{CHECKPOINT}.tmp"));
@@ -347,9 +414,15 @@ impl Campaign {
     }
 
     fn work(&self) {
-        let mut worker = (!self.in_process).then(Worker::new);
+        let mut worker = (!self.settings.in_process).then(|| Worker::new(self.externals.clone()));
         loop {
             let iteration = self.next.fetch_add(1, Ordering::Relaxed);
+            // Taken before deciding to run it: a module declined at the end stays
+            // unfinished, so the checkpoint resumes from it rather than past it.
+            self.unfinished
+                .lock()
+                .expect("unfinished lock")
+                .insert(iteration);
             let more = match self.end {
                 End::Iterations(n) => iteration < n,
                 End::Deadline(deadline) => Instant::now() < deadline,
@@ -359,14 +432,10 @@ impl Campaign {
                 self.finished.store(true, Ordering::Relaxed);
                 return;
             }
-            self.in_flight
-                .lock()
-                .expect("in-flight lock")
-                .insert(iteration);
             self.iteration(worker.as_mut(), iteration);
-            self.in_flight
+            self.unfinished
                 .lock()
-                .expect("in-flight lock")
+                .expect("unfinished lock")
                 .remove(&iteration);
         }
     }
@@ -387,6 +456,8 @@ impl Campaign {
             &generated.wasm,
             invocations,
             &self.limits,
+            None,
+            &mut |_| {},
         );
         let running = running.elapsed();
         if running > SLOW {
@@ -452,73 +523,155 @@ impl Campaign {
 
     /// Saves a divergence with a signature not seen before, reduced first when there is time for it.
     fn keep(&self, worker: Option<&mut Worker>, evidence: &finding::Evidence, found: Found) {
-        let Found {
-            generator,
-            iteration,
-            engines,
-        } = found;
-        let oracles::compare::Verdict::Diverge(divergence) =
-            &evidence.run.steps[evidence.step].verdict
-        else {
+        let step = &evidence.run.steps[evidence.step];
+        let oracles::compare::Verdict::Diverge(divergence) = &step.verdict else {
             return;
         };
-        let new = self
-            .seen
-            .lock()
-            .expect("seen lock")
-            .insert(divergence.signature.clone());
-        if !new || finding::folder(&self.out, &divergence.signature).exists() {
+        if let Some(known) = known::recognise(evidence.wasm, step, divergence) {
+            self.keep_known(known, evidence, &divergence.signature, &found);
             return;
         }
-        let origin = finding::Origin {
-            source: generator.to_string(),
-            seed: Some(self.seed),
-            iteration: Some(iteration),
-            engines: engines
-                .iter()
-                .map(|(_, e)| (e.id().to_string(), e.version()))
-                .collect(),
-            features: features::names(self.shared),
+        let iteration = found.iteration;
+        if self.repeat(&divergence.signature, iteration) {
+            return;
+        }
+        let origin = self.origin(&found);
+        let reduce_time =
+            Duration::from_secs(self.settings.reduce_time.unwrap_or(DEFAULT_REDUCE_TIME));
+        let mut reducer = Reducer {
+            engines: found.engines,
+            known: evidence.invocations,
+            worker,
+            limits: self.limits.clone(),
         };
-        let reduced = (self.reduce_time > Duration::ZERO)
+        let reduced = (reduce_time > Duration::ZERO)
             .then(|| {
-                let mut reducer = Reducer {
-                    engines,
-                    known: evidence.invocations,
-                    worker,
-                    limits: self.limits.clone(),
-                };
                 reducer
                     .reduce(
                         evidence.wasm,
                         &divergence.signature,
-                        Instant::now() + self.reduce_time,
+                        Instant::now() + reduce_time,
                     )
                     .ok()
             })
             .flatten();
-        let saved = match &reduced {
-            Some(reduced) => finding::save(&self.out, &reduced.evidence(), &origin),
-            None => finding::save(&self.out, evidence, &origin),
+        let reduced_evidence = reduced.as_ref().map(|r| r.evidence());
+        let evidence = reduced_evidence.as_ref().unwrap_or(evidence);
+        // Bucketed after reduction: the fewer instructions, the closer the first probe is to the cause.
+        let bucket = reducer.bucket(evidence);
+        let filing = finding::Filing {
+            bucket: &bucket,
+            known: None,
         };
+        let saved = finding::save(&self.out, evidence, &origin, &filing);
         match saved {
             Ok(dir) => {
                 self.stats.findings.fetch_add(1, Ordering::Relaxed);
+                self.stats.new.fetch_add(1, Ordering::Relaxed);
+                self.flush_repeats(&divergence.signature, &dir);
                 let how = if reduced.is_some() {
                     "reduced"
                 } else {
                     "as found"
                 };
                 eprintln!(
-                    "finding {} (iteration {iteration}, {how}): {}",
+                    "finding {} (iteration {iteration}, {how}) in bucket {}: {}",
                     divergence.signature,
+                    bucket.name,
                     dir.display()
                 );
                 self.record(serde_json::json!({
-                    "finding": { "signature": divergence.signature, "iteration": iteration, "reduced": reduced.is_some(), "folder": dir },
+                    "finding": { "signature": divergence.signature, "bucket": bucket.name, "iteration": iteration, "reduced": reduced.is_some(), "folder": dir },
                 }));
             }
             Err(e) => eprintln!("error: saving finding {}: {e:#}", divergence.signature),
+        }
+    }
+
+    fn origin(&self, found: &Found) -> finding::Origin {
+        finding::Origin {
+            source: found.generator.to_string(),
+            seed: Some(self.seed),
+            iteration: Some(found.iteration),
+            engines: found
+                .engines
+                .iter()
+                .map(|(_, e)| (e.id().to_string(), e.version()))
+                .collect(),
+            features: features::names(self.shared),
+        }
+    }
+
+    /// Counts an instance of a known divergence, and saves the first one of its
+    /// signature as found (it needs no reduction: it is written up already).
+    fn keep_known(
+        &self,
+        known: &Known,
+        evidence: &finding::Evidence,
+        signature: &str,
+        found: &Found,
+    ) {
+        self.stats.known.fetch_add(1, Ordering::Relaxed);
+        let dir = finding::folder(&self.out, signature);
+        let first = self
+            .seen
+            .lock()
+            .expect("seen lock")
+            .insert(signature.to_string(), 0)
+            .is_none()
+            && !dir.join("report.json").exists();
+        self.record(serde_json::json!({
+            "known": { "id": known.id, "signature": signature, "iteration": found.iteration, "folder": dir },
+        }));
+        if !first {
+            return;
+        }
+        let filing = finding::Filing {
+            bucket: &Bucket::known(&known.id),
+            known: Some(known),
+        };
+        match finding::save(&self.out, evidence, &self.origin(found), &filing) {
+            Ok(dir) => {
+                self.stats.findings.fetch_add(1, Ordering::Relaxed);
+                eprintln!(
+                    "known divergence {} (iteration {}): {}",
+                    known.id,
+                    found.iteration,
+                    dir.display()
+                );
+            }
+            Err(e) => eprintln!("error: saving known divergence {}: {e:#}", known.id),
+        }
+    }
+
+    /// Whether `signature` is already saved or being saved; if so, counts the repeat,
+    /// in the saved report when there is one, and in the journal.
+    fn repeat(&self, signature: &str, iteration: u64) -> bool {
+        let dir = finding::folder(&self.out, signature);
+        let mut seen = self.seen.lock().expect("seen lock");
+        let saved = dir.join("report.json").exists();
+        if !saved && !seen.contains_key(signature) {
+            seen.insert(signature.to_string(), 0);
+            return false;
+        }
+        let pending = seen.entry(signature.to_string()).or_default();
+        *pending += 1;
+        if saved {
+            add_pending(&dir, signature, pending);
+        }
+        drop(seen);
+        self.stats.seen_again.fetch_add(1, Ordering::Relaxed);
+        self.record(serde_json::json!({
+            "seen_again": { "signature": signature, "iteration": iteration, "folder": dir },
+        }));
+        true
+    }
+
+    /// Adds to a just-saved finding the repeats met while it was being reduced.
+    fn flush_repeats(&self, signature: &str, dir: &std::path::Path) {
+        let mut seen = self.seen.lock().expect("seen lock");
+        if let Some(pending) = seen.get_mut(signature) {
+            add_pending(dir, signature, pending);
         }
     }
 
@@ -557,6 +710,17 @@ impl Campaign {
             self.stats.findings.load(Ordering::Relaxed),
             shares.join(", ")
         )
+    }
+}
+
+/// Moves the `pending` repeats of `signature` into the report saved in `dir`.
+fn add_pending(dir: &std::path::Path, signature: &str, pending: &mut u64) {
+    if *pending == 0 {
+        return;
+    }
+    match finding::add_repeats(dir, *pending) {
+        Ok(()) => *pending = 0,
+        Err(e) => eprintln!("warning: counting repeats of {signature}: {e:#}"),
     }
 }
 

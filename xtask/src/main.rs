@@ -1,6 +1,7 @@
 //! `cargo xtask`: lockstep's command line. Exit codes: 0 agree, 1 divergence or regression, 2 bad usage or input.
 
 mod bench;
+mod bucket;
 mod conformance;
 mod corpus;
 mod dashboard;
@@ -11,15 +12,20 @@ mod finding;
 mod fuzz;
 mod history;
 mod input;
+mod known;
 mod passes;
 mod program;
 mod progress;
 mod reduce;
 mod report;
+mod terminal;
 mod worker;
 
 use clap::{Parser, Subcommand};
+use oracles::external::{Externals, Spec};
+use oracles::{EngineChoice, Engines, Watchdog};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -59,14 +65,14 @@ enum Command {
         watchdog_only: bool,
         /// External engines configured in the parent, as `NAME=COMMAND`.
         #[arg(long = "external", value_name = "NAME=COMMAND")]
-        externals: Vec<String>,
+        externals: Vec<Spec>,
     },
     /// (example) A built-in engine served over the external-engine protocol, optionally broken.
     #[command(name = "example-engine", hide = true)]
     ExampleEngine {
         /// The built-in engine to serve.
         #[arg(long, default_value = "wasmi")]
-        engine: String,
+        engine: EngineChoice,
         /// Misbehave on every call.
         #[arg(long)]
         broken: Option<example_engine::Broken>,
@@ -99,6 +105,15 @@ impl From<Conclusion> for ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Workers make their temporary files in the folder of the process that started them.
+    let run_folder = match &cli.command {
+        Command::Worker { .. } | Command::ExampleEngine { .. } => None,
+        _ => Some(oracles::tempfiles::RunFolder::create()),
+    };
+    if let Some(Err(error)) = &run_folder {
+        eprintln!("error: creating a private temporary folder: {error}");
+        return Conclusion::BadInput.into();
+    }
     let result = match cli.command {
         Command::Conformance(args) => conformance::run(args),
         Command::Diff(args) => diff::run(args),
@@ -110,14 +125,13 @@ fn main() -> ExitCode {
         Command::Worker {
             watchdog_only,
             externals,
-        } => worker::serve(watchdog_only, &externals),
+        } => worker::serve(watchdog_only, externals),
         Command::ExampleEngine {
             engine,
             broken,
             pid_file,
         } => example_engine::serve(&engine, broken, pid_file.as_deref()),
     };
-    oracles::external::stop_idle();
     match result {
         Ok(conclusion) => conclusion.into(),
         Err(error) => {
@@ -127,40 +141,41 @@ fn main() -> ExitCode {
     }
 }
 
-/// The engines named on the command line (all built-in engines when none are),
-/// or an error listing the valid ids. `NAME=COMMAND` configures an external engine.
-pub fn select_engines(ids: &[String]) -> anyhow::Result<Vec<std::sync::Arc<dyn oracles::Engine>>> {
-    let ids: Vec<String> = if ids.is_empty() {
-        oracles::ENGINE_IDS
-            .iter()
-            .map(|id| id.to_string())
-            .collect()
-    } else {
-        ids.iter()
-            .map(|id| match id.contains('=') {
-                true => oracles::external::configure(id).map_err(anyhow::Error::msg),
-                false => Ok(id.clone()),
-            })
-            .collect::<anyhow::Result<_>>()?
-    };
-    ids.iter().map(|id| select_engine(id)).collect()
+/// The engines `choices` name (every default tier when there are none), built
+/// in this process; an external engine that cannot run here is an error.
+pub fn select_engines(choices: &[EngineChoice]) -> anyhow::Result<Vec<Arc<dyn oracles::Engine>>> {
+    let engines = engines_for(choices, Watchdog::InEngine);
+    chosen(choices)
+        .iter()
+        .map(|choice| {
+            let id = choice.id();
+            engines
+                .engine(choice)
+                .map_err(|why| anyhow::anyhow!("engine `{id}` is unavailable: {why}"))
+        })
+        .collect()
 }
 
-fn select_engine(id: &str) -> anyhow::Result<std::sync::Arc<dyn oracles::Engine>> {
-    if let Some(why) = oracles::unavailable(id) {
-        anyhow::bail!("engine `{id}` is unavailable: {why}");
+/// `choices`, or every default tier when there are none.
+pub fn chosen(choices: &[EngineChoice]) -> Vec<EngineChoice> {
+    match choices.is_empty() {
+        true => EngineChoice::defaults(),
+        false => choices.to_vec(),
     }
-    oracles::engine(id).ok_or_else(|| {
-        let valid: Vec<&str> = oracles::ENGINE_IDS
-            .iter()
-            .chain(oracles::external::BUNDLED)
-            .copied()
-            .collect();
-        anyhow::anyhow!(
-            "unknown engine `{id}`; valid engines: {}, or NAME=COMMAND for an external engine",
-            valid.join(", ")
-        )
-    })
+}
+
+/// The external engines `choices` configure as `NAME=COMMAND`.
+pub fn external_specs(choices: &[EngineChoice]) -> Vec<Spec> {
+    let specs = choices.iter().filter_map(|choice| match choice {
+        EngineChoice::External(spec) => Some(spec.clone()),
+        _ => None,
+    });
+    specs.collect()
+}
+
+/// The engines of a run over `choices`, with calls stopped by `watchdog`.
+pub fn engines_for(choices: &[EngineChoice], watchdog: Watchdog) -> Engines {
+    Engines::new(watchdog, Externals::new(external_specs(choices)))
 }
 
 /// A memory figure of this process from `/proc/self/status` (`VmRSS`, `VmHWM`), in MiB.

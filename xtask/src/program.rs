@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use oracles::wasi::compare::{Aspect, ProgramVerdict, compare, ending_text};
 use oracles::wasi::sandbox::{Sandbox, read_tree};
 use oracles::wasi::{Entry, ProgramEngine, ProgramRun};
-use oracles::{Limits, Value};
+use oracles::{EngineChoice, Limits, Value, Watchdog};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -69,21 +69,16 @@ pub fn sandbox(program: &Path, args: &SandboxArgs) -> anyhow::Result<Sandbox> {
 }
 
 /// The tiers named on the command line (every WASI tier when none are).
-pub fn select(ids: &[String]) -> anyhow::Result<Vec<Arc<dyn ProgramEngine>>> {
-    let ids: Vec<&str> = match ids.is_empty() {
-        true => oracles::wasi::PROGRAM_ENGINE_IDS.to_vec(),
-        false => ids.iter().map(String::as_str).collect(),
-    };
-    ids.iter()
-        .map(|id| {
-            oracles::wasi::program_engine(id).with_context(|| {
-                let what = match oracles::ENGINE_IDS.contains(id) {
-                    true => "does not run WASI programs",
-                    false => "is unknown",
-                };
+pub fn select(choices: &[EngineChoice]) -> anyhow::Result<Vec<Arc<dyn ProgramEngine>>> {
+    let engines = crate::engines_for(choices, Watchdog::InEngine);
+    crate::chosen(choices)
+        .iter()
+        .map(|choice| {
+            engines.program_engine(choice).with_context(|| {
                 format!(
-                    "engine `{id}` {what}; engines for WASI programs: {}",
-                    oracles::wasi::known_ids().join(", ")
+                    "engine `{}` does not run WASI programs; engines for WASI programs: {}",
+                    choice.id(),
+                    oracles::tiers::program_ids().join(", ")
                 )
             })
         })
@@ -137,7 +132,7 @@ pub fn diff(
             })?
         );
     } else {
-        print!("{}", report(&runs, &verdict));
+        print!("{}", crate::terminal::printable(&report(&runs, &verdict)));
     }
     Ok(match verdict {
         ProgramVerdict::Diverge(_) => Conclusion::Diverge,

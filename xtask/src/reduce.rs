@@ -1,5 +1,6 @@
 //! `cargo xtask reduce FILE`: shrink a module while its divergence signature holds, and save the small finding.
 
+use crate::bucket::{self, Bucket};
 use crate::worker::{self, EngineRef, Worker};
 use crate::{Conclusion, finding, input, passes};
 use anyhow::{Context, bail};
@@ -24,7 +25,7 @@ pub struct Args {
     file: PathBuf,
     /// Engine id to run (repeatable; default: every built-in engine).
     #[arg(long = "engine", value_name = "ID")]
-    engines: Vec<String>,
+    engines: Vec<oracles::EngineChoice>,
     /// Where to write the reduced finding (default: beside FILE, with `.reduced`).
     #[arg(short = 'o', long = "out", value_name = "DIR")]
     out: Option<PathBuf>,
@@ -43,7 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     } else {
         args.file.clone()
     };
-    let mut worker = (!args.in_process).then(Worker::new);
+    let mut worker = (!args.in_process).then(|| Worker::new(crate::external_specs(&args.engines)));
     let (wasm, known) = if path.extension().is_some_and(|e| e == "wast") {
         cut_script(&path, &engines, worker.as_mut())?
     } else {
@@ -87,8 +88,14 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
             .collect(),
         features: Vec::new(),
     };
-    let dir = finding::save_to(&out, &reduced.evidence(), &origin)?;
+    let bucket = reducer.bucket(&reduced.evidence());
+    let filing = finding::Filing {
+        bucket: &bucket,
+        known: None,
+    };
+    let dir = finding::save_to(&out, &reduced.evidence(), &origin, &filing)?;
     println!("signature : {signature}");
+    println!("bucket    : {}", bucket.name);
     println!("before    : {}", Size::of(&wasm));
     println!("after     : {}", Size::of(&reduced.wasm));
     println!("time      : {:.1} s", started.elapsed().as_secs_f64());
@@ -98,7 +105,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
 
 /// Cuts a script down to what its first divergence needs: the module
 /// instantiated last before that line, and the calls made on it up to there.
-fn cut_script(
+pub(crate) fn cut_script(
     path: &std::path::Path,
     engines: &[(EngineRef, Arc<dyn Engine>)],
     worker: Option<&mut Worker>,
@@ -251,8 +258,25 @@ impl Reducer<'_> {
             wasm,
             &invocations,
             &self.limits,
+            None,
+            &mut |_| {},
         );
         (run, invocations)
+    }
+
+    /// The bucket of a divergence found on these engines (see [`bucket`]).
+    pub fn bucket(&mut self, evidence: &finding::Evidence) -> Bucket {
+        bucket::of(evidence, &mut |wasm, invocations| {
+            worker::run_all(
+                self.worker.as_deref_mut(),
+                self.engines,
+                wasm,
+                invocations,
+                &self.limits,
+                None,
+                &mut |_| {},
+            )
+        })
     }
 
     /// The signature of the first divergence, if the engines disagree.

@@ -204,22 +204,22 @@ impl<'a> Report<'a> {
         out.push_str(&self.markdown_table(Cell::show_directives));
         let _ = writeln!(
             out,
-            "\ncells: directives passed/skipped.\n\n```\n{}```\n",
-            self.directive_totals()
+            "\ncells: directives passed/skipped.\n\n{}",
+            fenced(&self.directive_totals())
         );
         let unexpected = self.unexpected_results();
         if !unexpected.is_empty() {
-            let _ = writeln!(out, "## Unexpected results\n\n```\n{unexpected}```");
+            let _ = write!(out, "## Unexpected results\n\n{}", fenced(&unexpected));
         }
         out
     }
 
     fn markdown_table(&self, show: fn(&Cell) -> String) -> String {
-        let ids: Vec<&str> = self.engines.iter().map(|e| e.id.as_str()).collect();
+        let ids: Vec<String> = self.engines.iter().map(|e| markdown_text(&e.id)).collect();
         let mut out = format!("| suite | {} |\n", ids.join(" | "));
         let _ = writeln!(out, "|---|{}", "---:|".repeat(self.engines.len()));
         for (suite, cells) in self.rows(show) {
-            let _ = writeln!(out, "| {suite} | {} |", cells.join(" | "));
+            let _ = writeln!(out, "| {} | {} |", markdown_text(&suite), cells.join(" | "));
         }
         out
     }
@@ -364,6 +364,35 @@ fn junit_case(trial: &TrialResult) -> String {
 }
 
 /// Text escaped for XML and HTML, in element content and in quoted attributes.
+/// Text for Markdown outside code: every punctuation mark Markdown gives a meaning to backslash-escaped,
+/// and `<`, `>`, `&` as HTML entities, so that a path or engine name shows as written and never as
+/// markup or a raw HTML element.
+fn markdown_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            c if "\\`*_{}[]()#+-.!|~".contains(c) => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text` in a Markdown code block whose fence is longer than any run of backticks inside it, so
+/// nothing in the text can close the block early.
+fn fenced(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{fence}\n{text}{fence}\n")
+}
+
 pub fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

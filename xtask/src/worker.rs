@@ -5,9 +5,10 @@ use crate::Conclusion;
 use oracles::child::{Child, Silence};
 use oracles::compare::Observation;
 use oracles::differential::{self, EngineRun, Invocation, Timing};
+use oracles::external::{Externals, Spec};
 use oracles::wasi::sandbox::Sandbox;
 use oracles::wasi::{Ending, Entry, ProgramEngine, ProgramRun};
-use oracles::{Engine, Limits, Outcome, Resource};
+use oracles::{Engine, Engines, Limits, Outcome, Resource, Watchdog};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -84,13 +85,12 @@ enum Reply {
 }
 
 /// The worker's side: answer requests from standard input until it closes.
-pub fn serve(watchdog_only: bool, externals: &[String]) -> anyhow::Result<Conclusion> {
-    if watchdog_only {
-        oracles::wasmtime::rely_on_outside_watchdog();
-    }
-    for spec in externals {
-        oracles::external::configure(spec).map_err(anyhow::Error::msg)?;
-    }
+pub fn serve(watchdog_only: bool, externals: Vec<Spec>) -> anyhow::Result<Conclusion> {
+    let watchdog = match watchdog_only {
+        true => Watchdog::Outside,
+        false => Watchdog::InEngine,
+    };
+    let built = Engines::new(watchdog, Externals::new(externals));
     let mut engines: HashMap<EngineRef, Arc<dyn Engine>> = HashMap::new();
     let mut program_engines: HashMap<String, Arc<dyn ProgramEngine>> = HashMap::new();
     let mut out = std::io::stdout().lock();
@@ -103,7 +103,7 @@ pub fn serve(watchdog_only: bool, externals: &[String]) -> anyhow::Result<Conclu
                 invocations,
                 limits,
             } => {
-                let engine = resolve(&mut engines, &engine)?;
+                let engine = resolve(&built, &mut engines, &engine)?;
                 let mut send = |o: &Observation| reply(&mut out, &Reply::Observed(o.clone()));
                 let run = differential::run_engine(
                     engine.as_ref(),
@@ -122,7 +122,7 @@ pub fn serve(watchdog_only: bool, externals: &[String]) -> anyhow::Result<Conclu
                 file_seconds,
                 record,
             } => {
-                let engine = resolve(&mut engines, &engine)?;
+                let engine = resolve(&built, &mut engines, &engine)?;
                 let options = Options {
                     limits,
                     file_time: Duration::from_secs(file_seconds),
@@ -152,8 +152,10 @@ pub fn serve(watchdog_only: bool, externals: &[String]) -> anyhow::Result<Conclu
                 let engine = match program_engines.get(&engine) {
                     Some(found) => found.clone(),
                     None => {
-                        let found = oracles::wasi::program_engine(&engine)
-                            .ok_or_else(|| anyhow::anyhow!("no program engine {engine}"))?;
+                        let choice = built.choice(&engine);
+                        let found = choice.and_then(|choice| built.program_engine(&choice));
+                        let found =
+                            found.ok_or_else(|| anyhow::anyhow!("no program engine {engine}"))?;
                         program_engines.insert(engine, found.clone());
                         found
                     }
@@ -166,21 +168,28 @@ pub fn serve(watchdog_only: bool, externals: &[String]) -> anyhow::Result<Conclu
     Ok(Conclusion::Agree)
 }
 
+/// The engine `engine` names, built by `built` the first time.
 fn resolve(
+    built: &Engines,
     engines: &mut HashMap<EngineRef, Arc<dyn Engine>>,
     engine: &EngineRef,
 ) -> anyhow::Result<Arc<dyn Engine>> {
     if let Some(found) = engines.get(engine) {
         return Ok(found.clone());
     }
+    let choice = built
+        .choice(&engine.id)
+        .ok_or_else(|| anyhow::anyhow!("no engine {}", engine.id))?;
     let found = match engine.variant {
-        0 => oracles::engine(&engine.id),
-        variant => {
-            oracles::swarm(&engine.id).and_then(|variants| variants.into_iter().nth(variant))
-        }
+        0 => built.engine(&choice),
+        variant => built.variants(&choice).and_then(|variants| {
+            let found = variants.into_iter().nth(variant);
+            found.ok_or_else(|| "it has fewer variants".to_string())
+        }),
     };
-    let found = found
-        .ok_or_else(|| anyhow::anyhow!("no engine {} variant {}", engine.id, engine.variant))?;
+    let found = found.map_err(|why| {
+        anyhow::anyhow!("no engine {} variant {}: {why}", engine.id, engine.variant)
+    })?;
     engines.insert(engine.clone(), found.clone());
     Ok(found)
 }
@@ -198,6 +207,8 @@ pub struct Worker {
     served: u32,
     /// The child's engines have no time limits of their own: only this side's watchdog.
     watchdog_only: bool,
+    /// External engines the child configures, as the parent did.
+    externals: Vec<Spec>,
 }
 
 /// What waiting for a reply gave.
@@ -209,23 +220,23 @@ enum Received {
 }
 
 impl Worker {
-    /// A worker whose engines keep their own per-call time limits (diff, fuzz, reduce).
-    pub fn new() -> Worker {
+    /// A worker whose engines keep their own per-call time limits (diff, fuzz,
+    /// reduce), with the external engines `externals` configure.
+    pub fn new(externals: Vec<Spec>) -> Worker {
         Worker {
             child: None,
             served: 0,
             watchdog_only: false,
+            externals,
         }
     }
 
     /// A worker whose only time limit is the watchdog's per script: a
     /// conformance run saves the cost of in-engine interruption checks.
-    pub fn for_scripts() -> Worker {
-        Worker {
-            child: None,
-            served: 0,
-            watchdog_only: true,
-        }
+    pub fn for_scripts(externals: Vec<Spec>) -> Worker {
+        let mut worker = Worker::new(externals);
+        worker.watchdog_only = true;
+        worker
     }
 
     fn send(&mut self, request: &Request) -> Result<(), String> {
@@ -234,8 +245,10 @@ impl Worker {
         }
         if self.child.is_none() {
             self.served = 0;
-            self.child =
-                Some(spawn(self.watchdog_only).map_err(|e| format!("starting a worker: {e}"))?);
+            self.child = Some(
+                spawn(self.watchdog_only, &self.externals)
+                    .map_err(|e| format!("starting a worker: {e}"))?,
+            );
         }
         self.served += 1;
         let child = self.child.as_mut().expect("spawned above");
@@ -263,13 +276,15 @@ impl Worker {
     }
 
     /// Runs a module on one engine in the worker. If the worker dies or hangs,
-    /// the step it was on and every later step get that as their outcome.
+    /// or `deadline` passes, the step it was on and every later step get that
+    /// as their outcome.
     pub fn run_module(
         &mut self,
         engine: EngineRef,
         wasm: &[u8],
         invocations: &[Invocation],
         limits: &Limits,
+        deadline: Option<Instant>,
     ) -> EngineRun {
         let steps = invocations.len() + 2;
         let id = engine.id.clone();
@@ -284,7 +299,8 @@ impl Worker {
         let stopped = match self.send(&request) {
             Err(why) => Some(Outcome::HarnessFailed(why)),
             Ok(()) => loop {
-                match self.receive(limits.call_time + GRACE) {
+                let left = deadline.map_or(Duration::MAX, |d| d - Instant::now().min(d));
+                match self.receive((limits.call_time + GRACE).min(left)) {
                     Received::Reply(Reply::Observed(observation)) => observations.push(observation),
                     Received::Reply(Reply::ModuleDone(t)) => {
                         timing = t;
@@ -299,13 +315,7 @@ impl Worker {
             },
         };
         if let Some(outcome) = stopped {
-            while observations.len() < steps {
-                observations.push(Observation {
-                    engine: id.clone(),
-                    outcome: outcome.clone(),
-                    state: None,
-                });
-            }
+            pad(&mut observations, &id, &outcome, steps);
         }
         EngineRun {
             observations,
@@ -405,24 +415,59 @@ impl Worker {
 }
 
 /// Runs a module on every engine — in `worker` if there is one, else in this
-/// process — and compares them step by step.
+/// process — and compares them step by step. Past `deadline`, a worker's
+/// engine stops at the step it is on, and engines not yet started do not
+/// start: their steps are `exhausted Time`. `progress` hears each engine finish.
 pub fn run_all(
     mut worker: Option<&mut Worker>,
     engines: &[(EngineRef, Arc<dyn Engine>)],
     wasm: &[u8],
     invocations: &[Invocation],
     limits: &Limits,
+    deadline: Option<Instant>,
+    progress: &mut dyn FnMut(&str),
 ) -> differential::Run {
     let mut runs = Vec::with_capacity(engines.len());
     for (reference, engine) in engines {
+        let late = deadline.is_some_and(|d| Instant::now() >= d);
         runs.push(match worker.as_deref_mut() {
-            Some(worker) => worker.run_module(reference.clone(), wasm, invocations, limits),
+            _ if late => out_of_time(&reference.id, invocations.len() + 2),
+            Some(worker) => {
+                worker.run_module(reference.clone(), wasm, invocations, limits, deadline)
+            }
             None => {
                 differential::run_engine(engine.as_ref(), wasm, invocations, limits, &mut |_| {})
             }
         });
+        progress(&reference.id);
     }
     differential::compare_runs(wasm, invocations, runs)
+}
+
+/// The run of an engine the time budget did not reach.
+fn out_of_time(engine: &str, steps: usize) -> EngineRun {
+    let mut observations = Vec::with_capacity(steps);
+    pad(
+        &mut observations,
+        engine,
+        &Outcome::Exhausted(Resource::Time),
+        steps,
+    );
+    EngineRun {
+        observations,
+        timing: Timing::default(),
+    }
+}
+
+/// Gives every step an engine did not reach `outcome`, the reason it stopped.
+fn pad(observations: &mut Vec<Observation>, engine: &str, outcome: &Outcome, steps: usize) {
+    while observations.len() < steps {
+        observations.push(Observation {
+            engine: engine.to_string(),
+            outcome: outcome.clone(),
+            state: None,
+        });
+    }
 }
 
 /// The engines as workers name them: the default configuration of each.
@@ -441,13 +486,16 @@ pub fn references(engines: &[Arc<dyn Engine>]) -> Vec<(EngineRef, Arc<dyn Engine
         .collect()
 }
 
-fn spawn(watchdog_only: bool) -> std::io::Result<Child> {
+fn spawn(watchdog_only: bool, externals: &[Spec]) -> std::io::Result<Child> {
     let mut command = Command::new(std::env::current_exe()?);
-    command.arg(SUBCOMMAND);
+    command.arg(SUBCOMMAND).env(
+        oracles::tempfiles::RUN_FOLDER_ENV,
+        oracles::tempfiles::parent_folder(),
+    );
     if watchdog_only {
         command.arg("--watchdog-only");
     }
-    for spec in oracles::external::configured_specs() {
+    for spec in externals {
         command.arg(format!("--external={spec}"));
     }
     Child::spawn(&mut command, LINE_LIMIT)

@@ -303,7 +303,7 @@ fn official_scripts_link_as_the_spec_says_on_the_default_engines() {
             .iter()
             .map(|t| t["engine"].as_str().unwrap())
             .collect();
-        assert_eq!(engines, oracles::ENGINE_IDS, "{name}");
+        assert_eq!(engines, oracles::tiers::default_ids(), "{name}");
         let unlinkable = diff["directives"]
             .as_array()
             .unwrap()
@@ -340,6 +340,15 @@ fn host_functions_are_for_scripts_that_ask_for_them() {
     );
     assert_eq!(asked.status.code(), Some(0), "{}", shown(&asked));
     assert!(shown(&asked).contains("every engine agrees with every assertion"));
+    let marked = dir.path().join("marked.wast");
+    let text = std::fs::read_to_string(&script).unwrap();
+    std::fs::write(
+        &marked,
+        format!(";; a finding\n;; lockstep: --host-functions\n{text}"),
+    )
+    .unwrap();
+    let replayed = diff(&[&[marked.to_str().unwrap()], &engines[..]].concat());
+    assert_eq!(replayed.status.code(), Some(0), "{}", shown(&replayed));
 }
 
 /// `assert_exhaustion` and `assert_trap` that ask for the call stack to run out,
@@ -373,4 +382,41 @@ fn running_out_of_stack_meets_every_stack_exhaustion_assertion() {
             format!("recurse.wast:5:2: assert_trap failed ({engine}): expected trap Unreachable");
         assert!(text.contains(&failure), "{text}");
     }
+}
+
+#[test]
+fn a_known_wasmi_bug_is_reported_as_known_and_exits_0() {
+    let reproducer = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/findings/wasmi-2.0.0-return-value.wast");
+    let text = std::fs::read_to_string(reproducer).unwrap();
+    let buffer = wast::parser::ParseBuffer::new(&text).unwrap();
+    let script: wast::Wast = wast::parser::parse(&buffer).unwrap();
+    let wasm = script
+        .directives
+        .into_iter()
+        .find_map(|directive| match directive {
+            wast::WastDirective::Module(mut module) => Some(module.encode().unwrap()),
+            _ => None,
+        })
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("m.wasm");
+    std::fs::write(&module, wasm).unwrap();
+    let output = diff(&[
+        module.to_str().unwrap(),
+        "--engine",
+        "wasmtime-cranelift",
+        "--engine",
+        "wasmi",
+        "--invoke",
+        "-",
+        "2147483647",
+    ]);
+    let text = shown(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("DIVERGE values (wasmi vs"), "{text}");
+    assert!(
+        text.contains("known divergence wasmi-2.0.0-return-value: wasmi 2.0.0 returns"),
+        "{text}"
+    );
 }

@@ -69,6 +69,11 @@ fn main() {
             BUNDLED_RUNTIMES,
             v8_and_wasm3_agree_with_wasmi_on_values_traps_and_host_functions,
         ),
+        Test::new(
+            "v8s_shared_trap_messages_agree_with_the_precise_codes_of_other_engines",
+            &[Tool::Node],
+            v8s_shared_trap_messages_agree_with_the_precise_codes_of_other_engines,
+        ),
         tools::skipped_visibly_without(Tool::Pywasm3, AGREE_TEST),
     ])
 }
@@ -324,4 +329,33 @@ fn v8_and_wasm3_agree_with_wasmi_on_values_traps_and_host_functions() {
         let expected = if call[0] == "div" { "Trap" } else { "Values" };
         assert!(outcome.get(expected).is_some(), "{outcome}");
     }
+}
+
+fn v8s_shared_trap_messages_agree_with_the_precise_codes_of_other_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("traps.wast");
+    let text = r#"(module
+      (type $unary (func (param i32) (result i32)))
+      (table 2 funcref)
+      (elem (i32.const 0) $nullary)
+      (func $nullary (result i32) (i32.const 1))
+      (func (export "mismatch") (result i32) (call_indirect (type $unary) (i32.const 0) (i32.const 0)))
+      (func (export "null") (result i32) (call_indirect (type $unary) (i32.const 0) (i32.const 1)))
+      (func (export "nan") (result i32) (i32.trunc_f32_s (f32.const nan)))
+      (func (export "big") (result i32) (i32.trunc_f64_u (f64.const 1e10))))
+(assert_trap (invoke "mismatch") "indirect call type mismatch")
+(assert_trap (invoke "null") "uninitialized element")
+(assert_trap (invoke "nan") "invalid conversion to integer")
+(assert_trap (invoke "big") "integer overflow")
+"#;
+    std::fs::write(&script, text).unwrap();
+    let output = xtask(&[
+        "diff",
+        script.to_str().unwrap(),
+        "--engine",
+        "v8",
+        "--engine",
+        "wasmtime-cranelift",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
 }

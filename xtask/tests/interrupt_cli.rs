@@ -82,7 +82,11 @@ fn a_killed_fuzz_campaign_resumes_where_it_stopped() {
     first.extend(engines);
     let mut campaign = start(&first);
     let checkpoint = out.path().join("campaign.json");
-    wait_for(&checkpoint, |text| text.contains("\"modules\""));
+    // campaign.json exists from the start; wait for one written after some modules ran.
+    wait_for(&checkpoint, |text| {
+        serde_json::from_str::<serde_json::Value>(text)
+            .is_ok_and(|c| c["modules"].as_u64() > Some(0))
+    });
     campaign.kill().unwrap();
     campaign.wait().unwrap();
     let saved: serde_json::Value =

@@ -40,7 +40,7 @@ fn agrees_on_every_tier(name: &str, args: &[&str]) -> String {
     let text = shown(&output);
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(text.contains("verdict: agree"), "{text}");
-    for tier in oracles::wasi::PROGRAM_ENGINE_IDS {
+    for tier in oracles::tiers::default_ids() {
         assert!(text.contains(tier), "{tier} missing: {text}");
     }
     text
@@ -51,7 +51,7 @@ fn binary_trees_at_depth_ten_agrees_on_every_tier() {
     let text = agrees_on_every_tier("binary-trees", &["10"]);
     assert_eq!(
         text.matches("exit 0").count(),
-        oracles::wasi::PROGRAM_ENGINE_IDS.len(),
+        oracles::tiers::default_ids().len(),
         "{text}"
     );
 }
@@ -95,7 +95,7 @@ fn a_trap_mid_output_keeps_the_same_partial_stdout_and_trap_on_every_tier() {
     let output = diff("trap-mid-output", &["--json"], &["4"]);
     assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
     let runs = runs(&output);
-    assert_eq!(runs.len(), oracles::wasi::PROGRAM_ENGINE_IDS.len());
+    assert_eq!(runs.len(), oracles::tiers::default_ids().len());
     for run in &runs {
         assert_eq!(
             run["ending"]["Outcome"]["Trap"]["code"], "Unreachable",

@@ -4,51 +4,22 @@
 //! traps, exceptions and state, however often it is paused at an import.
 
 mod binaryen;
-mod on_wasmi;
-mod on_wasmtime;
 pub mod programs;
 pub mod unwind;
 
 pub use binaryen::VERSION as BINARYEN_VERSION;
-pub(crate) use on_wasmi::wrap as wrap_wasmi_import;
-pub(crate) use on_wasmi::{names as wasmi_type_names, wrap_wasi as wrap_wasmi_wasi};
-pub(crate) use on_wasmtime::wrap as wrap_wasmtime_import;
-pub(crate) use on_wasmtime::wrap_wasi as wrap_wasmtime_wasi;
 
-use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
+use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance};
 use crate::outcome::{Outcome, State, Value};
-use crate::{wasmi, wasmtime};
 use std::sync::Arc;
 use std::time::Duration;
 use unwind::Control;
 use wasmparser::WasmFeatures;
 
-/// The engine an Asyncify tier runs instrumented modules on.
-enum Base {
-    Wasmtime(wasmtime::Wasmtime),
-    Wasmi(wasmi::Wasmi),
-}
-
-impl Base {
-    fn session(&self, limits: &Limits, control: Arc<Control>) -> Box<dyn Session> {
-        match self {
-            Base::Wasmtime(engine) => engine.unwinding_session(limits, control),
-            Base::Wasmi(engine) => engine.unwinding_session(limits, control),
-        }
-    }
-
-    fn engine(&self) -> &dyn Engine {
-        match self {
-            Base::Wasmtime(engine) => engine,
-            Base::Wasmi(engine) => engine,
-        }
-    }
-}
-
-/// One Asyncify tier: a base engine and binaryen's optimize level after instrumenting.
+/// One Asyncify tier: a base engine, and binaryen's optimize level after instrumenting.
 pub struct Asyncify {
     id: &'static str,
-    base: Base,
+    base: Arc<dyn Engine>,
     optimize: u8,
 }
 
@@ -57,23 +28,17 @@ pub struct Asyncify {
 pub const OPTIMIZE_LEVELS: [u8; 3] = [0, 1, 3];
 
 impl Asyncify {
-    /// `asyncify`: instrumented modules on wasmtime's Cranelift tier.
-    pub fn on_wasmtime(optimize: u8) -> Asyncify {
-        let base = wasmtime::Wasmtime::new(wasmtime::Tier::Cranelift);
-        Asyncify {
-            id: "asyncify",
-            base: Base::Wasmtime(base),
-            optimize,
-        }
+    /// The tier `id`: modules instrumented at `optimize`, run on `base`, which
+    /// must offer [`Engine::session_with_import_hook`].
+    pub fn new(id: &'static str, base: Arc<dyn Engine>, optimize: u8) -> Asyncify {
+        Asyncify { id, base, optimize }
     }
 
-    /// `asyncify-wasmi`: instrumented modules on wasmi.
-    pub fn on_wasmi(optimize: u8) -> Asyncify {
-        Asyncify {
-            id: "asyncify-wasmi",
-            base: Base::Wasmi(wasmi::Wasmi::new()),
-            optimize,
-        }
+    /// The tier under every optimize level of [`OPTIMIZE_LEVELS`].
+    pub fn swarm(id: &'static str, base: Arc<dyn Engine>) -> Vec<Arc<dyn Engine>> {
+        let variant =
+            |level: &u8| Arc::new(Asyncify::new(id, base.clone(), *level)) as Arc<dyn Engine>;
+        OPTIMIZE_LEVELS.iter().map(variant).collect()
     }
 }
 
@@ -83,7 +48,7 @@ impl Engine for Asyncify {
     }
 
     fn version(&self) -> String {
-        let base = self.base.engine();
+        let base = &self.base;
         let tool = binaryen::describe().unwrap_or_else(|why| format!("unavailable: {why}"));
         let level = match self.optimize {
             0 => String::new(),
@@ -93,7 +58,7 @@ impl Engine for Asyncify {
     }
 
     fn features(&self) -> WasmFeatures {
-        self.base.engine().features()
+        self.base.features()
     }
 
     fn session(&self, limits: &Limits) -> Box<dyn Session> {
@@ -105,8 +70,10 @@ impl Asyncify {
     /// A session, and the control that counts its unwinds.
     pub fn session_with_control(&self, limits: &Limits) -> (Box<dyn Session>, Arc<Control>) {
         let control = Arc::new(Control::default());
+        let base = self.base.session_with_import_hook(limits, control.clone());
+        let base = base.unwrap_or_else(|| panic!("{} cannot wrap imports", self.base.id()));
         let session = AsyncifySession {
-            base: self.base.session(limits, control.clone()),
+            base,
             features: self.features(),
             optimize: self.optimize,
             control: control.clone(),
@@ -136,6 +103,14 @@ impl Session for AsyncifySession {
 
     fn instantiate(&mut self, module: ModuleId) -> Result<InstanceId, Outcome> {
         self.base.instantiate(module)
+    }
+
+    fn share(&mut self, instance: InstanceId) -> Result<SharedInstance, Outcome> {
+        self.base.share(instance)
+    }
+
+    fn register_shared(&mut self, name: &str, shared: &SharedInstance) -> Result<(), Outcome> {
+        self.base.register_shared(name, shared)
     }
 
     fn register(&mut self, name: &str, instance: InstanceId) {
@@ -217,12 +192,9 @@ pub fn instrument_uncached(
     binaryen::instrument_uncached(wasm, features, optimize).map_err(binaryen::Refusal::reason)
 }
 
-/// Why the Asyncify tier `id` cannot run here: binaryen.js is neither
-/// installed nor installable (no Node.js, or npm cannot reach its registry).
-pub fn unavailable(id: &str) -> Option<String> {
-    if !matches!(id, "asyncify" | "asyncify-wasmi") {
-        return None;
-    }
+/// Why Asyncify tiers cannot run here: binaryen.js is neither installed nor
+/// installable (no Node.js, or npm cannot reach its registry).
+pub fn unavailable() -> Option<String> {
     binaryen::describe().err().map(|why| {
         format!(
             "it instruments with binaryen.js, which is installed on first use and could not be: {why} \
@@ -231,23 +203,21 @@ pub fn unavailable(id: &str) -> Option<String> {
     })
 }
 
-/// Each Asyncify tier under every optimize level of [`OPTIMIZE_LEVELS`].
-pub fn swarm(id: &str) -> Option<Vec<Arc<dyn Engine>>> {
-    let build: fn(u8) -> Asyncify = match id {
-        "asyncify" => Asyncify::on_wasmtime,
-        "asyncify-wasmi" => Asyncify::on_wasmi,
-        _ => return None,
-    };
-    let variants = OPTIMIZE_LEVELS
-        .iter()
-        .map(|level| Arc::new(build(*level)) as Arc<dyn Engine>);
-    Some(variants.collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::{check_common_behaviour, wat};
+
+    /// The bases the registry builds Asyncify tiers on.
+    const BASES: [&str; 2] = ["wasmtime-cranelift", "wasmi"];
+
+    fn base(id: &str) -> Arc<dyn Engine> {
+        crate::tiers::engine(id).expect("a built-in tier")
+    }
+
+    fn on(base_id: &str) -> Asyncify {
+        Asyncify::new("asyncify-under-test", base(base_id), 0)
+    }
 
     fn run(session: &mut Box<dyn Session>, text: &str, export: &str, args: &[Value]) -> Outcome {
         let module = match session.compile(&wat(text)) {
@@ -261,14 +231,8 @@ mod tests {
     #[test]
     fn unwinding_at_every_import_call_keeps_every_live_local() {
         let limits = Limits::fuzzing();
-        let bases: [(Asyncify, Box<dyn Engine>); 2] = [
-            (
-                Asyncify::on_wasmtime(0),
-                Box::new(wasmtime::Wasmtime::new(wasmtime::Tier::Cranelift)),
-            ),
-            (Asyncify::on_wasmi(0), Box::new(wasmi::Wasmi::new())),
-        ];
-        for (asyncify, plain) in bases {
+        for base_id in BASES {
+            let (asyncify, plain) = (on(base_id), base(base_id));
             let expected = run(
                 &mut plain.session(&limits),
                 UNWIND_LOOP,
@@ -288,7 +252,7 @@ mod tests {
         let text = r#"(module (import "host" "f" (func $f))
           (func $g (call $f))
           (func (export "run") (return_call $g)))"#;
-        for asyncify in [Asyncify::on_wasmtime(0), Asyncify::on_wasmi(0)] {
+        for asyncify in BASES.map(on) {
             let outcome = run(&mut asyncify.session(&Limits::fuzzing()), text, "run", &[]);
             let Outcome::Unsupported(why) = outcome else {
                 panic!("{outcome}");
@@ -299,12 +263,12 @@ mod tests {
 
     #[test]
     fn behaves_like_every_engine_on_wasmtime() {
-        check_common_behaviour(&Asyncify::on_wasmtime(0));
+        check_common_behaviour(&on("wasmtime-cranelift"));
     }
 
     #[test]
     fn behaves_like_every_engine_on_wasmi() {
-        check_common_behaviour(&Asyncify::on_wasmi(0));
+        check_common_behaviour(&on("wasmi"));
     }
 
     #[test]
@@ -314,7 +278,7 @@ mod tests {
           (memory (export "mem") 1) (global (export "g") (mut i32) (i32.const 0))
           (func (export "run") (result i32)
             (global.set 0 (call $f)) (i32.store (i32.const 8) (call $f)) (i32.load (i32.const 8))))"#;
-        let outcomes: Vec<(Outcome, State)> = swarm("asyncify-wasmi")
+        let outcomes: Vec<(Outcome, State)> = crate::tiers::swarm("asyncify-wasmi")
             .unwrap()
             .iter()
             .map(|engine| {

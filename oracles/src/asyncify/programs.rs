@@ -2,10 +2,11 @@
 
 use super::unwind::{self, Control};
 use crate::engine::Limits;
+use crate::hook::ImportHook;
 use crate::outcome::{Outcome, Value};
+use crate::wasi::sandbox::Sandbox;
 use crate::wasi::{CompiledProgram, Ending, Output, ProgramEngine, ProgramInstance};
-use crate::wasmi::wasi::WasmiPrograms;
-use crate::wasmtime::{Tier, wasi::WasmtimePrograms};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmparser::WasmFeatures;
@@ -13,33 +14,20 @@ use wasmparser::WasmFeatures;
 /// An Asyncify tier running WASI programs: binaryen instruments, the base tier runs.
 pub struct AsyncifyPrograms {
     id: &'static str,
-    base: Box<dyn ProgramEngine>,
+    base: Arc<dyn ProgramEngine>,
+    /// The proposals of the base tier's module engine, which binaryen is told.
     features: WasmFeatures,
 }
 
 impl AsyncifyPrograms {
-    /// `asyncify`: on wasmtime's Cranelift tier.
-    pub fn on_wasmtime() -> AsyncifyPrograms {
-        AsyncifyPrograms {
-            id: "asyncify",
-            base: Box::new(WasmtimePrograms::unwinding(Tier::Cranelift)),
-            features: base_features("wasmtime-cranelift"),
-        }
+    /// The tier `id`, instrumenting for `features` and running on `base`.
+    pub fn new(
+        id: &'static str,
+        base: Arc<dyn ProgramEngine>,
+        features: WasmFeatures,
+    ) -> AsyncifyPrograms {
+        AsyncifyPrograms { id, base, features }
     }
-
-    /// `asyncify-wasmi`: on wasmi.
-    pub fn on_wasmi() -> AsyncifyPrograms {
-        AsyncifyPrograms {
-            id: "asyncify-wasmi",
-            base: Box::new(WasmiPrograms::unwinding()),
-            features: base_features("wasmi"),
-        }
-    }
-}
-
-/// The proposals of the built-in base engine, without building another one.
-fn base_features(id: &str) -> WasmFeatures {
-    crate::engine(id).expect("a built-in engine").features()
 }
 
 impl ProgramEngine for AsyncifyPrograms {
@@ -50,30 +38,51 @@ impl ProgramEngine for AsyncifyPrograms {
     fn compile(&self, wasm: &[u8], limits: &Limits) -> Result<Box<dyn CompiledProgram>, Outcome> {
         let rejection = || self.base.compile(wasm, limits).err();
         let instrumented = super::instrument_for(wasm, self.features, 0, rejection)?;
-        self.base.compile(&instrumented, limits)
+        Ok(Box::new(Instrumented {
+            base: self.base.compile(&instrumented, limits)?,
+            call_time: limits.call_time,
+        }))
+    }
+}
+
+/// An instrumented program compiled by the base tier.
+struct Instrumented {
+    base: Box<dyn CompiledProgram>,
+    call_time: Duration,
+}
+
+impl CompiledProgram for Instrumented {
+    /// The base tier's instance, its WASI imports hooked to unwind under a
+    /// control of its own. A layer above this one cannot hook it again.
+    fn instantiate(
+        &self,
+        sandbox: &Sandbox,
+        scratch: &Path,
+        hook: Option<Arc<dyn ImportHook>>,
+    ) -> Result<Box<dyn ProgramInstance>, Outcome> {
+        if hook.is_some() {
+            return Err(Outcome::HarnessFailed(
+                "an Asyncify tier's imports are hooked already".into(),
+            ));
+        }
+        let control = Arc::new(Control::default());
+        let base = self
+            .base
+            .instantiate(sandbox, scratch, Some(control.clone()))?;
+        Ok(Box::new(Unwinding {
+            base,
+            control,
+            call_time: self.call_time,
+        }))
     }
 }
 
 /// A program instance whose WASI calls unwind: every call of an export is
 /// resumed after each unwind until it returns for good.
-pub struct Unwinding {
+struct Unwinding {
     base: Box<dyn ProgramInstance>,
     control: Arc<Control>,
     call_time: Duration,
-}
-
-impl Unwinding {
-    pub fn new(
-        base: Box<dyn ProgramInstance>,
-        control: Arc<Control>,
-        limits: &Limits,
-    ) -> Unwinding {
-        Unwinding {
-            base,
-            control,
-            call_time: limits.call_time,
-        }
-    }
 }
 
 impl ProgramInstance for Unwinding {

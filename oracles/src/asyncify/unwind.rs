@@ -1,4 +1,4 @@
-//! The unwind/rewind protocol shared by an Asyncify session and the import wrappers its base engine installs.
+//! The unwind/rewind protocol shared by an Asyncify session and the import hook it installs in its base engine.
 //!
 //! Binaryen's Asyncify exports `asyncify_start_unwind`, `asyncify_stop_unwind`,
 //! `asyncify_start_rewind`, `asyncify_stop_rewind` and `asyncify_get_state`.
@@ -9,6 +9,7 @@
 //! themselves, and on reaching the import again the wrapper stops the rewind
 //! and hands back the real import's results.
 
+use crate::hook::{HookFailure, HookedCall, ImportHook};
 use crate::outcome::{Outcome, Resource, Value};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -134,19 +135,6 @@ impl Control {
     }
 }
 
-/// What the import wrapper needs from the instance that called it, on each base engine.
-pub trait Caller {
-    type Val: Clone;
-    type Error;
-    /// The caller's `asyncify_get_state`; `None` when the caller is not instrumented.
-    fn asyncify_state(&mut self) -> Result<Option<i32>, Self::Error>;
-    /// Calls one of the caller's `asyncify_*` exports.
-    fn asyncify_call(&mut self, export: &str, arg: Option<i32>) -> Result<(), Self::Error>;
-    /// Writes [`header`] into the caller's [`MEMORY`] at [`HEADER`].
-    fn write_header(&mut self) -> Result<(), Self::Error>;
-    fn error(message: &str) -> Self::Error;
-}
-
 /// One harness call of an instrumented export: `call` runs an export of the
 /// instance (`outcome_of` reads what it did), and after every unwind the
 /// export is resumed with a rewind until it returns for good. Used by module
@@ -191,93 +179,58 @@ pub fn call_resuming<E>(
     ending
 }
 
-/// One function import, by module, name and value type names.
-pub struct FuncImport<'a> {
-    pub module: &'a str,
-    pub name: &'a str,
-    pub params: Vec<&'static str>,
-    pub results: Vec<&'static str>,
+impl ImportHook for Control {
+    fn instance_starting(&self) -> u64 {
+        self.reserve_tag()
+    }
+
+    fn instance_created(&self, tag: u64) {
+        self.bind(tag);
+    }
+
+    /// One call of a wrapped import: on a rewind, hand back the results saved
+    /// when it unwound; otherwise call the real import and, if this call may
+    /// unwind, save its results and start the unwind.
+    fn call(&self, tag: u64, call: &mut dyn HookedCall) -> Result<(), HookFailure> {
+        if asyncify_state(call)? == Some(REWINDING) {
+            asyncify_call(call, "asyncify_stop_rewind", &[])?;
+            if !call.replay() {
+                return Err(failure("rewound into an import that never unwound"));
+            }
+            return Ok(());
+        }
+        let may_unwind = self.enter_import(tag);
+        let called = call.call_real();
+        self.leave_import();
+        called?;
+        if may_unwind && asyncify_state(call)?.is_some() {
+            call.save_results();
+            if !call.write_memory(MEMORY, HEADER as u64, &header())? {
+                return Err(failure("the module exports no unwind buffer"));
+            }
+            asyncify_call(call, "asyncify_start_unwind", &[HEADER])?;
+            self.count_unwind();
+        }
+        Ok(())
+    }
 }
 
-/// A module that imports `imports` and exports the `i`th as `"i"`: instantiated
-/// by a linker, it hands out the linker's host functions as plain functions.
-pub fn reexporter(imports: &[FuncImport<'_>]) -> String {
-    let mut text = String::from("(module");
-    for import in imports {
-        text += &format!(
-            "\n  (import {:?} {:?} (func (param {}) (result {})))",
-            import.module,
-            import.name,
-            import.params.join(" "),
-            import.results.join(" ")
-        );
-    }
-    for index in 0..imports.len() {
-        text += &format!("\n  (export \"{index}\" (func {index}))");
-    }
-    text + ")"
+/// The caller's `asyncify_get_state`; `None` when the caller is not instrumented.
+fn asyncify_state(call: &mut dyn HookedCall) -> Result<Option<i32>, HookFailure> {
+    let state = call.call_export("asyncify_get_state", &[])?;
+    Ok(state.and_then(|results| results.first().copied()))
 }
 
-/// A module that calls its import `m.f` (of type `params -> results`, value
-/// type names as the text format spells them) from its export `call`, and
-/// re-exports the memory it imports as `m.memory`.
-///
-/// A host function called by another host function sees no calling instance;
-/// WASI functions find the program's memory through theirs. Called through
-/// this trampoline, whose memory is the program's, they see it again.
-pub fn trampoline(params: &[&str], results: &[&str]) -> String {
-    let locals: String = (0..params.len())
-        .map(|i| format!(" local.get {i}"))
-        .collect();
-    let signature = format!(
-        "(param {}) (result {})",
-        params.join(" "),
-        results.join(" ")
-    );
-    format!(
-        r#"(module
-  (import "m" "f" (func $f {signature}))
-  (import "m" "memory" (memory 0))
-  (export "memory" (memory 0))
-  (func (export "call") {signature}{locals} call $f))"#
-    )
+/// Calls one of the caller's `asyncify_*` exports.
+fn asyncify_call(call: &mut dyn HookedCall, export: &str, args: &[i32]) -> Result<(), HookFailure> {
+    match call.call_export(export, args)? {
+        Some(_) => Ok(()),
+        None => Err(failure(&format!("the module exports no `{export}`"))),
+    }
 }
 
-/// One call of a wrapped import: on a rewind, hand back the results saved when
-/// it unwound; otherwise call the `real` import and, if this call may unwind,
-/// save its results and start the unwind.
-pub fn around_import<C: Caller>(
-    caller: &mut C,
-    control: &Control,
-    tag: u64,
-    saved: &Mutex<Option<Vec<C::Val>>>,
-    results: &mut [C::Val],
-    real: impl FnOnce(&mut C, &mut [C::Val]) -> Result<(), C::Error>,
-) -> Result<(), C::Error> {
-    // Locked only for a moment: the real import may call back into this instance and this wrapper.
-    let saved = || {
-        saved
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    };
-    if caller.asyncify_state()? == Some(REWINDING) {
-        caller.asyncify_call("asyncify_stop_rewind", None)?;
-        let values = saved().take();
-        let values = values.ok_or_else(|| C::error("rewound into an import that never unwound"))?;
-        results.clone_from_slice(&values);
-        return Ok(());
-    }
-    let may_unwind = control.enter_import(tag);
-    let called = real(caller, results);
-    control.leave_import();
-    called?;
-    if may_unwind && caller.asyncify_state()?.is_some() {
-        *saved() = Some(results.to_vec());
-        caller.write_header()?;
-        caller.asyncify_call("asyncify_start_unwind", Some(HEADER))?;
-        control.count_unwind();
-    }
-    Ok(())
+fn failure(message: &str) -> HookFailure {
+    HookFailure::Hook(format!("asyncify: {message}"))
 }
 
 #[cfg(test)]

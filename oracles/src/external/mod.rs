@@ -23,7 +23,7 @@ use process::Process;
 use protocol::{HostImport, Reply, Request, WireLimits, WireValue};
 use shape::{Shape, shape};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmparser::WasmFeatures;
 
@@ -55,91 +55,89 @@ pub fn runtime(id: &str) -> Option<String> {
     (id == "v8").then(|| node::node().describe())
 }
 
-/// The bundled engines that join the default engine set: `v8` when it runs the
-/// pinned Node.js, whose V8 its expectations were blessed on (a machine's older
-/// Node is still there for `--engine v8`, with its own skips).
-pub fn defaults() -> &'static [&'static str] {
-    match node::node().origin {
-        node::Origin::Pinned => &["v8"],
-        node::Origin::Machine(_) => &[],
+/// An external engine given as `NAME=COMMAND`: its name and the command that starts it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spec {
+    pub name: String,
+    pub command: Vec<String>,
+}
+
+impl Spec {
+    /// Reads `NAME=COMMAND`; the command is split at whitespace.
+    pub fn parse(text: &str) -> Result<Spec, String> {
+        let (name, command) = text
+            .split_once('=')
+            .ok_or_else(|| format!("`{text}` is not NAME=COMMAND"))?;
+        let command: Vec<String> = command.split_whitespace().map(str::to_string).collect();
+        if name.is_empty() || name.contains(char::is_whitespace) || command.is_empty() {
+            return Err(format!(
+                "`{text}` is not NAME=COMMAND with a name and a command"
+            ));
+        }
+        let name = name.to_string();
+        Ok(Spec { name, command })
     }
 }
 
-/// An engine's name and the command that starts it.
-type Configured = Vec<(String, Vec<String>)>;
+impl std::str::FromStr for Spec {
+    type Err = String;
 
-/// An external engine once started in this process, or why it cannot run.
-type Started = HashMap<String, Result<Arc<ExternalEngine>, String>>;
-
-/// The external engines started in this process.
-fn started() -> &'static Mutex<Started> {
-    static STARTED: OnceLock<Mutex<Started>> = OnceLock::new();
-    STARTED.get_or_init(Default::default)
-}
-
-/// Kills every idle engine process, each with its process group: at the end
-/// of a run, so that nothing an engine started outlives it.
-pub fn stop_idle() {
-    let started = started().lock().expect("engines lock");
-    for engine in started.values().flatten() {
-        engine.pool.idle.lock().expect("pool lock").clear();
+    fn from_str(text: &str) -> Result<Spec, String> {
+        Spec::parse(text)
     }
 }
 
-/// Engines configured on the command line: name and command.
-fn configured() -> &'static Mutex<Configured> {
-    static CONFIGURED: OnceLock<Mutex<Configured>> = OnceLock::new();
-    CONFIGURED.get_or_init(Default::default)
-}
-
-/// Adds an engine from `NAME=COMMAND` (the command is split at whitespace) and returns its name.
-pub fn configure(spec: &str) -> Result<String, String> {
-    let (name, command) = spec
-        .split_once('=')
-        .ok_or_else(|| format!("`{spec}` is not NAME=COMMAND"))?;
-    let command: Vec<String> = command.split_whitespace().map(str::to_string).collect();
-    if name.is_empty() || name.contains(char::is_whitespace) || command.is_empty() {
-        return Err(format!(
-            "`{spec}` is not NAME=COMMAND with a name and a command"
-        ));
+/// `NAME=COMMAND`, as [`Spec::parse`] reads it.
+impl std::fmt::Display for Spec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.name, self.command.join(" "))
     }
-    if BUNDLED.contains(&name) || crate::ENGINE_IDS.contains(&name) {
-        return Err(format!(
-            "`{name}` is a built-in engine; choose another name"
-        ));
+}
+
+/// The external engines of one run: those configured as `NAME=COMMAND`, and
+/// each engine (bundled or configured) once started, or why it cannot run here.
+#[derive(Default)]
+pub struct Externals {
+    configured: Vec<Spec>,
+    started: Mutex<Started>,
+}
+
+/// An external engine once started, or why it cannot run here, by name.
+type Started = HashMap<String, Result<Arc<dyn Engine>, String>>;
+
+impl Externals {
+    pub fn new(configured: Vec<Spec>) -> Externals {
+        Externals {
+            configured,
+            started: Mutex::default(),
+        }
     }
-    let mut configured = configured().lock().expect("engine configuration lock");
-    configured.retain(|(known, _)| known != name);
-    configured.push((name.to_string(), command));
-    Ok(name.to_string())
-}
 
-/// The `NAME=COMMAND` of every configured engine, to hand to worker processes.
-pub fn configured_specs() -> Vec<String> {
-    let configured = configured().lock().expect("engine configuration lock");
-    configured
-        .iter()
-        .map(|(name, command)| format!("{name}={}", command.join(" ")))
-        .collect()
-}
+    /// The engines configured as `NAME=COMMAND`, to hand to worker processes.
+    pub fn specs(&self) -> &[Spec] {
+        &self.configured
+    }
 
-/// The external engine `id`, started once per process: `None` if no such
-/// engine is bundled or configured, `Some(Err(why))` if it cannot run here.
-pub fn engine(id: &str) -> Option<Result<Arc<dyn Engine>, String>> {
-    let command = bundled_command(id).or_else(|| {
-        let configured = configured().lock().expect("engine configuration lock");
-        configured
-            .iter()
-            .find(|(n, _)| n == id)
-            .map(|(_, c)| c.clone())
-    })?;
-    let mut started = started().lock().expect("engines lock");
-    let entry = started.entry(id.to_string()).or_insert_with(|| {
-        // Ids are `&'static str` everywhere; one leaked name per engine and process.
-        let id: &'static str = Box::leak(id.to_string().into_boxed_str());
-        ExternalEngine::start(id, command).map(Arc::new)
-    });
-    Some(entry.clone().map(|engine| engine as Arc<dyn Engine>))
+    /// The bundled engine `id` (one of [`BUNDLED`]).
+    pub fn bundled(&self, id: &str) -> Result<Arc<dyn Engine>, String> {
+        let command = bundled_command(id).ok_or_else(|| format!("`{id}` is not bundled"))?;
+        self.start(id, command)
+    }
+
+    /// The engine `spec` configures.
+    pub fn configured(&self, spec: &Spec) -> Result<Arc<dyn Engine>, String> {
+        self.start(&spec.name, spec.command.clone())
+    }
+
+    fn start(&self, name: &str, command: Vec<String>) -> Result<Arc<dyn Engine>, String> {
+        let mut started = self.started.lock().expect("engines lock");
+        let entry = started.entry(name.to_string()).or_insert_with(|| {
+            // Ids are `&'static str` everywhere; one leaked name per engine and run.
+            let id: &'static str = Box::leak(name.to_string().into_boxed_str());
+            ExternalEngine::start(id, command).map(|e| Arc::new(e) as Arc<dyn Engine>)
+        });
+        entry.clone()
+    }
 }
 
 /// An engine behind the protocol, with the processes idle between sessions.

@@ -150,8 +150,12 @@ pub enum Reply {
     /// The answer to `hello` of an engine that cannot run here, and why.
     Unavailable(String),
     Values(Vec<WireValue>),
+    /// A trap, named by `code`, or by `codes` when the engine cannot tell which of them it was.
     Trap {
-        code: TrapCode,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<TrapCode>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        codes: Vec<TrapCode>,
         message: String,
     },
     Exception {
@@ -179,7 +183,20 @@ impl Reply {
     pub fn into_outcome(self) -> Option<Outcome> {
         Some(match self {
             Reply::Values(values) => Outcome::Values(values.into_iter().map(|v| v.0).collect()),
-            Reply::Trap { code, message } => Outcome::Trap { code, message },
+            Reply::Trap {
+                code,
+                codes,
+                message,
+            } => match code.or(codes.first().copied()) {
+                Some(code) => Outcome::Trap {
+                    code,
+                    message,
+                    alternatives: codes.into_iter().filter(|c| *c != code).collect(),
+                },
+                None => Outcome::HarnessFailed(format!(
+                    "engine side: a trap with neither `code` nor `codes` ({message})"
+                )),
+            },
             Reply::Exception { tag, payload } => Outcome::Exception(Exception {
                 tag,
                 payload: payload.into_iter().map(|v| v.0).collect(),
@@ -201,7 +218,21 @@ impl Reply {
         let wire = |values: Vec<Value>| values.into_iter().map(WireValue).collect();
         match outcome {
             Outcome::Values(values) => Reply::Values(wire(values)),
-            Outcome::Trap { code, message } => Reply::Trap { code, message },
+            Outcome::Trap {
+                code,
+                message,
+                alternatives: mut codes,
+            } => {
+                // `codes` on the wire is the whole set, when there is one.
+                if !codes.is_empty() {
+                    codes.push(code);
+                }
+                Reply::Trap {
+                    code: Some(code),
+                    codes,
+                    message,
+                }
+            }
             Outcome::Exception(e) => Reply::Exception {
                 tag: e.tag,
                 payload: wire(e.payload),
@@ -482,6 +513,17 @@ mod tests {
                 ..
             })
         ));
+        let either: Reply = serde_json::from_str(
+            r#"{"trap":{"codes":["IndirectCallToNull","IndirectCallTypeMismatch"],"message":"x"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            either.into_outcome().unwrap().trap_codes(),
+            [
+                TrapCode::IndirectCallToNull,
+                TrapCode::IndirectCallTypeMismatch
+            ]
+        );
         let bad = serde_json::from_str::<Reply>(r#"{"values":[{"type":"i32","value":7}]}"#);
         assert!(bad.unwrap_err().to_string().contains("decimal string"));
     }

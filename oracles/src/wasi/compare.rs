@@ -74,6 +74,12 @@ fn files_text(run: &ProgramRun) -> String {
             Node::Symlink(target) => {
                 let _ = writeln!(text, "{path} -> {target}");
             }
+            Node::LargeFile { size, blake3 } => {
+                let _ = writeln!(text, "{path} ({size} bytes, BLAKE3 {blake3})");
+            }
+            Node::Special(kind) => {
+                let _ = writeln!(text, "{path} ({kind})");
+            }
             Node::File(bytes) => {
                 let _ = writeln!(text, "{path} ({} bytes):", bytes.len());
                 for line in String::from_utf8_lossy(bytes).lines() {

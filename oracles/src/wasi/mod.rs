@@ -9,19 +9,19 @@
 //! the scratch directory's final tree.
 
 pub mod compare;
+pub mod limits;
 mod mutant;
 pub mod sandbox;
 
 use crate::engine::Limits;
-use crate::outcome::{Outcome, Value};
+use crate::hook::ImportHook;
+use crate::outcome::{Outcome, Resource, Value};
+use limits::OUTPUT_LIMITS;
 use sandbox::{Sandbox, Scratch, Tree};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The tiers that run WASI programs, in report order: every built-in engine.
-pub const PROGRAM_ENGINE_IDS: &[&str] = crate::ENGINE_IDS;
 
 /// A tier that runs WASI preview 1 programs.
 pub trait ProgramEngine: Send + Sync {
@@ -37,10 +37,13 @@ pub trait CompiledProgram {
     /// A fresh instance whose WASI imports see `sandbox`, with its scratch
     /// directory at the host path `scratch`, and nothing else of the host.
     /// Loading an AOT artifact and running the start section happen here.
+    /// With a `hook`, every WASI import hands its calls to it (see [`crate::hook`]):
+    /// how a layer wraps this tier.
     fn instantiate(
         &self,
         sandbox: &Sandbox,
         scratch: &Path,
+        hook: Option<Arc<dyn ImportHook>>,
     ) -> Result<Box<dyn ProgramInstance>, Outcome>;
 }
 
@@ -101,7 +104,8 @@ pub struct ProgramRun {
     pub timing: Timing,
 }
 
-/// Runs a program once on `engine` in a fresh copy of `sandbox`.
+/// Runs a program once on `engine` in a fresh copy of `sandbox`. Output past [`OUTPUT_LIMITS`]
+/// ends the run as `exhausted Output`, whatever the program did next.
 pub fn run(
     engine: &dyn ProgramEngine,
     wasm: &[u8],
@@ -111,7 +115,7 @@ pub fn run(
 ) -> ProgramRun {
     let mut timing = Timing::default();
     let scratch = Scratch::create(&sandbox.tree);
-    let (ending, output) = match &scratch {
+    let (ending, mut output) = match &scratch {
         Ok(scratch) => execute(
             engine,
             wasm,
@@ -126,9 +130,17 @@ pub fn run(
             Output::default(),
         ),
     };
-    let files = scratch.and_then(|scratch| scratch.snapshot());
+    let files = scratch.and_then(|scratch| scratch.snapshot(&OUTPUT_LIMITS));
+    let streams_reached = OUTPUT_LIMITS.streams_reached(&output.stdout, &output.stderr);
     let (ending, files) = match files {
-        Ok(files) => (ending, files),
+        Ok(Some(files)) if !streams_reached => (ending, files),
+        Ok(_) => {
+            // Left out of the comparison: only the start of the output is kept, to show.
+            output.stdout.truncate(OUTPUT_LIMITS.kept_when_reached);
+            output.stderr.truncate(OUTPUT_LIMITS.kept_when_reached);
+            let exhausted = Ending::Outcome(Outcome::Exhausted(Resource::Output));
+            (exhausted, Tree::new())
+        }
         Err(e) => (
             harness_failure(format!("reading the scratch directory: {e}")),
             Tree::new(),
@@ -160,7 +172,7 @@ fn execute(
         Err(outcome) => return (Ending::Outcome(outcome), Output::default()),
     };
     let started = Instant::now();
-    let instance = compiled.instantiate(sandbox, scratch);
+    let instance = compiled.instantiate(sandbox, scratch, None);
     timing.instantiate = started.elapsed();
     let mut instance = match instance {
         Ok(instance) => instance,
@@ -195,31 +207,12 @@ fn harness_failure(message: String) -> Ending {
     Ending::Outcome(Outcome::HarnessFailed(message))
 }
 
-/// The tier with this id that runs WASI programs (or the `mutant:fd-write-byte` self-test tier).
-pub fn program_engine(id: &str) -> Option<Arc<dyn ProgramEngine>> {
-    use crate::asyncify::programs::AsyncifyPrograms;
-    use crate::wasmtime::{Tier, wasi::WasmtimePrograms};
-    let tier = match id {
-        mutant::ID => return Some(mutant::create(program_engine("wasmtime-cranelift")?)),
-        "wasmi" => return Some(Arc::new(crate::wasmi::wasi::WasmiPrograms::new())),
-        "asyncify" => return Some(Arc::new(AsyncifyPrograms::on_wasmtime())),
-        "asyncify-wasmi" => return Some(Arc::new(AsyncifyPrograms::on_wasmi())),
-        "wasmtime-cranelift" => Tier::Cranelift,
-        "wasmtime-aot" => Tier::Aot,
-        "wasmtime-winch" => Tier::Winch,
-        "wasmtime-pulley" => Tier::Pulley,
-        _ => return None,
-    };
-    Some(Arc::new(WasmtimePrograms::new(tier)))
-}
+/// The self-test tier with a planted WASI bug.
+pub const MUTANT_ID: &str = mutant::ID;
 
-/// The ids [`program_engine`] knows: the WASI tiers, then the self-test tier.
-pub fn known_ids() -> Vec<&'static str> {
-    PROGRAM_ENGINE_IDS
-        .iter()
-        .copied()
-        .chain([mutant::ID])
-        .collect()
+/// `mutant:fd-write-byte` on `base`.
+pub fn mutant_programs(base: Arc<dyn ProgramEngine>) -> Arc<dyn ProgramEngine> {
+    mutant::create(base)
 }
 
 #[cfg(test)]
@@ -275,7 +268,7 @@ pub(crate) mod testing {
 
     /// Checks what every tier must do with [`HELLO`], [`RANDOM`] and [`CLOCKS`].
     pub fn check_tier(id: &str) {
-        let engine = program_engine(id).expect("a known tier");
+        let engine = crate::tiers::program_engine(id).expect("a known tier");
         let wasm = crate::testing::wat(HELLO);
         let sandbox = Sandbox::new("hello", &[]);
         let limits = Limits::default();

@@ -5,6 +5,7 @@
 use super::sandbox::Sandbox;
 use super::{CompiledProgram, Ending, Output, ProgramEngine, ProgramInstance};
 use crate::engine::Limits;
+use crate::hook::ImportHook;
 use crate::outcome::{Outcome, Value};
 use std::path::Path;
 use std::sync::Arc;
@@ -39,8 +40,9 @@ impl CompiledProgram for MutantProgram {
         &self,
         sandbox: &Sandbox,
         scratch: &Path,
+        hook: Option<Arc<dyn ImportHook>>,
     ) -> Result<Box<dyn ProgramInstance>, Outcome> {
-        let inner = self.inner.instantiate(sandbox, scratch)?;
+        let inner = self.inner.instantiate(sandbox, scratch, hook)?;
         Ok(Box::new(MutantInstance { inner }))
     }
 }

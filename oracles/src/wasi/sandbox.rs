@@ -1,10 +1,12 @@
 //! The deterministic sandbox a WASI program runs in: fixed arguments and environment, stdin from bytes,
 //! one preopened scratch directory seeded with a known file tree, a virtual clock and seeded randomness.
 
+use super::limits::OutputLimits;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::fs::FileType;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -16,8 +18,19 @@ pub type Tree = BTreeMap<String, Node>;
 pub enum Node {
     Dir,
     File(Vec<u8>),
+    /// A file after a run too large to show ([`SHOWN_FILE_BYTES`]): its size and BLAKE3 hash, read
+    /// as a stream.
+    LargeFile {
+        size: u64,
+        blake3: String,
+    },
     Symlink(String),
+    /// A FIFO, socket or device after a run, recorded by kind without opening it.
+    Special(String),
 }
+
+/// Files after a run up to this size keep their bytes, so that a difference shows as a diff.
+pub const SHOWN_FILE_BYTES: u64 = 64 << 10;
 
 /// Everything a program can observe of the world it runs in. Two engines given
 /// the same sandbox must behave identically.
@@ -122,9 +135,10 @@ impl VirtualClock {
     }
 }
 
-/// The host directory behind one run's scratch directory; removed when dropped.
+/// The host directory behind one run's scratch directory, a fresh folder of
+/// `oracles::tempfiles`; removed when dropped.
 pub struct Scratch {
-    path: PathBuf,
+    folder: tempfile::TempDir,
 }
 
 /// Modification time of every seeded entry, so that a program printing the
@@ -132,20 +146,13 @@ pub struct Scratch {
 const SEEDED_MTIME: Duration = Duration::from_secs(1_000_000_000);
 
 impl Scratch {
-    /// A fresh directory under the system's temporary directory, holding `tree`.
+    /// A fresh directory in the run's private folder, holding `tree`.
     pub fn create(tree: &Tree) -> io::Result<Scratch> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let name = format!(
-            "lockstep-wasi-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
         let scratch = Scratch {
-            path: std::env::temp_dir().join(name),
+            folder: crate::tempfiles::folder("lockstep-wasi-")?,
         };
-        std::fs::create_dir_all(&scratch.path)?;
         for (relative, node) in tree {
-            let path = scratch.path.join(relative);
+            let path = scratch.path().join(relative);
             match node {
                 Node::Dir => std::fs::create_dir_all(&path)?,
                 Node::File(bytes) => {
@@ -157,30 +164,58 @@ impl Scratch {
                     file.set_modified(SystemTime::UNIX_EPOCH + SEEDED_MTIME)?;
                 }
                 Node::Symlink(target) => std::os::unix::fs::symlink(target, &path)?,
+                Node::LargeFile { .. } | Node::Special(_) => {
+                    return Err(io::Error::other(format!("{relative} cannot be seeded")));
+                }
             }
         }
         Ok(scratch)
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.folder.path()
     }
 
-    /// What the directory holds now.
-    pub fn snapshot(&self) -> io::Result<Tree> {
-        read_tree(&self.path)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
+    /// What the directory holds now, or `None` when it holds more than `limits` allow.
+    pub fn snapshot(&self, limits: &OutputLimits) -> io::Result<Option<Tree>> {
+        walk(self.path(), limits, snapshot_node)
     }
 }
 
-/// The tree under `root`, as [`Scratch`] seeds it and snapshots it.
+/// The tree under `root` as a seed for [`Scratch::create`]: every file's bytes, within the limits a
+/// run's output has; a FIFO, socket or device is an error, never opened.
 pub fn read_tree(root: &Path) -> io::Result<Tree> {
+    let limits = super::limits::OUTPUT_LIMITS;
+    let tree = walk(root, &limits, |path, kind, size| {
+        if kind.is_file() {
+            return std::fs::read(path).map(Node::File);
+        }
+        match snapshot_node(path, kind, size)? {
+            Node::Special(kind) => Err(io::Error::other(format!(
+                "{} is a {kind}: only files, folders and symlinks can seed the scratch directory",
+                path.display()
+            ))),
+            node => Ok(node),
+        }
+    })?;
+    tree.ok_or_else(|| {
+        io::Error::other(format!(
+            "more than {} entries or {} bytes of files",
+            limits.entries, limits.files_bytes
+        ))
+    })
+}
+
+/// Every entry under `root` with the node `visit` makes of it (from its path, type and size), in
+/// sorted order, without following symlinks; `None` as soon as there are more entries or bytes of
+/// files (sizes as stated, so a sparse file counts in full) than `limits` allow.
+fn walk(
+    root: &Path,
+    limits: &OutputLimits,
+    visit: impl Fn(&Path, FileType, u64) -> io::Result<Node>,
+) -> io::Result<Option<Tree>> {
     let mut tree = Tree::new();
+    let mut files_bytes = 0u64;
     let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {
         for entry in std::fs::read_dir(&dir)? {
@@ -190,19 +225,56 @@ pub fn read_tree(root: &Path) -> io::Result<Tree> {
                 .expect("entries lie under the root")
                 .to_string_lossy()
                 .replace(std::path::MAIN_SEPARATOR, "/");
-            let kind = std::fs::symlink_metadata(&path)?.file_type();
-            let node = if kind.is_symlink() {
-                Node::Symlink(std::fs::read_link(&path)?.to_string_lossy().into_owned())
-            } else if kind.is_dir() {
+            let metadata = std::fs::symlink_metadata(&path)?;
+            if metadata.is_dir() {
                 pending.push(path.clone());
-                Node::Dir
-            } else {
-                Node::File(std::fs::read(&path)?)
-            };
-            tree.insert(relative, node);
+            }
+            if metadata.is_file() {
+                files_bytes = files_bytes.saturating_add(metadata.len());
+            }
+            if files_bytes > limits.files_bytes || tree.len() == limits.entries {
+                return Ok(None);
+            }
+            tree.insert(
+                relative,
+                visit(&path, metadata.file_type(), metadata.len())?,
+            );
         }
     }
-    Ok(tree)
+    Ok(Some(tree))
+}
+
+/// One entry as a snapshot records it: a file's bytes or, past [`SHOWN_FILE_BYTES`], its hash read
+/// as a stream; anything but a file, folder or symlink only by kind, never opened (reading a FIFO
+/// would wait forever for a writer).
+fn snapshot_node(path: &Path, kind: FileType, size: u64) -> io::Result<Node> {
+    use std::os::unix::fs::FileTypeExt;
+    Ok(if kind.is_symlink() {
+        Node::Symlink(std::fs::read_link(path)?.to_string_lossy().into_owned())
+    } else if kind.is_dir() {
+        Node::Dir
+    } else if !kind.is_file() {
+        let special = [
+            (kind.is_fifo(), "fifo"),
+            (kind.is_socket(), "socket"),
+            (kind.is_block_device(), "block device"),
+            (kind.is_char_device(), "character device"),
+        ];
+        let name = special
+            .iter()
+            .find(|(is, _)| *is)
+            .map_or("special file", |(_, name)| name);
+        Node::Special(name.to_string())
+    } else if size <= SHOWN_FILE_BYTES {
+        Node::File(std::fs::read(path)?)
+    } else {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update_reader(std::fs::File::open(path)?)?;
+        Node::LargeFile {
+            size,
+            blake3: hasher.finalize().to_hex().to_string(),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -214,7 +286,8 @@ mod tests {
         let tree = default_tree();
         let scratch = Scratch::create(&tree).unwrap();
         let path = scratch.path().to_path_buf();
-        assert_eq!(scratch.snapshot().unwrap(), tree);
+        let limits = super::super::limits::OUTPUT_LIMITS;
+        assert_eq!(scratch.snapshot(&limits).unwrap(), Some(tree));
         drop(scratch);
         assert!(!path.exists());
     }

@@ -1,18 +1,20 @@
 //! WASI preview 1 programs on wasmi, through `wasmi_wasi` (wasi-common): wasmi configured as for
 //! modules and metered by fuel, a sandboxed `WasiCtx` per instance, `proc_exit` kept apart from traps.
 
+use super::hooked;
 use super::{
     config, execution_failure, from_wasmi, fuel_budget, plain_wasmi, rejection, store_limits,
 };
-use crate::asyncify::{self, programs::Unwinding, unwind::Control};
 use crate::engine::Limits;
+use crate::hook::{self, ImportHook};
 use crate::outcome::{Outcome, Value};
+use crate::wasi::limits::{CappedStream, OUTPUT_LIMITS};
 use crate::wasi::sandbox::{self, Sandbox, VirtualClock};
 use crate::wasi::{CompiledProgram, Ending, Output, ProgramEngine, ProgramInstance};
 use cap_std::time::{Duration, Instant, SystemTime};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
 use wasi_common::pipe::{ReadPipe, WritePipe};
 use wasi_common::sync::{Dir, ambient_authority};
 use wasi_common::{WasiClocks, WasiCtx};
@@ -22,24 +24,11 @@ use wasmi_wasi::wasi_common;
 /// wasmi running WASI programs; each program gets a wasmi engine of its own.
 pub struct WasmiPrograms {
     config: wasmi::Config,
-    /// Set for the Asyncify tier: WASI imports are wrapped to unwind.
-    unwinds: bool,
 }
 
 impl WasmiPrograms {
     pub fn new() -> WasmiPrograms {
-        WasmiPrograms {
-            config: config(),
-            unwinds: false,
-        }
-    }
-
-    /// wasmi running Asyncify-instrumented programs, unwinding at WASI calls.
-    pub(crate) fn unwinding() -> WasmiPrograms {
-        WasmiPrograms {
-            unwinds: true,
-            ..WasmiPrograms::new()
-        }
+        WasmiPrograms { config: config() }
     }
 }
 
@@ -68,7 +57,6 @@ impl ProgramEngine for WasmiPrograms {
             module,
             linker,
             limits: limits.clone(),
-            unwinds: self.unwinds,
         }))
     }
 }
@@ -78,7 +66,6 @@ struct Compiled {
     module: wasmi::Module,
     linker: wasmi::Linker<State>,
     limits: Limits,
-    unwinds: bool,
 }
 
 struct State {
@@ -86,14 +73,12 @@ struct State {
     limits: StoreLimits,
 }
 
-type Stream = Arc<RwLock<Vec<u8>>>;
-
 /// The WASI context of one instance: the sandbox and nothing else of the host.
 fn wasi_context(
     sandbox: &Sandbox,
     scratch: &Path,
-    stdout: &Stream,
-    stderr: &Stream,
+    stdout: &CappedStream,
+    stderr: &CappedStream,
 ) -> Result<WasiCtx, String> {
     let clock = Arc::new(VirtualClock::default());
     let clocks = WasiClocks::new()
@@ -116,8 +101,8 @@ fn wasi_context(
             .map_err(|e| format!("variable {key:?}: {e}"))?;
     }
     wasi.set_stdin(Box::new(ReadPipe::from(sandbox.stdin.clone())));
-    wasi.set_stdout(Box::new(WritePipe::from_shared(stdout.clone())));
-    wasi.set_stderr(Box::new(WritePipe::from_shared(stderr.clone())));
+    wasi.set_stdout(Box::new(WritePipe::new(stdout.clone())));
+    wasi.set_stderr(Box::new(WritePipe::new(stderr.clone())));
     let dir = Dir::open_ambient_dir(scratch, ambient_authority())
         .map_err(|e| format!("opening {}: {e}", scratch.display()))?;
     let dir = wasi_common::sync::dir::Dir::from_cap_std(dir);
@@ -131,8 +116,10 @@ impl CompiledProgram for Compiled {
         &self,
         sandbox: &Sandbox,
         scratch: &Path,
+        hook: Option<Arc<dyn ImportHook>>,
     ) -> Result<Box<dyn ProgramInstance>, Outcome> {
-        let (stdout, stderr) = (Stream::default(), Stream::default());
+        let stdout = CappedStream::new(OUTPUT_LIMITS.stdout_bytes);
+        let stderr = CappedStream::new(OUTPUT_LIMITS.stderr_bytes);
         let wasi =
             wasi_context(sandbox, scratch, &stdout, &stderr).map_err(Outcome::HarnessFailed)?;
         let state = State {
@@ -149,18 +136,14 @@ impl CompiledProgram for Compiled {
             stderr,
         };
         instance.refuel()?;
-        let control = self.unwinds.then(|| Arc::new(Control::default()));
-        let created = match &control {
-            Some(control) => self.instantiate_unwinding(&mut instance.store, control),
+        let created = match hook {
+            Some(hook) => self.instantiate_hooked(&mut instance.store, hook),
             None => self
                 .linker
                 .instantiate_and_start(&mut instance.store, &self.module),
         };
         instance.instance = Some(created.map_err(|e| super::instantiation_failure(&e))?);
-        Ok(match control {
-            Some(control) => Box::new(Unwinding::new(Box::new(instance), control, &self.limits)),
-            None => Box::new(instance),
-        })
+        Ok(Box::new(instance))
     }
 }
 
@@ -180,14 +163,14 @@ impl Compiled {
                     "{module}.{name} is not a function"
                 )));
             };
-            imports.push(asyncify::unwind::FuncImport {
+            imports.push(hook::FuncImport {
                 module: import.module(),
                 name: import.name(),
-                params: asyncify::wasmi_type_names(ty.params())?,
-                results: asyncify::wasmi_type_names(ty.results())?,
+                params: hooked::names(ty.params())?,
+                results: hooked::names(ty.results())?,
             });
         }
-        let text = asyncify::unwind::reexporter(&imports);
+        let text = hook::reexporter(&imports);
         let module = wasmi::Module::new(&self.engine, text.as_bytes())?;
         let exporter = self.linker.instantiate_and_start(&mut *store, &module)?;
         (0..imports.len())
@@ -198,21 +181,21 @@ impl Compiled {
             .collect()
     }
 
-    /// Instantiates with every WASI import wrapped to unwind under `control`, and runs the start function.
-    fn instantiate_unwinding(
+    /// Instantiates with every WASI import handing its calls to `hook`, and runs the start function.
+    fn instantiate_hooked(
         &self,
         store: &mut wasmi::Store<State>,
-        control: &Arc<Control>,
+        hook: Arc<dyn ImportHook>,
     ) -> Result<wasmi::Instance, wasmi::Error> {
-        let tag = control.reserve_tag();
+        let tag = hook.instance_starting();
         let reals = self.host_functions(store)?;
         let mut imports = Vec::new();
         for real in reals {
-            let wrapped = asyncify::wrap_wasmi_wasi(&mut *store, real, control.clone(), tag)?;
+            let wrapped = hooked::wrap_through_trampoline(&mut *store, real, hook.clone(), tag)?;
             imports.push(wasmi::Extern::Func(wrapped));
         }
         let instance = wasmi::Instance::new(&mut *store, &self.module, &imports)?;
-        control.bind(tag);
+        hook.instance_created(tag);
         Ok(instance)
     }
 }
@@ -222,8 +205,8 @@ struct WasmiInstance {
     instance: Option<wasmi::Instance>,
     /// The fuel every call starts with.
     fuel: u64,
-    stdout: Stream,
-    stderr: Stream,
+    stdout: CappedStream,
+    stderr: CappedStream,
 }
 
 impl WasmiInstance {
@@ -275,10 +258,9 @@ impl ProgramInstance for WasmiInstance {
     }
 
     fn output(&self) -> Output {
-        let read = |stream: &Stream| stream.read().map(|bytes| bytes.clone()).unwrap_or_default();
         Output {
-            stdout: read(&self.stdout),
-            stderr: read(&self.stderr),
+            stdout: self.stdout.contents(),
+            stderr: self.stderr.contents(),
         }
     }
 }

@@ -1,34 +1,32 @@
 //! `wasmtime-aot`: modules precompiled to `.cwasm` files and loaded by a separate engine, the way AOT code ships.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::{Seek, SeekFrom, Write};
 use wasmtime::{Engine, Module};
 
-pub(super) const ID: &str = "wasmtime-aot";
+/// Cranelift's code, compiled ahead of time.
+pub const TIER: super::Tier = super::Tier {
+    id: "wasmtime-aot",
+    ahead_of_time: true,
+    ..super::cranelift::TIER
+};
 
-/// Precompiles `wasm` with `compiler`, writes the `.cwasm` artifact to disk and
-/// loads it with `loader`, an engine that never saw the original bytes.
+/// Precompiles `wasm` with `compiler`, writes the `.cwasm` artifact to a file
+/// and loads it with `loader`, an engine that never saw the original bytes.
+/// The file has no name (`oracles::tempfiles`): nothing can replace it between
+/// the write and the load, and nothing is left behind.
 pub(super) fn compile_and_load(
     compiler: &Engine,
     loader: &Engine,
     wasm: &[u8],
 ) -> wasmtime::Result<Module> {
     let cwasm = compiler.precompile_module(wasm)?;
-    let path = artifact_path();
-    std::fs::write(&path, &cwasm)?;
+    let mut file = crate::tempfiles::anonymous_file()?;
+    file.write_all(&cwasm)?;
+    file.seek(SeekFrom::Start(0))?;
     // SAFETY: the file was written just above by `precompile_module` of an
-    // engine with the same configuration, and nothing else writes to it.
-    let module = unsafe { Module::deserialize_file(loader, &path) };
-    // The module keeps its own mapping of the code; the file is no longer needed.
-    let _ = std::fs::remove_file(&path);
-    module
-}
-
-fn artifact_path() -> PathBuf {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!("lockstep-aot-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
-    dir.join(format!("{}.cwasm", NEXT.fetch_add(1, Ordering::Relaxed)))
+    // engine with the same configuration; it has no name, so no other process
+    // can open it, and this handle is the only one.
+    unsafe { Module::deserialize_open_file(loader, file) }
 }
 
 #[cfg(test)]
@@ -37,7 +35,7 @@ mod tests {
 
     #[test]
     fn smoke() {
-        super::super::smoke::check_tier(super::super::Tier::Aot);
+        super::super::smoke::check_tier(super::TIER);
     }
 
     #[test]

@@ -1,11 +1,19 @@
 //! `wasmtime-cranelift`: wasmtime's optimizing Cranelift JIT, compiling each module in process.
 
-pub(super) const ID: &str = "wasmtime-cranelift";
+use super::Tier;
+
+pub const TIER: Tier = Tier {
+    id: "wasmtime-cranelift",
+    features: super::full_features,
+    configure: |_| {},
+    ahead_of_time: false,
+    partial: false,
+};
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn smoke() {
-        super::super::smoke::check_tier(super::super::Tier::Cranelift);
+        super::super::smoke::check_tier(super::TIER);
     }
 }

@@ -1,14 +1,17 @@
 //! wasmtime as an oracle: the store, linker, value conversion and trap mapping that every wasmtime tier shares.
 
-mod aot;
-mod cranelift;
-mod pulley;
+pub mod aot;
+pub mod cranelift;
+mod hooked;
+pub mod pulley;
+mod shared;
+mod stream;
 mod values;
 pub mod wasi;
-mod winch;
+pub mod winch;
 
-use crate::asyncify::unwind::Control;
-use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
+use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance, Watchdog};
+use crate::hook::ImportHook;
 use crate::outcome::{Exception, Outcome, Resource, State, TrapCode, digest};
 use crate::{Value, features, host, spectest};
 use std::sync::Arc;
@@ -23,54 +26,22 @@ use wasmtime::{
 /// How often the epoch advances; call deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Whether engines created from now on interrupt calls that run past their time limit.
-static EPOCH_INTERRUPTION: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
-
-/// Turns off in-engine time limits (epoch interruption costs up to a quarter of
-/// the run time) for engines created afterwards. Only for a process whose
-/// parent kills it when a call hangs, such as lockstep's worker processes.
-pub fn rely_on_outside_watchdog() {
-    EPOCH_INTERRUPTION.store(false, std::sync::atomic::Ordering::Relaxed);
-}
-
-fn epochs() -> bool {
-    EPOCH_INTERRUPTION.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// The wasmtime tiers lockstep runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tier {
-    Cranelift,
-    Aot,
-    Winch,
-    Pulley,
-}
-
-impl Tier {
-    fn id(self) -> &'static str {
-        match self {
-            Tier::Cranelift => cranelift::ID,
-            Tier::Aot => aot::ID,
-            Tier::Winch => winch::ID,
-            Tier::Pulley => pulley::ID,
-        }
-    }
-
-    fn features(self) -> WasmFeatures {
-        match self {
-            Tier::Cranelift | Tier::Aot => full_features(),
-            Tier::Winch => winch::features(),
-            Tier::Pulley => pulley::features(),
-        }
-    }
-
-    fn configure(self, config: &mut Config) {
-        match self {
-            Tier::Cranelift | Tier::Aot => {}
-            Tier::Winch => winch::configure(config),
-            Tier::Pulley => pulley::configure(config),
-        }
-    }
+/// How one wasmtime tier configures wasmtime: each tier's file defines its `TIER`.
+#[derive(Clone, Copy, Debug)]
+pub struct Tier {
+    /// The tier's engine id.
+    pub id: &'static str,
+    /// The proposals the tier runs.
+    pub features: fn() -> WasmFeatures,
+    /// The tier's settings on top of lockstep's common configuration.
+    pub configure: fn(&mut Config),
+    /// Modules are precompiled to an artifact that a second engine, which never
+    /// saw the Wasm, loads.
+    pub ahead_of_time: bool,
+    /// The tier implements some proposals only partly and says so with a
+    /// compile error, which is then a limitation of the tier (`Unsupported`),
+    /// not a verdict on the module.
+    pub partial: bool,
 }
 
 /// Everything wasmtime 48 runs with Cranelift on x86-64: Wasm 3.0 plus the
@@ -158,60 +129,52 @@ pub struct Wasmtime {
 }
 
 impl Wasmtime {
-    pub fn new(tier: Tier) -> Wasmtime {
-        Wasmtime::with_knobs(tier, Knobs::default()).unwrap_or_else(|e| {
-            panic!("lockstep's configuration of {} is rejected: {e}", tier.id())
-        })
+    /// The tier, its calls interrupted by the engine unless `watchdog` says another one does.
+    pub fn new(tier: Tier, watchdog: Watchdog) -> Wasmtime {
+        Wasmtime::with_knobs(tier, Knobs::default(), watchdog)
+            .unwrap_or_else(|e| panic!("lockstep's configuration of {} is rejected: {e}", tier.id))
     }
 
     /// The tier with non-default knobs; some combinations a tier rejects.
-    pub fn with_knobs(tier: Tier, knobs: Knobs) -> wasmtime::Result<Wasmtime> {
-        let engine = build_engine(tier, knobs)?;
-        let loader = match tier {
-            Tier::Aot => Some(build_engine(tier, knobs)?),
-            _ => None,
+    pub fn with_knobs(tier: Tier, knobs: Knobs, watchdog: Watchdog) -> wasmtime::Result<Wasmtime> {
+        // Epoch interruption costs up to a quarter of the run time: skipped
+        // when a watchdog outside the engine stops hung calls.
+        let epochs = watchdog == Watchdog::InEngine;
+        let engine = build_engine(tier, knobs, epochs)?;
+        let loader = match tier.ahead_of_time {
+            true => Some(build_engine(tier, knobs, epochs)?),
+            false => None,
         };
         Ok(Wasmtime {
             tier,
             knobs,
-            epochs: epochs(),
+            epochs,
             engine,
             loader,
         })
     }
-
-    /// A session whose instances' function imports unwind under `control` (see [`crate::asyncify`]).
-    pub(crate) fn unwinding_session(
-        &self,
-        limits: &Limits,
-        control: Arc<Control>,
-    ) -> Box<dyn Session> {
-        let mut session = WasmtimeSession::new(self, limits);
-        session.unwinds = Some(control);
-        Box::new(session)
-    }
 }
 
-fn build_engine(tier: Tier, knobs: Knobs) -> wasmtime::Result<wasmtime::Engine> {
+fn build_engine(tier: Tier, knobs: Knobs, epochs: bool) -> wasmtime::Result<wasmtime::Engine> {
     let mut config = Config::new();
     config.wasm_features(to_wasmtime(features::all() | WasmFeatures::all()), false);
-    config.wasm_features(to_wasmtime(tier.features()), true);
-    config.epoch_interruption(epochs());
-    config.shared_memory(tier.features().threads());
-    tier.configure(&mut config);
+    config.wasm_features(to_wasmtime((tier.features)()), true);
+    config.epoch_interruption(epochs);
+    config.shared_memory((tier.features)().threads());
+    (tier.configure)(&mut config);
     knobs.apply(&mut config);
     let engine = wasmtime::Engine::new(&config)?;
-    if epochs() {
+    if epochs {
         start_epoch_ticker(&engine);
     }
     Ok(engine)
 }
 
 /// The tier's engine under every knob combination of [`Knobs::SWARM`] it accepts.
-pub fn swarm(tier: Tier) -> Vec<std::sync::Arc<dyn Engine>> {
+pub fn swarm(tier: Tier, watchdog: Watchdog) -> Vec<std::sync::Arc<dyn Engine>> {
     Knobs::SWARM
         .iter()
-        .filter_map(|knobs| Wasmtime::with_knobs(tier, *knobs).ok())
+        .filter_map(|knobs| Wasmtime::with_knobs(tier, *knobs, watchdog).ok())
         .map(|engine| std::sync::Arc::new(engine) as std::sync::Arc<dyn Engine>)
         .collect()
 }
@@ -242,7 +205,7 @@ fn start_epoch_ticker(engine: &wasmtime::Engine) {
 
 impl Engine for Wasmtime {
     fn id(&self) -> &'static str {
-        self.tier.id()
+        self.tier.id
     }
 
     fn version(&self) -> String {
@@ -253,11 +216,21 @@ impl Engine for Wasmtime {
     }
 
     fn features(&self) -> WasmFeatures {
-        self.tier.features()
+        (self.tier.features)()
     }
 
     fn session(&self, limits: &Limits) -> Box<dyn Session> {
         Box::new(WasmtimeSession::new(self, limits))
+    }
+
+    fn session_with_import_hook(
+        &self,
+        limits: &Limits,
+        hook: Arc<dyn ImportHook>,
+    ) -> Option<Box<dyn Session>> {
+        let mut session = WasmtimeSession::new(self, limits);
+        session.import_hook = Some(hook);
+        Some(Box::new(session))
     }
 }
 
@@ -276,8 +249,8 @@ struct WasmtimeSession {
     /// Epoch ticks a call may take, when the engine interrupts calls at all.
     deadline_ticks: Option<u64>,
     host_functions: bool,
-    /// Set on Asyncify tiers: function imports are wrapped to unwind.
-    unwinds: Option<Arc<Control>>,
+    /// Set by a layer: every function import hands its calls to this hook.
+    import_hook: Option<Arc<dyn ImportHook>>,
 }
 
 impl WasmtimeSession {
@@ -294,8 +267,12 @@ impl WasmtimeSession {
         store.limiter(|data| &mut data.limits);
         let mut linker = Linker::new(runtime);
         linker.allow_shadowing(true);
-        define_spectest(&mut linker, &mut store, wasmtime.tier.features().threads())
-            .expect("defining spectest on a fresh store");
+        define_spectest(
+            &mut linker,
+            &mut store,
+            (wasmtime.tier.features)().threads(),
+        )
+        .expect("defining spectest on a fresh store");
         WasmtimeSession {
             tier: wasmtime.tier,
             engine: wasmtime.engine.clone(),
@@ -308,7 +285,7 @@ impl WasmtimeSession {
                 .epochs
                 .then(|| (limits.call_time.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64),
             host_functions: limits.host_functions,
-            unwinds: None,
+            import_hook: None,
         }
     }
 
@@ -445,17 +422,13 @@ impl Session for WasmtimeSession {
             self.define_host_functions(&module);
         }
         self.arm_deadline();
-        let instantiated = match self.unwinds.clone() {
-            Some(control) => instantiate_unwinding(
+        let instantiated = match &self.import_hook {
+            Some(hook) => hooked::instantiate(
                 &self.linker,
                 &mut self.store,
                 &module,
-                &control,
-                |store, real, control, tag| {
-                    Ok(crate::asyncify::wrap_wasmtime_import(
-                        store, real, control, tag,
-                    ))
-                },
+                hook,
+                hooked::Reach::Direct,
             ),
             None => self.linker.instantiate(&mut self.store, &module),
         };
@@ -550,45 +523,28 @@ impl Session for WasmtimeSession {
         }
         state.sorted()
     }
-}
 
-/// Instantiates with every function import wrapped by `wrap` to unwind under `control`.
-fn instantiate_unwinding<T: 'static>(
-    linker: &Linker<T>,
-    store: &mut Store<T>,
-    module: &Module,
-    control: &Arc<Control>,
-    wrap: fn(&mut Store<T>, wasmtime::Func, Arc<Control>, u64) -> wasmtime::Result<wasmtime::Func>,
-) -> wasmtime::Result<Instance> {
-    let tag = control.reserve_tag();
-    let mut imports = Vec::new();
-    for import in module.imports() {
-        let Some(item) = linker.get_by_import(&mut *store, &import) else {
-            let (module, name) = (import.module(), import.name());
-            wasmtime::bail!("unknown import: `{module}::{name}` has not been defined");
-        };
-        imports.push(match item {
-            Extern::Func(real) => Extern::Func(wrap(&mut *store, real, control.clone(), tag)?),
-            other => other,
-        });
+    fn share(&mut self, instance: InstanceId) -> Result<SharedInstance, Outcome> {
+        let instance = self.instance(instance)?;
+        Ok(shared::share(&mut self.store, instance))
     }
-    let instance = Instance::new(&mut *store, module, &imports)?;
-    control.bind(tag);
-    Ok(instance)
+
+    fn register_shared(&mut self, name: &str, shared: &SharedInstance) -> Result<(), Outcome> {
+        shared::register(&mut self.linker, &mut self.store, name, shared)
+    }
 }
 
 /// A module wasmtime refused to compile: invalid, or beyond what this tier implements.
 fn rejection(tier: Tier, error: &wasmtime::Error) -> Outcome {
     let message = format!("{error:#}");
-    // Winch and Pulley implement some proposals only partly and say so with a
-    // compile error; that is a limitation of the tier, not a verdict on the module.
+    // See `Tier::partial`.
     let unsupported = [
         "unsupported",
         "not supported",
         "not implemented",
         "Unimplemented",
     ];
-    if tier != Tier::Cranelift && unsupported.iter().any(|s| message.contains(s)) {
+    if tier.partial && unsupported.iter().any(|s| message.contains(s)) {
         return Outcome::Unsupported(message);
     }
     Outcome::Invalid(message)
@@ -681,16 +637,19 @@ mod tests {
 
     #[test]
     fn every_tier_builds_the_knob_variants_it_accepts_and_says_so() {
-        for tier in [Tier::Cranelift, Tier::Aot, Tier::Pulley] {
-            let variants = swarm(tier);
+        for tier in [cranelift::TIER, aot::TIER, pulley::TIER] {
+            let variants = swarm(tier, Watchdog::InEngine);
             assert_eq!(variants.len(), Knobs::SWARM.len(), "{tier:?}");
             assert!(variants[1].version().contains("opt-level=none"));
             crate::testing::check_common_behaviour(variants[3].as_ref());
         }
         let no_signals = Knobs::SWARM[2];
-        let rejected = Wasmtime::with_knobs(Tier::Winch, no_signals).err().unwrap();
-        assert!(format!("{rejected}").contains("signals-based-traps"));
-        assert_eq!(swarm(Tier::Winch).len(), Knobs::SWARM.len() - 1);
+        let rejected = Wasmtime::with_knobs(winch::TIER, no_signals, Watchdog::InEngine);
+        assert!(format!("{}", rejected.err().unwrap()).contains("signals-based-traps"));
+        assert_eq!(
+            swarm(winch::TIER, Watchdog::InEngine).len(),
+            Knobs::SWARM.len() - 1
+        );
     }
 }
 
@@ -701,11 +660,11 @@ pub(crate) mod smoke {
     use crate::testing::{check_common_behaviour, wat};
 
     pub fn check_tier(tier: Tier) {
-        let engine = Wasmtime::new(tier);
+        let engine = Wasmtime::new(tier, Watchdog::InEngine);
         check_common_behaviour(&engine);
         let exn = wat(r#"(module (tag $t (export "t") (param i32 i64))
               (func (export "throw") (throw $t (i32.const 7) (i64.const -1))))"#);
-        if tier.features().exceptions() {
+        if (tier.features)().exceptions() {
             let mut session = engine.session(&Limits::default());
             let module = session.compile(&exn).unwrap();
             let instance = session.instantiate(module).unwrap();

@@ -3,14 +3,20 @@
 use wasmparser::WasmFeatures;
 use wasmtime::Config;
 
-pub(super) const ID: &str = "wasmtime-pulley";
+pub const TIER: super::Tier = super::Tier {
+    id: "wasmtime-pulley",
+    features,
+    configure,
+    ahead_of_time: false,
+    partial: true,
+};
 
 /// Pulley cannot implement shared memory soundly in Rust, so it has no threads.
-pub(super) fn features() -> WasmFeatures {
+fn features() -> WasmFeatures {
     super::full_features() - WasmFeatures::THREADS
 }
 
-pub(super) fn configure(config: &mut Config) {
+fn configure(config: &mut Config) {
     config
         .target("pulley64")
         .expect("pulley64 is a target wasmtime always knows");
@@ -20,6 +26,6 @@ pub(super) fn configure(config: &mut Config) {
 mod tests {
     #[test]
     fn smoke() {
-        super::super::smoke::check_tier(super::super::Tier::Pulley);
+        super::super::smoke::check_tier(super::TIER);
     }
 }

@@ -1,10 +1,12 @@
 //! WASI preview 1 programs on the wasmtime tiers, through `wasmtime-wasi`: each tier's engine as it is
 //! configured for modules, a sandboxed `WasiP1Ctx` per instance, and `proc_exit` kept apart from traps.
 
+use super::hooked;
 use super::{Tier, Wasmtime, rejection, trap_outcome};
-use crate::asyncify::{self, programs::Unwinding, unwind::Control};
-use crate::engine::Limits;
+use crate::engine::{Limits, Watchdog};
+use crate::hook::ImportHook;
 use crate::outcome::{Outcome, TrapCode, Value};
+use crate::wasi::limits::{CappedStream, OUTPUT_LIMITS};
 use crate::wasi::sandbox::{self, Sandbox, VirtualClock};
 use crate::wasi::{CompiledProgram, Ending, Output, ProgramEngine, ProgramInstance};
 use std::path::Path;
@@ -12,32 +14,18 @@ use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::{Instance, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{Deterministic, FsPerms, I32Exit, WasiCtxBuilder};
-
-/// Most bytes one standard stream keeps; a program writing more gets an I/O error, on every tier alike.
-const STREAM_CAPACITY: usize = 64 << 20;
 
 /// A wasmtime tier running WASI programs.
 pub struct WasmtimePrograms {
     wasmtime: Wasmtime,
-    /// Set for the Asyncify tier: WASI imports are wrapped to unwind.
-    unwinds: bool,
 }
 
 impl WasmtimePrograms {
-    pub fn new(tier: Tier) -> WasmtimePrograms {
+    pub fn new(tier: Tier, watchdog: Watchdog) -> WasmtimePrograms {
         WasmtimePrograms {
-            wasmtime: Wasmtime::new(tier),
-            unwinds: false,
-        }
-    }
-
-    /// The tier running Asyncify-instrumented programs, unwinding at WASI calls.
-    pub(crate) fn unwinding(tier: Tier) -> WasmtimePrograms {
-        WasmtimePrograms {
-            unwinds: true,
-            ..WasmtimePrograms::new(tier)
+            wasmtime: Wasmtime::new(tier, watchdog),
         }
     }
 }
@@ -55,12 +43,11 @@ struct Compiled {
     code: Code,
     limits: Limits,
     deadline_ticks: Option<u64>,
-    unwinds: bool,
 }
 
 impl ProgramEngine for WasmtimePrograms {
     fn id(&self) -> &'static str {
-        self.wasmtime.tier.id()
+        self.wasmtime.tier.id
     }
 
     fn compile(&self, wasm: &[u8], limits: &Limits) -> Result<Box<dyn CompiledProgram>, Outcome> {
@@ -82,7 +69,6 @@ impl ProgramEngine for WasmtimePrograms {
             deadline_ticks: self.wasmtime.epochs.then(|| {
                 (limits.call_time.as_millis() / super::EPOCH_TICK.as_millis()).max(1) as u64
             }),
-            unwinds: self.unwinds,
         }))
     }
 }
@@ -107,8 +93,8 @@ struct State {
 fn wasi_context(
     sandbox: &Sandbox,
     scratch: &Path,
-    stdout: &MemoryOutputPipe,
-    stderr: &MemoryOutputPipe,
+    stdout: &CappedStream,
+    stderr: &CappedStream,
 ) -> wasmtime::Result<WasiP1Ctx> {
     let clock = Arc::new(VirtualClock::default());
     let mut builder = WasiCtxBuilder::new();
@@ -150,14 +136,15 @@ impl CompiledProgram for Compiled {
         &self,
         sandbox: &Sandbox,
         scratch: &Path,
+        hook: Option<Arc<dyn ImportHook>>,
     ) -> Result<Box<dyn ProgramInstance>, Outcome> {
         let harness =
             |what: &str, e: wasmtime::Error| Outcome::HarnessFailed(format!("{what}: {e:#}"));
         let module = self
             .module()
             .map_err(|e| harness("loading the AOT artifact", e))?;
-        let stdout = MemoryOutputPipe::new(STREAM_CAPACITY);
-        let stderr = MemoryOutputPipe::new(STREAM_CAPACITY);
+        let stdout = CappedStream::new(OUTPUT_LIMITS.stdout_bytes);
+        let stderr = CappedStream::new(OUTPUT_LIMITS.stderr_bytes);
         let wasi = wasi_context(sandbox, scratch, &stdout, &stderr)
             .map_err(|e| harness("preopening the scratch directory", e))?;
         let limits = StoreLimitsBuilder::new()
@@ -177,14 +164,13 @@ impl CompiledProgram for Compiled {
             stderr,
         };
         instance.arm_deadline();
-        let control = self.unwinds.then(|| Arc::new(Control::default()));
-        let created = match &control {
-            Some(control) => super::instantiate_unwinding(
+        let created = match &hook {
+            Some(hook) => hooked::instantiate(
                 &linker,
                 &mut instance.store,
                 &module,
-                control,
-                |store, real, control, tag| asyncify::wrap_wasmtime_wasi(store, real, control, tag),
+                hook,
+                hooked::Reach::Trampoline,
             ),
             None => linker.instantiate(&mut instance.store, &module),
         };
@@ -193,10 +179,7 @@ impl CompiledProgram for Compiled {
             Err(e) if e.downcast_ref::<Trap>().is_some() => return Err(stopped(e)),
             Err(e) => return Err(Outcome::Unlinkable(format!("{e:#}"))),
         }
-        Ok(match control {
-            Some(control) => Box::new(Unwinding::new(Box::new(instance), control, &self.limits)),
-            None => Box::new(instance),
-        })
+        Ok(Box::new(instance))
     }
 }
 
@@ -204,8 +187,8 @@ struct WasmtimeInstance {
     store: Store<State>,
     instance: Option<Instance>,
     deadline_ticks: Option<u64>,
-    stdout: MemoryOutputPipe,
-    stderr: MemoryOutputPipe,
+    stdout: CappedStream,
+    stderr: CappedStream,
 }
 
 impl WasmtimeInstance {
@@ -247,8 +230,8 @@ impl ProgramInstance for WasmtimeInstance {
 
     fn output(&self) -> Output {
         Output {
-            stdout: self.stdout.contents().to_vec(),
-            stderr: self.stderr.contents().to_vec(),
+            stdout: self.stdout.contents(),
+            stderr: self.stderr.contents(),
         }
     }
 }

@@ -3,13 +3,19 @@
 use wasmparser::WasmFeatures;
 use wasmtime::{Config, Strategy};
 
-pub(super) const ID: &str = "wasmtime-winch";
+pub const TIER: super::Tier = super::Tier {
+    id: "wasmtime-winch",
+    features,
+    configure,
+    ahead_of_time: false,
+    partial: true,
+};
 
 /// Winch lacks the proposals wasmtime refuses to enable for it (see
 /// `compiler_panicking_wasm_features` in wasmtime's config): no GC types, so
 /// no `externref` either, no typed function references, no tail calls, no
 /// exceptions, no relaxed SIMD.
-pub(super) fn features() -> WasmFeatures {
+fn features() -> WasmFeatures {
     super::full_features()
         - WasmFeatures::GC
         - WasmFeatures::GC_TYPES
@@ -19,7 +25,7 @@ pub(super) fn features() -> WasmFeatures {
         - WasmFeatures::RELAXED_SIMD
 }
 
-pub(super) fn configure(config: &mut Config) {
+fn configure(config: &mut Config) {
     config.strategy(Strategy::Winch);
 }
 
@@ -27,6 +33,6 @@ pub(super) fn configure(config: &mut Config) {
 mod tests {
     #[test]
     fn smoke() {
-        super::super::smoke::check_tier(super::super::Tier::Winch);
+        super::super::smoke::check_tier(super::TIER);
     }
 }

@@ -3,7 +3,9 @@
 use crate::Conclusion;
 use generators::seed::Rng;
 use oracles::asyncify::{self, Asyncify, OPTIMIZE_LEVELS, UNWIND_LOOP};
+use oracles::tiers::TIERS;
 use oracles::{Engine, Limits, Outcome, Session, Value};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Generated modules instrumented per optimize level.
@@ -33,9 +35,11 @@ pub fn run() -> anyhow::Result<Conclusion> {
     }
     println!("one unwind/rewind cycle ({CALLS} import calls, 4 live locals each):");
     println!("  base                 plain µs/call  asyncify µs/call  cycle cost µs  ratio");
-    let plain_wasmtime = oracles::wasmtime::Wasmtime::new(oracles::wasmtime::Tier::Cranelift);
-    unwind_cycle(&plain_wasmtime, &Asyncify::on_wasmtime(0))?;
-    unwind_cycle(&oracles::wasmi::Wasmi::new(), &Asyncify::on_wasmi(0))?;
+    for layer in TIERS.iter().filter(|tier| tier.base().is_some()) {
+        let base = layer.base().expect("filtered");
+        let plain = oracles::engine(base.id).expect("a built-in tier");
+        unwind_cycle(&plain, &Asyncify::new(layer.id, plain.clone(), 0))?;
+    }
     Ok(Conclusion::Agree)
 }
 
@@ -65,7 +69,7 @@ fn instrumentation(corpus: &[Vec<u8>], features: wasmparser::WasmFeatures, level
 }
 
 /// Times the unwind loop on a plain base engine and on its Asyncify tier.
-fn unwind_cycle(plain: &dyn Engine, instrumented: &Asyncify) -> anyhow::Result<()> {
+fn unwind_cycle(plain: &Arc<dyn Engine>, instrumented: &Asyncify) -> anyhow::Result<()> {
     let limits = Limits {
         call_time: Duration::from_secs(60),
         ..Limits::fuzzing()

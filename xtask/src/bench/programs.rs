@@ -5,6 +5,7 @@ use crate::Conclusion;
 use crate::corpus::{PROGRAMS, wasm_path};
 use anyhow::Context;
 use oracles::Limits;
+use oracles::tiers::{Class, Start, Tier};
 use oracles::wasi::compare::ending_text;
 use oracles::wasi::sandbox::Sandbox;
 use oracles::wasi::{Ending, Entry, ProgramEngine, Timing};
@@ -17,16 +18,12 @@ use std::time::Duration;
 /// within a class; four and above means a tier is not doing what its class does.
 pub const SLOWER_THAN_CLASS: f64 = 4.0;
 
-/// Tiers are judged against others that execute the same way.
-fn class(engine: &str) -> &'static str {
-    match engine {
-        "wasmtime-pulley" | "wasmi" | "asyncify-wasmi" => "interpreters",
-        _ => "compilers",
-    }
-}
-
 struct Row {
     engine: String,
+    /// Tiers are judged against others that execute the same way: an
+    /// instrumented tier with its base's class.
+    class: Class,
+    start: Start,
     median: Timing,
     /// Set when a run did not exit with status 0.
     failure: Option<String>,
@@ -36,9 +33,9 @@ impl Row {
     /// What a process pays before the program runs: compiling and
     /// instantiating, or for AOT only loading the artifact and instantiating.
     fn start_up(&self) -> Duration {
-        match self.engine.as_str() {
-            "wasmtime-aot" => self.median.instantiate,
-            _ => self.median.compile + self.median.instantiate,
+        match self.start {
+            Start::LoadArtifact => self.median.instantiate,
+            Start::Compile => self.median.compile + self.median.instantiate,
         }
     }
 }
@@ -103,8 +100,11 @@ fn measure(
         samples.sort();
         samples[samples.len() / 2]
     };
+    let tier = Tier::named(engine.id()).expect("program tiers are registered");
     Row {
         engine: engine.id().to_string(),
+        class: tier.execution_class(),
+        start: tier.start,
         median: Timing {
             compile: median(|t| t.compile),
             instantiate: median(|t| t.instantiate),
@@ -116,10 +116,10 @@ fn measure(
 
 /// Prints one program's rows; returns the flags it raised.
 fn print_program(name: &str, rows: &[Row], slower_than_class: f64) -> Vec<String> {
-    let fastest = |class_of: Option<&str>| {
+    let fastest = |class: Option<Class>| {
         rows.iter()
             .filter(|row| row.failure.is_none())
-            .filter(|row| class_of.is_none_or(|c| class(&row.engine) == c))
+            .filter(|row| class.is_none_or(|c| row.class == c))
             .map(|row| row.median.run)
             .min()
             .unwrap_or(Duration::MAX)
@@ -129,8 +129,7 @@ fn print_program(name: &str, rows: &[Row], slower_than_class: f64) -> Vec<String
     for (i, row) in rows.iter().enumerate() {
         let shown_name = if i == 0 { name } else { "" };
         let ratio = row.median.run.as_secs_f64() / overall.as_secs_f64();
-        let class_ratio =
-            row.median.run.as_secs_f64() / fastest(Some(class(&row.engine))).as_secs_f64();
+        let class_ratio = row.median.run.as_secs_f64() / fastest(Some(row.class)).as_secs_f64();
         let mark = match (&row.failure, class_ratio > slower_than_class) {
             (Some(ending), _) => {
                 flags.push(format!("{name} on {}: ended with {ending}", row.engine));
@@ -140,7 +139,7 @@ fn print_program(name: &str, rows: &[Row], slower_than_class: f64) -> Vec<String
                 flags.push(format!(
                     "{name} on {}: {class_ratio:.1}x the fastest of the {}",
                     row.engine,
-                    class(&row.engine)
+                    row.class.name()
                 ));
                 format!("  SLOW: {class_ratio:.1}x its class")
             }

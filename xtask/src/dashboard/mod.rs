@@ -21,6 +21,7 @@ fn write_page(dir: &Path, title: &str, body: &str) -> anyhow::Result<()> {
     let page = fill(
         TEMPLATE,
         &[
+            ("csp", &content_security_policy()),
             ("title", &escape(title)),
             ("style", STYLE),
             ("script", SCRIPT),
@@ -32,6 +33,28 @@ fn write_page(dir: &Path, title: &str, body: &str) -> anyhow::Result<()> {
     std::fs::write(&temporary, page)?;
     std::fs::rename(&temporary, dir.join(INDEX))?;
     Ok(())
+}
+
+/// The page's Content-Security-Policy: nothing fetched, and only lockstep's own style sheet and script
+/// run, named by their SHA-256 hashes.
+///
+/// Rationale: pages show text from modules and engines (export names, messages, folder names). With
+/// `'unsafe-inline'`, one escaping slip would run a stranger's script; with hashes, markup that slips
+/// through can run nothing.
+fn content_security_policy() -> String {
+    format!(
+        "default-src 'none'; style-src {}; script-src {}; img-src data:",
+        hash_source(STYLE),
+        hash_source(SCRIPT)
+    )
+}
+
+/// `'sha256-…'`: the CSP source that allows exactly the inline element whose text is `text`.
+fn hash_source(text: &str) -> String {
+    use base64::Engine as _;
+    use sha2::{Digest, Sha256};
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text));
+    format!("'sha256-{hash}'")
 }
 
 /// Replaces each `{{name}}` in `template` with its value, in one pass: values are never searched for names.
@@ -116,6 +139,22 @@ impl Mark {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_allow_only_their_own_script_and_style() {
+        let dir = tempfile::tempdir().unwrap();
+        write_page(dir.path(), "t", "<p>body</p>").unwrap();
+        let page = std::fs::read_to_string(dir.path().join(INDEX)).unwrap();
+        assert!(!page.contains("unsafe-inline"), "{page}");
+        let inline = |tag: &str| {
+            let text = page.split(&format!("<{tag}>")).nth(1).unwrap();
+            text.split(&format!("</{tag}>")).next().unwrap().to_string()
+        };
+        let policy = content_security_policy();
+        assert!(page.contains(&policy));
+        assert!(policy.contains(&format!("script-src {};", hash_source(&inline("script")))));
+        assert!(policy.contains(&format!("style-src {};", hash_source(&inline("style")))));
+    }
 
     #[test]
     fn fill_does_not_look_for_names_inside_values() {

@@ -126,12 +126,17 @@ impl ScriptDiff {
 
 impl Directive {
     fn compared(&self) -> Option<Verdict> {
+        let observations = self.observations();
+        (!observations.is_empty()).then(|| compare(&observations, false))
+    }
+
+    /// The outcomes of the engines that judged this directive.
+    pub fn observations(&self) -> Vec<Observation> {
         // An engine that skipped the directive did not judge it: it lacks a
         // proposal, or a later spec version it implements makes the module an
         // `assert_invalid` rejects valid. Its outcome answers another question,
         // so it takes no part in the comparison.
-        let observations: Vec<Observation> = self
-            .engines
+        self.engines
             .iter()
             .filter(|result| !matches!(result.status, Status::Skip(_)))
             .filter_map(|result| {
@@ -141,8 +146,7 @@ impl Directive {
                     state: None,
                 })
             })
-            .collect();
-        (!observations.is_empty()).then(|| compare(&observations, false))
+            .collect()
     }
 }
 
@@ -205,13 +209,27 @@ pub fn run(
     let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("reading {key}: {e}"))?;
     // Bad input is reported before any engine runs.
     suites::script::parse(&key, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let host_functions = host_functions || asks_for_host_functions(&text);
     let diff = compare_script(engines, &key, &text, host_functions, worker);
     if json {
         println!("{}", serde_json::to_string_pretty(&diff)?);
     } else {
-        print!("{}", report(&diff));
+        print!("{}", crate::terminal::printable(&report(&diff)));
     }
     Ok(diff.conclusion())
+}
+
+/// The comment line with which a script asks for lockstep's host functions.
+/// Every `repro.wast` lockstep writes carries it, so a finding replays with a
+/// plain `cargo xtask diff repro.wast`.
+pub const HOST_FUNCTIONS_LINE: &str = ";; lockstep: --host-functions";
+
+/// Whether the comments that open the script ask for host functions.
+fn asks_for_host_functions(text: &str) -> bool {
+    text.lines()
+        .map(str::trim)
+        .take_while(|line| line.is_empty() || line.starts_with(";;"))
+        .any(|line| line == HOST_FUNCTIONS_LINE)
 }
 
 /// The directive × engine table, then failures, divergences, skip reasons,

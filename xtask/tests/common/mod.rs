@@ -45,3 +45,14 @@ pub fn finding(out: &Path, prefix: &str) -> Option<PathBuf> {
                 .starts_with(prefix)
         })
 }
+
+/// Runs `cargo xtask ARGS…` under `timeout`, so that a hang fails the test
+/// (exit 124) instead of blocking the suite.
+pub fn xtask_within(seconds: u32, args: &[&str]) -> Output {
+    Command::new("timeout")
+        .arg(seconds.to_string())
+        .arg(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .output()
+        .expect("running timeout with xtask")
+}

@@ -1,0 +1,98 @@
+//! The import hook: how a layer (Asyncify) wraps every function import of a base engine's instances, in engine-neutral terms.
+//!
+//! A base engine that supports hooks wraps each function import of an
+//! instance it creates in a host function that hands the call to the hook
+//! ([`ImportHook::call`]) as a [`HookedCall`]. The hook decides whether and
+//! when the real import runs, and may call the calling instance's exports and
+//! write its memories around it. The engine knows nothing of what the hook is for.
+
+/// A callback around every function import call of the instances one session creates.
+pub trait ImportHook: Send + Sync {
+    /// An instance is about to be created: its wrapped imports carry the tag returned.
+    fn instance_starting(&self) -> u64;
+    /// The instance with `tag` was created, as the session's next instance.
+    fn instance_created(&self, tag: u64);
+    /// One call of a wrapped import of the instance with `tag`.
+    fn call(&self, tag: u64, call: &mut dyn HookedCall) -> Result<(), HookFailure>;
+}
+
+/// One call of a wrapped import, as the engine running it offers it to an [`ImportHook`].
+pub trait HookedCall {
+    /// Runs the real import with the call's arguments; its results become the call's.
+    fn call_real(&mut self) -> Result<(), HookFailure>;
+    /// Keeps the call's results in the wrapper, for a later call's [`HookedCall::replay`].
+    fn save_results(&mut self);
+    /// Makes the results the wrapper saved last this call's; `false` when none were saved.
+    fn replay(&mut self) -> bool;
+    /// Calls the calling instance's function export `name`, whose parameters
+    /// and results are all `i32`; `None` when it exports no such function.
+    fn call_export(&mut self, name: &str, args: &[i32]) -> Result<Option<Vec<i32>>, HookFailure>;
+    /// Writes `bytes` at `offset` into the calling instance's exported memory
+    /// `name`; `false` when it exports no such memory.
+    fn write_memory(&mut self, name: &str, offset: u64, bytes: &[u8]) -> Result<bool, HookFailure>;
+}
+
+/// Why a hooked call failed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HookFailure {
+    /// The engine failed (the real import or an export trapped, an exit): the
+    /// engine kept its own error and reports it as the call's.
+    Engine,
+    /// The hook's own reason, reported as the call's error.
+    Hook(String),
+}
+
+/// One function import, by module, name and value type names as the text format spells them.
+pub struct FuncImport<'a> {
+    pub module: &'a str,
+    pub name: &'a str,
+    pub params: Vec<&'static str>,
+    pub results: Vec<&'static str>,
+}
+
+/// A module that imports `imports` and exports the `i`th as `"i"`: instantiated
+/// by a linker, it hands out the linker's host functions as plain functions.
+pub fn reexporter(imports: &[FuncImport<'_>]) -> String {
+    let mut text = String::from("(module");
+    for import in imports {
+        text += &format!(
+            "\n  (import {:?} {:?} (func (param {}) (result {})))",
+            import.module,
+            import.name,
+            import.params.join(" "),
+            import.results.join(" ")
+        );
+    }
+    for index in 0..imports.len() {
+        text += &format!("\n  (export \"{index}\" (func {index}))");
+    }
+    text + ")"
+}
+
+/// A module that calls its import `m.f` (of type `params -> results`, value
+/// type names as the text format spells them) from its export `call`, and
+/// re-exports the memory it imports as `m.memory`.
+///
+/// A host function called by another host function sees no calling instance;
+/// WASI functions find the program's memory through theirs. Called by a hook
+/// through this trampoline, whose memory is the program's, they see it again.
+pub fn trampoline(params: &[&str], results: &[&str]) -> String {
+    let locals: String = (0..params.len())
+        .map(|i| format!(" local.get {i}"))
+        .collect();
+    let signature = format!(
+        "(param {}) (result {})",
+        params.join(" "),
+        results.join(" ")
+    );
+    format!(
+        r#"(module
+  (import "m" "f" (func $f {signature}))
+  (import "m" "memory" (memory 0))
+  (export "memory" (memory 0))
+  (func (export "call") {signature}{locals} call $f))"#
+    )
+}
+
+/// The memory a WASI program exports for its imports to read, which a trampoline imports.
+pub const PROGRAM_MEMORY: &str = "memory";
