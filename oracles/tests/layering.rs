@@ -19,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
         "host",
         "outcome",
         "spectest",
+        "npm",
         "tempfiles",
     ],
     &["classify", "compare", "differential", "wasi"],
@@ -98,20 +99,35 @@ fn the_reader_sees_a_cycle_planted_in_a_fixture() {
 /// Reads every source file under `src` but test code, and collects which top-level module uses which.
 fn module_graph(src: &Path) -> Graph {
     let root = std::fs::read_to_string(src.join("lib.rs")).expect("lib.rs");
-    let (root_code, test_modules) = strip_tests(&root);
+    let (root_code, _) = strip_tests(&root);
     let modules = declared_modules(&root_code);
     let reexports = reexports(&root_code, &modules);
+    let files: Vec<(Vec<String>, String)> = rust_files(src)
+        .into_iter()
+        .map(|file| {
+            let path = module_path(file.strip_prefix(src).unwrap());
+            (path, std::fs::read_to_string(&file).unwrap())
+        })
+        .collect();
+    // Test-only modules in files of their own, at any depth, by module path.
+    let test_modules: BTreeSet<Vec<String>> = files
+        .iter()
+        .flat_map(|(path, text)| {
+            let (_, names) = strip_tests(text);
+            names
+                .into_iter()
+                .map(move |name| [path.clone(), vec![name]].concat())
+        })
+        .collect();
     let mut graph = Graph::new();
-    for file in rust_files(src) {
-        let relative = file.strip_prefix(src).unwrap();
-        let path = module_path(relative);
+    for (path, text) in &files {
         let Some(top) = path.first() else {
             continue;
         };
-        if test_modules.contains(top) {
+        if test_modules.iter().any(|test| path.starts_with(test)) {
             continue;
         }
-        let (code, _) = strip_tests(&std::fs::read_to_string(&file).unwrap());
+        let (code, _) = strip_tests(text);
         let uses = graph.entry(top.clone()).or_default();
         for name in root_items_named(&code, path.len()) {
             let used = match modules.contains(&name) {
