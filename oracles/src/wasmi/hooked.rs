@@ -63,71 +63,7 @@ fn wrapper<T: 'static>(
     })
 }
 
-/// One call of a wrapped import, offered to the hook.
-struct Call<'a, 'c, T> {
-    caller: &'a mut Caller<'c, T>,
-    real: Func,
-    params: &'a [Val],
-    results: &'a mut [Val],
-    saved: &'a Mutex<Option<Vec<Val>>>,
-    /// The engine's error behind a [`HookFailure::Engine`].
-    error: Option<Error>,
-}
-
-impl<T> Call<'_, '_, T> {
-    fn engine<R>(&mut self, result: Result<R, Error>) -> Result<R, HookFailure> {
-        result.map_err(|error| {
-            self.error = Some(error);
-            HookFailure::Engine
-        })
-    }
-
-    /// Locked only for a moment: the real import may call back into this instance and this wrapper.
-    fn saved(&self) -> MutexGuard<'_, Option<Vec<Val>>> {
-        self.saved
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-impl<T> HookedCall for Call<'_, '_, T> {
-    fn call_real(&mut self) -> Result<(), HookFailure> {
-        let called = self.real.call(&mut *self.caller, self.params, self.results);
-        self.engine(called)
-    }
-
-    fn save_results(&mut self) {
-        *self.saved() = Some(self.results.to_vec());
-    }
-
-    fn replay(&mut self) -> bool {
-        let Some(values) = self.saved().take() else {
-            return false;
-        };
-        self.results.clone_from_slice(&values);
-        true
-    }
-
-    fn call_export(&mut self, name: &str, args: &[i32]) -> Result<Option<Vec<i32>>, HookFailure> {
-        let Some(Extern::Func(func)) = self.caller.get_export(name) else {
-            return Ok(None);
-        };
-        let params: Vec<Val> = args.iter().copied().map(Val::I32).collect();
-        let mut results = vec![Val::I32(0); func.ty(&*self.caller).results().len()];
-        let called = func.call(&mut *self.caller, &params, &mut results);
-        self.engine(called)?;
-        Ok(Some(results.iter().filter_map(Val::i32).collect()))
-    }
-
-    fn write_memory(&mut self, name: &str, offset: u64, bytes: &[u8]) -> Result<bool, HookFailure> {
-        let Some(Extern::Memory(memory)) = self.caller.get_export(name) else {
-            return Ok(false);
-        };
-        let written = memory.write(&mut *self.caller, offset as usize, bytes);
-        self.engine(written.map_err(|e| Error::new(e.to_string())))?;
-        Ok(true)
-    }
-}
+hook::hooked_call!(Error, |e| Error::new(e.to_string()));
 
 /// Value types as the text format spells them, for the trampoline and re-exporter modules.
 pub(crate) fn names(types: &[ValType]) -> Result<Vec<&'static str>, Error> {
