@@ -97,12 +97,45 @@ pub fn trampoline(params: &[&str], results: &[&str]) -> String {
 /// The memory a WASI program exports for its imports to read, which a trampoline imports.
 pub const PROGRAM_MEMORY: &str = "memory";
 
-/// The engine-API side of one hooked call, written once for every engine: it
-/// expands in an engine's hook file, where `Caller`, `Func`, `Val`, `Extern`,
-/// `Mutex` and `MutexGuard` name that engine's types. `$error` is the engine's
-/// error type and `$memory_error` turns a failed memory write into it.
+/// The engine-API side of a hooked import, written once for every engine: the
+/// wrapper host function and the call it offers the hook. It expands in an
+/// engine's hook file, where `Caller`, `Func`, `FuncType`, `Val`, `Extern`,
+/// `AsContextMut`, `Mutex` and `MutexGuard` name that engine's types. `$error`
+/// is the engine's error type, `$message` makes one from a `String`, and
+/// `$memory_error` turns a failed memory write into one.
 macro_rules! hooked_call {
-    ($error:ty, $memory_error:expr) => {
+    ($error:ty, $message:expr, $memory_error:expr) => {
+        /// A host function of type `ty` that hands each call of what `target` picks to `hook`.
+        fn wrapper<T: 'static>(
+            store: impl AsContextMut<Data = T>,
+            ty: FuncType,
+            hook: Arc<dyn ImportHook>,
+            tag: u64,
+            target: impl Fn(&mut Caller<'_, T>) -> Result<Func, $error> + Send + Sync + 'static,
+        ) -> Func {
+            let saved = Mutex::new(None);
+            Func::new(store, ty, move |mut caller, params, results| {
+                let real = target(&mut caller)?;
+                let mut call = Call {
+                    caller: &mut caller,
+                    real,
+                    params,
+                    results,
+                    saved: &saved,
+                    error: None,
+                };
+                match hook.call(tag, &mut call) {
+                    Ok(()) => Ok(()),
+                    Err(HookFailure::Engine) => Err(call.error.take().unwrap_or_else(|| {
+                        ($message)(
+                            "an import hook failed the call with no engine error".to_string(),
+                        )
+                    })),
+                    Err(HookFailure::Hook(why)) => Err(($message)(why)),
+                }
+            })
+        }
+
         /// One call of a wrapped import, offered to the hook.
         struct Call<'a, 'c, T: 'static> {
             caller: &'a mut Caller<'c, T>,

@@ -34,36 +34,7 @@ pub fn wrap_through_trampoline<T: 'static>(
     Ok(wrapper(&mut store, ty, hook, tag, target))
 }
 
-/// A host function of type `ty` that hands each call of what `target` picks to `hook`.
-fn wrapper<T: 'static>(
-    store: impl AsContextMut<Data = T>,
-    ty: FuncType,
-    hook: Arc<dyn ImportHook>,
-    tag: u64,
-    target: impl Fn(&mut Caller<'_, T>) -> Result<Func, Error> + Send + Sync + 'static,
-) -> Func {
-    let saved = Mutex::new(None);
-    Func::new(store, ty, move |mut caller, params, results| {
-        let real = target(&mut caller)?;
-        let mut call = Call {
-            caller: &mut caller,
-            real,
-            params,
-            results,
-            saved: &saved,
-            error: None,
-        };
-        match hook.call(tag, &mut call) {
-            Ok(()) => Ok(()),
-            Err(HookFailure::Engine) => Err(call.error.take().unwrap_or_else(|| {
-                Error::new("an import hook failed the call with no engine error")
-            })),
-            Err(HookFailure::Hook(why)) => Err(Error::new(why)),
-        }
-    })
-}
-
-hook::hooked_call!(Error, |e| Error::new(e.to_string()));
+hook::hooked_call!(Error, Error::new, |e| Error::new(e.to_string()));
 
 /// Value types as the text format spells them, for the trampoline and re-exporter modules.
 pub(crate) fn names(types: &[ValType]) -> Result<Vec<&'static str>, Error> {

@@ -66,36 +66,11 @@ fn through_trampoline<T: 'static>(
     Ok(wrapper(&mut store, ty, hook, tag, target))
 }
 
-/// A host function of type `ty` that hands each call of what `target` picks to `hook`.
-fn wrapper<T: 'static>(
-    store: impl AsContextMut<Data = T>,
-    ty: FuncType,
-    hook: Arc<dyn ImportHook>,
-    tag: u64,
-    target: impl Fn(&mut Caller<'_, T>) -> wasmtime::Result<Func> + Send + Sync + 'static,
-) -> Func {
-    let saved = Mutex::new(None);
-    Func::new(store, ty, move |mut caller, params, results| {
-        let real = target(&mut caller)?;
-        let mut call = Call {
-            caller: &mut caller,
-            real,
-            params,
-            results,
-            saved: &saved,
-            error: None,
-        };
-        match hook.call(tag, &mut call) {
-            Ok(()) => Ok(()),
-            Err(HookFailure::Engine) => Err(call.error.take().unwrap_or_else(|| {
-                wasmtime::format_err!("an import hook failed the call with no engine error")
-            })),
-            Err(HookFailure::Hook(why)) => Err(wasmtime::format_err!("{why}")),
-        }
-    })
-}
-
-hook::hooked_call!(wasmtime::Error, wasmtime::Error::from);
+hook::hooked_call!(
+    wasmtime::Error,
+    |why: String| wasmtime::format_err!("{why}"),
+    wasmtime::Error::from
+);
 
 fn names(types: impl Iterator<Item = ValType>) -> wasmtime::Result<Vec<&'static str>> {
     types
