@@ -76,11 +76,14 @@ fn pinned(tools: &Path) -> Result<PathBuf, String> {
     Ok(program)
 }
 
-/// Whether `program` is the binary whose digest was recorded.
+/// Whether `program` is the binary whose digest was recorded; read as a
+/// stream, since the binary is 150 MB and every process that starts `v8` checks it.
 fn verify(program: &Path) -> Result<(), String> {
-    let bytes =
-        std::fs::read(program).map_err(|e| format!("reading {}: {e}", program.display()))?;
-    let found = format!("{:x}", Sha256::digest(&bytes));
+    let reading = |e: std::io::Error| format!("reading {}: {e}", program.display());
+    let mut hasher = Sha256::new();
+    let mut file = std::fs::File::open(program).map_err(reading)?;
+    std::io::copy(&mut file, &mut hasher).map_err(reading)?;
+    let found = format!("{:x}", hasher.finalize());
     if found != SHA256 {
         return Err(format!(
             "{} has sha256 {found}, not the recorded {SHA256}",
