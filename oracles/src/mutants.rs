@@ -4,7 +4,7 @@
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance};
 use crate::outcome::{Outcome, State, Value};
 use std::sync::Arc;
-use wasmparser::{Operator, Parser, Payload, WasmFeatures};
+use wasmparser::{CompositeInnerType, FieldType, Operator, Parser, Payload, WasmFeatures};
 
 /// The mutant engines, by id.
 pub const MUTANT_IDS: &[&str] = &[
@@ -13,6 +13,7 @@ pub const MUTANT_IDS: &[&str] = &[
     "mutant:exception-payload",
     "mutant:abort-on-popcnt",
     "mutant:clz-as-ctz",
+    "mutant:struct-get-wrong-field",
 ];
 
 /// What a mutant gets wrong.
@@ -29,6 +30,9 @@ enum Mutation {
     /// `i32.clz` computed as `i32.ctz`: wrong for most operands, and the wrong count flows on into
     /// values, addresses, branches and traps, so that one bug shows up under many signatures.
     ClzAsCtz,
+    /// `struct.get` of field 2k reads field 2k+1 and the other way round, where the two have the same
+    /// type: a GC lowering bug that validation cannot see and only a differential run finds.
+    StructGetWrongField,
 }
 
 pub(crate) fn create(id: &str, base: Arc<dyn Engine>) -> Option<Arc<dyn Engine>> {
@@ -38,6 +42,7 @@ pub(crate) fn create(id: &str, base: Arc<dyn Engine>) -> Option<Arc<dyn Engine>>
         "mutant:exception-payload" => Mutation::ExceptionPayload,
         "mutant:abort-on-popcnt" => Mutation::AbortOnPopcnt,
         "mutant:clz-as-ctz" => Mutation::ClzAsCtz,
+        "mutant:struct-get-wrong-field" => Mutation::StructGetWrongField,
         _ => return None,
     };
     let id = MUTANT_IDS.iter().find(|known| **known == id)?;
@@ -86,6 +91,7 @@ impl Session for MutantSession {
                 patch_opcodes(wasm, |op| matches!(op, Operator::ReturnCall { .. }), 0x10)
             }
             Mutation::ClzAsCtz => patch_opcodes(wasm, |op| matches!(op, Operator::I32Clz), 0x68),
+            Mutation::StructGetWrongField => swap_struct_get_fields(wasm),
             Mutation::ExceptionPayload => wasm.to_vec(),
             Mutation::AbortOnPopcnt => {
                 if contains_operator(wasm, |op| matches!(op, Operator::I32Popcnt)) {
@@ -144,6 +150,74 @@ fn perturbed(value: &Value) -> Value {
     }
 }
 
+/// Rewrites, in place, the field index of every `struct.get` whose neighbouring field (index ^ 1) has
+/// the same storage type. Indices below 128 are one LEB byte, the instruction's last, so the layout stays.
+fn swap_struct_get_fields(wasm: &[u8]) -> Vec<u8> {
+    let structs = struct_fields(wasm);
+    let mut patched = wasm.to_vec();
+    for body in function_bodies(wasm) {
+        for pair in body.windows(2) {
+            let (
+                Operator::StructGet {
+                    struct_type_index,
+                    field_index,
+                },
+                next,
+            ) = (&pair[0].0, pair[1].1)
+            else {
+                continue;
+            };
+            let fields = structs
+                .get(*struct_type_index as usize)
+                .and_then(Option::as_ref);
+            let partner = field_index ^ 1;
+            let same_type = fields.is_some_and(|fields| {
+                let type_of = |index: u32| fields.get(index as usize).map(|f| f.element_type);
+                type_of(partner).is_some() && type_of(partner) == type_of(*field_index)
+            });
+            if same_type && *field_index < 128 && partner < 128 {
+                patched[next - 1] = partner as u8;
+            }
+        }
+    }
+    patched
+}
+
+/// The fields of every type, by type index; `None` for a type that is not a struct.
+fn struct_fields(wasm: &[u8]) -> Vec<Option<Vec<FieldType>>> {
+    let sections = Parser::new(0)
+        .parse_all(wasm)
+        .filter_map(|payload| match payload {
+            Ok(Payload::TypeSection(reader)) => Some(reader),
+            _ => None,
+        });
+    let groups = sections.flat_map(|reader| reader.into_iter().map_while(Result::ok));
+    groups
+        .flat_map(|group| group.into_types())
+        .map(|ty| match ty.composite_type.inner {
+            CompositeInnerType::Struct(fields) => Some(fields.fields.to_vec()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every function body's operators with their byte offsets, its final `end` included.
+fn function_bodies(wasm: &[u8]) -> Vec<Vec<(Operator<'_>, usize)>> {
+    Parser::new(0)
+        .parse_all(wasm)
+        .filter_map(|payload| match payload {
+            Ok(Payload::CodeSectionEntry(body)) => body.get_operators_reader().ok(),
+            _ => None,
+        })
+        .map(|reader| {
+            let operators = reader.into_iter_with_offsets().map_while(Result::ok);
+            operators
+                .map(|(op, offset)| (op, offset as usize))
+                .collect()
+        })
+        .collect()
+}
+
 fn contains_operator(wasm: &[u8], chosen: impl Fn(&Operator) -> bool) -> bool {
     operator_offsets(wasm, chosen).next().is_some()
 }
@@ -163,15 +237,10 @@ fn operator_offsets<'a>(
     wasm: &'a [u8],
     chosen: impl Fn(&Operator) -> bool + 'a,
 ) -> impl Iterator<Item = usize> + 'a {
-    Parser::new(0)
-        .parse_all(wasm)
-        .filter_map(|payload| match payload {
-            Ok(Payload::CodeSectionEntry(body)) => body.get_operators_reader().ok(),
-            _ => None,
-        })
-        .flat_map(|reader| reader.into_iter_with_offsets().map_while(Result::ok))
+    let operators = function_bodies(wasm).into_iter().flatten();
+    operators
         .filter(move |(op, _)| chosen(op))
-        .map(|(_, offset)| offset as usize)
+        .map(|(_, offset)| offset)
 }
 
 #[cfg(test)]
@@ -218,6 +287,32 @@ mod tests {
         assert_eq!(
             run("mutant:return-call-as-call", module, "f", &deep),
             Outcome::Exhausted(crate::Resource::Stack)
+        );
+    }
+
+    #[test]
+    fn struct_get_reads_the_neighbouring_field_of_the_same_type() {
+        let module = r#"(module
+            (type $s (struct (field i32) (field i32) (field i64)))
+            (func (export "get") (param i32) (result i32)
+              (struct.get $s 0 (struct.new $s (local.get 0) (i32.const 7) (i64.const 9))))
+            (func (export "wide") (result i64)
+              (struct.get $s 2 (struct.new $s (i32.const 1) (i32.const 2) (i64.const 9)))))"#;
+        let five = [Value::I32(5)];
+        let honest = "wasmtime-cranelift";
+        let mutant = "mutant:struct-get-wrong-field";
+        assert_eq!(
+            run(honest, module, "get", &five),
+            Outcome::Values(vec![Value::I32(5)])
+        );
+        assert_eq!(
+            run(mutant, module, "get", &five),
+            Outcome::Values(vec![Value::I32(7)])
+        );
+        // Field 2 has no neighbour of its type: the read stays right.
+        assert_eq!(
+            run(mutant, module, "wide", &[]),
+            run(honest, module, "wide", &[])
         );
     }
 

@@ -179,7 +179,8 @@ pub fn program_ids() -> Vec<&'static str> {
     ids().into_iter().chain([wasi::MUTANT_ID]).collect()
 }
 
-/// The ids of the tiers that run when no `--engine` is given.
+/// The ids of the tiers that run when no `--engine` is given (`v8` may join them for modules: see
+/// [`EngineChoice::defaults`]).
 pub fn default_ids() -> Vec<&'static str> {
     TIERS
         .iter()
@@ -256,10 +257,32 @@ impl EngineChoice {
         }
     }
 
-    /// Every default tier: the choice when no `--engine` is given.
-    pub fn defaults() -> Vec<EngineChoice> {
+    /// Every default tier: the choice for WASI programs when no `--engine` is given.
+    pub fn default_tiers() -> Vec<EngineChoice> {
         let tiers = TIERS.iter().filter(|tier| tier.default);
         tiers.map(EngineChoice::Tier).collect()
+    }
+
+    /// Every default tier, then `v8` when it runs on its pinned Node.js: the choice for modules
+    /// when no `--engine` is given. On the machine's `node` instead (the registry could not be
+    /// reached), V8's answers are not the ones its expectations record, so it runs only when named.
+    pub fn defaults() -> Vec<EngineChoice> {
+        let v8 = match &external::node::node().origin {
+            external::node::Origin::Pinned => Some(EngineChoice::Bundled("v8")),
+            external::node::Origin::Machine(_) => {
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| {
+                    eprintln!(
+                        "lockstep: v8 is left out of the default engines (`--engine v8` runs it)"
+                    );
+                });
+                None
+            }
+        };
+        EngineChoice::default_tiers()
+            .into_iter()
+            .chain(v8)
+            .collect()
     }
 }
 

@@ -1,6 +1,10 @@
-//! The spec matrix as `cargo test` trials: one per engine × file, named `<engine>/<suite>/<file>`, judged against the expectations.
+//! The spec matrix as `cargo test` trials: one per default engine × file, named `<engine>/<suite>/<file>`,
+//! judged against the expectations.
 
 use libtest_mimic::{Arguments, Failed, Trial};
+use oracles::external::Externals;
+use oracles::tiers::Engines;
+use oracles::{EngineChoice, Watchdog};
 use std::sync::{Arc, OnceLock};
 use suites::catalog::{self, SuiteFile};
 use suites::expectations::Expectations;
@@ -26,30 +30,36 @@ fn main() {
         })
         .collect();
     let mut trials = Vec::new();
-    for engine in oracles::tiers::default_ids() {
-        let expectations = Arc::new(Expectations::load(engine).expect("expectations parse"));
+    for choice in EngineChoice::defaults() {
+        let id = choice.id().to_string();
+        let expectations = Arc::new(Expectations::load(&id).expect("expectations parse"));
         for shared in &files {
             let (shared, expectations) = (shared.clone(), expectations.clone());
-            let name = format!("{engine}/{}", shared.file.key());
+            let choice = choice.clone();
+            let name = format!("{id}/{}", shared.file.key());
             trials.push(Trial::test(name, move || {
-                run(engine, &shared, &expectations)
+                run(&choice, &shared, &expectations)
             }));
         }
     }
     libtest_mimic::run(&arguments, trials).exit();
 }
 
-fn run(engine: &str, shared: &Shared, expectations: &Expectations) -> Result<(), Failed> {
-    let tier = oracles::tiers::Tier::named(engine).expect("a default tier");
-    if let Some(why) = tier.unavailable() {
-        return Err(format!("{engine} is unavailable: {why}").into());
-    }
+/// The engines of every trial, each built (or started, for `v8`) once.
+fn engines() -> &'static Engines {
+    static ENGINES: OnceLock<Engines> = OnceLock::new();
+    ENGINES.get_or_init(|| Engines::new(Watchdog::InEngine, Externals::default()))
+}
+
+fn run(choice: &EngineChoice, shared: &Shared, expectations: &Expectations) -> Result<(), Failed> {
+    let engine = engines()
+        .engine(choice)
+        .map_err(|why| format!("{} is unavailable: {why}", choice.id()))?;
     let script = shared
         .script
         .get_or_init(|| runner::prepare(&shared.file))
         .as_ref()
         .map_err(|e| Failed::from(e.to_string()))?;
-    let engine = oracles::engine(engine).expect("a built-in engine");
     let result = runner::trial(
         &mut runner::InProcess,
         &engine,

@@ -6,7 +6,7 @@ use crate::reduce::Reducer;
 use crate::worker::{self, EngineRef, Worker};
 use crate::{Conclusion, dashboard, finding};
 use generators::seed::Rng;
-use generators::{Generated, exceptions, ops, smith, tail_calls};
+use generators::{Generated, exceptions, gc, ops, smith, tail_calls};
 use oracles::differential::{Run, Timing};
 use oracles::external::Spec;
 use oracles::{Engine, EngineChoice, Limits, Watchdog, features};
@@ -72,6 +72,8 @@ pub struct Campaign {
     /// Each engine in every configuration the swarm varies (wasmtime knobs).
     variants: Vec<Vec<Arc<dyn Engine>>>,
     shared: WasmFeatures,
+    /// Whether two or more engines run GC, so that the GC generator's modules are compared.
+    gc_engines: bool,
     seed: u64,
     out: PathBuf,
     limits: Limits,
@@ -281,6 +283,11 @@ impl Campaign {
             shared: engines
                 .iter()
                 .fold(features::all(), |acc, e| acc & e.features()),
+            gc_engines: engines
+                .iter()
+                .filter(|e| e.features().contains(WasmFeatures::GC))
+                .nth(1)
+                .is_some(),
             stats: Stats {
                 times: Mutex::new(times),
                 findings: AtomicU64::new(saved),
@@ -444,7 +451,7 @@ impl Campaign {
     fn iteration(&self, mut worker: Option<&mut Worker>, iteration: u64) {
         let started = Instant::now();
         let mut rng = Rng::for_item(self.seed, iteration);
-        let (generator, generated) = generate(&mut rng, self.shared);
+        let (generator, generated) = generate(&mut rng, self.shared, self.gc_engines);
         let Ok(generated) = generated else { return };
         let generating = started.elapsed().as_secs_f64();
         let invocations = &generated.calls;
@@ -724,12 +731,18 @@ fn add_pending(dir: &std::path::Path, signature: &str, pending: &mut u64) {
     }
 }
 
-/// Mostly wasm-smith; one module in ten each a tail-call chain, an exception pattern, an operator probe.
-fn generate(rng: &mut Rng, shared: WasmFeatures) -> (&'static str, Result<Generated, String>) {
+/// Mostly wasm-smith; one module in ten each a tail-call chain, an exception pattern, an operator probe,
+/// and a GC pattern when two or more engines run GC (engines without it skip those modules).
+fn generate(
+    rng: &mut Rng,
+    shared: WasmFeatures,
+    gc_engines: bool,
+) -> (&'static str, Result<Generated, String>) {
     match rng.below(10) {
         0 => ("tail-calls", tail_calls::generate(rng, shared)),
         1 => ("exceptions", exceptions::generate(rng)),
         2 => ("operators", ops::generate(rng, shared)),
+        3 if gc_engines => ("gc", gc::generate(rng)),
         _ => ("wasm-smith", smith::module(shared, rng)),
     }
 }

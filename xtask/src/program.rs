@@ -71,7 +71,11 @@ pub fn sandbox(program: &Path, args: &SandboxArgs) -> anyhow::Result<Sandbox> {
 /// The tiers named on the command line (every WASI tier when none are).
 pub fn select(choices: &[EngineChoice]) -> anyhow::Result<Vec<Arc<dyn ProgramEngine>>> {
     let engines = crate::engines_for(choices, Watchdog::InEngine);
-    crate::chosen(choices)
+    let chosen = match choices.is_empty() {
+        true => EngineChoice::default_tiers(),
+        false => choices.to_vec(),
+    };
+    chosen
         .iter()
         .map(|choice| {
             engines.program_engine(choice).with_context(|| {

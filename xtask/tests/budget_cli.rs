@@ -27,7 +27,7 @@ fn a_module_that_loops_forever_stops_at_the_time_budget() {
     assert!(row.contains("inconclusive"), "{text}");
     assert_eq!(
         row.matches("exhausted Time").count(),
-        oracles::tiers::default_ids().len(),
+        oracles::EngineChoice::defaults().len(),
         "{text}"
     );
 }

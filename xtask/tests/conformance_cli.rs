@@ -82,7 +82,7 @@ fn a_passing_suite_exits_0_and_writes_every_report() {
     let output = conformance(&["--suite", "proposals/tail-call", "--json"], &out);
     assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let engines = oracles::tiers::default_ids().len();
+    let engines = oracles::EngineChoice::defaults().len();
     assert_eq!(json["engines"].as_array().unwrap().len(), engines);
     assert_eq!(json["trials"].as_array().unwrap().len(), 2 * engines);
     for report in ["conformance.json", "conformance.md", "junit.xml"] {

@@ -1,5 +1,6 @@
 //! The `v8` engine on its pinned Node.js: the machine's `node` with the reason when the registry cannot be reached,
-//! and GC, exception and memory64 spec files actually run (not skipped) on the pinned one.
+//! GC, exception and memory64 spec files actually run (not skipped) on the pinned one, the GC and exception
+//! generators' known outcomes met, and a planted GC bug in wasmtime found against Pulley and V8.
 
 mod common;
 
@@ -18,6 +19,16 @@ fn main() {
             "v8_runs_gc_exceptions_and_memory64_files_as_expected",
             &[Tool::Node],
             v8_runs_gc_exceptions_and_memory64_files_as_expected,
+        ),
+        Test::new(
+            "v8_gives_the_outcomes_the_gc_and_exception_generators_know",
+            &[Tool::Node],
+            v8_gives_the_outcomes_the_gc_and_exception_generators_know,
+        ),
+        Test::new(
+            "a_struct_get_of_the_wrong_field_is_found_against_pulley_and_v8",
+            &[Tool::Node],
+            a_struct_get_of_the_wrong_field_is_found_against_pulley_and_v8,
         ),
     ])
 }
@@ -45,6 +56,20 @@ fn offline_v8_runs_the_machines_node_and_says_why() {
         "{runtime}"
     );
     assert!(runtime.contains("ECONNREFUSED"), "{runtime}");
+
+    // V8's expectations are the pinned one's: on the machine's node it leaves the default engines.
+    let module = dir.path().join("two.wat");
+    std::fs::write(
+        &module,
+        r#"(module (func (export "two") (result i32) (i32.const 2)))"#,
+    )
+    .unwrap();
+    let output = xtask_with_env(&["diff", module.to_str().unwrap()], &env);
+    let printed = shown(&output);
+    assert!(
+        printed.contains("lockstep: v8 is left out of the default engines (`--engine v8` runs it)"),
+        "{printed}"
+    );
 }
 
 /// One file of each suite the machine's older Node could not run.
@@ -76,6 +101,91 @@ fn v8_runs_gc_exceptions_and_memory64_files_as_expected() {
         assert!(
             !skips.contains("needs "),
             "{file} skipped for a proposal: {skips}"
+        );
+    }
+}
+
+fn v8_gives_the_outcomes_the_gc_and_exception_generators_know() {
+    let externals = oracles::external::Externals::default();
+    let v8 = externals.bundled("v8").unwrap();
+    let limits = oracles::Limits::default();
+    for item in 0..30 {
+        let mut rng = generators::seed::Rng::for_item(23, item);
+        let patterns = [
+            ("gc", generators::gc::generate(&mut rng).unwrap()),
+            (
+                "exceptions",
+                generators::exceptions::generate(&mut rng).unwrap(),
+            ),
+        ];
+        for (generator, generated) in patterns {
+            let calls = &generated.calls;
+            let run = oracles::differential::run(
+                std::slice::from_ref(&v8),
+                &generated.wasm,
+                calls,
+                &limits,
+            );
+            let module = || wasmprinter::print_bytes(&generated.wasm).unwrap();
+            if let Some((_, step)) = run.divergence() {
+                panic!("{generator} {item}: {step:?}\n{}", module());
+            }
+            for step in &run.steps {
+                let v8_saw = &step.observations[0].outcome;
+                assert!(
+                    !matches!(v8_saw, oracles::Outcome::Unsupported(_)),
+                    "{generator} {item}: {}: {v8_saw:?}\n{}",
+                    step.label,
+                    module()
+                );
+            }
+        }
+    }
+}
+
+/// Engines among which `mutant:struct-get-wrong-field` diverges: two honest GC engines with
+/// different front ends, so that the GC generator runs and agreement between them is checked too.
+const GC_PLANTED: [&str; 6] = [
+    "--engine",
+    "wasmtime-pulley",
+    "--engine",
+    "v8",
+    "--engine",
+    "mutant:struct-get-wrong-field",
+];
+
+fn a_struct_get_of_the_wrong_field_is_found_against_pulley_and_v8() {
+    let out = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "fuzz",
+        "--seed",
+        "2",
+        "--iterations",
+        "60",
+        "--reduce-time",
+        "2",
+        "--out",
+        out.path().to_str().unwrap(),
+    ];
+    args.extend(GC_PLANTED);
+    let output = xtask_with_env(&args, &[]);
+    let printed = shown(&output);
+    assert_eq!(output.status.code(), Some(1), "{printed}");
+    let folders: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.join("report.json").exists())
+        .collect();
+    assert!(!folders.is_empty(), "{printed}");
+    // Pulley and V8 agree with each other everywhere: every finding is the mutant's.
+    for folder in folders {
+        let report: Json =
+            serde_json::from_slice(&std::fs::read(folder.join("report.json")).unwrap()).unwrap();
+        let minority = &report["divergence"]["minority"];
+        assert_eq!(
+            minority,
+            &serde_json::json!(["mutant:struct-get-wrong-field"]),
+            "{report}"
         );
     }
 }
