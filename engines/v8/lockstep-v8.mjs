@@ -142,6 +142,7 @@ const TRAPS = [
   ['dereferencing a null pointer', 'NullReference'],
   ['illegal cast', 'CastFailure'],
   ['array element access out of bounds', 'ArrayOutOfBounds'],
+  ['requested new array is too large', 'AllocationTooLarge'],
   ['operation does not support unaligned accesses', 'UnalignedAtomic'],
   ['atomics wait operation on non-shared', 'AtomicWaitOnNonSharedMemory'],
 ];
