@@ -81,6 +81,11 @@ pub trait Engine: Send + Sync {
     fn id(&self) -> &'static str;
     /// The engine's version as its crate or binary reports it.
     fn version(&self) -> String;
+    /// The configuration as `--engine` takes it back: the id, or `TIER@SETTING` for a
+    /// variant fuzzing runs (see [`crate::EngineChoice`]).
+    fn variant(&self) -> String {
+        self.id().to_string()
+    }
     /// The proposals this engine runs. Modules needing more are skipped, not failed.
     fn features(&self) -> WasmFeatures;
     /// A fresh store with the `spectest` host module already registered.

@@ -13,6 +13,7 @@ pub const MUTANT_IDS: &[&str] = &[
     "mutant:exception-payload",
     "mutant:abort-on-popcnt",
     "mutant:clz-as-ctz",
+    "mutant:unoptimized-clz-as-ctz",
 ];
 
 /// What a mutant gets wrong.
@@ -38,6 +39,8 @@ pub(crate) fn create(id: &str, base: Arc<dyn Engine>) -> Option<Arc<dyn Engine>>
         "mutant:exception-payload" => Mutation::ExceptionPayload,
         "mutant:abort-on-popcnt" => Mutation::AbortOnPopcnt,
         "mutant:clz-as-ctz" => Mutation::ClzAsCtz,
+        // Built on the unoptimized variant of the tier (see `tiers::SETTING_MUTANTS`).
+        "mutant:unoptimized-clz-as-ctz" => Mutation::ClzAsCtz,
         _ => return None,
     };
     let id = MUTANT_IDS.iter().find(|known| **known == id)?;
@@ -150,7 +153,11 @@ fn contains_operator(wasm: &[u8], chosen: impl Fn(&Operator) -> bool) -> bool {
 
 /// Rewrites, in place, the one-byte opcode of every operator `chosen` selects.
 /// Both opcodes have the same immediates, so the binary's layout is unchanged.
-fn patch_opcodes(wasm: &[u8], chosen: impl Fn(&Operator) -> bool, opcode: u8) -> Vec<u8> {
+pub(crate) fn patch_opcodes(
+    wasm: &[u8],
+    chosen: impl Fn(&Operator) -> bool,
+    opcode: u8,
+) -> Vec<u8> {
     let mut patched = wasm.to_vec();
     for offset in operator_offsets(wasm, chosen) {
         patched[offset] = opcode;

@@ -53,9 +53,9 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     let path = args.file.display().to_string();
     if path.ends_with(".wast") {
-        let engines = crate::select_engines(&args.engines)?;
-        let mut worker =
-            (!args.in_process).then(|| Worker::new(crate::external_specs(&args.engines)));
+        let choices = script_engines(&args)?;
+        let engines = crate::select_engines(&choices)?;
+        let mut worker = (!args.in_process).then(|| Worker::new(crate::external_specs(&choices)));
         return script::run(
             &args.file,
             &engines,
@@ -118,6 +118,17 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
             .unwrap_or_default()
     );
     Ok(Conclusion::Agree)
+}
+
+/// The engines `--engine` names, else those the script's opening comments name (a finding's variants).
+fn script_engines(args: &Args) -> anyhow::Result<Vec<EngineChoice>> {
+    if !args.engines.is_empty() {
+        return Ok(args.engines.clone());
+    }
+    let key = args.file.display().to_string();
+    let text =
+        std::fs::read_to_string(&args.file).map_err(|e| anyhow::anyhow!("reading {key}: {e}"))?;
+    script::engines_asked(&key, &text)
 }
 
 /// Exit 1 on a divergence; agreement and inconclusive results exit 0.

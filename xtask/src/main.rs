@@ -1,6 +1,7 @@
 //! `cargo xtask`: lockstep's command line. Exit codes: 0 agree, 1 divergence or regression, 2 bad usage or input.
 
 mod bench;
+mod blame;
 mod bucket;
 mod conformance;
 mod corpus;
@@ -47,6 +48,8 @@ enum Command {
     Fuzz(fuzz::Args),
     /// Shrink a module while its divergence holds; save the small finding.
     Reduce(reduce::Args),
+    /// Name the component a finding's divergence belongs to (engine, binaryen level, unwind driver, setting).
+    Blame(blame::Args),
     /// List the engines with their versions and proposals.
     Engines {
         /// Print JSON instead of a table.
@@ -119,6 +122,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => diff::run(args),
         Command::Fuzz(args) => fuzz::run(args),
         Command::Reduce(args) => reduce::run(args),
+        Command::Blame(args) => blame::run(args),
         Command::Engines { json } => engines::run(json),
         Command::Bench(args) => bench::run(args),
         Command::Corpus => corpus::build(),

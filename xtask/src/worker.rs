@@ -36,7 +36,7 @@ const GRACE: Duration = Duration::from_secs(10);
 /// wrong cannot make the parent hold more.
 const LINE_LIMIT: usize = 1 << 30;
 
-/// Engines are named by id and, for the configurations fuzzing varies, a variant index.
+/// Engines are named by id (or variant name, `TIER@SETTING`) and, for the configurations fuzzing varies, a variant index.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct EngineRef {
     pub id: String,
@@ -477,7 +477,7 @@ pub fn references(engines: &[Arc<dyn Engine>]) -> Vec<(EngineRef, Arc<dyn Engine
         .map(|e| {
             (
                 EngineRef {
-                    id: e.id().to_string(),
+                    id: e.variant(),
                     variant: 0,
                 },
                 e.clone(),

@@ -102,6 +102,20 @@ impl Knobs {
         }
     }
 
+    /// The setting as a variant name writes it (`TIER@SETTING`): the tokens of
+    /// [`Knobs::describe`] joined by commas alone; empty for the default.
+    pub fn setting(self) -> String {
+        self.describe().replace(", ", ",")
+    }
+
+    /// The knobs of [`Knobs::SWARM`] whose [`Knobs::setting`] is `text`: names are
+    /// read back from the same tokens they are written with.
+    pub fn named(text: &str) -> Option<Knobs> {
+        Knobs::SWARM
+            .into_iter()
+            .find(|knobs| knobs.setting() == text)
+    }
+
     fn describe(self) -> String {
         let names = [
             (self.unoptimized, "opt-level=none"),
@@ -212,6 +226,13 @@ impl Engine for Wasmtime {
         match self.knobs.describe() {
             knobs if knobs.is_empty() => "48.0.8".to_string(),
             knobs => format!("48.0.8 ({knobs})"),
+        }
+    }
+
+    fn variant(&self) -> String {
+        match self.knobs.setting() {
+            setting if setting.is_empty() => self.tier.id.to_string(),
+            setting => format!("{}@{setting}", self.tier.id),
         }
     }
 
