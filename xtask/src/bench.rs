@@ -25,6 +25,9 @@ pub struct Args {
     /// `bench programs` flags a tier whose run time is more than this many times its class's fastest.
     #[arg(long, default_value_t = programs::SLOWER_THAN_CLASS)]
     slower_than_class: f64,
+    /// `bench programs`: budgets (default: generous, for interpreters running the larger workloads).
+    #[command(flatten)]
+    budgets: crate::budgets::BudgetArgs,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -50,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         Target::Fuzz => fuzz(args.seconds),
         Target::Reduce => reduce(),
         Target::Asyncify => asyncify::run(),
-        Target::Programs => programs::run(args.runs, args.slower_than_class),
+        Target::Programs => programs::run(args.runs, args.slower_than_class, &args.budgets),
     }
 }
 

@@ -46,6 +46,8 @@ pub struct Args {
     /// Seconds one engine may spend on one file.
     #[arg(long, default_value_t = 120, value_name = "SECS")]
     file_time: u64,
+    #[command(flatten)]
+    budgets: crate::budgets::BudgetArgs,
 }
 
 /// `K/N`: the K-th of N shards.
@@ -86,6 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     }
     let options = Options {
         file_time: Duration::from_secs(args.file_time),
+        limits: args.budgets.apply(Options::default().limits)?,
         ..Options::default()
     };
     let jobs = args

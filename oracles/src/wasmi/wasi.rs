@@ -3,7 +3,8 @@
 
 use super::hooked;
 use super::{
-    config, execution_failure, from_wasmi, fuel_budget, plain_wasmi, rejection, store_limits,
+    config, execution_failure, from_wasmi, fuel_budget, host_answer, plain_wasmi, rejection,
+    store_limits,
 };
 use crate::engine::Limits;
 use crate::hook::{self, ImportHook};
@@ -52,6 +53,8 @@ impl ProgramEngine for WasmiPrograms {
         let mut linker = wasmi::Linker::new(&engine);
         wasmi_wasi::add_to_linker(&mut linker, |state: &mut State| &mut state.wasi)
             .map_err(|e| Outcome::HarnessFailed(format!("linking WASI: {e}")))?;
+        define_host_functions(&mut linker, &module)
+            .map_err(|e| Outcome::HarnessFailed(format!("linking host functions: {e}")))?;
         Ok(Box::new(Compiled {
             engine,
             module,
@@ -59,6 +62,25 @@ impl ProgramEngine for WasmiPrograms {
             limits: limits.clone(),
         }))
     }
+}
+
+/// Rationale: an interpreter imports a few functions besides WASI (say, CRuby's
+/// JS interop); every tier answers them with the same pure function.
+fn define_host_functions(
+    linker: &mut wasmi::Linker<State>,
+    module: &wasmi::Module,
+) -> Result<(), wasmi::Error> {
+    for import in module.imports() {
+        let wasmi::ExternType::Func(ty) = import.ty() else {
+            continue;
+        };
+        if crate::wasi::is_wasi(import.module()) {
+            continue;
+        }
+        let answer = host_answer(import.module(), import.name(), ty);
+        linker.func_new(import.module(), import.name(), ty.clone(), answer)?;
+    }
+    Ok(())
 }
 
 struct Compiled {
@@ -131,7 +153,7 @@ impl CompiledProgram for Compiled {
         let mut instance = WasmiInstance {
             store,
             instance: None,
-            fuel: fuel_budget(self.limits.call_time),
+            fuel: fuel_budget(&self.limits),
             stdout,
             stderr,
         };

@@ -156,6 +156,9 @@ impl CompiledProgram for Compiled {
         let mut linker = Linker::new(&self.runtime);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut State| &mut state.wasi)
             .map_err(|e| harness("linking WASI", e))?;
+        // Rationale: an interpreter imports a few functions besides WASI (say,
+        // CRuby's JS interop); each tier answers them with the same pure function.
+        super::define_host_functions(&mut linker, &mut store, &module);
         let mut instance = WasmtimeInstance {
             store,
             instance: None,

@@ -20,14 +20,17 @@ pub enum Tool {
     Node,
     /// wasm3's Python binding, which runs the `wasm3` external engine.
     Pywasm3,
+    /// The npm registry, which ships the corpus's language runtimes.
+    NpmRegistry,
 }
 
 impl Tool {
-    const ALL: [Tool; 4] = [
+    const ALL: [Tool; 5] = [
         Tool::Chromium,
         Tool::Chromedriver,
         Tool::Node,
         Tool::Pywasm3,
+        Tool::NpmRegistry,
     ];
 
     pub fn name(self) -> &'static str {
@@ -36,6 +39,7 @@ impl Tool {
             Tool::Chromedriver => "chromedriver",
             Tool::Node => "node",
             Tool::Pywasm3 => "pywasm3",
+            Tool::NpmRegistry => "the npm registry",
         }
     }
 
@@ -46,6 +50,7 @@ impl Tool {
             Tool::Chromedriver => "apt-get install chromium-driver",
             Tool::Node => "apt-get install nodejs",
             Tool::Pywasm3 => "python3 -m pip install pywasm3==0.5.0",
+            Tool::NpmRegistry => "apt-get install npm, and network access to the registry",
         }
     }
 
@@ -69,6 +74,7 @@ impl Tool {
             Tool::Chromium | Tool::Chromedriver => self.path().is_some(),
             Tool::Node => runs("node", &["--version"]),
             Tool::Pywasm3 => runs("python3", &["-c", "import wasm3"]),
+            Tool::NpmRegistry => runs("npm", &["view", "@ruby/3.3-wasm-wasi@2.7.1", "version"]),
         }
     }
 
