@@ -206,7 +206,7 @@ fn host_func(store: &mut Store, module: &str, name: &str, ty: wasmi::FuncType) -
 }
 
 /// A host function's body: lockstep's deterministic answer for import `module.name` of type `ty`.
-fn host_answer<T>(
+fn host_answer<T: 'static>(
     module: &str,
     name: &str,
     ty: &wasmi::FuncType,

@@ -207,6 +207,7 @@ fn fuzz(seconds: u64) -> anyhow::Result<Conclusion> {
         seed: 0,
         jobs: None,
         out: Some(out.path().to_path_buf()),
+        budgets: crate::budgets::BudgetArgs::default(),
     };
     let campaign = Campaign::new(&args)?;
     let started = Instant::now();

@@ -69,16 +69,20 @@ impl ProgramEngine for WasmiPrograms {
 fn define_host_functions(
     linker: &mut wasmi::Linker<State>,
     module: &wasmi::Module,
-) -> Result<(), wasmi::Error> {
+) -> Result<(), String> {
+    let mut defined = std::collections::HashSet::new();
     for import in module.imports() {
+        let (module_name, name) = (import.module(), import.name());
         let wasmi::ExternType::Func(ty) = import.ty() else {
             continue;
         };
-        if crate::wasi::is_wasi(import.module()) {
+        if crate::wasi::is_wasi(module_name) || !defined.insert((module_name, name)) {
             continue;
         }
-        let answer = host_answer(import.module(), import.name(), ty);
-        linker.func_new(import.module(), import.name(), ty.clone(), answer)?;
+        let answer = host_answer(module_name, name, ty);
+        linker
+            .func_new(module_name, name, ty.clone(), answer)
+            .map_err(|e| format!("{module_name}.{name}: {e}"))?;
     }
     Ok(())
 }
