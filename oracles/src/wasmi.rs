@@ -7,7 +7,6 @@ use crate::outcome::{Heap, Outcome, Ref, Resource, State, TrapCode, Value, diges
 use crate::spectest::{self, ParamType};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 use wasmi::errors::{ErrorKind, InstantiationError, MemoryError, TableError};
 use wasmi::{AsContext, Extern, ExternRef, Func, Nullable, StoreLimits, Val, ValType};
 use wasmparser::WasmFeatures;
@@ -535,6 +534,7 @@ fn harness_failure(message: String) -> Outcome {
 mod tests {
     use super::*;
     use crate::testing::{check_common_behaviour, wat};
+    use std::time::Duration;
 
     fn session(call_time: Duration) -> Box<dyn Session> {
         let limits = Limits {

@@ -4,7 +4,7 @@
 
 mod runtimes;
 
-pub use runtimes::{RUNTIMES, Runtime};
+use runtimes::RUNTIMES;
 
 use crate::Conclusion;
 use anyhow::{Context, bail};
@@ -74,10 +74,17 @@ pub fn build(runtimes_only: bool) -> anyhow::Result<Conclusion> {
         let path = runtimes::fetch(runtime)?;
         let size = std::fs::metadata(&path)?.len();
         println!(
-            "{:<60} {size:>8} bytes (npm {}@{}, sha256 checked)",
+            "{:<60} {size:>8} bytes (npm {}@{}, {}, sha256 checked)",
             path.strip_prefix(root())?.display(),
             runtime.package,
-            runtime.version
+            runtime.version,
+            runtime.licence
+        );
+        println!(
+            "  run it: cargo xtask diff {} --stdin {} --call-time 120 --invoke {}",
+            path.strip_prefix(root())?.display(),
+            runtime.script_path().strip_prefix(root())?.display(),
+            runtime.invoke.join(" ")
         );
     }
     Ok(Conclusion::Agree)
