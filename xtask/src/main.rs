@@ -10,6 +10,7 @@ mod engines;
 mod example_engine;
 mod finding;
 mod fuzz;
+mod guest;
 mod history;
 mod input;
 mod known;
@@ -57,6 +58,17 @@ enum Command {
     Bench(bench::Args),
     /// Build the corpus of real programs (`corpus/`) to wasm32-wasip1, beside their sources.
     Corpus,
+    /// Build the wasmi guest of the nested tiers (`wasmi-on-*`) to wasm32-wasip1.
+    Guest,
+    /// (internal) Run a WASI command on one tier with this process's standard streams: the host
+    /// side of a nested tier.
+    #[command(name = oracles::nested::RUN_LIVE, hide = true)]
+    RunLive {
+        /// The tier (or `mutant:*`) that runs the program.
+        #[arg(long)]
+        engine: EngineChoice,
+        program: std::path::PathBuf,
+    },
     /// (internal) Serve engine requests on standard input, for crash isolation.
     #[command(name = "worker", hide = true)]
     Worker {
@@ -107,7 +119,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Workers make their temporary files in the folder of the process that started them.
     let run_folder = match &cli.command {
-        Command::Worker { .. } | Command::ExampleEngine { .. } => None,
+        Command::Worker { .. } | Command::ExampleEngine { .. } | Command::RunLive { .. } => None,
         _ => Some(oracles::tempfiles::RunFolder::create()),
     };
     if let Some(Err(error)) = &run_folder {
@@ -122,6 +134,8 @@ fn main() -> ExitCode {
         Command::Engines { json } => engines::run(json),
         Command::Bench(args) => bench::run(args),
         Command::Corpus => corpus::build(),
+        Command::Guest => guest::build(),
+        Command::RunLive { engine, program } => guest::run_live(&engine, &program),
         Command::Worker {
             watchdog_only,
             externals,

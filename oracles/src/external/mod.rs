@@ -30,8 +30,9 @@ use wasmparser::WasmFeatures;
 /// The external engines lockstep bundles, by id.
 pub const BUNDLED: &[&str] = &["v8", "wasm3"];
 
-/// How long a starting engine may take to answer `hello`.
-const STARTUP: Duration = Duration::from_secs(10);
+/// How long a starting engine may take to answer `hello`: a nested tier's host compiles the whole
+/// guest runtime first, which takes tens of seconds on a loaded machine.
+const STARTUP: Duration = Duration::from_secs(60);
 
 /// Slack an engine gets beyond `Limits::call_time` for the round trip and its own bookkeeping.
 const GRACE: Duration = Duration::from_secs(1);
@@ -129,7 +130,8 @@ impl Externals {
         self.start(&spec.name, spec.command.clone())
     }
 
-    fn start(&self, name: &str, command: Vec<String>) -> Result<Arc<dyn Engine>, String> {
+    /// The engine `name`, started by `command` once per run (a nested tier's guest on its host).
+    pub fn start(&self, name: &str, command: Vec<String>) -> Result<Arc<dyn Engine>, String> {
         let mut started = self.started.lock().expect("engines lock");
         let entry = started.entry(name.to_string()).or_insert_with(|| {
             // Ids are `&'static str` everywhere; one leaked name per engine and run.

@@ -1,0 +1,40 @@
+//! The nested tiers (`wasmi-on-*`): the wasmi guest, lockstep's protocol server compiled to Wasm
+//! (`engines/wasmi-guest`), run as a WASI command with live standard streams on a host tier
+//! ([`crate::wasi::live`]) and spoken to as an external engine. The host tier runs the guest as any
+//! program and never knows; a bug in it shows as the guest's wasmi disagreeing with plain wasmi.
+
+use std::path::PathBuf;
+
+/// The command that builds the guest.
+pub const BUILD: &str = "cargo xtask guest";
+
+/// The subcommand of lockstep's executable that runs a WASI command live on a tier,
+/// `EXE run-live --engine HOST GUEST`: the process a nested tier talks to.
+pub const RUN_LIVE: &str = "run-live";
+
+/// Where [`BUILD`] puts the guest.
+pub fn guest_path() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../engines/wasmi-guest/wasmi-guest.wasm"
+    ))
+}
+
+/// Why the nested tiers cannot run here (the guest is not built), or `None`.
+pub fn unavailable() -> Option<String> {
+    let missing = !guest_path().exists();
+    missing.then(|| format!("the wasmi guest is not built: run `{BUILD}`"))
+}
+
+/// The command that starts the guest on the tier `host`: this process's executable, which must be
+/// lockstep's (`xtask`), running [`RUN_LIVE`].
+pub fn command(host: &str) -> Result<Vec<String>, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("finding lockstep's executable: {e}"))?;
+    let guest = guest_path().display().to_string();
+    let words = [RUN_LIVE, "--engine", host, guest.as_str()];
+    let exe = exe.display().to_string();
+    Ok(std::iter::once(exe.as_str())
+        .chain(words)
+        .map(str::to_string)
+        .collect())
+}
