@@ -242,6 +242,26 @@ mod tests {
     }
 
     #[test]
+    fn programs_meet_the_bug_in_their_own_code() {
+        let program = r#"(module (func (export "rem") (result i64)
+            (i64.rem_s (i64.const -7) (i64.const 3))))"#;
+        let rem = |id: &str| {
+            let engine = crate::tiers::program_engine(id).unwrap();
+            let sandbox = crate::wasi::sandbox::Sandbox::new("rem", &[]);
+            let entry = crate::wasi::Entry::Reactor {
+                export: "rem".into(),
+                args: Vec::new(),
+            };
+            let limits = Limits::default();
+            crate::wasi::run(engine.as_ref(), &wat(program), &sandbox, &entry, &limits).ending
+        };
+        let values = |v: i64| crate::wasi::Ending::Outcome(Outcome::Values(vec![Value::I64(v)]));
+        assert_eq!(rem("wasmtime-cranelift"), values(-1));
+        assert_eq!(rem("mutant:rem-s-as-rem-u"), values(0));
+        assert!(crate::tiers::program_engine("mutant:exception-payload").is_none());
+    }
+
+    #[test]
     fn return_call_as_call_overflows_deep_chains() {
         let module = r#"(module (func $f (export "f") (param i64) (result i64)
             (if (result i64) (i64.eqz (local.get 0)) (then (i64.const 42))

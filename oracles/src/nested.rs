@@ -12,6 +12,11 @@ pub const BUILD: &str = "cargo xtask guest";
 /// `EXE run-live --engine HOST GUEST`: the process a nested tier talks to.
 pub const RUN_LIVE: &str = "run-live";
 
+/// How many times the call-time limit a nested tier's call may take before its guest is killed: the
+/// guest's wasmi stops runaway calls by fuel as plain wasmi does, and its slowest host (wasmi) runs
+/// it tens of times slower than plain wasmi.
+pub const PATIENCE: u32 = 30;
+
 /// Where [`BUILD`] puts the guest.
 pub fn guest_path() -> PathBuf {
     PathBuf::from(concat!(

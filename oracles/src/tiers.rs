@@ -358,7 +358,10 @@ impl Engines {
         match choice {
             EngineChoice::Tier(tier) => match (tier.unavailable(), tier.host()) {
                 (Some(why), _) => Err(why),
-                (None, Some(host)) => self.externals.start(tier.id, nested::command(host)?),
+                (None, Some(host)) => {
+                    let command = nested::command(host)?;
+                    self.externals.start(tier.id, command, nested::PATIENCE)
+                }
                 (None, None) => Ok(self.tier(tier)),
             },
             EngineChoice::Mutant(id) => {
@@ -496,6 +499,27 @@ mod tests {
         let asyncify_wasmi = Tier::named("asyncify-wasmi").unwrap();
         assert_eq!(asyncify_wasmi.class, Class::Instrumented);
         assert_eq!(asyncify_wasmi.execution_class(), Class::Interpreter);
+    }
+
+    #[test]
+    fn nested_tiers_sit_on_program_engines_outside_the_default_set() {
+        let nested: Vec<&Tier> = TIERS.iter().filter(|t| t.class == Class::Nested).collect();
+        let ids: Vec<&str> = nested.iter().map(|tier| tier.id).collect();
+        let self_test = "mutant:wasmi-on-rem-s-as-rem-u";
+        let expected = [
+            "wasmi-on-cranelift",
+            "wasmi-on-pulley",
+            "wasmi-on-wasmi",
+            self_test,
+        ];
+        assert_eq!(ids, expected);
+        for tier in nested {
+            assert!(!tier.default, "{}", tier.id);
+            assert!(!program_ids().contains(&tier.id), "{}", tier.id);
+            let host = tier.host().expect("a nested tier has a host");
+            assert!(program_engine(host).is_some(), "{host}");
+            assert!(program_engine(tier.id).is_none(), "{}", tier.id);
+        }
     }
 
     #[test]

@@ -159,3 +159,58 @@ fn lookup<T>(numbered: &HashMap<usize, T>, number: usize) -> Result<&T, Outcome>
         .get(&number)
         .ok_or_else(|| Outcome::HarnessFailed(format!("nothing numbered {number}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value as Json, json};
+
+    /// `(module (func (export "f") (result i32) (i32.const 42)))`.
+    const ANSWER: &[u8] = &[
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f,
+        0x03, 0x02, 0x01, 0x00, 0x07, 0x05, 0x01, 0x01, 0x66, 0x00, 0x00, 0x0a, 0x06, 0x01, 0x04,
+        0x00, 0x41, 0x2a, 0x0b,
+    ];
+
+    fn served(requests: &[Json]) -> Vec<Json> {
+        let input: String = requests.iter().map(|r| format!("{r}\n")).collect();
+        let wasmi = oracles::wasmi::Wasmi::new();
+        let mut output = Vec::new();
+        let mut server = Server::new("test".to_string(), &wasmi);
+        server
+            .serve(input.as_bytes(), &mut output, &mut as_given)
+            .unwrap();
+        let lines = String::from_utf8(output).unwrap();
+        lines
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn answers_each_request_under_its_id() {
+        let limits = json!({"memory_bytes": 1u64 << 32, "table_elements": 1000, "instances": 10,
+            "call_time_ms": 1000, "host_functions": false});
+        let replies = served(&[
+            json!({"id": 0, "op": "hello", "protocol": protocol::VERSION}),
+            json!({"id": 1, "op": "invoke", "instance": 0, "export": "f", "args": []}),
+            json!({"id": 2, "op": "reset", "limits": limits}),
+            json!({"id": 3, "op": "load", "module": 0, "wasm": protocol::hex(ANSWER),
+                "imports": [], "exports": []}),
+            json!({"id": 4, "op": "instantiate", "module": 0, "instance": 0, "host_functions": []}),
+            json!({"id": 5, "op": "invoke", "instance": 0, "export": "f", "args": []}),
+            json!({"id": 6, "op": "explode"}),
+        ]);
+        assert_eq!(replies[0]["hello"]["name"], "test");
+        assert_eq!(replies[1]["error"], "no session: send `reset` first");
+        assert_eq!(replies[2], json!({"id": 2, "values": []}));
+        assert_eq!(
+            replies[5]["values"],
+            json!([{"type": "i32", "value": "42"}])
+        );
+        let ids: Vec<u64> = replies.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+        assert_eq!(ids, [0, 1, 2, 3, 4, 5, 6]);
+        let unreadable = replies[6]["error"].as_str().unwrap();
+        assert!(unreadable.starts_with("unreadable request"), "{unreadable}");
+    }
+}

@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: speed and memory measured against a reference in the same run, as ratios.
 
 mod asyncify;
+mod nested;
 mod programs;
 
 use crate::Conclusion;
@@ -50,7 +51,14 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         Target::Fuzz => fuzz(args.seconds),
         Target::Reduce => reduce(),
         Target::Asyncify => asyncify::run(),
-        Target::Programs => programs::run(args.runs, args.slower_than_class),
+        Target::Programs => {
+            let programs = programs::run(args.runs, args.slower_than_class)?;
+            let nested = nested::run()?;
+            Ok(match programs {
+                Conclusion::Agree => nested,
+                flagged => flagged,
+            })
+        }
     }
 }
 

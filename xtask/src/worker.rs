@@ -5,12 +5,12 @@ use crate::Conclusion;
 use oracles::child::{Child, Silence};
 use oracles::compare::Observation;
 use oracles::differential::{self, EngineRun, Invocation, Timing};
-use oracles::external::{Externals, Spec};
+use oracles::external::{self, Externals, Spec};
 use oracles::wasi::sandbox::Sandbox;
 use oracles::wasi::{Ending, Entry, ProgramEngine, ProgramRun};
 use oracles::{Engine, Engines, Limits, Outcome, Resource, Watchdog};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Write};
 use std::process::Command;
 use std::sync::Arc;
@@ -209,6 +209,8 @@ pub struct Worker {
     watchdog_only: bool,
     /// External engines the child configures, as the parent did.
     externals: Vec<Spec>,
+    /// The engines the current child has started, each on its first request.
+    started: HashSet<EngineRef>,
 }
 
 /// What waiting for a reply gave.
@@ -228,6 +230,7 @@ impl Worker {
             served: 0,
             watchdog_only: false,
             externals,
+            started: HashSet::new(),
         }
     }
 
@@ -245,6 +248,7 @@ impl Worker {
         }
         if self.child.is_none() {
             self.served = 0;
+            self.started.clear();
             self.child = Some(
                 spawn(self.watchdog_only, &self.externals)
                     .map_err(|e| format!("starting a worker: {e}"))?,
@@ -289,7 +293,7 @@ impl Worker {
         let steps = invocations.len() + 2;
         let id = engine.id.clone();
         let request = Request::Module {
-            engine,
+            engine: engine.clone(),
             wasm: wasm.to_vec(),
             invocations: invocations.to_vec(),
             limits: limits.clone(),
@@ -300,7 +304,13 @@ impl Worker {
             Err(why) => Some(Outcome::HarnessFailed(why)),
             Ok(()) => loop {
                 let left = deadline.map_or(Duration::MAX, |d| d - Instant::now().min(d));
-                match self.receive((limits.call_time + GRACE).min(left)) {
+                // An engine starts on its first request in a child: an external engine's process
+                // first, and a nested tier's host compiles the whole guest runtime before that.
+                let startup = match self.started.insert(engine.clone()) {
+                    true => external::STARTUP,
+                    false => Duration::ZERO,
+                };
+                match self.receive((limits.call_time + GRACE + startup).min(left)) {
                     Received::Reply(Reply::Observed(observation)) => observations.push(observation),
                     Received::Reply(Reply::ModuleDone(t)) => {
                         timing = t;

@@ -32,7 +32,7 @@ pub const BUNDLED: &[&str] = &["v8", "wasm3"];
 
 /// How long a starting engine may take to answer `hello`: a nested tier's host compiles the whole
 /// guest runtime first, which takes tens of seconds on a loaded machine.
-const STARTUP: Duration = Duration::from_secs(60);
+pub const STARTUP: Duration = Duration::from_secs(60);
 
 /// Slack an engine gets beyond `Limits::call_time` for the round trip and its own bookkeeping.
 const GRACE: Duration = Duration::from_secs(1);
@@ -122,21 +122,27 @@ impl Externals {
     /// The bundled engine `id` (one of [`BUNDLED`]).
     pub fn bundled(&self, id: &str) -> Result<Arc<dyn Engine>, String> {
         let command = bundled_command(id).ok_or_else(|| format!("`{id}` is not bundled"))?;
-        self.start(id, command)
+        self.start(id, command, 1)
     }
 
     /// The engine `spec` configures.
     pub fn configured(&self, spec: &Spec) -> Result<Arc<dyn Engine>, String> {
-        self.start(&spec.name, spec.command.clone())
+        self.start(&spec.name, spec.command.clone(), 1)
     }
 
-    /// The engine `name`, started by `command` once per run (a nested tier's guest on its host).
-    pub fn start(&self, name: &str, command: Vec<String>) -> Result<Arc<dyn Engine>, String> {
+    /// The engine `name`, started by `command` once per run, with `patience` (see [`Pool`]).
+    pub fn start(
+        &self,
+        name: &str,
+        command: Vec<String>,
+        patience: u32,
+    ) -> Result<Arc<dyn Engine>, String> {
         let mut started = self.started.lock().expect("engines lock");
         let entry = started.entry(name.to_string()).or_insert_with(|| {
             // Ids are `&'static str` everywhere; one leaked name per engine and run.
             let id: &'static str = Box::leak(name.to_string().into_boxed_str());
-            ExternalEngine::start(id, command).map(|e| Arc::new(e) as Arc<dyn Engine>)
+            let engine = ExternalEngine::start(id, command, patience);
+            engine.map(|e| Arc::new(e) as Arc<dyn Engine>)
         });
         entry.clone()
     }
@@ -154,6 +160,11 @@ pub struct ExternalEngine {
 struct Pool {
     command: Vec<String>,
     idle: Mutex<Vec<Process>>,
+    /// How many times `Limits::call_time` a call may take before the process is killed: 1 for an
+    /// engine that keeps time itself, or none. A nested tier's guest meters fuel exactly as plain
+    /// wasmi does, so its outcomes need no wall clock: the deadline only catches a hung guest, and
+    /// is stretched by how much slower an interpreter runs inside another runtime.
+    patience: u32,
 }
 
 /// What an engine says of itself in its `hello`.
@@ -165,7 +176,11 @@ struct Hello {
 
 impl ExternalEngine {
     /// Starts the engine once to learn its version and proposals.
-    pub fn start(id: &'static str, command: Vec<String>) -> Result<ExternalEngine, String> {
+    pub fn start(
+        id: &'static str,
+        command: Vec<String>,
+        patience: u32,
+    ) -> Result<ExternalEngine, String> {
         let (process, hello) = greet(&command)?;
         Ok(ExternalEngine {
             id,
@@ -175,6 +190,7 @@ impl ExternalEngine {
             pool: Arc::new(Pool {
                 command,
                 idle: Mutex::new(vec![process]),
+                patience,
             }),
         })
     }
@@ -246,7 +262,7 @@ impl Engine for ExternalEngine {
             features: self.features,
             validates: self.validates,
             process,
-            call_time: limits.call_time,
+            call_time: limits.call_time * self.pool.patience,
             host_functions: limits.host_functions,
             modules: Vec::new(),
             instances: Vec::new(),

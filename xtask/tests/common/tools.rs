@@ -2,7 +2,7 @@
 //! that installs it, and the run ends by counting the skips. `LOCKSTEP_REQUIRE_TOOLS=1` (`.ci/run` sets it) makes them failures.
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -20,14 +20,17 @@ pub enum Tool {
     Node,
     /// wasm3's Python binding, which runs the `wasm3` external engine.
     Pywasm3,
+    /// The wasmi guest of the nested tiers, built to wasm32-wasip1 on demand.
+    WasmiGuest,
 }
 
 impl Tool {
-    const ALL: [Tool; 4] = [
+    const ALL: [Tool; 5] = [
         Tool::Chromium,
         Tool::Chromedriver,
         Tool::Node,
         Tool::Pywasm3,
+        Tool::WasmiGuest,
     ];
 
     pub fn name(self) -> &'static str {
@@ -36,6 +39,7 @@ impl Tool {
             Tool::Chromedriver => "chromedriver",
             Tool::Node => "node",
             Tool::Pywasm3 => "pywasm3",
+            Tool::WasmiGuest => "the wasmi guest",
         }
     }
 
@@ -46,6 +50,7 @@ impl Tool {
             Tool::Chromedriver => "apt-get install chromium-driver",
             Tool::Node => "apt-get install nodejs",
             Tool::Pywasm3 => "python3 -m pip install pywasm3==0.5.0",
+            Tool::WasmiGuest => "cargo xtask guest",
         }
     }
 
@@ -69,6 +74,9 @@ impl Tool {
             Tool::Chromium | Tool::Chromedriver => self.path().is_some(),
             Tool::Node => runs("node", &["--version"]),
             Tool::Pywasm3 => runs("python3", &["-c", "import wasm3"]),
+            Tool::WasmiGuest => Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../engines/wasmi-guest/wasmi-guest.wasm")
+                .is_file(),
         }
     }
 
