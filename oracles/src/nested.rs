@@ -3,7 +3,9 @@
 //! ([`crate::wasi::live`]) and spoken to as an external engine. The host tier runs the guest as any
 //! program and never knows; a bug in it shows as the guest's wasmi disagreeing with plain wasmi.
 
+use crate::external;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The command that builds the guest.
 pub const BUILD: &str = "cargo xtask guest";
@@ -12,10 +14,14 @@ pub const BUILD: &str = "cargo xtask guest";
 /// `EXE run-live --engine HOST GUEST`: the process a nested tier talks to.
 pub const RUN_LIVE: &str = "run-live";
 
-/// How many times the call-time limit a nested tier's call may take before its guest is killed: the
-/// guest's wasmi stops runaway calls by fuel as plain wasmi does, and its slowest host (wasmi) runs
-/// it tens of times slower than plain wasmi.
+/// How many times an external engine's deadlines (start-up, call time) a nested tier's guest gets
+/// before it is killed: its host compiles the whole guest first (a minute on Cranelift with the
+/// machine loaded), its wasmi stops runaway calls by fuel as plain wasmi does, and its slowest host
+/// (wasmi) runs it tens of times slower than plain wasmi.
 pub const PATIENCE: u32 = 30;
+
+/// The longest any engine may take to start: a nested tier's guest.
+pub const STARTUP: Duration = Duration::from_secs(external::STARTUP.as_secs() * PATIENCE as u64);
 
 /// Where [`BUILD`] puts the guest.
 pub fn guest_path() -> PathBuf {

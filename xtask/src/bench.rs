@@ -38,8 +38,11 @@ enum Target {
     Reduce,
     /// Asyncify: instrumentation time per module, code growth, and the cost of one unwind/rewind cycle.
     Asyncify,
-    /// The corpus of WASI programs on every tier: compile, start-up and run time, ratios, slow tiers flagged.
+    /// The corpus of WASI programs on every tier: compile, start-up and run time, ratios, slow tiers
+    /// flagged; then the nested table.
     Programs,
+    /// The nested table alone: binary-trees directly on each host tier and through the wasmi guest on it.
+    Nested,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Conclusion> {
@@ -59,6 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
                 flagged => flagged,
             })
         }
+        Target::Nested => nested::run(),
     }
 }
 

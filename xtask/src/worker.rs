@@ -5,7 +5,7 @@ use crate::Conclusion;
 use oracles::child::{Child, Silence};
 use oracles::compare::Observation;
 use oracles::differential::{self, EngineRun, Invocation, Timing};
-use oracles::external::{self, Externals, Spec};
+use oracles::external::{Externals, Spec};
 use oracles::wasi::sandbox::Sandbox;
 use oracles::wasi::{Ending, Entry, ProgramEngine, ProgramRun};
 use oracles::{Engine, Engines, Limits, Outcome, Resource, Watchdog};
@@ -307,7 +307,7 @@ impl Worker {
                 // An engine starts on its first request in a child: an external engine's process
                 // first, and a nested tier's host compiles the whole guest runtime before that.
                 let startup = match self.started.insert(engine.clone()) {
-                    true => external::STARTUP,
+                    true => oracles::nested::STARTUP,
                     false => Duration::ZERO,
                 };
                 match self.receive((limits.call_time + GRACE + startup).min(left)) {

@@ -54,8 +54,8 @@ fn a_host_bug_shows_through_the_guest() {
     let output = xtask(&args);
     let printed = shown(&output);
     assert_eq!(output.status.code(), Some(1), "{printed}");
-    // Only the negative remainder (line 23) meets the planted bug; everything else agrees.
-    let divergence = format!("nested.wast:23: DIVERGE values ({PLANTED} vs wasmi)");
+    // Only the negative remainder (line 24) meets the planted bug; everything else agrees.
+    let divergence = format!("nested.wast:24: DIVERGE values ({PLANTED} vs wasmi)");
     assert!(printed.contains(&divergence), "{printed}");
     assert!(
         printed.contains("1 divergences, 1 failed assertions"),

@@ -30,9 +30,8 @@ use wasmparser::WasmFeatures;
 /// The external engines lockstep bundles, by id.
 pub const BUNDLED: &[&str] = &["v8", "wasm3"];
 
-/// How long a starting engine may take to answer `hello`: a nested tier's host compiles the whole
-/// guest runtime first, which takes tens of seconds on a loaded machine.
-pub const STARTUP: Duration = Duration::from_secs(60);
+/// How long a starting engine may take to answer `hello`, times its patience.
+pub const STARTUP: Duration = Duration::from_secs(10);
 
 /// Slack an engine gets beyond `Limits::call_time` for the round trip and its own bookkeeping.
 const GRACE: Duration = Duration::from_secs(1);
@@ -160,10 +159,11 @@ pub struct ExternalEngine {
 struct Pool {
     command: Vec<String>,
     idle: Mutex<Vec<Process>>,
-    /// How many times `Limits::call_time` a call may take before the process is killed: 1 for an
-    /// engine that keeps time itself, or none. A nested tier's guest meters fuel exactly as plain
-    /// wasmi does, so its outcomes need no wall clock: the deadline only catches a hung guest, and
-    /// is stretched by how much slower an interpreter runs inside another runtime.
+    /// How many times [`STARTUP`] a process may take to start, and `Limits::call_time` a call may
+    /// take, before the process is killed: 1 for an engine that keeps time itself, or none. A
+    /// nested tier's host compiles the whole guest runtime before it starts, and the guest meters
+    /// fuel exactly as plain wasmi does, so its outcomes need no wall clock: its deadlines only
+    /// catch a hung guest, and are stretched by how much slower a runtime runs inside another.
     patience: u32,
 }
 
@@ -181,7 +181,7 @@ impl ExternalEngine {
         command: Vec<String>,
         patience: u32,
     ) -> Result<ExternalEngine, String> {
-        let (process, hello) = greet(&command)?;
+        let (process, hello) = greet(&command, patience)?;
         Ok(ExternalEngine {
             id,
             version: hello.version,
@@ -196,15 +196,15 @@ impl ExternalEngine {
     }
 }
 
-/// Starts a process of `command` and reads its `hello`.
-fn greet(command: &[String]) -> Result<(Process, Hello), String> {
+/// Starts a process of `command` and reads its `hello`, waiting `patience` times [`STARTUP`].
+fn greet(command: &[String], patience: u32) -> Result<(Process, Hello), String> {
     let mut process = Process::spawn(command)?;
     let hello = Request::Hello {
         protocol: protocol::VERSION,
     };
     let reply = process
         .request(&hello)
-        .and_then(|id| process.receive(id, Instant::now() + STARTUP))
+        .and_then(|id| process.receive(id, Instant::now() + STARTUP * patience))
         .map_err(|outcome| format!("`{}` did not start: {outcome}", command.join(" ")))?;
     match reply {
         Reply::Hello {
@@ -253,7 +253,7 @@ impl Engine for ExternalEngine {
         let idle = self.pool.idle.lock().expect("pool lock").pop();
         let process = match idle {
             Some(process) => Ok(process),
-            None => greet(&self.pool.command)
+            None => greet(&self.pool.command, self.pool.patience)
                 .map(|(process, _)| process)
                 .map_err(|why| Outcome::Crashed(format!("restarting the engine: {why}"))),
         };
