@@ -9,19 +9,13 @@ use oracles::{EngineChoice, Engines, Watchdog};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const TARGET: &str = "wasm32-wasip1";
+use crate::corpus::TARGET;
 
 /// Builds the guest in release and copies it where the nested tiers find it. It goes to
 /// `CARGO_TARGET_DIR` when that is set (a target dir shared by several checkouts), else to
 /// `target/guest`, so that it never waits for nor invalidates the workspace's own build.
 pub fn build() -> anyhow::Result<Conclusion> {
-    let rustup = Command::new("rustup")
-        .args(["target", "add", TARGET])
-        .status()
-        .context("running rustup: the guest needs the wasm32-wasip1 target")?;
-    if !rustup.success() {
-        bail!("`rustup target add {TARGET}` failed");
-    }
+    crate::corpus::add_target()?;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
