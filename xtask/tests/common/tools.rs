@@ -20,14 +20,26 @@ pub enum Tool {
     Node,
     /// wasm3's Python binding, which runs the `wasm3` external engine.
     Pywasm3,
+    /// The PyPI wheel of wasmtime [`WASMTIME_RELEASE`], which `engines/wasmtime-py/` serves (pip and PyPI).
+    WasmtimePy,
 }
 
+/// The old wasmtime release the tests run through `engines/wasmtime-py/`.
+pub const WASMTIME_RELEASE: &str = "40.0.0";
+
+/// The adapter that serves a wasmtime release from its PyPI wheel.
+pub const WASMTIME_PY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../engines/wasmtime-py/lockstep_wasmtime.py"
+);
+
 impl Tool {
-    const ALL: [Tool; 4] = [
+    const ALL: [Tool; 5] = [
         Tool::Chromium,
         Tool::Chromedriver,
         Tool::Node,
         Tool::Pywasm3,
+        Tool::WasmtimePy,
     ];
 
     pub fn name(self) -> &'static str {
@@ -36,6 +48,7 @@ impl Tool {
             Tool::Chromedriver => "chromedriver",
             Tool::Node => "node",
             Tool::Pywasm3 => "pywasm3",
+            Tool::WasmtimePy => "wasmtime-py",
         }
     }
 
@@ -46,6 +59,9 @@ impl Tool {
             Tool::Chromedriver => "apt-get install chromium-driver",
             Tool::Node => "apt-get install nodejs",
             Tool::Pywasm3 => "python3 -m pip install pywasm3==0.5.0",
+            Tool::WasmtimePy => {
+                "python3 engines/wasmtime-py/lockstep_wasmtime.py --install 40.0.0 (pip and PyPI)"
+            }
         }
     }
 
@@ -69,6 +85,7 @@ impl Tool {
             Tool::Chromium | Tool::Chromedriver => self.path().is_some(),
             Tool::Node => runs("node", &["--version"]),
             Tool::Pywasm3 => runs("python3", &["-c", "import wasm3"]),
+            Tool::WasmtimePy => runs("python3", &[WASMTIME_PY, "--install", WASMTIME_RELEASE]),
         }
     }
 
