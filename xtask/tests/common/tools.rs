@@ -4,7 +4,7 @@
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 /// Set to anything but `0`, a missing tool fails the test that needs it instead of skipping it.
 pub const REQUIRE: &str = "LOCKSTEP_REQUIRE_TOOLS";
@@ -34,14 +34,6 @@ pub const WASMTIME_PY: &str = concat!(
 );
 
 impl Tool {
-    const ALL: [Tool; 5] = [
-        Tool::Chromium,
-        Tool::Chromedriver,
-        Tool::Node,
-        Tool::Pywasm3,
-        Tool::WasmtimePy,
-    ];
-
     pub fn name(self) -> &'static str {
         match self {
             Tool::Chromium => "chromium",
@@ -89,12 +81,17 @@ impl Tool {
         }
     }
 
-    /// Whether the tool is missing here; each tool is tried once per test binary.
+    /// Whether the tool is missing here; each tool a test needs is tried once per test binary
+    /// (only those: trying the wasmtime wheel may mean a pip install).
     fn missing(self) -> bool {
-        static MISSING: OnceLock<Vec<Tool>> = OnceLock::new();
-        MISSING
-            .get_or_init(|| Tool::ALL.into_iter().filter(|t| !t.works()).collect())
-            .contains(&self)
+        static TRIED: Mutex<Vec<(Tool, bool)>> = Mutex::new(Vec::new());
+        let mut tried = TRIED.lock().unwrap();
+        if let Some((_, missing)) = tried.iter().find(|(tool, _)| *tool == self) {
+            return *missing;
+        }
+        let missing = !self.works();
+        tried.push((self, missing));
+        missing
     }
 }
 
