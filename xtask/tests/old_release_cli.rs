@@ -59,7 +59,7 @@ const MODULE: &str = r#"(module
   (global (export "count") (mut i64) (i64.const 0))
   (func (export "store") (param i32) (result i32)
     (i32.store (local.get 0) (call $host (local.get 0)))
-    (global.set 1 (i64.add (global.get 1) (i64.const 1)))
+    (global.set 0 (i64.add (global.get 0) (i64.const 1)))
     (i32.load (local.get 0)))
   (func (export "divide") (param i32 i32) (result i32)
     (i32.div_s (local.get 0) (local.get 1))))"#;
