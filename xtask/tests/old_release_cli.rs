@@ -100,5 +100,9 @@ fn an_old_release_diffs_against_todays_wasmtime() {
             report.contains(&format!("wasmtime@{WASMTIME_RELEASE}")),
             "{report}"
         );
+        assert!(
+            !report.contains("\"Invalid\""),
+            "the module compiles: {report}"
+        );
     }
 }
