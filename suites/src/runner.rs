@@ -250,15 +250,17 @@ pub fn run_matrix(
             }
         }
     });
-    let engine_rank = |id: &str| engines.iter().position(|e| e.id() == id);
-    matrix.trials.sort_by(|a, b| {
-        (engine_rank(&a.engine), &a.suite, &a.file).cmp(&(
-            engine_rank(&b.engine),
-            &b.suite,
-            &b.file,
-        ))
+    sort_for_report(&mut matrix.trials, |id| {
+        engines.iter().position(|e| e.id() == id)
     });
     matrix
+}
+
+/// Sorts trials the way reports list them: by engine (`rank` gives its column), then suite and file.
+pub fn sort_for_report(trials: &mut [TrialResult], rank: impl Fn(&str) -> Option<usize>) {
+    trials.sort_by(|a, b| {
+        (rank(&a.engine), &a.suite, &a.file).cmp(&(rank(&b.engine), &b.suite, &b.file))
+    });
 }
 
 #[cfg(test)]
