@@ -14,6 +14,7 @@ mod guest;
 mod history;
 mod input;
 mod known;
+mod merge;
 mod passes;
 mod program;
 mod progress;
@@ -46,6 +47,8 @@ enum Command {
     Diff(diff::Args),
     /// Random modules on every engine; divergences saved and deduplicated.
     Fuzz(fuzz::Args),
+    /// Join the reports of `conformance --shard K/N` runs into one matrix, dashboard and JUnit file.
+    Merge(merge::Args),
     /// Shrink a module while its divergence holds; save the small finding.
     Reduce(reduce::Args),
     /// List the engines with their versions and proposals.
@@ -130,6 +133,7 @@ fn main() -> ExitCode {
         Command::Conformance(args) => conformance::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Fuzz(args) => fuzz::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Reduce(args) => reduce::run(args),
         Command::Engines { json } => engines::run(json),
         Command::Bench(args) => bench::run(args),

@@ -47,6 +47,7 @@ pub struct EngineRef {
 enum Request {
     Module {
         engine: EngineRef,
+        #[serde(with = "oracles::hex::text")]
         wasm: Vec<u8>,
         invocations: Vec<Invocation>,
         limits: Limits,
@@ -63,6 +64,7 @@ enum Request {
     },
     Program {
         engine: String,
+        #[serde(with = "oracles::hex::text")]
         wasm: Vec<u8>,
         sandbox: Sandbox,
         entry: Entry,
@@ -84,8 +86,20 @@ enum Reply {
     ProgramDone(Box<ProgramRun>),
 }
 
-/// The worker's side: answer requests from standard input until it closes.
+/// The worker's side: answer requests from standard input until it closes, on
+/// one thread with room for the deepest spec script, which runs every script
+/// itself (see [`runner::run_script_on_this_thread`]).
 pub fn serve(watchdog_only: bool, externals: Vec<Spec>) -> anyhow::Result<Conclusion> {
+    let serving = std::thread::Builder::new()
+        .name("worker".into())
+        .stack_size(runner::TRIAL_STACK)
+        .spawn(move || serve_requests(watchdog_only, externals))?;
+    serving
+        .join()
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the worker thread panicked")))
+}
+
+fn serve_requests(watchdog_only: bool, externals: Vec<Spec>) -> anyhow::Result<Conclusion> {
     let watchdog = match watchdog_only {
         true => Watchdog::Outside,
         false => Watchdog::InEngine,
@@ -132,9 +146,12 @@ pub fn serve(watchdog_only: bool, externals: Vec<Spec>) -> anyhow::Result<Conclu
                     ScriptSource::Parsed(script) => Ok(script),
                 };
                 let run = match parsed {
-                    Ok(script) => {
-                        runner::run_script_recording(engine.as_ref(), &script, &options, record)
-                    }
+                    Ok(script) => runner::run_script_on_this_thread(
+                        engine.as_ref(),
+                        &script,
+                        &options,
+                        record,
+                    ),
                     Err(e) => ScriptRun {
                         aborted: Some(e.to_string()),
                         ..ScriptRun::default()
