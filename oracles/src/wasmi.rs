@@ -12,6 +12,7 @@ use wasmi::{AsContext, Extern, ExternRef, Func, Nullable, StoreLimits, Val, ValT
 use wasmparser::WasmFeatures;
 
 mod hooked;
+#[cfg(feature = "native")]
 pub mod wasi;
 
 /// The wasmi release lockstep is built against (pinned in the workspace manifest).

@@ -47,7 +47,7 @@ pub const PROGRAMS: &[Program] = &[
     },
 ];
 
-const TARGET: &str = "wasm32-wasip1";
+pub const TARGET: &str = "wasm32-wasip1";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -90,14 +90,21 @@ pub fn build(runtimes_only: bool) -> anyhow::Result<Conclusion> {
     Ok(Conclusion::Agree)
 }
 
-fn build_programs() -> anyhow::Result<()> {
+/// Adds the `wasm32-wasip1` target with rustup, for the corpus and the nested tiers' guest.
+pub fn add_target() -> anyhow::Result<()> {
     let rustup = Command::new("rustup")
         .args(["target", "add", TARGET])
         .status()
-        .context("running rustup: the corpus needs the wasm32-wasip1 target")?;
+        .context("running rustup: building to wasm32-wasip1 needs its target")?;
     if !rustup.success() {
         bail!("`rustup target add {TARGET}` failed");
     }
+    Ok(())
+}
+
+/// Builds every program and copies its binary beside its source.
+fn build_programs() -> anyhow::Result<()> {
+    add_target()?;
     let root = root();
     let target_dir = root.join("target").join("corpus");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

@@ -10,6 +10,7 @@
 
 pub mod compare;
 pub mod limits;
+pub mod live;
 mod mutant;
 pub mod sandbox;
 

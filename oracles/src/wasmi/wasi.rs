@@ -10,7 +10,7 @@ use crate::engine::Limits;
 use crate::hook::{self, ImportHook};
 use crate::outcome::{Outcome, Value};
 use crate::wasi::limits::{CappedStream, OUTPUT_LIMITS};
-use crate::wasi::sandbox::{self, Sandbox, VirtualClock};
+use crate::wasi::sandbox::{self, Sandbox, Streams, VirtualClock};
 use crate::wasi::{CompiledProgram, Ending, Output, ProgramEngine, ProgramInstance};
 use cap_std::time::{Duration, Instant, SystemTime};
 use std::path::Path;
@@ -126,9 +126,18 @@ fn wasi_context(
         wasi.push_env(key, value)
             .map_err(|e| format!("variable {key:?}: {e}"))?;
     }
-    wasi.set_stdin(Box::new(ReadPipe::from(sandbox.stdin.clone())));
-    wasi.set_stdout(Box::new(WritePipe::new(stdout.clone())));
-    wasi.set_stderr(Box::new(WritePipe::new(stderr.clone())));
+    match sandbox.streams {
+        Streams::Captured => {
+            wasi.set_stdin(Box::new(ReadPipe::from(sandbox.stdin.clone())));
+            wasi.set_stdout(Box::new(WritePipe::new(stdout.clone())));
+            wasi.set_stderr(Box::new(WritePipe::new(stderr.clone())));
+        }
+        Streams::Live => {
+            wasi.set_stdin(Box::new(wasi_common::sync::stdio::stdin()));
+            wasi.set_stdout(Box::new(wasi_common::sync::stdio::stdout()));
+            wasi.set_stderr(Box::new(wasi_common::sync::stdio::stderr()));
+        }
+    }
     let dir = Dir::open_ambient_dir(scratch, ambient_authority())
         .map_err(|e| format!("opening {}: {e}", scratch.display()))?;
     let dir = wasi_common::sync::dir::Dir::from_cap_std(dir);

@@ -162,6 +162,6 @@ fn print_program(name: &str, rows: &[Row], slower_than_class: f64) -> Vec<String
     flags
 }
 
-fn millis(duration: Duration) -> String {
+pub(super) fn millis(duration: Duration) -> String {
     format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
 }

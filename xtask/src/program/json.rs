@@ -66,7 +66,7 @@ struct Run<'a> {
     ending: &'a Ending,
     stdout: Stream,
     stderr: Stream,
-    files: BTreeMap<&'a str, File<'a>>,
+    files: BTreeMap<&'a str, Entry<'a>>,
     timing: &'a Timing,
 }
 
@@ -80,7 +80,7 @@ impl<'a> From<&'a ProgramRun> for Run<'a> {
             files: run
                 .files
                 .iter()
-                .map(|(path, node)| (path.as_str(), File::from(node)))
+                .map(|(path, node)| (path.as_str(), Entry::from(node)))
                 .collect(),
             timing: &run.timing,
         }
@@ -121,7 +121,7 @@ fn escaped(bytes: &[u8]) -> String {
 
 /// An entry of the scratch directory after the run.
 #[derive(Serialize)]
-enum File<'a> {
+enum Entry<'a> {
     Dir,
     /// A file's contents: `text` when they are UTF-8, else `hex`.
     File {
@@ -146,11 +146,11 @@ enum Contents {
     Hex(String),
 }
 
-impl<'a> From<&'a Node> for File<'a> {
-    fn from(node: &'a Node) -> File<'a> {
+impl<'a> From<&'a Node> for Entry<'a> {
+    fn from(node: &'a Node) -> Entry<'a> {
         match node {
-            Node::Dir => File::Dir,
-            Node::File(bytes) => File::File {
+            Node::Dir => Entry::Dir,
+            Node::File(bytes) => Entry::File {
                 size: bytes.len(),
                 blake3: blake3::hash(bytes).to_hex().to_string(),
                 contents: match std::str::from_utf8(bytes) {
@@ -158,12 +158,12 @@ impl<'a> From<&'a Node> for File<'a> {
                     Err(_) => Contents::Hex(hex(bytes)),
                 },
             },
-            Node::LargeFile { size, blake3 } => File::LargeFile {
+            Node::LargeFile { size, blake3 } => Entry::LargeFile {
                 size: *size,
                 blake3,
             },
-            Node::Symlink(target) => File::Symlink(target),
-            Node::Special(kind) => File::Special(kind),
+            Node::Symlink(target) => Entry::Symlink(target),
+            Node::Special(kind) => Entry::Special(kind),
         }
     }
 }
@@ -183,14 +183,14 @@ mod tests {
 
     #[test]
     fn files_are_text_or_hex_with_their_digest() {
-        let text = serde_json::to_value(File::from(&Node::File(b"hi\n".to_vec()))).unwrap();
+        let text = serde_json::to_value(Entry::from(&Node::File(b"hi\n".to_vec()))).unwrap();
         assert_eq!(text["File"]["text"], "hi\n");
         assert_eq!(text["File"]["size"], 3);
         assert_eq!(
             text["File"]["blake3"],
             blake3::hash(b"hi\n").to_hex().as_str()
         );
-        let binary = serde_json::to_value(File::from(&Node::File(vec![0xff, 0]))).unwrap();
+        let binary = serde_json::to_value(Entry::from(&Node::File(vec![0xff, 0]))).unwrap();
         assert_eq!(binary["File"]["hex"], "ff00");
         assert!(binary["File"].get("text").is_none());
     }
