@@ -9,7 +9,7 @@ use crate::asyncify::{Asyncify, OPTIMIZE_LEVELS, programs::AsyncifyPrograms};
 use crate::engine::{Engine, Watchdog};
 use crate::external::{self, Externals};
 use crate::wasi::ProgramEngine;
-use crate::{mutants, wasi, wasmi, wasmtime};
+use crate::{mutants, nested, wasi, wasmi, wasmtime};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -71,6 +71,8 @@ enum Build {
     },
     /// Asyncify-instrumented modules on the tier `base`; fuzzing varies binaryen's optimize level.
     Asyncify { base: &'static str },
+    /// The wasmi guest run on `host`, any engine that runs WASI programs (see [`crate::nested`]).
+    Nested { host: &'static str },
 }
 
 impl Tier {
@@ -115,6 +117,17 @@ impl Tier {
         }
     }
 
+    /// wasmi compiled to Wasm, run on `host`; outside the default set, as it needs the guest built.
+    const fn nested(id: &'static str, host: &'static str) -> Tier {
+        Tier {
+            id,
+            class: Class::Nested,
+            start: Start::Compile,
+            default: false,
+            build: Build::Nested { host },
+        }
+    }
+
     /// The tier `id`, if it is built in.
     pub fn named(id: &str) -> Option<&'static Tier> {
         TIERS.iter().find(|tier| tier.id == id)
@@ -128,10 +141,20 @@ impl Tier {
         }
     }
 
-    /// Why this tier cannot run on this machine (an Asyncify tier without binaryen.js), or `None`.
+    /// The engine a nested tier runs its guest on.
+    pub fn host(&self) -> Option<&'static str> {
+        match self.build {
+            Build::Nested { host } => Some(host),
+            _ => None,
+        }
+    }
+
+    /// Why this tier cannot run on this machine (an Asyncify tier without binaryen.js, a nested
+    /// tier without its guest), or `None`.
     pub fn unavailable(&self) -> Option<String> {
         match self.build {
             Build::Asyncify { .. } => crate::asyncify::unavailable(),
+            Build::Nested { .. } => nested::unavailable(),
             _ => None,
         }
     }
@@ -165,6 +188,11 @@ pub static TIERS: &[Tier] = &[
     ),
     Tier::asyncify("asyncify", "wasmtime-cranelift"),
     Tier::asyncify("asyncify-wasmi", "wasmi"),
+    Tier::nested("wasmi-on-cranelift", "wasmtime-cranelift"),
+    Tier::nested("wasmi-on-pulley", "wasmtime-pulley"),
+    Tier::nested("wasmi-on-wasmi", "wasmi"),
+    // The self-test of the nested tiers: a host bug only the guest's own code meets.
+    Tier::nested("mutant:wasmi-on-rem-s-as-rem-u", "mutant:rem-s-as-rem-u"),
 ];
 
 /// The tier the `mutant:*` engines plant their bugs in.
@@ -188,9 +216,11 @@ pub fn ids() -> Vec<&'static str> {
     TIERS.iter().map(|tier| tier.id).collect()
 }
 
-/// The ids `--engine` takes for WASI programs: every tier, then the self-test tier.
+/// The ids `--engine` takes for WASI programs: every tier but the nested ones, then the self-test tier.
 pub fn program_ids() -> Vec<&'static str> {
-    ids().into_iter().chain([wasi::MUTANT_ID]).collect()
+    let tiers = TIERS.iter().filter(|tier| tier.host().is_none());
+    let ids = tiers.map(|tier| tier.id);
+    ids.chain([wasi::MUTANT_ID]).collect()
 }
 
 /// The ids of the tiers that run when no `--engine` is given.
@@ -250,7 +280,7 @@ impl Setting {
                 .and_then(|level| level.parse().ok())
                 .filter(|level| OPTIMIZE_LEVELS.contains(level))
                 .map(Setting::Optimize),
-            Build::Base { .. } => None,
+            Build::Base { .. } | Build::Nested { .. } => None,
         }
     }
 
@@ -259,7 +289,7 @@ impl Setting {
         match tier.build {
             Build::Wasmtime(_) => wasmtime::Knobs::SWARM.map(Setting::Knobs).to_vec(),
             Build::Asyncify { .. } => OPTIMIZE_LEVELS.map(Setting::Optimize).to_vec(),
-            Build::Base { .. } => Vec::new(),
+            Build::Base { .. } | Build::Nested { .. } => Vec::new(),
         }
     }
 
@@ -437,7 +467,14 @@ impl Engines {
     /// The engine `choice` names, or why it cannot run here.
     pub fn engine(&self, choice: &EngineChoice) -> Result<Arc<dyn Engine>, String> {
         match choice {
-            EngineChoice::Tier(tier) => tier.unavailable().map_or_else(|| Ok(self.tier(tier)), Err),
+            EngineChoice::Tier(tier) => match (tier.unavailable(), tier.host()) {
+                (Some(why), _) => Err(why),
+                (None, Some(host)) => {
+                    let command = nested::command(host)?;
+                    self.externals.start(tier.id, command, nested::PATIENCE)
+                }
+                (None, None) => Ok(self.tier(tier)),
+            },
             EngineChoice::Variant(tier, setting) => self.variant(tier, *setting),
             EngineChoice::Mutant(id) => self.mutant(id),
             EngineChoice::Bundled(id) => self.externals.bundled(id),
@@ -549,6 +586,7 @@ impl Engines {
         Ok(match tier.build {
             Build::Wasmtime(config) => wasmtime::swarm(config, self.watchdog),
             Build::Base { .. } => vec![self.tier(tier)],
+            Build::Nested { .. } => vec![self.engine(choice)?],
             Build::Asyncify { .. } => {
                 let base = self.tier(tier.base().expect("a layer"));
                 Asyncify::swarm(tier.id, base)
@@ -567,20 +605,24 @@ impl Engines {
                 let base = self.tier(tier.base().expect("a layer"));
                 Arc::new(Asyncify::new(tier.id, base, OPTIMIZE_LEVELS[0]))
             }
+            Build::Nested { .. } => unreachable!("nested tiers start in `Engines::engine`"),
         })
         .clone()
     }
 
-    /// The engine that runs WASI programs for `choice`, if it runs them.
+    /// The engine that runs WASI programs for `choice`, if it runs them: not a nested tier, whose
+    /// guest serves modules only.
     pub fn program_engine(&self, choice: &EngineChoice) -> Option<Arc<dyn ProgramEngine>> {
+        let mutant_base = || self.tier_programs(Tier::named(MUTANT_BASE).expect("registered"));
         match choice {
             // A variant is for module fuzzing findings; programs run each tier as configured.
             EngineChoice::Variant(..) => None,
+            EngineChoice::Tier(tier) if tier.host().is_some() => None,
             EngineChoice::Tier(tier) => Some(self.tier_programs(tier)),
             EngineChoice::Mutant(id) if *id == wasi::MUTANT_ID => {
-                let base = Tier::named(MUTANT_BASE).expect("registered");
-                Some(wasi::mutant_programs(self.tier_programs(base)))
+                Some(wasi::mutant_programs(mutant_base()))
             }
+            EngineChoice::Mutant(id) => mutants::programs(id, mutant_base()),
             _ => None,
         }
     }
@@ -597,6 +639,7 @@ impl Engines {
                 let programs = self.tier_programs(base);
                 Arc::new(AsyncifyPrograms::new(tier.id, programs, features))
             }
+            Build::Nested { .. } => unreachable!("nested tiers run no programs"),
         }
     }
 }
@@ -658,7 +701,7 @@ mod tests {
     #[test]
     fn every_tier_builds_engines_that_carry_its_id() {
         let engines = Engines::new(Watchdog::InEngine, Externals::default());
-        for tier in TIERS {
+        for tier in TIERS.iter().filter(|tier| tier.host().is_none()) {
             let choice = EngineChoice::Tier(tier);
             assert_eq!(engines.engine(&choice).unwrap().id(), tier.id);
             let variants = engines.variants(&choice).unwrap();
@@ -687,6 +730,27 @@ mod tests {
         let asyncify_wasmi = Tier::named("asyncify-wasmi").unwrap();
         assert_eq!(asyncify_wasmi.class, Class::Instrumented);
         assert_eq!(asyncify_wasmi.execution_class(), Class::Interpreter);
+    }
+
+    #[test]
+    fn nested_tiers_sit_on_program_engines_outside_the_default_set() {
+        let nested: Vec<&Tier> = TIERS.iter().filter(|t| t.class == Class::Nested).collect();
+        let ids: Vec<&str> = nested.iter().map(|tier| tier.id).collect();
+        let self_test = "mutant:wasmi-on-rem-s-as-rem-u";
+        let expected = [
+            "wasmi-on-cranelift",
+            "wasmi-on-pulley",
+            "wasmi-on-wasmi",
+            self_test,
+        ];
+        assert_eq!(ids, expected);
+        for tier in nested {
+            assert!(!tier.default, "{}", tier.id);
+            assert!(!program_ids().contains(&tier.id), "{}", tier.id);
+            let host = tier.host().expect("a nested tier has a host");
+            assert!(program_engine(host).is_some(), "{host}");
+            assert!(program_engine(tier.id).is_none(), "{}", tier.id);
+        }
     }
 
     #[test]

@@ -241,17 +241,22 @@ pub fn repro(
     divergence: &Divergence,
     variants: &[String],
 ) -> String {
-    let mut out = format!(";; lockstep finding {}\n", divergence.signature);
+    let mut out = format!(";; lockstep finding {}\n", comment(&divergence.signature));
     let _ = writeln!(out, "{}", crate::diff::script::HOST_FUNCTIONS_LINE);
     for variant in variants {
         let _ = writeln!(out, "{}{variant}", crate::diff::script::ENGINE_LINE);
     }
     let observations = &run.steps[step].observations;
     for observation in observations {
-        let _ = writeln!(out, ";;   {}: {}", observation.engine, observation.outcome);
+        let _ = writeln!(
+            out,
+            ";;   {}: {}",
+            comment(&observation.engine),
+            comment(&observation.outcome.to_string())
+        );
     }
     let reference = Reference::of(observations, divergence);
-    let _ = writeln!(out, ";; {}", reference.explained());
+    let _ = writeln!(out, ";; {}", comment(&reference.explained()));
     let reference = reference.observation().map(|o| &o.outcome);
     let module = module_source(wasm);
     // Steps 0 and 1 are compilation and instantiation; calls follow.
@@ -274,6 +279,19 @@ pub fn repro(
     let _ = writeln!(out, "{}", assertion(&call, reference));
     out.push_str(&global_assertions(observations, divergence));
     out
+}
+
+/// `text` fit for a `;;` line comment: an engine's message may span lines (an external
+/// engine's trap message, a backtrace), and its second line would otherwise be read as
+/// script, leaving the repro unparsable. Line breaks and other control characters are
+/// written as escapes.
+fn comment(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
 }
 
 /// What a repro asserts. With engines split evenly, asserting one side would
@@ -489,14 +507,25 @@ fn float_text(nan: bool, negative: bool, payload: u64, shortest: String) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oracles::TrapCode;
 
     /// A run whose only call (step 2) diverged, `observations` being what each engine returned.
     fn diverging_call(observations: &[(&str, i32)]) -> (Run, Divergence) {
-        let observations: Vec<Observation> = observations
+        let outcomes = observations
             .iter()
-            .map(|(engine, value)| Observation {
+            .map(|(engine, value)| (*engine, Outcome::Values(vec![Value::I32(*value)])));
+        diverging_outcomes(outcomes)
+    }
+
+    /// A run whose only call (step 2) diverged, each engine having seen its outcome.
+    fn diverging_outcomes<'a>(
+        outcomes: impl IntoIterator<Item = (&'a str, Outcome)>,
+    ) -> (Run, Divergence) {
+        let observations: Vec<Observation> = outcomes
+            .into_iter()
+            .map(|(engine, outcome)| Observation {
                 engine: engine.to_string(),
-                outcome: Outcome::Values(vec![Value::I32(*value)]),
+                outcome,
                 state: None,
             })
             .collect();
@@ -521,12 +550,40 @@ mod tests {
 
     fn repro_of(observations: &[(&str, i32)]) -> String {
         let (run, divergence) = diverging_call(observations);
+        repro_of_run(&run, &divergence)
+    }
+
+    fn repro_of_run(run: &Run, divergence: &Divergence) -> String {
         let call = Invocation {
             export: "f".into(),
             args: Vec::new(),
             expected: None,
         };
-        repro(b"\0asm\x01\0\0\0", &[call], &run, 2, &divergence, &[])
+        repro(b"\0asm\x01\0\0\0", &[call], run, 2, divergence, &[])
+    }
+
+    #[test]
+    fn a_multi_line_engine_message_stays_inside_its_comment() {
+        let message =
+            "wasm trap: out of bounds memory access\nwasm backtrace:\n  0: f\r\n(assert_trap";
+        let (run, divergence) = diverging_outcomes([
+            ("wasmi", Outcome::Values(vec![Value::I32(1)])),
+            (
+                "external",
+                Outcome::trap(TrapCode::MemoryOutOfBounds, message),
+            ),
+        ]);
+        let repro = repro_of_run(&run, &divergence);
+        assert!(
+            repro.contains(
+                "out of bounds memory access\\nwasm backtrace:\\n  0: f\\r\\n(assert_trap"
+            ),
+            "{repro}"
+        );
+        let buffer = wast::parser::ParseBuffer::new(&repro).unwrap();
+        let script: wast::Wast = wast::parser::parse(&buffer)
+            .unwrap_or_else(|e| panic!("repro does not parse: {e}\n{repro}"));
+        assert_eq!(script.directives.len(), 2, "{repro}");
     }
 
     #[test]

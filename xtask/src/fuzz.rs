@@ -55,6 +55,8 @@ pub struct Args {
     /// Where findings are saved (default target/lockstep/fuzz).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub budgets: crate::budgets::BudgetArgs,
 }
 
 /// Keeps the knob choice independent of the module a seed generates.
@@ -290,7 +292,7 @@ impl Campaign {
             engines,
             seed: args.seed,
             out,
-            limits: Limits::fuzzing(),
+            limits: args.budgets.apply(Limits::fuzzing())?,
             next: AtomicU64::new(args.from),
             end,
             seen: Mutex::new(HashMap::new()),

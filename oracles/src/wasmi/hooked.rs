@@ -2,7 +2,9 @@
 
 use crate::hook::{self, HookFailure, HookedCall, ImportHook};
 use std::sync::{Arc, Mutex, MutexGuard};
-use wasmi::{AsContextMut, Caller, Error, Extern, Func, FuncType, Instance, Module, Val, ValType};
+use wasmi::{AsContextMut, Caller, Error, Extern, Func, FuncType, Val};
+#[cfg(feature = "native")]
+use wasmi::{Instance, Module, ValType};
 
 /// `real`, wrapped to hand each call to `hook` for the instance that will carry `tag`.
 pub fn wrap<T: 'static>(
@@ -18,6 +20,7 @@ pub fn wrap<T: 'static>(
 /// `real`, a WASI function that reads the calling instance's memory, wrapped
 /// like [`wrap`] but called through a [`hook::trampoline`] instance made on
 /// the first call, when the program's memory is known.
+#[cfg(feature = "native")]
 pub fn wrap_through_trampoline<T: 'static>(
     mut store: impl AsContextMut<Data = T>,
     real: Func,
@@ -37,6 +40,7 @@ pub fn wrap_through_trampoline<T: 'static>(
 hook::hooked_call!(Error, Error::new, |e| Error::new(e.to_string()));
 
 /// Value types as the text format spells them, for the trampoline and re-exporter modules.
+#[cfg(feature = "native")]
 pub(crate) fn names(types: &[ValType]) -> Result<Vec<&'static str>, Error> {
     types
         .iter()
@@ -53,6 +57,7 @@ pub(crate) fn names(types: &[ValType]) -> Result<Vec<&'static str>, Error> {
 }
 
 /// The trampoline's `call`, instantiated against the caller's memory the first time.
+#[cfg(feature = "native")]
 fn trampoline<T>(
     caller: &mut Caller<'_, T>,
     helper: &Module,
