@@ -28,15 +28,16 @@ pub fn unhex(text: &str) -> Result<Vec<u8>, String> {
 /// Bytes as one hex string in serde formats (`#[serde(with = "oracles::hex::text")]`):
 /// in JSON half the size of an array of numbers, and parsed several times faster.
 pub mod text {
+    use crate::hex::{hex, unhex};
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&super::hex(bytes))
+        serializer.serialize_str(&hex(bytes))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        super::unhex(&text).map_err(serde::de::Error::custom)
+        unhex(&text).map_err(serde::de::Error::custom)
     }
 }
 
