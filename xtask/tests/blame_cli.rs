@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{shown, xtask};
+use common::{assert_reduces, shown, xtask};
 use std::path::Path;
 
 /// `i32.clz` of the argument: `mutant:clz-as-ctz` and `mutant:binaryen-o1-clz-as-ctz` get it wrong.
@@ -57,16 +57,7 @@ fn assert_replays(dir: &Path) {
     let repro = dir.join("repro.wast");
     let replayed = xtask(&["diff", repro.to_str().unwrap()]);
     assert_eq!(replayed.status.code(), Some(1), "{}", shown(&replayed));
-    let again = dir.with_extension("again");
-    let reduced = xtask(&[
-        "reduce",
-        dir.to_str().unwrap(),
-        "--time",
-        "1",
-        "-o",
-        again.to_str().unwrap(),
-    ]);
-    assert_eq!(reduced.status.code(), Some(1), "{}", shown(&reduced));
+    assert_reduces(dir, &dir.with_extension("again"));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{shown, xtask};
+use common::{assert_reduces, shown, xtask};
 use std::path::Path;
 
 /// Engines among which `mutant:clz-as-ctz` shows its one bug under three signatures from seed 3 within 400 modules.
@@ -153,16 +153,7 @@ fn a_miscomputed_rem_s_is_found_from_seed_1_and_replays() {
         "{}",
         shown(&replayed)
     );
-    let again = out.path().join("again");
-    let reduced = xtask(&[
-        "reduce",
-        finding.to_str().unwrap(),
-        "--time",
-        "1",
-        "-o",
-        again.to_str().unwrap(),
-    ]);
-    assert_eq!(reduced.status.code(), Some(1), "{}", shown(&reduced));
+    assert_reduces(&finding, &out.path().join("again"));
 }
 
 #[test]
