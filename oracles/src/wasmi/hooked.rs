@@ -17,26 +17,6 @@ pub fn wrap<T: 'static>(
     wrapper(&mut store, ty, hook, tag, move |_| Ok(real))
 }
 
-/// `real`, a WASI function that reads the calling instance's memory, wrapped
-/// like [`wrap`] but called through a [`hook::trampoline`] instance made on
-/// the first call, when the program's memory is known.
-#[cfg(feature = "native")]
-pub fn wrap_through_trampoline<T: 'static>(
-    mut store: impl AsContextMut<Data = T>,
-    real: Func,
-    hook: Arc<dyn ImportHook>,
-    tag: u64,
-) -> Result<Func, Error> {
-    let ty = real.ty(&store);
-    let params = names(ty.params())?;
-    let results = names(ty.results())?;
-    let engine = store.as_context_mut().engine().clone();
-    let helper = Module::new(&engine, hook::trampoline(&params, &results))?;
-    let made = Mutex::new(None);
-    let target = move |caller: &mut Caller<'_, T>| trampoline(caller, &helper, real, &made);
-    Ok(wrapper(&mut store, ty, hook, tag, target))
-}
-
 hook::hooked_call!(Error, Error::new, |e| Error::new(e.to_string()));
 
 /// Value types as the text format spells them, for the trampoline and re-exporter modules.

@@ -226,7 +226,7 @@ impl Compiled {
         let reals = self.host_functions(store)?;
         let mut imports = Vec::new();
         for real in reals {
-            let wrapped = hooked::wrap_through_trampoline(&mut *store, real, hook.clone(), tag)?;
+            let wrapped = hooked::through_trampoline(&mut *store, real, hook.clone(), tag)?;
             imports.push(wasmi::Extern::Func(wrapped));
         }
         let instance = wasmi::Instance::new(&mut *store, &self.module, &imports)?;
