@@ -140,6 +140,8 @@ const TRAPS = [
   // "null function or function signature mismatch", V8 14 "function signature mismatch".
   ['function signature mismatch', ['IndirectCallToNull', 'IndirectCallTypeMismatch']],
   ['dereferencing a null pointer', 'NullReference'],
+  // `throw_ref` of a null exnref.
+  ['rethrowing null value', 'NullReference'],
   ['illegal cast', 'CastFailure'],
   ['array element access out of bounds', 'ArrayOutOfBounds'],
   ['requested new array is too large', 'AllocationTooLarge'],
@@ -272,14 +274,18 @@ class Session {
         state.memories.push({ name, size: bytes.length, digest: digest(bytes) });
       }
       if (kind === 'table') {
-        const nulls = Uint8Array.from({ length: item.length }, (_, i) => (item.get(i) === null ? 1 : 0));
-        state.tables.push({ name, size: item.length, digest: digest(nulls) });
+        // A 64-bit table counts and indexes in BigInts.
+        const index = typeof item.length === 'bigint' ? BigInt : Number;
+        const size = Number(item.length);
+        const nulls = Uint8Array.from({ length: size }, (_, i) => (item.get(index(i)) === null ? 1 : 0));
+        state.tables.push({ name, size, digest: digest(nulls) });
       }
     }
     return { state };
   }
 
-  // An uncaught Wasm exception, named by a tag some instance exports.
+  // An uncaught Wasm exception, named by a tag some instance exports. The JS API reads a payload
+  // only through its tag's object (`getArg(tag, i)`): an unexported tag's is left out, unread.
   exception(error) {
     for (const { exports, types } of [...this.instances.values()].reverse()) {
       for (const { name, kind, params } of types) {
@@ -288,7 +294,7 @@ class Session {
         return { exception: { tag: name, payload } };
       }
     }
-    return { exception: { tag: '#unknown', payload: [] } };
+    return { exception: {} };
   }
 }
 

@@ -93,7 +93,7 @@ impl Pattern {
         }
         Outcome::Exception(Exception {
             tag: format!("t{}", self.thrown),
-            payload,
+            payload: Some(payload),
         })
     }
 

@@ -209,9 +209,15 @@ pub fn equivalent(a: &Outcome, b: &Outcome) -> bool {
             let theirs = b.trap_codes();
             a.trap_codes().iter().any(|code| theirs.contains(code))
         }
-        // Uncaught exceptions are compared (peers discard them): same tag, same payload.
+        // Uncaught exceptions are compared (peers discard them): same tag, and the same payload
+        // where both engines read it. V8's JS API cannot read an unexported tag's payload, which
+        // then says nothing either way.
         (O::Exception(x), O::Exception(y)) => {
-            x.tag == y.tag && values_equal(&x.payload, &y.payload)
+            x.tag == y.tag
+                && match (&x.payload, &y.payload) {
+                    (Some(a), Some(b)) => values_equal(a, b),
+                    _ => true,
+                }
         }
         // Decoding and validation errors are both "rejected"; engines draw the line differently.
         (O::Invalid(_) | O::Malformed(_), O::Invalid(_) | O::Malformed(_)) => true,
@@ -236,6 +242,10 @@ fn value_equal(a: &Value, b: &Value) -> bool {
         }
         // A v128's lane shape is unknown: equal if equal as bits, or NaN-equal lane by lane as f32x4 or f64x2.
         (Value::V128(x), Value::V128(y)) => x == y || lanes_nan_equal(*x, *y),
+        // A null's hierarchy is the static type's, the same module's on every engine; engines and
+        // lockstep's own guesses for them (V8's JS API shows a bare `null`, a concrete GC type reads
+        // as `func` before the module's types are known) name it differently. Null is what shows.
+        (Value::Ref(Ref::Null(_)), Value::Ref(Ref::Null(_))) => true,
         // An engine that does not expose a reference's kind cannot contradict one that does.
         (Value::Ref(Ref::Opaque), Value::Ref(r)) | (Value::Ref(r), Value::Ref(Ref::Opaque)) => {
             !matches!(r, Ref::Null(_))
@@ -256,21 +266,22 @@ fn lanes_nan_equal(x: u128, y: u128) -> bool {
     f32x4 || f64x2
 }
 
-/// States agree when globals agree (NaN-aware) and memories and tables match exactly.
+/// States agree when memories and tables match exactly and every global both engines read agrees
+/// (NaN-aware). V8's JS API cannot read a `v128` global, so V8's state leaves those out: a global
+/// only one engine read cannot contradict the other.
 fn states_equal(a: &State, b: &State) -> bool {
     a.memories == b.memories
         && a.tables == b.tables
-        && a.globals.len() == b.globals.len()
-        && a.globals
-            .iter()
-            .zip(&b.globals)
-            .all(|((n1, v1), (n2, v2))| n1 == n2 && value_equal(v1, v2))
+        && a.globals.iter().all(|(name, x)| {
+            let theirs = b.globals.iter().find(|(other, _)| other == name);
+            theirs.is_none_or(|(_, y)| value_equal(x, y))
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::{Exception, TrapCode};
+    use crate::outcome::{Exception, Heap, TrapCode, UNEXPORTED_TAG};
 
     fn seen(engine: &str, outcome: Outcome) -> Observation {
         Observation {
@@ -362,7 +373,7 @@ mod tests {
         let exn = |n| {
             Outcome::Exception(Exception {
                 tag: "t".into(),
-                payload: vec![Value::I32(n)],
+                payload: Some(vec![Value::I32(n)]),
             })
         };
         assert_eq!(
@@ -376,6 +387,72 @@ mod tests {
             panic!()
         };
         assert_eq!(d.kind, Kind::Exception);
+    }
+
+    #[test]
+    fn an_unread_payload_agrees_with_any_but_the_tag_still_counts() {
+        let exn = |tag: &str, payload| {
+            Outcome::Exception(Exception {
+                tag: tag.into(),
+                payload,
+            })
+        };
+        let read = exn(UNEXPORTED_TAG, Some(vec![Value::I32(7)]));
+        let unread = exn(UNEXPORTED_TAG, None);
+        assert_eq!(
+            compare(&[seen("w", read), seen("v8", unread.clone())], false),
+            Verdict::Agree
+        );
+        let named = exn("t", Some(vec![Value::I32(7)]));
+        let Verdict::Diverge(d) = compare(
+            &[
+                seen("a", named.clone()),
+                seen("b", named),
+                seen("v8", unread),
+            ],
+            false,
+        ) else {
+            panic!()
+        };
+        assert_eq!(d.kind, Kind::Exception);
+    }
+
+    #[test]
+    fn nulls_agree_whatever_hierarchy_an_engine_names() {
+        let null = |heap| values(vec![Value::Ref(Ref::Null(heap))]);
+        let runs = [seen("w", null(Heap::Any)), seen("v8", null(Heap::Func))];
+        assert_eq!(compare(&runs, false), Verdict::Agree);
+        let runs = [
+            seen("w", null(Heap::Any)),
+            seen("x", values(vec![Value::Ref(Ref::Struct)])),
+        ];
+        assert!(matches!(compare(&runs, false), Verdict::Diverge(_)));
+    }
+
+    #[test]
+    fn a_global_one_engine_cannot_read_is_compared_where_it_is_read() {
+        let with_globals = |engine: &str, globals: Vec<(&str, Value)>| Observation {
+            state: Some(State {
+                globals: globals.into_iter().map(|(n, v)| (n.into(), v)).collect(),
+                ..State::default()
+            }),
+            ..seen(engine, values(vec![]))
+        };
+        let lanes = ("lanes", Value::V128(1));
+        let runs = [
+            with_globals("w", vec![("count", Value::I32(1)), lanes.clone()]),
+            with_globals("v8", vec![("count", Value::I32(1))]),
+        ];
+        assert_eq!(compare(&runs, false), Verdict::Agree);
+        let runs = [
+            with_globals("w", vec![("count", Value::I32(1)), lanes.clone()]),
+            with_globals(
+                "x",
+                vec![("count", Value::I32(1)), ("lanes", Value::V128(2))],
+            ),
+            with_globals("v8", vec![("count", Value::I32(1))]),
+        ];
+        assert!(matches!(compare(&runs, false), Verdict::Diverge(d) if d.kind == Kind::State));
     }
 
     #[test]

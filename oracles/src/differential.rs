@@ -127,7 +127,7 @@ pub fn compare_runs(wasm: &[u8], invocations: &[Invocation], runs: Vec<EngineRun
     let labels = ["compile".to_string(), "instantiate".to_string()]
         .into_iter()
         .chain(invocations.iter().map(label));
-    let exhausted_at: Vec<Option<usize>> = runs.iter().map(first_exhausted_call).collect();
+    let exhausted_at: Vec<Option<usize>> = runs.iter().map(first_call_left_behind).collect();
     let steps = labels
         .enumerate()
         .map(|(index, label)| {
@@ -137,8 +137,9 @@ pub fn compare_runs(wasm: &[u8], invocations: &[Invocation], runs: Vec<EngineRun
                 let Some(observation) = run.observations.get(index) else {
                     continue;
                 };
-                // An engine that ran out of resources mid-call left its instance
-                // where the others never were: its later calls are shown, not compared.
+                // An engine that ran out of resources mid-call, or could not make a call at all
+                // (V8's JS API cannot pass a v128), left its instance where the others never
+                // were: its later calls are shown, not compared.
                 if exhausted.is_none_or(|at| index <= at) {
                     compared.push(observation.clone());
                 }
@@ -182,13 +183,13 @@ pub fn label(invocation: &Invocation) -> String {
     format!("{}({})", invocation.export, args.join(", "))
 }
 
-/// The step index of the first call that ran out of resources on this engine.
-fn first_exhausted_call(run: &EngineRun) -> Option<usize> {
+/// The step index of the first call that ran out of resources on this engine or that it could not make.
+fn first_call_left_behind(run: &EngineRun) -> Option<usize> {
     run.observations
         .iter()
         .enumerate()
         .skip(2)
-        .find(|(_, o)| matches!(o.outcome, Outcome::Exhausted(_)))
+        .find(|(_, o)| matches!(o.outcome, Outcome::Exhausted(_) | Outcome::Unsupported(_)))
         .map(|(index, _)| index)
 }
 
@@ -275,7 +276,7 @@ mod tests {
     }
 
     #[test]
-    fn calls_after_an_engine_ran_out_of_resources_are_not_compared_for_it() {
+    fn calls_after_an_engine_ran_out_or_could_not_call_are_not_compared_for_it() {
         let invocations: Vec<Invocation> = ["deep", "after"]
             .into_iter()
             .map(|export| Invocation {
@@ -300,5 +301,16 @@ mod tests {
         assert_eq!(run.steps[2].verdict, Verdict::Agree);
         assert_eq!(run.steps[3].verdict, Verdict::Agree);
         assert_eq!(run.steps[3].observations.len(), 3, "still shown");
+
+        // V8 cannot pass the first call's v128, so its instance never saw that call.
+        let two = Outcome::Values(vec![Value::I32(2)]);
+        let unsupported = Outcome::Unsupported("the JS API cannot pass v128 values".into());
+        let runs = vec![
+            engine_run("a", [one.clone(), two.clone()]),
+            engine_run("b", [one.clone(), two]),
+            engine_run("v8", [unsupported, one]),
+        ];
+        let run = compare_runs(b"", &invocations, runs);
+        assert_eq!(run.steps[3].verdict, Verdict::Agree);
     }
 }

@@ -124,7 +124,7 @@ impl Session for MutantSession {
         let mut outcome = self.inner.invoke(instance, export, args);
         if let (Mutation::ExceptionPayload, Outcome::Exception(exception)) =
             (self.mutation, &mut outcome)
-            && let Some(first) = exception.payload.first_mut()
+            && let Some(first) = exception.payload.as_mut().and_then(|p| p.first_mut())
         {
             *first = perturbed(first);
         }

@@ -133,10 +133,15 @@ pub enum Resource {
 /// An uncaught Wasm exception that left an export.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exception {
-    /// Which tag: the export or import name it is reachable under, or `#index`.
+    /// Which tag: the export name it is reachable under, or [`UNEXPORTED_TAG`].
     pub tag: String,
-    pub payload: Vec<Value>,
+    /// `None` when the engine cannot read it: V8's JS API reads a payload only through the tag's
+    /// export (`WebAssembly.Exception.getArg(tag, i)`), so an unexported tag's stays unseen.
+    pub payload: Option<Vec<Value>>,
 }
+
+/// The [`Exception::tag`] of an exception whose tag no instance exports.
+pub const UNEXPORTED_TAG: &str = "an unexported tag";
 
 /// What one action (compile, instantiate, invoke, read a global) did on one engine.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -282,10 +287,13 @@ impl fmt::Display for Outcome {
                     self.trap_codes().iter().map(|c| format!("{c:?}")).collect();
                 write!(f, "trap {} ({message})", codes.join(" or "))
             }
-            Outcome::Exception(e) => {
-                let shown: Vec<String> = e.payload.iter().map(Value::to_string).collect();
-                write!(f, "exception {} [{}]", e.tag, shown.join(", "))
-            }
+            Outcome::Exception(e) => match &e.payload {
+                Some(payload) => {
+                    let shown: Vec<String> = payload.iter().map(Value::to_string).collect();
+                    write!(f, "exception {} [{}]", e.tag, shown.join(", "))
+                }
+                None => write!(f, "exception {} [payload unread]", e.tag),
+            },
             Outcome::Exhausted(r) => write!(f, "exhausted {r:?}"),
             Outcome::Unsupported(why) => write!(f, "unsupported: {why}"),
             Outcome::Invalid(why) => write!(f, "invalid: {why}"),

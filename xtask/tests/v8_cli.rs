@@ -1,6 +1,7 @@
 //! The `v8` engine on its pinned Node.js: the machine's `node` with the reason when the registry cannot be reached,
 //! GC, exception and memory64 spec files actually run (not skipped) on the pinned one, the GC and exception
-//! generators' known outcomes met, and a planted GC bug in wasmtime found against Pulley and V8.
+//! generators' known outcomes met, what V8's JS API cannot show never a divergence, and a planted GC bug
+//! in wasmtime found against Pulley and V8.
 
 mod common;
 
@@ -24,6 +25,11 @@ fn main() {
             "v8_gives_the_outcomes_the_gc_and_exception_generators_know",
             &[Tool::Node],
             v8_gives_the_outcomes_the_gc_and_exception_generators_know,
+        ),
+        Test::new(
+            "what_v8_shows_differently_agrees_with_wasmtime",
+            &[Tool::Node],
+            what_v8_shows_differently_agrees_with_wasmtime,
         ),
         Test::new(
             "a_struct_get_of_the_wrong_field_is_found_against_pulley_and_v8",
@@ -181,4 +187,44 @@ fn a_struct_get_of_the_wrong_field_is_found_against_pulley_and_v8() {
         &serde_json::json!(["mutant:struct-get-wrong-field"]),
         "{report}"
     );
+}
+
+/// Each fixture once made wasmtime-cranelift and v8 diverge over something V8's JS API cannot show
+/// or shows differently (for the GC heap, over wasmtime's word for running out), and the verdict its
+/// call reaches now.
+const FALSE_DIVERGENCES: [(&str, &str); 6] = [
+    ("v128_global.wat", "Agree"),
+    ("typed_null.wat", "Agree"),
+    ("unexported_tag.wat", "Agree"),
+    ("nan_to_host.wat", "Agree"),
+    ("table64_state.wat", "Agree"),
+    ("gc_heap_exhausted.wat", "Inconclusive"),
+];
+
+fn what_v8_shows_differently_agrees_with_wasmtime() {
+    for (fixture, verdict) in FALSE_DIVERGENCES {
+        let path = format!("{}/tests/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"));
+        let engines = ["--engine", "wasmtime-cranelift", "--engine", "v8"];
+        let args = [&["diff", &path, "--json", "--memory", "16"][..], &engines].concat();
+        let output = xtask_with_env(&args, &[]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{fixture}: {}",
+            shown(&output)
+        );
+        let run: Json = serde_json::from_slice(&output.stdout).unwrap();
+        let calls = &run["steps"].as_array().unwrap()[2..];
+        assert!(!calls.is_empty(), "{fixture}: {run}");
+        for call in calls {
+            let named = match &call["verdict"] {
+                Json::String(name) => name.as_str(),
+                Json::Object(map) => map.keys().next().unwrap().as_str(),
+                other => panic!("{fixture}: {other}"),
+            };
+            assert_eq!(named, verdict, "{fixture}: {call}");
+            let v8_saw = &call["observations"][1]["outcome"];
+            assert!(v8_saw.get("Unsupported").is_none(), "{fixture}: {call}");
+        }
+    }
 }

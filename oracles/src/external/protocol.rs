@@ -2,7 +2,9 @@
 
 use crate::engine::Limits;
 use crate::host::ValType;
-use crate::outcome::{Exception, Heap, Outcome, Ref, Resource, State, TrapCode, Value};
+use crate::outcome::{
+    Exception, Heap, Outcome, Ref, Resource, State, TrapCode, UNEXPORTED_TAG, Value,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
@@ -162,9 +164,13 @@ pub enum Reply {
         codes: Vec<TrapCode>,
         message: String,
     },
+    /// An uncaught exception: `tag` absent when no instance exports it, `payload` absent when
+    /// the engine cannot read it.
     Exception {
-        tag: String,
-        payload: Vec<WireValue>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tag: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payload: Option<Vec<WireValue>>,
     },
     Exhausted(Resource),
     Unsupported(String),
@@ -202,8 +208,8 @@ impl Reply {
                 )),
             },
             Reply::Exception { tag, payload } => Outcome::Exception(Exception {
-                tag,
-                payload: payload.into_iter().map(|v| v.0).collect(),
+                tag: tag.unwrap_or_else(|| UNEXPORTED_TAG.to_string()),
+                payload: payload.map(|values| values.into_iter().map(|v| v.0).collect()),
             }),
             Reply::Exhausted(resource) => Outcome::Exhausted(resource),
             Reply::Unsupported(why) => Outcome::Unsupported(why),
@@ -238,8 +244,8 @@ impl Reply {
                 }
             }
             Outcome::Exception(e) => Reply::Exception {
-                tag: e.tag,
-                payload: wire(e.payload),
+                tag: Some(e.tag).filter(|tag| tag != UNEXPORTED_TAG),
+                payload: e.payload.map(wire),
             },
             Outcome::Exhausted(resource) => Reply::Exhausted(resource),
             Outcome::Unsupported(why) => Reply::Unsupported(why),

@@ -12,7 +12,7 @@ pub mod winch;
 
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance, Watchdog};
 use crate::hook::ImportHook;
-use crate::outcome::{Exception, Outcome, Resource, State, TrapCode, digest};
+use crate::outcome::{Exception, Outcome, Resource, State, TrapCode, UNEXPORTED_TAG, digest};
 use crate::{Value, features, host, spectest};
 use std::sync::Arc;
 use std::time::Duration;
@@ -332,7 +332,7 @@ impl WasmtimeSession {
         if error.is::<wasmtime::ThrownException>() {
             return self.exception_outcome(instance);
         }
-        if format!("{error:?}").contains("out of memory") {
+        if out_of_memory(&error) {
             return Outcome::Exhausted(Resource::Memory);
         }
         Outcome::HarnessFailed(format!("{error:?}"))
@@ -356,7 +356,10 @@ impl WasmtimeSession {
             payload.push(values::from_val(&mut self.store, field)?);
         }
         let tag = self.tag_name(&tag, instance);
-        Ok(Exception { tag, payload })
+        Ok(Exception {
+            tag,
+            payload: Some(payload),
+        })
     }
 
     /// Names a tag by the export it is reachable under, searching the called instance first.
@@ -378,7 +381,7 @@ impl WasmtimeSession {
                 }
             }
         }
-        "an unexported tag".to_string()
+        UNEXPORTED_TAG.to_string()
     }
 
     fn load(&self, wasm: &[u8]) -> wasmtime::Result<Module> {
@@ -575,13 +578,19 @@ fn rejection(tier: Tier, error: &wasmtime::Error) -> Outcome {
     Outcome::Invalid(message)
 }
 
-/// An instantiation that failed before any Wasm ran.
+/// An instantiation that failed before any Wasm ran: a memory over the limit, or a constant
+/// expression's allocation the GC heap had no room for, is exhaustion, not a failure to link.
 fn instantiation_failure(error: &wasmtime::Error) -> Outcome {
     let message = format!("{error:#}");
-    if message.contains("exceeds") && message.contains("limit") {
+    if out_of_memory(error) || message.contains("exceeds") && message.contains("limit") {
         return Outcome::Exhausted(Resource::Memory);
     }
     Outcome::Unlinkable(message)
+}
+
+/// Whether memory ran out: the GC heap (bounded by the store's memory limit), or the host.
+fn out_of_memory(error: &wasmtime::Error) -> bool {
+    error.is::<wasmtime::GcHeapOutOfMemory<()>>() || format!("{error:?}").contains("out of memory")
 }
 
 fn trap_outcome(trap: Trap) -> Outcome {
@@ -676,6 +685,23 @@ mod tests {
             Knobs::SWARM.len() - 1
         );
     }
+
+    #[test]
+    fn a_gc_heap_that_runs_out_while_instantiating_is_exhausted_memory() {
+        let engine = Wasmtime::new(cranelift::TIER, Watchdog::InEngine);
+        let limits = Limits {
+            memory_bytes: 16 << 20,
+            ..Limits::default()
+        };
+        let mut session = engine.session(&limits);
+        let module = session
+            .compile(&crate::testing::wat(include_str!(
+                "../../../xtask/tests/fixtures/gc_heap_exhausted.wat"
+            )))
+            .unwrap();
+        let outcome = session.instantiate(module).err();
+        assert_eq!(outcome, Some(Outcome::Exhausted(Resource::Memory)));
+    }
 }
 
 #[cfg(test)]
@@ -696,7 +722,7 @@ pub(crate) mod smoke {
             let outcome = session.invoke(instance, "throw", &[]);
             let expected = Exception {
                 tag: "t".into(),
-                payload: vec![Value::I32(7), Value::I64(-1)],
+                payload: Some(vec![Value::I32(7), Value::I64(-1)]),
             };
             assert_eq!(outcome, Outcome::Exception(expected));
         }
