@@ -85,6 +85,9 @@ class HostRef {
 
 class Unsupported extends Error {}
 
+// Globals whose `value` the JS API throws a TypeError on reading.
+const UNREADABLE_GLOBALS = ['v128', 'exnref'];
+
 function toJs(value) {
   const bits = value.value;
   switch (value.type) {
@@ -259,7 +262,7 @@ class Session {
   global({ instance, export: name }) {
     const { exports, types } = this.instances.get(instance);
     const type = types.find((t) => t.name === name).type;
-    if (type === 'v128') throw new Unsupported('the JS API cannot read v128 globals');
+    if (UNREADABLE_GLOBALS.includes(type)) throw new Unsupported(`the JS API cannot read ${type} globals`);
     return { values: [fromJs(exports[name].value, type)] };
   }
 
@@ -268,7 +271,7 @@ class Session {
     const state = { globals: [], memories: [], tables: [] };
     for (const { name, kind, type } of types) {
       const item = exports[name];
-      if (kind === 'global' && type !== 'v128') state.globals.push({ name, value: fromJs(item.value, type) });
+      if (kind === 'global' && !UNREADABLE_GLOBALS.includes(type)) state.globals.push({ name, value: fromJs(item.value, type) });
       if (kind === 'memory') {
         const bytes = new Uint8Array(item.buffer);
         state.memories.push({ name, size: bytes.length, digest: digest(bytes) });
