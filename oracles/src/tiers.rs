@@ -87,6 +87,15 @@ impl Tier {
         }
     }
 
+    /// AOT code for one x86-64 level: outside the default set, as each would
+    /// run the spec matrix once more (`conformance --engine` names them).
+    const fn cpu_level(tier: wasmtime::Tier) -> Tier {
+        Tier {
+            default: false,
+            ..Tier::wasmtime(tier, Class::Compiler)
+        }
+    }
+
     /// An engine that compiles (or translates) each module, built by `engine`
     /// and, for WASI programs, `programs`.
     const fn standalone(
@@ -154,6 +163,9 @@ impl Eq for Tier {}
 pub static TIERS: &[Tier] = &[
     Tier::wasmtime(wasmtime::cranelift::TIER, Class::Compiler),
     Tier::wasmtime(wasmtime::aot::TIER, Class::Compiler),
+    Tier::cpu_level(wasmtime::aot::BASELINE),
+    Tier::cpu_level(wasmtime::aot::X86_64_V2),
+    Tier::cpu_level(wasmtime::aot::X86_64_V3),
     Tier::wasmtime(wasmtime::winch::TIER, Class::Compiler),
     Tier::wasmtime(wasmtime::pulley::TIER, Class::Interpreter),
     Tier::standalone(

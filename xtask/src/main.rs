@@ -1,5 +1,6 @@
 //! `cargo xtask`: lockstep's command line. Exit codes: 0 agree, 1 divergence or regression, 2 bad usage or input.
 
+mod aot_compat;
 mod bench;
 mod bucket;
 mod conformance;
@@ -55,6 +56,8 @@ enum Command {
     },
     /// Measure speed and memory against a reference in the same run.
     Bench(bench::Args),
+    /// Load `wasmtime-aot` artifacts into engines that differ in one setting: refused, agreed or misbehaved.
+    AotCompat(aot_compat::Args),
     /// Build the corpus of real programs (`corpus/`) to wasm32-wasip1, beside their sources.
     Corpus,
     /// (internal) Serve engine requests on standard input, for crash isolation.
@@ -66,6 +69,12 @@ enum Command {
         /// External engines configured in the parent, as `NAME=COMMAND`.
         #[arg(long = "external", value_name = "NAME=COMMAND")]
         externals: Vec<Spec>,
+    },
+    /// (internal) Load the AOT compatibility probe under one setting and report what it did.
+    #[command(name = "aot-load", hide = true)]
+    AotLoad {
+        /// The setting, as the table names it; none loads faithfully.
+        setting: Option<String>,
     },
     /// (example) A built-in engine served over the external-engine protocol, optionally broken.
     #[command(name = "example-engine", hide = true)]
@@ -107,7 +116,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Workers make their temporary files in the folder of the process that started them.
     let run_folder = match &cli.command {
-        Command::Worker { .. } | Command::ExampleEngine { .. } => None,
+        Command::Worker { .. } | Command::ExampleEngine { .. } | Command::AotLoad { .. } => None,
         _ => Some(oracles::tempfiles::RunFolder::create()),
     };
     if let Some(Err(error)) = &run_folder {
@@ -122,6 +131,8 @@ fn main() -> ExitCode {
         Command::Engines { json } => engines::run(json),
         Command::Bench(args) => bench::run(args),
         Command::Corpus => corpus::build(),
+        Command::AotCompat(args) => aot_compat::run(args),
+        Command::AotLoad { setting } => aot_compat::serve(setting.as_deref()),
         Command::Worker {
             watchdog_only,
             externals,

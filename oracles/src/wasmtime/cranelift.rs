@@ -8,6 +8,7 @@ pub const TIER: Tier = Tier {
     configure: |_| {},
     ahead_of_time: false,
     partial: false,
+    cpu: super::CpuLevel::Native,
 };
 
 #[cfg(test)]

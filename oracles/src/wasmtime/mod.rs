@@ -1,6 +1,8 @@
 //! wasmtime as an oracle: the store, linker, value conversion and trap mapping that every wasmtime tier shares.
 
 pub mod aot;
+pub mod compat;
+pub mod cpu;
 pub mod cranelift;
 mod hooked;
 pub mod pulley;
@@ -14,6 +16,7 @@ use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstanc
 use crate::hook::ImportHook;
 use crate::outcome::{Exception, Outcome, Resource, State, TrapCode, digest};
 use crate::{Value, features, host, spectest};
+pub use cpu::CpuLevel;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmparser::WasmFeatures;
@@ -42,6 +45,9 @@ pub struct Tier {
     /// compile error, which is then a limitation of the tier (`Unsupported`),
     /// not a verdict on the module.
     pub partial: bool,
+    /// The x86-64 level the tier's code is compiled for; fuzzing varies it
+    /// only for a tier at the host's own level.
+    pub cpu: CpuLevel,
 }
 
 /// Everything wasmtime 48 runs with Cranelift on x86-64: Wasm 3.0 plus the
@@ -60,32 +66,57 @@ pub struct Knobs {
     pub no_signals: bool,
     /// A small memory reservation with no guard region, forcing bounds checks and moving memories.
     pub small_reservation: bool,
+    /// The x86-64 feature level code is compiled for: Cranelift lowers many
+    /// instructions differently per level.
+    pub cpu: CpuLevel,
 }
 
 impl Knobs {
+    /// wasmtime's defaults, code compiled for the host's features.
+    pub const DEFAULT: Knobs = Knobs {
+        unoptimized: false,
+        no_signals: false,
+        small_reservation: false,
+        cpu: CpuLevel::Native,
+    };
+
     /// The variants fuzzing picks from, the default first.
-    pub const SWARM: [Knobs; 4] = [
-        Knobs {
-            unoptimized: false,
-            no_signals: false,
-            small_reservation: false,
-        },
+    pub const SWARM: [Knobs; 7] = [
+        Knobs::DEFAULT,
         Knobs {
             unoptimized: true,
-            no_signals: false,
-            small_reservation: false,
+            ..Knobs::DEFAULT
         },
         Knobs {
-            unoptimized: false,
             no_signals: true,
-            small_reservation: false,
+            ..Knobs::DEFAULT
         },
         Knobs {
-            unoptimized: false,
-            no_signals: false,
             small_reservation: true,
+            ..Knobs::DEFAULT
+        },
+        Knobs {
+            cpu: CpuLevel::Baseline,
+            ..Knobs::DEFAULT
+        },
+        Knobs {
+            cpu: CpuLevel::X86_64V2,
+            ..Knobs::DEFAULT
+        },
+        Knobs {
+            cpu: CpuLevel::X86_64V3,
+            ..Knobs::DEFAULT
         },
     ];
+
+    /// These knobs on a tier whose code is compiled for `level`: the tier's own
+    /// level wins, unless it is the host's, which any level may replace.
+    fn at_level(self, level: CpuLevel) -> Knobs {
+        match level {
+            CpuLevel::Native => self,
+            level => Knobs { cpu: level, ..self },
+        }
+    }
 
     fn apply(self, config: &mut Config) {
         if self.unoptimized {
@@ -100,13 +131,18 @@ impl Knobs {
                 .memory_guard_size(0)
                 .memory_reservation_for_growth(0);
         }
+        self.cpu.apply(config);
     }
 
-    fn describe(self) -> String {
+    /// The knobs that differ from the defaults, as variant names spell them
+    /// (`opt-level=none, cpu=x86-64-v2`); empty for the defaults.
+    pub fn describe(self) -> String {
+        let level = format!("cpu={}", self.cpu.name());
         let names = [
             (self.unoptimized, "opt-level=none"),
             (self.no_signals, "signals-based-traps=off"),
             (self.small_reservation, "memory-reservation=1MiB,guard=0"),
+            (self.cpu != CpuLevel::Native, level.as_str()),
         ];
         names
             .iter()
@@ -125,13 +161,13 @@ pub struct Wasmtime {
     /// Whether this engine interrupts calls that run past their time limit.
     epochs: bool,
     engine: wasmtime::Engine,
-    loader: Option<wasmtime::Engine>,
+    loader: Option<aot::Loader>,
 }
 
 impl Wasmtime {
     /// The tier, its calls interrupted by the engine unless `watchdog` says another one does.
     pub fn new(tier: Tier, watchdog: Watchdog) -> Wasmtime {
-        Wasmtime::with_knobs(tier, Knobs::default(), watchdog)
+        Wasmtime::with_knobs(tier, Knobs::DEFAULT.at_level(tier.cpu), watchdog)
             .unwrap_or_else(|e| panic!("lockstep's configuration of {} is rejected: {e}", tier.id))
     }
 
@@ -140,22 +176,49 @@ impl Wasmtime {
         // Epoch interruption costs up to a quarter of the run time: skipped
         // when a watchdog outside the engine stops hung calls.
         let epochs = watchdog == Watchdog::InEngine;
-        let engine = build_engine(tier, knobs, epochs)?;
+        let config = configuration(tier, knobs, epochs);
         let loader = match tier.ahead_of_time {
-            true => Some(build_engine(tier, knobs, epochs)?),
+            true => Some(aot::Loader::faithful(start(&config, epochs)?)),
             false => None,
         };
         Ok(Wasmtime {
             tier,
             knobs,
             epochs,
-            engine,
+            engine: start(&config, epochs)?,
             loader,
+        })
+    }
+
+    /// Artifacts of the ahead-of-time tier `compiler` as deployed elsewhere:
+    /// they pass through `transit` to an engine configured as `loader` and
+    /// then changed by `differ`. Calls are interrupted by the engine.
+    pub fn deployed(
+        compiler: Tier,
+        loader: Tier,
+        differ: impl FnOnce(&mut Config),
+        transit: fn(&mut Vec<u8>),
+    ) -> wasmtime::Result<Wasmtime> {
+        let at_level = |tier: Tier| Knobs::DEFAULT.at_level(tier.cpu);
+        let engine = start(&configuration(compiler, at_level(compiler), true), true)?;
+        let mut config = configuration(loader, at_level(loader), true);
+        differ(&mut config);
+        let loader = aot::Loader {
+            engine: start(&config, true)?,
+            transit,
+        };
+        Ok(Wasmtime {
+            tier: compiler,
+            knobs: at_level(compiler),
+            epochs: true,
+            engine,
+            loader: Some(loader),
         })
     }
 }
 
-fn build_engine(tier: Tier, knobs: Knobs, epochs: bool) -> wasmtime::Result<wasmtime::Engine> {
+/// lockstep's configuration of `tier` under `knobs`.
+fn configuration(tier: Tier, knobs: Knobs, epochs: bool) -> Config {
     let mut config = Config::new();
     config.wasm_features(to_wasmtime(features::all() | WasmFeatures::all()), false);
     config.wasm_features(to_wasmtime((tier.features)()), true);
@@ -163,18 +226,29 @@ fn build_engine(tier: Tier, knobs: Knobs, epochs: bool) -> wasmtime::Result<wasm
     config.shared_memory((tier.features)().threads());
     (tier.configure)(&mut config);
     knobs.apply(&mut config);
-    let engine = wasmtime::Engine::new(&config)?;
+    config
+}
+
+fn start(config: &Config, epochs: bool) -> wasmtime::Result<wasmtime::Engine> {
+    let engine = wasmtime::Engine::new(config)?;
     if epochs {
         start_epoch_ticker(&engine);
     }
     Ok(engine)
 }
 
-/// The tier's engine under every knob combination of [`Knobs::SWARM`] it accepts.
+/// The tier's engine under every knob combination of [`Knobs::SWARM`] it
+/// accepts, at the tier's CPU level if it has one.
 pub fn swarm(tier: Tier, watchdog: Watchdog) -> Vec<std::sync::Arc<dyn Engine>> {
-    Knobs::SWARM
-        .iter()
-        .filter_map(|knobs| Wasmtime::with_knobs(tier, *knobs, watchdog).ok())
+    let mut variants: Vec<Knobs> = Vec::new();
+    for knobs in Knobs::SWARM.map(|knobs| knobs.at_level(tier.cpu)) {
+        if !variants.contains(&knobs) {
+            variants.push(knobs);
+        }
+    }
+    variants
+        .into_iter()
+        .filter_map(|knobs| Wasmtime::with_knobs(tier, knobs, watchdog).ok())
         .map(|engine| std::sync::Arc::new(engine) as std::sync::Arc<dyn Engine>)
         .collect()
 }
@@ -241,7 +315,7 @@ struct StoreData {
 struct WasmtimeSession {
     tier: Tier,
     engine: wasmtime::Engine,
-    loader: Option<wasmtime::Engine>,
+    loader: Option<aot::Loader>,
     store: Store<StoreData>,
     linker: Linker<StoreData>,
     modules: Vec<Module>,
@@ -262,7 +336,10 @@ impl WasmtimeSession {
                 .instances(limits.instances)
                 .build(),
         };
-        let runtime = wasmtime.loader.as_ref().unwrap_or(&wasmtime.engine);
+        let runtime = wasmtime
+            .loader
+            .as_ref()
+            .map_or(&wasmtime.engine, |loader| &loader.engine);
         let mut store = Store::new(runtime, data);
         store.limiter(|data| &mut data.limits);
         let mut linker = Linker::new(runtime);
