@@ -171,9 +171,12 @@ fn judge(reference: &EngineRun, loaded: Result<Loaded, String>) -> Verdict {
         return Verdict::Refused(first_line(why));
     }
     let labels = ["compile".to_string(), "instantiate".to_string()];
-    let labels = labels
-        .into_iter()
-        .chain(invocations().iter().map(differential::label));
+    let labels = labels.into_iter().chain(
+        invocations()
+            .iter()
+            .map(differential::label)
+            .collect::<Vec<_>>(),
+    );
     for (label, (faithful, loaded)) in
         labels.zip(reference.observations.iter().zip(&run.observations))
     {
