@@ -1,12 +1,12 @@
 //! Arguments for exported functions, biased toward the edge values where engines get things wrong.
 
-use crate::seed::Rng;
+use crate::seed::Choices;
 use oracles::host::ValType;
 use oracles::{Ref, Value};
 
 /// An argument of type `ty`: half the time an edge value (0, ±1, MIN, MAX,
 /// NaN, ±inf, ±0), otherwise any bit pattern.
-pub fn argument(rng: &mut Rng, ty: ValType) -> Value {
+pub fn argument(rng: &mut impl Choices, ty: ValType) -> Value {
     let edge = rng.chance(1, 2);
     match ty {
         ValType::I32 => Value::I32(if edge {
@@ -66,17 +66,18 @@ pub fn argument(rng: &mut Rng, ty: ValType) -> Value {
     }
 }
 
-pub fn arguments(rng: &mut Rng, types: &[ValType]) -> Vec<Value> {
+pub fn arguments(rng: &mut impl Choices, types: &[ValType]) -> Vec<Value> {
     types.iter().map(|ty| argument(rng, *ty)).collect()
 }
 
-fn pick<T: Copy>(rng: &mut Rng, choices: &[T]) -> T {
+fn pick<T: Copy>(rng: &mut impl Choices, choices: &[T]) -> T {
     choices[rng.below(choices.len() as u64) as usize]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seed::Rng;
 
     #[test]
     fn same_seed_same_arguments_and_edges_show_up() {

@@ -25,8 +25,18 @@ pub struct Limits {
     pub table_elements: usize,
     /// Instances one session may create.
     pub instances: usize,
-    /// Wall time one compile, instantiation or call may take.
+    /// Wall time one compilation may take; for an Asyncify tier, instrumenting too.
+    ///
+    /// Rationale: apart from `call_time` because compiling is not a call: Cranelift
+    /// takes tens of seconds on a 16 MB interpreter, which runs its first call in one.
+    pub compile_time: Duration,
+    /// Wall time one instantiation may take: loading an AOT artifact, the start function.
+    pub instantiate_time: Duration,
+    /// Wall time one call may take.
     pub call_time: Duration,
+    /// Fuel one call may burn on the fuel-metered tier (wasmi, about one unit per
+    /// instruction); `None`: as much as `call_time` buys at wasmi's usual speed.
+    pub fuel: Option<u64>,
     /// Resolve function imports nothing else provides with lockstep's
     /// deterministic host functions (see [`crate::host`]). Off for spec
     /// tests, where an unknown import must stay unlinkable.
@@ -39,7 +49,10 @@ impl Default for Limits {
             memory_bytes: 4 << 30,
             table_elements: 10_000_000,
             instances: 10_000,
+            compile_time: Duration::from_secs(600),
+            instantiate_time: Duration::from_secs(60),
             call_time: Duration::from_secs(10),
+            fuel: None,
             host_functions: false,
         }
     }
@@ -53,10 +66,20 @@ impl Limits {
         Limits {
             host_functions: true,
             call_time: Duration::from_secs(5),
+            compile_time: Duration::from_secs(60),
+            instantiate_time: Duration::from_secs(5),
             memory_bytes: 64 << 20,
             table_elements: 100_000,
             ..Limits::default()
         }
+    }
+
+    /// The longest any one step (compile, instantiate, call) may take: how long a
+    /// watchdog waits for a step before it calls the step hung.
+    pub fn step_time(&self) -> Duration {
+        self.compile_time
+            .max(self.instantiate_time)
+            .max(self.call_time)
     }
 }
 
@@ -81,6 +104,11 @@ pub trait Engine: Send + Sync {
     fn id(&self) -> &'static str;
     /// The engine's version as its crate or binary reports it.
     fn version(&self) -> String;
+    /// The configuration as `--engine` takes it back: the id, or `TIER@SETTING` for a
+    /// variant fuzzing runs (see [`crate::EngineChoice`]).
+    fn variant(&self) -> String {
+        self.id().to_string()
+    }
     /// The proposals this engine runs. Modules needing more are skipped, not failed.
     fn features(&self) -> WasmFeatures;
     /// A fresh store with the `spectest` host module already registered.

@@ -2,7 +2,9 @@
 
 mod aot_compat;
 mod bench;
+mod blame;
 mod bucket;
+mod budgets;
 mod conformance;
 mod corpus;
 mod dashboard;
@@ -11,9 +13,11 @@ mod engines;
 mod example_engine;
 mod finding;
 mod fuzz;
+mod guest;
 mod history;
 mod input;
 mod known;
+mod merge;
 mod passes;
 mod program;
 mod progress;
@@ -46,8 +50,12 @@ enum Command {
     Diff(diff::Args),
     /// Random modules on every engine; divergences saved and deduplicated.
     Fuzz(fuzz::Args),
+    /// Join the reports of `conformance --shard K/N` runs into one matrix, dashboard and JUnit file.
+    Merge(merge::Args),
     /// Shrink a module while its divergence holds; save the small finding.
     Reduce(reduce::Args),
+    /// Name the component a finding's divergence belongs to (engine, binaryen level, unwind driver, setting).
+    Blame(blame::Args),
     /// List the engines with their versions and proposals.
     Engines {
         /// Print JSON instead of a table.
@@ -58,8 +66,24 @@ enum Command {
     Bench(bench::Args),
     /// Load `wasmtime-aot` artifacts into engines that differ in one setting: refused, agreed or misbehaved.
     AotCompat(aot_compat::Args),
-    /// Build the corpus of real programs (`corpus/`) to wasm32-wasip1, beside their sources.
-    Corpus,
+    /// Build the corpus of real programs (`corpus/`) to wasm32-wasip1, beside their sources, and
+    /// fetch the language runtimes it names into `target/corpus/runtimes/`.
+    Corpus {
+        /// Only fetch the runtimes.
+        #[arg(long)]
+        runtimes_only: bool,
+    },
+    /// Build the wasmi guest of the nested tiers (`wasmi-on-*`) to wasm32-wasip1.
+    Guest,
+    /// (internal) Run a WASI command on one tier with this process's standard streams: the host
+    /// side of a nested tier.
+    #[command(name = oracles::nested::RUN_LIVE, hide = true)]
+    RunLive {
+        /// The tier (or `mutant:*`) that runs the program.
+        #[arg(long)]
+        engine: EngineChoice,
+        program: std::path::PathBuf,
+    },
     /// (internal) Serve engine requests on standard input, for crash isolation.
     #[command(name = "worker", hide = true)]
     Worker {
@@ -116,7 +140,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Workers make their temporary files in the folder of the process that started them.
     let run_folder = match &cli.command {
-        Command::Worker { .. } | Command::ExampleEngine { .. } | Command::AotLoad { .. } => None,
+        Command::Worker { .. }
+        | Command::ExampleEngine { .. }
+        | Command::RunLive { .. }
+        | Command::AotLoad { .. } => None,
         _ => Some(oracles::tempfiles::RunFolder::create()),
     };
     if let Some(Err(error)) = &run_folder {
@@ -127,10 +154,14 @@ fn main() -> ExitCode {
         Command::Conformance(args) => conformance::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Fuzz(args) => fuzz::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Reduce(args) => reduce::run(args),
+        Command::Blame(args) => blame::run(args),
         Command::Engines { json } => engines::run(json),
         Command::Bench(args) => bench::run(args),
-        Command::Corpus => corpus::build(),
+        Command::Corpus { runtimes_only } => corpus::build(runtimes_only),
+        Command::Guest => guest::build(),
+        Command::RunLive { engine, program } => guest::run_live(&engine, &program),
         Command::AotCompat(args) => aot_compat::run(args),
         Command::AotLoad { setting } => aot_compat::serve(setting.as_deref()),
         Command::Worker {

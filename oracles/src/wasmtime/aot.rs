@@ -23,7 +23,11 @@ pub const X86_64_V3: super::Tier = at_level("wasmtime-aot-x86-64-v3", CpuLevel::
 /// The AOT tier compiling for `cpu` instead of the host's features, as
 /// artifacts built once for a fleet of machines are.
 const fn at_level(id: &'static str, cpu: CpuLevel) -> super::Tier {
-    super::Tier { id, cpu, ..TIER }
+    super::Tier {
+        id,
+        cpu: Some(cpu),
+        ..TIER
+    }
 }
 
 /// The engine that loads artifacts, and what happens to them on the way.
@@ -34,14 +38,18 @@ pub(super) struct Loader {
     /// the tier; tampering for the compatibility check (`compat.rs`), which
     /// loads such artifacts only in a worker process.
     pub transit: fn(&mut Vec<u8>),
+    /// Whether the loader is configured for shared memories (Pulley's is not),
+    /// and so whether its sessions get `spectest`'s shared memory.
+    pub threads: bool,
 }
 
 impl Loader {
-    /// A loader that gets every artifact as compiled.
-    pub fn faithful(engine: Engine) -> Loader {
+    /// A loader that gets every artifact as compiled, configured as the compiler of `tier`.
+    pub fn faithful(engine: Engine, tier: super::Tier) -> Loader {
         Loader {
             engine,
             transit: |_| {},
+            threads: (tier.features)().threads(),
         }
     }
 
@@ -95,7 +103,7 @@ mod tests {
         let engine = Engine::default();
         let cwasm = engine.precompile_module(b"\0asm\x01\0\0\0").unwrap();
         assert_eq!(&cwasm[..4], b"\x7fELF", "a .cwasm artifact is an ELF image");
-        let loader = Loader::faithful(Engine::default());
+        let loader = Loader::faithful(Engine::default(), TIER);
         let module = compile_and_load(&engine, &loader, b"\0asm\x01\0\0\0");
         assert!(module.is_ok());
     }

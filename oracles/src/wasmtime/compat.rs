@@ -1,11 +1,11 @@
 //! AOT compatibility: artifacts of `wasmtime-aot` loaded by engines that differ from the compiler in one
 //! setting, or changed on the way, as a deployment may. Each load must be refused or behave identically.
 
-use super::{CpuLevel, Wasmtime, aot};
+use super::{CpuLevel, Wasmtime, aot, pulley, winch};
 use crate::features;
 use std::fmt;
 use wasmparser::WasmFeatures;
-use wasmtime::{Config, OptLevel, Strategy};
+use wasmtime::{Config, OptLevel};
 
 /// One way the loading side differs from lockstep's `wasmtime-aot`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,9 +37,9 @@ pub enum LoaderOption {
     Fuel,
     /// Cranelift without optimizations.
     Unoptimized,
-    /// Winch instead of Cranelift.
+    /// Winch instead of Cranelift, with the proposals lockstep's `wasmtime-winch` has.
     Winch,
-    /// The Pulley interpreter's target instead of x86-64.
+    /// The Pulley interpreter's target instead of x86-64, configured as lockstep's `wasmtime-pulley`.
     Pulley,
 }
 
@@ -71,11 +71,12 @@ const TAMPERINGS: [Tampering; 3] = [
     Tampering::Truncated,
 ];
 
-/// The wasmtime release lockstep runs, as artifacts record it.
-const VERSION: &[u8] = b"48.0.8";
+/// The ELF section where wasmtime records the release that compiled an artifact and its configuration.
+const ENGINE_SECTION: &str = ".wasmtime.engine";
 
-/// The same release string with another patch number, as an artifact of another build would carry.
-const OTHER_VERSION: &[u8] = b"48.0.9";
+/// The release a tampered artifact claims to be from; wasmtime records and
+/// compares only the major version (`48`).
+const OTHER_VERSION: &[u8] = b"47";
 
 impl Setting {
     /// Every setting the check tries, in table order.
@@ -103,16 +104,22 @@ impl Setting {
     /// `wasmtime-aot` with this difference between compiler and loader; an
     /// error when wasmtime refuses to build the loader at all.
     pub fn engine(self) -> wasmtime::Result<Wasmtime> {
-        let at_level = |cpu| super::Tier { cpu, ..aot::TIER };
+        let at_level = |cpu| super::Tier {
+            cpu: Some(cpu),
+            ..aot::TIER
+        };
         let (compiler, loader) = match self {
             Setting::ArtifactCpu(level) => (at_level(level), aot::TIER),
             Setting::LoaderCpu(level) => (aot::TIER, at_level(level)),
+            Setting::Loader(LoaderOption::Winch) => (aot::TIER, winch::TIER),
+            Setting::Loader(LoaderOption::Pulley) => (aot::TIER, pulley::TIER),
             _ => (aot::TIER, aot::TIER),
         };
         let transit: fn(&mut Vec<u8>) = match self {
-            Setting::Tampered(Tampering::Version) => {
-                |artifact| replace(artifact, VERSION, OTHER_VERSION)
-            }
+            Setting::Tampered(Tampering::Version) => |artifact| {
+                let version = recorded_version(artifact).expect("an engine section");
+                artifact[version].copy_from_slice(OTHER_VERSION);
+            },
             Setting::Tampered(Tampering::HeaderByte) => |artifact| artifact[4] ^= 0xff,
             Setting::Tampered(Tampering::Truncated) => {
                 |artifact| artifact.truncate(artifact.len() / 2)
@@ -121,7 +128,7 @@ impl Setting {
         };
         let differ = |config: &mut Config| match self {
             Setting::WithoutProposal(_, flag) => {
-                config.wasm_features(super::to_wasmtime(flag), false);
+                config.wasm_features(super::to_wasmtime(with_dependents(flag)), false);
             }
             Setting::Loader(option) => option.apply(config),
             _ => {}
@@ -139,10 +146,8 @@ impl LoaderOption {
             LoaderOption::NoEpochs => config.epoch_interruption(false),
             LoaderOption::Fuel => config.consume_fuel(true),
             LoaderOption::Unoptimized => config.cranelift_opt_level(OptLevel::None),
-            LoaderOption::Winch => config.strategy(Strategy::Winch),
-            LoaderOption::Pulley => config
-                .target("pulley64")
-                .expect("pulley64 is a target wasmtime always knows"),
+            // The loader is built as that tier (see `Setting::engine`).
+            LoaderOption::Winch | LoaderOption::Pulley => config,
         };
     }
 
@@ -160,14 +165,23 @@ impl LoaderOption {
     }
 }
 
-/// Replaces every occurrence of `from` in `bytes` by `to`, of the same length.
-fn replace(bytes: &mut [u8], from: &[u8], to: &[u8]) {
-    let found: Vec<usize> = (0..bytes.len().saturating_sub(from.len()))
-        .filter(|at| bytes[*at..].starts_with(from))
-        .collect();
-    for at in found {
-        bytes[at..at + to.len()].copy_from_slice(to);
+/// `flag` and the proposals wasmtime refuses to enable without it.
+fn with_dependents(flag: WasmFeatures) -> WasmFeatures {
+    match flag == WasmFeatures::SIMD {
+        true => flag | WasmFeatures::RELAXED_SIMD,
+        false => flag,
     }
+}
+
+/// Where `artifact` records the wasmtime release that compiled it: in its engine
+/// section, after a format byte and the string's length.
+fn recorded_version(artifact: &[u8]) -> Option<std::ops::Range<usize>> {
+    use object::{Object, ObjectSection};
+    let file = object::File::parse(artifact).ok()?;
+    let (start, _) = file.section_by_name(ENGINE_SECTION)?.file_range()?;
+    let start = usize::try_from(start).ok()? + 2;
+    let length = usize::from(*artifact.get(start - 1)?);
+    Some(start..start + length)
 }
 
 /// As the table and `aot-compat`'s child processes name the setting.
@@ -178,7 +192,7 @@ impl fmt::Display for Setting {
             Setting::Loader(option) => write!(f, "loader {}", option.name()),
             Setting::LoaderCpu(level) => write!(f, "loader cpu={}", level.name()),
             Setting::ArtifactCpu(level) => write!(f, "artifact cpu={}", level.name()),
-            Setting::Tampered(Tampering::Version) => write!(f, "version string 48.0.8 → 48.0.9"),
+            Setting::Tampered(Tampering::Version) => write!(f, "version string 48 → 47"),
             Setting::Tampered(Tampering::HeaderByte) => write!(f, "ELF header byte 4 flipped"),
             Setting::Tampered(Tampering::Truncated) => write!(f, "file truncated to half"),
         }
@@ -230,9 +244,17 @@ mod tests {
     }
 
     #[test]
+    fn artifacts_record_the_major_release() {
+        let engine = wasmtime::Engine::default();
+        let artifact = engine.precompile_module(&wat(MODULE)).unwrap();
+        let version = recorded_version(&artifact).expect("an engine section");
+        assert_eq!(&artifact[version], b"48");
+    }
+
+    #[test]
     fn another_release_is_refused() {
         let why = refusal(Setting::Tampered(Tampering::Version));
-        assert!(why.contains("incompatible version '48.0.9'"), "{why}");
+        assert!(why.contains("incompatible version '47'"), "{why}");
     }
 
     #[test]
@@ -281,14 +303,14 @@ mod tests {
         }
     }
 
+    /// wasmtime checks an artifact's configuration, not its code: a changed
+    /// immediate loads and runs.
     #[test]
     fn a_changed_code_byte_is_accepted_and_misbehaves() {
         let flip: fn(&mut Vec<u8>) = |artifact| {
-            replace(
-                artifact,
-                &0x1234_5678u32.to_le_bytes(),
-                &0x1234_5679u32.to_le_bytes(),
-            )
+            let constant = 0x1234_5678u32.to_le_bytes();
+            let at = artifact.windows(4).position(|w| w == constant);
+            artifact[at.expect("the constant in the code")] ^= 1;
         };
         let engine = Wasmtime::deployed(aot::TIER, aot::TIER, |_| {}, flip).unwrap();
         assert_eq!(

@@ -126,18 +126,51 @@ mod tests {
         assert!(!v3.iter().any(|flag| flag.starts_with("has_avx512")));
     }
 
+    /// The machine code `wat` compiles to for `level`.
+    fn code(level: CpuLevel, wat: &str) -> Vec<u8> {
+        let mut config = Config::new();
+        config.wasm_simd(true);
+        level.apply(&mut config);
+        let engine = wasmtime::Engine::new(&config).unwrap();
+        let module = wasmtime::Module::new(&engine, wat).unwrap();
+        module.text().to_vec()
+    }
+
+    fn has(code: &[u8], opcode: &[u8]) -> bool {
+        code.windows(opcode.len()).any(|window| window == opcode)
+    }
+
+    /// `popcnt` (SSE4.2 era, `F3 0F B8`) and `roundss`/`roundsd` (SSE4.1, `66 0F 3A 0A/0B`):
+    /// from x86-64-v2 on each is one instruction; at the baseline neither appears.
     #[test]
-    fn lower_levels_compile_different_code() {
-        let wasm = b"\0asm\x01\0\0\0\x01\x06\x01\x60\x01\x7f\x01\x7f\x03\x02\x01\0\x0a\x07\x01\x05\0\x20\0\x69\x0b";
-        let code = |level: CpuLevel| {
-            let mut config = Config::new();
-            level.apply(&mut config);
-            let engine = wasmtime::Engine::new(&config).unwrap();
-            let module = wasmtime::Module::new(&engine, wasm).unwrap();
-            module.text().to_vec()
-        };
-        // `i32.popcnt` is one instruction from x86-64-v2 on, a bit-twiddling sequence below it.
-        assert!(code(CpuLevel::Baseline).len() > code(CpuLevel::X86_64V2).len());
-        assert_eq!(code(CpuLevel::X86_64V2), code(CpuLevel::X86_64V2));
+    fn baseline_code_uses_no_instruction_of_a_higher_level() {
+        let wat = r#"(module
+          (func (export "popcnt") (param i32) (result i32) (i32.popcnt (local.get 0)))
+          (func (export "nearest") (param f32) (result f32) (f32.nearest (local.get 0)))
+          (func (export "ceil") (param f64) (result f64) (f64.ceil (local.get 0))))"#;
+        let [popcnt, roundss, roundsd] =
+            [&[0x0f, 0xb8][..], &[0x0f, 0x3a, 0x0a], &[0x0f, 0x3a, 0x0b]];
+        let baseline = code(CpuLevel::Baseline, wat);
+        let v2 = code(CpuLevel::X86_64V2, wat);
+        for opcode in [popcnt, roundss, roundsd] {
+            assert!(!has(&baseline, opcode), "{opcode:02x?} at the baseline");
+            assert!(has(&v2, opcode), "{opcode:02x?} at x86-64-v2");
+        }
+    }
+
+    /// SIMD lowers differently at each level (SSE2 sequences, SSE4.1 instructions, AVX's VEX encodings).
+    #[test]
+    fn each_level_compiles_simd_differently() {
+        let wat = r#"(module (func (export "f") (param v128 v128) (result v128)
+          (i32x4.max_s (i32x4.mul (local.get 0) (local.get 1)) (f32x4.ceil (local.get 1)))))"#;
+        let levels = [CpuLevel::Baseline, CpuLevel::X86_64V2, CpuLevel::X86_64V3];
+        let codes = levels.map(|level| code(level, wat));
+        assert_ne!(codes[0], codes[1]);
+        assert_ne!(codes[1], codes[2]);
+        assert_eq!(
+            codes[1],
+            code(CpuLevel::X86_64V2, wat),
+            "compiling is deterministic"
+        );
     }
 }

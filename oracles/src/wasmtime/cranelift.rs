@@ -8,7 +8,7 @@ pub const TIER: Tier = Tier {
     configure: |_| {},
     ahead_of_time: false,
     partial: false,
-    cpu: super::CpuLevel::Native,
+    cpu: Some(super::CpuLevel::Native),
 };
 
 #[cfg(test)]

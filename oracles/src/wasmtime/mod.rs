@@ -46,8 +46,9 @@ pub struct Tier {
     /// not a verdict on the module.
     pub partial: bool,
     /// The x86-64 level the tier's code is compiled for; fuzzing varies it
-    /// only for a tier at the host's own level.
-    pub cpu: CpuLevel,
+    /// only for a tier at the host's own level. `None`: the code is for no
+    /// x86-64 CPU (Pulley bytecode), and no level applies.
+    pub cpu: Option<CpuLevel>,
 }
 
 /// Everything wasmtime 48 runs with Cranelift on x86-64: Wasm 3.0 plus the
@@ -110,11 +111,11 @@ impl Knobs {
     ];
 
     /// These knobs on a tier whose code is compiled for `level`: the tier's own
-    /// level wins, unless it is the host's, which any level may replace.
-    fn at_level(self, level: CpuLevel) -> Knobs {
+    /// level wins, unless it is the host's, which the knobs' level replaces.
+    fn at_level(self, level: Option<CpuLevel>) -> Knobs {
         match level {
-            CpuLevel::Native => self,
-            level => Knobs { cpu: level, ..self },
+            None | Some(CpuLevel::Native) => self,
+            Some(level) => Knobs { cpu: level, ..self },
         }
     }
 
@@ -134,9 +135,34 @@ impl Knobs {
         self.cpu.apply(config);
     }
 
-    /// The knobs that differ from the defaults, as variant names spell them
-    /// (`opt-level=none, cpu=x86-64-v2`); empty for the defaults.
-    pub fn describe(self) -> String {
+    /// The setting as a variant name writes it (`TIER@SETTING`): the tokens of
+    /// [`Knobs::describe`] joined by commas alone; empty for the default.
+    pub fn setting(self) -> String {
+        self.describe().replace(", ", ",")
+    }
+
+    /// The knobs of [`Knobs::varied`] by `tier` whose [`Knobs::setting`] is `text`:
+    /// names are read back from the same tokens they are written with.
+    pub fn named(tier: Tier, text: &str) -> Option<Knobs> {
+        Knobs::varied(tier)
+            .into_iter()
+            .find(|knobs| knobs.setting() == text)
+    }
+
+    /// The knobs of [`Knobs::SWARM`] that `tier` varies, the default first: a
+    /// tier whose code is compiled for one CPU level keeps that level (its
+    /// knobs leave [`Knobs::cpu`] at the default, which means the tier's own),
+    /// and Pulley has none.
+    pub fn varied(tier: Tier) -> Vec<Knobs> {
+        let keeps_level = move |knobs: &Knobs| {
+            tier.cpu == Some(CpuLevel::Native) || knobs.cpu == CpuLevel::Native
+        };
+        Knobs::SWARM.into_iter().filter(keeps_level).collect()
+    }
+
+    /// The knobs that differ from the defaults (`opt-level=none, cpu=x86-64-v2`);
+    /// empty for the defaults.
+    fn describe(self) -> String {
         let level = format!("cpu={}", self.cpu.name());
         let names = [
             (self.unoptimized, "opt-level=none"),
@@ -167,18 +193,19 @@ pub struct Wasmtime {
 impl Wasmtime {
     /// The tier, its calls interrupted by the engine unless `watchdog` says another one does.
     pub fn new(tier: Tier, watchdog: Watchdog) -> Wasmtime {
-        Wasmtime::with_knobs(tier, Knobs::DEFAULT.at_level(tier.cpu), watchdog)
+        Wasmtime::with_knobs(tier, Knobs::DEFAULT, watchdog)
             .unwrap_or_else(|e| panic!("lockstep's configuration of {} is rejected: {e}", tier.id))
     }
 
-    /// The tier with non-default knobs; some combinations a tier rejects.
+    /// The tier with non-default knobs (at the tier's CPU level, if it has one);
+    /// some combinations a tier rejects.
     pub fn with_knobs(tier: Tier, knobs: Knobs, watchdog: Watchdog) -> wasmtime::Result<Wasmtime> {
         // Epoch interruption costs up to a quarter of the run time: skipped
         // when a watchdog outside the engine stops hung calls.
         let epochs = watchdog == Watchdog::InEngine;
         let config = configuration(tier, knobs, epochs);
         let loader = match tier.ahead_of_time {
-            true => Some(aot::Loader::faithful(start(&config, epochs)?)),
+            true => Some(aot::Loader::faithful(start(&config, epochs)?, tier)),
             false => None,
         };
         Ok(Wasmtime {
@@ -199,17 +226,17 @@ impl Wasmtime {
         differ: impl FnOnce(&mut Config),
         transit: fn(&mut Vec<u8>),
     ) -> wasmtime::Result<Wasmtime> {
-        let at_level = |tier: Tier| Knobs::DEFAULT.at_level(tier.cpu);
-        let engine = start(&configuration(compiler, at_level(compiler), true), true)?;
-        let mut config = configuration(loader, at_level(loader), true);
+        let engine = start(&configuration(compiler, Knobs::DEFAULT, true), true)?;
+        let mut config = configuration(loader, Knobs::DEFAULT, true);
         differ(&mut config);
         let loader = aot::Loader {
             engine: start(&config, true)?,
             transit,
+            threads: (loader.features)().threads(),
         };
         Ok(Wasmtime {
             tier: compiler,
-            knobs: at_level(compiler),
+            knobs: Knobs::DEFAULT,
             epochs: true,
             engine,
             loader: Some(loader),
@@ -217,7 +244,7 @@ impl Wasmtime {
     }
 }
 
-/// lockstep's configuration of `tier` under `knobs`.
+/// lockstep's configuration of `tier` under `knobs`, at the tier's CPU level.
 fn configuration(tier: Tier, knobs: Knobs, epochs: bool) -> Config {
     let mut config = Config::new();
     config.wasm_features(to_wasmtime(features::all() | WasmFeatures::all()), false);
@@ -225,7 +252,7 @@ fn configuration(tier: Tier, knobs: Knobs, epochs: bool) -> Config {
     config.epoch_interruption(epochs);
     config.shared_memory((tier.features)().threads());
     (tier.configure)(&mut config);
-    knobs.apply(&mut config);
+    knobs.at_level(tier.cpu).apply(&mut config);
     config
 }
 
@@ -237,16 +264,9 @@ fn start(config: &Config, epochs: bool) -> wasmtime::Result<wasmtime::Engine> {
     Ok(engine)
 }
 
-/// The tier's engine under every knob combination of [`Knobs::SWARM`] it
-/// accepts, at the tier's CPU level if it has one.
+/// The tier's engine under every knob combination of [`Knobs::varied`] it accepts.
 pub fn swarm(tier: Tier, watchdog: Watchdog) -> Vec<std::sync::Arc<dyn Engine>> {
-    let mut variants: Vec<Knobs> = Vec::new();
-    for knobs in Knobs::SWARM.map(|knobs| knobs.at_level(tier.cpu)) {
-        if !variants.contains(&knobs) {
-            variants.push(knobs);
-        }
-    }
-    variants
+    Knobs::varied(tier)
         .into_iter()
         .filter_map(|knobs| Wasmtime::with_knobs(tier, knobs, watchdog).ok())
         .map(|engine| std::sync::Arc::new(engine) as std::sync::Arc<dyn Engine>)
@@ -282,10 +302,18 @@ impl Engine for Wasmtime {
         self.tier.id
     }
 
+    /// The settings the code ran under, the tier's CPU level among them.
     fn version(&self) -> String {
-        match self.knobs.describe() {
+        match self.knobs.at_level(self.tier.cpu).describe() {
             knobs if knobs.is_empty() => "48.0.8".to_string(),
             knobs => format!("48.0.8 ({knobs})"),
+        }
+    }
+
+    fn variant(&self) -> String {
+        match self.knobs.setting() {
+            setting if setting.is_empty() => self.tier.id.to_string(),
+            setting => format!("{}@{setting}", self.tier.id),
         }
     }
 
@@ -344,12 +372,12 @@ impl WasmtimeSession {
         store.limiter(|data| &mut data.limits);
         let mut linker = Linker::new(runtime);
         linker.allow_shadowing(true);
-        define_spectest(
-            &mut linker,
-            &mut store,
-            (wasmtime.tier.features)().threads(),
-        )
-        .expect("defining spectest on a fresh store");
+        let threads = wasmtime.loader.as_ref().map_or_else(
+            || (wasmtime.tier.features)().threads(),
+            |loader| loader.threads,
+        );
+        define_spectest(&mut linker, &mut store, threads)
+            .expect("defining spectest on a fresh store");
         WasmtimeSession {
             tier: wasmtime.tier,
             engine: wasmtime.engine.clone(),
@@ -437,44 +465,48 @@ impl WasmtimeSession {
         "an unexported tag".to_string()
     }
 
-    /// Gives every function import nothing else defines a deterministic host function.
-    fn define_host_functions(&mut self, module: &Module) {
-        for import in module.imports() {
-            let wasmtime::ExternType::Func(ty) = import.ty() else {
-                continue;
-            };
-            if self
-                .linker
-                .get(&mut self.store, import.module(), import.name())
-                .is_ok()
-            {
-                continue;
-            }
-            let (module_name, name) = (import.module().to_string(), import.name().to_string());
-            let result_types: Vec<host::ValType> =
-                ty.results().map(|t| values::host_type(&t)).collect();
-            let defined = self.linker.func_new(
-                import.module(),
-                import.name(),
-                ty,
-                move |_, params, results| {
-                    let args: Vec<Value> = params.iter().map(values::host_arg).collect();
-                    let answers = host::results(&module_name, &name, &args, &result_types);
-                    for (slot, answer) in results.iter_mut().zip(&answers) {
-                        *slot = values::host_result(answer);
-                    }
-                    Ok(())
-                },
-            );
-            defined.expect("shadowing is allowed");
-        }
-    }
-
     fn load(&self, wasm: &[u8]) -> wasmtime::Result<Module> {
         match &self.loader {
             Some(loader) => aot::compile_and_load(&self.engine, loader, wasm),
             None => Module::from_binary(&self.engine, wasm),
         }
+    }
+}
+
+/// Gives every function import of `module` that `linker` does not define a
+/// deterministic host function.
+fn define_host_functions<T: 'static>(
+    linker: &mut Linker<T>,
+    store: &mut Store<T>,
+    module: &Module,
+) {
+    for import in module.imports() {
+        let wasmtime::ExternType::Func(ty) = import.ty() else {
+            continue;
+        };
+        if linker
+            .get(&mut *store, import.module(), import.name())
+            .is_ok()
+        {
+            continue;
+        }
+        let (module_name, name) = (import.module().to_string(), import.name().to_string());
+        let result_types: Vec<host::ValType> =
+            ty.results().map(|t| values::host_type(&t)).collect();
+        let answered = linker.func_new(
+            import.module(),
+            import.name(),
+            ty,
+            move |_, params, results| {
+                let args: Vec<Value> = params.iter().map(values::host_arg).collect();
+                let answers = host::results(&module_name, &name, &args, &result_types);
+                for (slot, answer) in results.iter_mut().zip(&answers) {
+                    *slot = values::host_result(answer);
+                }
+                Ok(())
+            },
+        );
+        answered.expect("shadowing is allowed");
     }
 }
 
@@ -496,7 +528,7 @@ impl Session for WasmtimeSession {
             .cloned()
             .ok_or_else(|| Outcome::HarnessFailed(format!("no module #{}", module.0)))?;
         if self.host_functions {
-            self.define_host_functions(&module);
+            define_host_functions(&mut self.linker, &mut self.store, &module);
         }
         self.arm_deadline();
         let instantiated = match &self.import_hook {
@@ -716,7 +748,7 @@ mod tests {
     fn every_tier_builds_the_knob_variants_it_accepts_and_says_so() {
         for tier in [cranelift::TIER, aot::TIER, pulley::TIER] {
             let variants = swarm(tier, Watchdog::InEngine);
-            assert_eq!(variants.len(), Knobs::SWARM.len(), "{tier:?}");
+            assert_eq!(variants.len(), Knobs::varied(tier).len(), "{tier:?}");
             assert!(variants[1].version().contains("opt-level=none"));
             crate::testing::check_common_behaviour(variants[3].as_ref());
         }

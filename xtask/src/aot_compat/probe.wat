@@ -23,5 +23,5 @@
     (local.set $v (i32x4.max_s (local.get $v) (i32x4.splat (i32.const 100))))
     (local.set $v (i64x2.mul (local.get $v) (i64x2.abs (v128.load offset=8 (local.get 0)))))
     (local.set $v (i8x16.swizzle (local.get $v) (v128.load offset=2 (local.get 0))))
-    (local.set $v (f32x4.ceil (f32x4.convert_i32_s (local.get $v))))
+    (local.set $v (f32x4.ceil (f32x4.convert_i32x4_s (local.get $v))))
     (i64.xor (i64x2.extract_lane 0 (local.get $v)) (i64x2.extract_lane 1 (local.get $v)))))
