@@ -4,6 +4,7 @@
 use super::{CpuLevel, Wasmtime, aot, pulley, winch};
 use crate::features;
 use std::fmt;
+use std::ops::Range;
 use wasmparser::WasmFeatures;
 use wasmtime::{Config, OptLevel};
 
@@ -52,6 +53,10 @@ pub enum Tampering {
     HeaderByte,
     /// The file is cut in half.
     Truncated,
+    /// Every byte of the memory images is inverted: wasmtime checks an
+    /// artifact's configuration, not its contents, so this one loads and
+    /// runs differently ([`Setting::SELF_TEST`]).
+    DataImage,
 }
 
 const LOADER_OPTIONS: [LoaderOption; 8] = [
@@ -74,11 +79,18 @@ const TAMPERINGS: [Tampering; 3] = [
 /// The ELF section where wasmtime records the release that compiled an artifact and its configuration.
 const ENGINE_SECTION: &str = ".wasmtime.engine";
 
+/// The ELF section of an artifact that holds its linear memories' initial images.
+const DATA_SECTION: &str = ".rodata.wasm";
+
 /// The release a tampered artifact claims to be from; wasmtime records and
 /// compares only the major version (`48`).
 const OTHER_VERSION: &[u8] = b"47";
 
 impl Setting {
+    /// The load the check's self-test adds: an artifact whose memory images
+    /// changed on the way, which loads and misbehaves.
+    pub const SELF_TEST: Setting = Setting::Tampered(Tampering::DataImage);
+
     /// Every setting the check tries, in table order.
     pub fn all() -> Vec<Setting> {
         let proposals = features::PROPOSALS
@@ -94,9 +106,10 @@ impl Setting {
             .collect()
     }
 
-    /// The setting called `name`, as [`Setting`]'s `Display` writes it.
+    /// The setting called `name`, as [`Setting`]'s `Display` writes it, the self-test's among them.
     pub fn named(name: &str) -> Option<Setting> {
-        Setting::all()
+        let every = Setting::all().into_iter().chain([Setting::SELF_TEST]);
+        every
             .into_iter()
             .find(|setting| setting.to_string() == name)
     }
@@ -108,11 +121,17 @@ impl Setting {
             cpu: Some(cpu),
             ..aot::TIER
         };
+        // Winch and Pulley refuse some proposals: the compiler goes without
+        // them too, so that the compiler is all that differs.
+        let like = |tier: super::Tier| super::Tier {
+            features: tier.features,
+            ..aot::TIER
+        };
         let (compiler, loader) = match self {
             Setting::ArtifactCpu(level) => (at_level(level), aot::TIER),
             Setting::LoaderCpu(level) => (aot::TIER, at_level(level)),
-            Setting::Loader(LoaderOption::Winch) => (aot::TIER, winch::TIER),
-            Setting::Loader(LoaderOption::Pulley) => (aot::TIER, pulley::TIER),
+            Setting::Loader(LoaderOption::Winch) => (like(winch::TIER), winch::TIER),
+            Setting::Loader(LoaderOption::Pulley) => (like(pulley::TIER), pulley::TIER),
             _ => (aot::TIER, aot::TIER),
         };
         let transit: fn(&mut Vec<u8>) = match self {
@@ -124,6 +143,10 @@ impl Setting {
             Setting::Tampered(Tampering::Truncated) => {
                 |artifact| artifact.truncate(artifact.len() / 2)
             }
+            Setting::Tampered(Tampering::DataImage) => |artifact| {
+                let images = section(artifact, DATA_SECTION).expect("memory images");
+                artifact[images].iter_mut().for_each(|byte| *byte = !*byte);
+            },
             _ => |_| {},
         };
         let differ = |config: &mut Config| match self {
@@ -175,13 +198,19 @@ fn with_dependents(flag: WasmFeatures) -> WasmFeatures {
 
 /// Where `artifact` records the wasmtime release that compiled it: in its engine
 /// section, after a format byte and the string's length.
-fn recorded_version(artifact: &[u8]) -> Option<std::ops::Range<usize>> {
-    use object::{Object, ObjectSection};
-    let file = object::File::parse(artifact).ok()?;
-    let (start, _) = file.section_by_name(ENGINE_SECTION)?.file_range()?;
-    let start = usize::try_from(start).ok()? + 2;
+fn recorded_version(artifact: &[u8]) -> Option<Range<usize>> {
+    let start = section(artifact, ENGINE_SECTION)?.start + 2;
     let length = usize::from(*artifact.get(start - 1)?);
     Some(start..start + length)
+}
+
+/// Where the section `name` lies in `artifact`, if it is an ELF file that has one.
+fn section(artifact: &[u8], name: &str) -> Option<Range<usize>> {
+    use object::{Object, ObjectSection};
+    let file = object::File::parse(artifact).ok()?;
+    let (start, size) = file.section_by_name(name)?.file_range()?;
+    let start = usize::try_from(start).ok()?;
+    Some(start..start + usize::try_from(size).ok()?)
 }
 
 /// As the table and `aot-compat`'s child processes name the setting.
@@ -195,6 +224,9 @@ impl fmt::Display for Setting {
             Setting::Tampered(Tampering::Version) => write!(f, "version string 48 → 47"),
             Setting::Tampered(Tampering::HeaderByte) => write!(f, "ELF header byte 4 flipped"),
             Setting::Tampered(Tampering::Truncated) => write!(f, "file truncated to half"),
+            Setting::Tampered(Tampering::DataImage) => {
+                write!(f, "memory image inverted (self-test)")
+            }
         }
     }
 }
@@ -238,7 +270,7 @@ mod tests {
     fn every_setting_has_a_name_that_reads_back() {
         let all = Setting::all();
         assert!(all.len() > 30, "{all:?}");
-        for setting in all {
+        for setting in all.into_iter().chain([Setting::SELF_TEST]) {
             assert_eq!(Setting::named(&setting.to_string()), Some(setting));
         }
     }
