@@ -776,6 +776,27 @@ mod tests {
     }
 
     #[test]
+    fn cpu_levels_are_settings_of_the_x86_tiers_that_have_no_level_of_their_own() {
+        for text in ["wasmtime-aot@cpu=x86-64-v2", "wasmtime-winch@cpu=baseline"] {
+            let choice = EngineChoice::parse(text).unwrap();
+            assert_eq!(choice.to_string(), text);
+        }
+        for refused in [
+            "wasmtime-aot-baseline@cpu=x86-64-v3",
+            "wasmtime-pulley@cpu=baseline",
+        ] {
+            let why = EngineChoice::parse(refused).unwrap_err().to_string();
+            let (_, variants) = why.split_once("its variants: ").expect("the variants");
+            assert!(variants.contains("@opt-level=none"), "{why}");
+            assert!(!variants.contains("cpu="), "{why}");
+        }
+        let engines = Engines::new(Watchdog::InEngine, Externals::default());
+        let v3 = EngineChoice::parse("wasmtime-aot-x86-64-v3@opt-level=none").unwrap();
+        let version = engines.engine(&v3).unwrap().version();
+        assert_eq!(version, "48.0.8 (opt-level=none, cpu=x86-64-v3)");
+    }
+
+    #[test]
     fn choices_parse_once_and_print_back() {
         for text in [
             "wasmi",
