@@ -8,19 +8,7 @@ use common::{shown, xtask};
 #[test]
 fn fuzz_varies_the_level_per_module_records_it_and_blames_a_bug_of_one_level() {
     let out = tempfile::tempdir().unwrap();
-    let dir = out.path().to_str().unwrap();
-    let args = [
-        "fuzz",
-        "--seed",
-        "3",
-        "--iterations",
-        "400",
-        "--jobs",
-        "1",
-        "--reduce-time",
-        "1",
-        "--out",
-        dir,
+    let engines = [
         "--engine",
         "wasmtime-aot",
         "--engine",
@@ -29,7 +17,7 @@ fn fuzz_varies_the_level_per_module_records_it_and_blames_a_bug_of_one_level() {
         "--engine",
         "mutant:baseline-clz-as-ctz",
     ];
-    let output = xtask(&args);
+    let output = common::fuzz_seed_3(out.path(), &engines);
     let text = shown(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     let folders: Vec<std::path::PathBuf> = std::fs::read_dir(out.path())
