@@ -110,7 +110,7 @@ pub fn blame(
     wasm: &[u8],
     divergence: &Divergence,
 ) -> Blame {
-    let named = |id: &String| engines.iter().find(|(_, e)| e.id() == id);
+    let named = |name: &String| engines.iter().find(|(_, e)| &e.variant() == name);
     let reference = divergence.majority.iter().find_map(named);
     let odd: Vec<&(EngineRef, Arc<dyn Engine>)> =
         divergence.minority.iter().filter_map(named).collect();

@@ -1,8 +1,11 @@
 //! lockstep's own reduction passes, where wasm-shrink's random search is slow: keep one export, stub out
-//! function bodies. Both rewrite sections in place, so every index in the module stays valid.
+//! function bodies, cut or fold instruction runs. All rewrite sections in place, so every index in the
+//! module stays valid.
 
 use std::ops::Range;
-use wasmparser::{ExternalKind, Parser, Payload};
+use wasmparser::{
+    ExternalKind, FuncValidatorAllocations, Parser, Payload, ValType, ValidPayload, Validator,
+};
 
 /// The module with `export` as its only export, if it has it.
 pub fn only_export(wasm: &[u8], export: &str) -> Option<Vec<u8>> {
@@ -49,6 +52,144 @@ pub fn stub_bodies(wasm: &[u8], stub: impl Fn(usize) -> bool) -> Vec<u8> {
         }
         contents
     })
+}
+
+/// One way to make a function body smaller: replace the bytes at `range` (an instruction run) with `with`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cut {
+    pub range: Range<usize>,
+    pub with: Vec<u8>,
+}
+
+impl Cut {
+    /// The module with this cut made; the body holding it is re-measured.
+    pub fn apply(&self, wasm: &[u8]) -> Vec<u8> {
+        let bodies = function_bodies(wasm);
+        replace_section(wasm, 10, |_| {
+            let mut contents = Vec::new();
+            leb(bodies.len() as u64, &mut contents);
+            for range in &bodies {
+                let mut body = wasm[range.clone()].to_vec();
+                if range.contains(&self.range.start) {
+                    let start = self.range.start - range.start;
+                    body.splice(start..start + self.range.len(), self.with.iter().copied());
+                }
+                leb(body.len() as u64, &mut contents);
+                contents.extend_from_slice(&body);
+            }
+            contents
+        })
+    }
+}
+
+/// Where instructions can go without upsetting the operand stack, longest first: every run of
+/// instructions in one block that leaves the stack as it found it (cut out), and every run that
+/// leaves one number or vector on it (folded into the constant zero of that type).
+pub fn cuts(wasm: &[u8]) -> Vec<Cut> {
+    let mut cuts: Vec<Cut> = instruction_tracks(wasm)
+        .iter()
+        .flat_map(|track| track_cuts(track))
+        .collect();
+    cuts.sort_by_key(|cut| std::cmp::Reverse(cut.range.len() - cut.with.len()));
+    cuts.dedup();
+    cuts
+}
+
+/// An instruction's start in the module, with the operand and control stack heights before it,
+/// and the type on top of the operand stack before it.
+struct Mark {
+    at: usize,
+    operands: u32,
+    frames: u32,
+    top: Option<ValType>,
+}
+
+/// The cuts within one function: for each instruction, the longest neutral run and the longest
+/// one-value run that start there.
+fn track_cuts(track: &[Mark]) -> Vec<Cut> {
+    let mut cuts = Vec::new();
+    // The body's final `end` ends runs, never starts one.
+    let starts = track.len().saturating_sub(1);
+    for (i, start) in track[..starts].iter().enumerate() {
+        let inside = track[i + 1..]
+            .iter()
+            .take_while(|m| m.frames >= start.frames && m.operands >= start.operands);
+        let ends: Vec<&Mark> = inside.filter(|m| m.frames == start.frames).collect();
+        let neutral = ends.iter().rev().find(|m| m.operands == start.operands);
+        if let Some(end) = neutral {
+            cuts.push(Cut {
+                range: start.at..end.at,
+                with: Vec::new(),
+            });
+        }
+        let one_value = ends.iter().rev().find(|m| m.operands == start.operands + 1);
+        if let Some((end, zero)) = one_value.and_then(|m| Some((m, zero_of(m.top?)?))) {
+            let range = start.at..end.at;
+            if range.len() > zero.len() {
+                cuts.push(Cut { range, with: zero });
+            }
+        }
+    }
+    cuts
+}
+
+/// The encoding of `T.const 0` for a number or vector type.
+fn zero_of(ty: ValType) -> Option<Vec<u8>> {
+    let mut bytes = match ty {
+        ValType::I32 => vec![0x41, 0],
+        ValType::I64 => vec![0x42, 0],
+        ValType::F32 => vec![0x43, 0, 0, 0, 0],
+        ValType::F64 => vec![0x44, 0, 0, 0, 0, 0, 0, 0, 0],
+        ValType::V128 => vec![0xfd, 0x0c],
+        ValType::Ref(_) => return None,
+    };
+    if ty == ValType::V128 {
+        bytes.extend([0; 16]);
+    }
+    Some(bytes)
+}
+
+/// The instructions of every defined function body, with the stack heights
+/// the validator saw before each (none when the module does not validate).
+fn instruction_tracks(wasm: &[u8]) -> Vec<Vec<Mark>> {
+    let mut validator = Validator::new_with_features(oracles::features::all());
+    let mut tracks = Vec::new();
+    for payload in Parser::new(0).parse_all(wasm) {
+        let Ok(payload) = payload else {
+            return Vec::new();
+        };
+        match validator.payload(&payload) {
+            Ok(ValidPayload::Func(function, body)) => {
+                let mut function = function.into_validator(FuncValidatorAllocations::default());
+                let mut track = Vec::new();
+                let mut locals = body.get_binary_reader();
+                let Ok(mut reader) = function
+                    .read_locals(&mut locals)
+                    .and_then(|()| body.get_operators_reader())
+                else {
+                    return Vec::new();
+                };
+                while !reader.eof() {
+                    let Ok((operator, at)) = reader.read_with_offset() else {
+                        return Vec::new();
+                    };
+                    track.push(Mark {
+                        at: at as usize,
+                        operands: function.operand_stack_height(),
+                        frames: function.control_stack_height(),
+                        top: function.get_operand_type(0).flatten(),
+                    });
+                    if function.op(at, &operator).is_err() {
+                        return Vec::new();
+                    }
+                }
+                tracks.push(track);
+            }
+            Ok(_) => {}
+            Err(_) => return Vec::new(),
+        }
+    }
+    tracks
 }
 
 fn function_bodies(wasm: &[u8]) -> Vec<Range<usize>> {
@@ -129,5 +270,37 @@ mod tests {
         assert!(oracles::features::validates(&stubbed, all));
         assert!(stubbed.len() < one.len());
         assert_eq!(defined_functions(&stubbed), 2);
+    }
+
+    #[test]
+    fn cuts_remove_neutral_runs_and_fold_values_to_zero() {
+        let wasm = generators::wat_to_wasm(
+            r#"(module (func (export "f") (param i32) (result i32)
+                 (drop (i32.add (local.get 0) (i32.const 1)))
+                 (i32.mul (local.get 0) (i32.const 3))))"#,
+        )
+        .unwrap();
+        let all = oracles::features::all();
+        let printed: Vec<String> = cuts(&wasm)
+            .iter()
+            .map(|cut| {
+                let cut = cut.apply(&wasm);
+                assert!(oracles::features::validates(&cut, all));
+                wasmprinter::print_bytes(&cut).unwrap()
+            })
+            .collect();
+        let body = |text: &str| text.rsplit("(result i32)").next().unwrap().to_string();
+        let bodies: Vec<String> = printed.iter().map(|text| body(text)).collect();
+        let first = bodies[0].split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(
+            first, "i32.const 0 ) )",
+            "longest first: the whole body folds to zero"
+        );
+        assert!(
+            bodies
+                .iter()
+                .any(|b| !b.contains("drop") && b.contains("i32.mul")),
+            "the dropped sum is cut out alone: {bodies:#?}"
+        );
     }
 }

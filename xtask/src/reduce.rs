@@ -320,10 +320,45 @@ impl Reducer<'_> {
         self.signature_of(candidate).as_deref() == Some(signature)
     }
 
-    /// lockstep's own passes, then wasm-shrink's for the time that is left.
+    /// lockstep's own passes, then wasm-shrink's for the time that is left, then
+    /// lockstep's instruction cuts again on what wasm-shrink left.
     fn shrink(&mut self, wasm: &[u8], signature: &str, deadline: Instant) -> Vec<u8> {
         let focused = self.focus(wasm.to_vec(), signature);
-        self.shrink_randomly(&focused, signature, deadline)
+        let cut = self.cut_instructions(focused, signature, deadline);
+        let shrunk = self.shrink_randomly(&cut, signature, deadline);
+        self.cut_instructions(shrunk, signature, deadline)
+    }
+
+    /// Makes the cuts of [`passes::cuts`] that keep the signature, longest first, until none
+    /// does. After a cut the search goes on from about where it was (the earlier, longer cuts
+    /// failed on a bigger module already), and starts over once it reaches the end.
+    fn cut_instructions(
+        &mut self,
+        mut wasm: Vec<u8>,
+        signature: &str,
+        deadline: Instant,
+    ) -> Vec<u8> {
+        let all = oracles::features::all();
+        let mut resume_at = 0;
+        loop {
+            let cuts = passes::cuts(&wasm);
+            let kept = cuts
+                .iter()
+                .enumerate()
+                .skip(resume_at)
+                .find_map(|(index, cut)| {
+                    let candidate = cut.apply(&wasm);
+                    let keeps = Instant::now() < deadline
+                        && oracles::features::validates(&candidate, all)
+                        && self.holds(&candidate, signature);
+                    keeps.then_some((index, candidate))
+                });
+            match kept {
+                Some((index, candidate)) => (resume_at, wasm) = (index, candidate),
+                None if resume_at > 0 && Instant::now() < deadline => resume_at = 0,
+                None => return wasm,
+            }
+        }
     }
 
     /// Keeps only the export whose call diverges, then stubs out every function
