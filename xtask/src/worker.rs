@@ -259,6 +259,11 @@ impl Worker {
         worker
     }
 
+    /// Ends the current child: the next request starts a new one, with none of its history.
+    pub fn restart(&mut self) {
+        self.child = None;
+    }
+
     fn send(&mut self, request: &Request) -> Result<(), String> {
         if self.served >= REQUESTS_PER_WORKER {
             self.child = None;
