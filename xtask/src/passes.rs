@@ -4,7 +4,8 @@
 
 use std::ops::Range;
 use wasmparser::{
-    ExternalKind, FuncValidatorAllocations, Parser, Payload, ValType, ValidPayload, Validator,
+    ExternalKind, FuncValidatorAllocations, Operator, Parser, Payload, ValType, ValidPayload,
+    Validator,
 };
 
 /// The module with `export` as its only export, if it has it.
@@ -83,54 +84,129 @@ impl Cut {
 }
 
 /// Where instructions can go without upsetting the operand stack, longest first: every run of
-/// instructions in one block that leaves the stack as it found it (cut out), and every run that
-/// leaves one number or vector on it (folded into the constant zero of that type).
+/// instructions in one block that leaves the stack as it found it (cut out), every run that
+/// leaves one number or vector on it (folded into the constant zero of that type), and every
+/// block replaced by its body. A cut can still make an invalid module (a branch out of an
+/// unwrapped block): callers validate.
 pub fn cuts(wasm: &[u8]) -> Vec<Cut> {
     let mut cuts: Vec<Cut> = instruction_tracks(wasm)
         .iter()
-        .flat_map(|track| track_cuts(track))
+        .flat_map(|track| track_cuts(wasm, track))
         .collect();
     cuts.sort_by_key(|cut| std::cmp::Reverse(cut.range.len() - cut.with.len()));
     cuts.dedup();
     cuts
 }
 
-/// An instruction's start in the module, with the operand and control stack heights before it,
-/// and the type on top of the operand stack before it.
+/// An instruction's start in the module, what it does to blocks, the operand and control stack
+/// heights before it, and the type on top of the operand stack before it.
 struct Mark {
     at: usize,
+    shape: Shape,
     operands: u32,
     frames: u32,
     top: Option<ValType>,
 }
 
-/// The cuts within one function: for each instruction, the longest neutral run and the longest
-/// one-value run that start there.
-fn track_cuts(track: &[Mark]) -> Vec<Cut> {
+/// What an instruction does to the block structure.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// `block`, `loop`, `try_table`: a block whose body can stand in for it.
+    Opens,
+    /// `if`: its condition dropped, a `then` can stand in for it.
+    OpensIf,
+    Else,
+    End,
+    Other,
+}
+
+impl Shape {
+    fn of(operator: &Operator) -> Shape {
+        match operator {
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::TryTable { .. } => {
+                Shape::Opens
+            }
+            Operator::If { .. } => Shape::OpensIf,
+            Operator::Else => Shape::Else,
+            Operator::End => Shape::End,
+            _ => Shape::Other,
+        }
+    }
+}
+
+/// The cuts within one function: for each instruction, the longest and the shortest run in its
+/// block that leaves the stack as high as before (cut out), one value higher (folded to zero) or
+/// one value lower (replaced by `drop`), and the block it opens unwrapped.
+fn track_cuts(wasm: &[u8], track: &[Mark]) -> Vec<Cut> {
     let mut cuts = Vec::new();
     // The body's final `end` ends runs, never starts one.
     let starts = track.len().saturating_sub(1);
     for (i, start) in track[..starts].iter().enumerate() {
-        let inside = track[i + 1..]
+        let ends: Vec<&Mark> = track[i + 1..]
             .iter()
-            .take_while(|m| m.frames >= start.frames && m.operands >= start.operands);
-        let ends: Vec<&Mark> = inside.filter(|m| m.frames == start.frames).collect();
-        let neutral = ends.iter().rev().find(|m| m.operands == start.operands);
-        if let Some(end) = neutral {
-            cuts.push(Cut {
-                range: start.at..end.at,
-                with: Vec::new(),
-            });
-        }
-        let one_value = ends.iter().rev().find(|m| m.operands == start.operands + 1);
-        if let Some((end, zero)) = one_value.and_then(|m| Some((m, zero_of(m.top?)?))) {
-            let range = start.at..end.at;
-            if range.len() > zero.len() {
-                cuts.push(Cut { range, with: zero });
+            .take_while(|m| m.frames >= start.frames)
+            .filter(|m| m.frames == start.frames)
+            .collect();
+        let replacements = [
+            (Some(start.operands), Replacement::Nothing),
+            (start.operands.checked_add(1), Replacement::Zero),
+            (start.operands.checked_sub(1), Replacement::Drop),
+        ];
+        for (height, replacement) in replacements {
+            let mut runs = ends.iter().filter(|m| Some(m.operands) == height);
+            let (shortest, longest) = (runs.next(), runs.next_back());
+            for end in [shortest, longest].into_iter().flatten() {
+                let Some(with) = replacement.bytes(end.top) else {
+                    continue;
+                };
+                if end.at - start.at > with.len() {
+                    cuts.push(Cut {
+                        range: start.at..end.at,
+                        with,
+                    });
+                }
             }
         }
+        cuts.extend(unwrapped(wasm, &track[i..]));
     }
     cuts
+}
+
+/// What a cut run of instructions leaves in its place.
+#[derive(Clone, Copy)]
+enum Replacement {
+    Nothing,
+    /// The constant zero of the type the run left on top.
+    Zero,
+    Drop,
+}
+
+impl Replacement {
+    fn bytes(self, top: Option<ValType>) -> Option<Vec<u8>> {
+        match self {
+            Replacement::Nothing => Some(Vec::new()),
+            Replacement::Zero => zero_of(top?),
+            Replacement::Drop => Some(vec![0x1a]),
+        }
+    }
+}
+
+/// The block `start` opens replaced by its body (an `if` with no `else` by `drop` and its body).
+fn unwrapped(wasm: &[u8], track: &[Mark]) -> Option<Cut> {
+    let start = track.first()?;
+    let drop_condition: &[u8] = match start.shape {
+        Shape::Opens => &[],
+        Shape::OpensIf => &[0x1a],
+        _ => return None,
+    };
+    let body = track.get(1)?;
+    let closing = track[1..]
+        .iter()
+        .find(|m| m.frames == start.frames + 1 && matches!(m.shape, Shape::End | Shape::Else))?;
+    (closing.shape == Shape::End).then(|| Cut {
+        range: start.at..closing.at + 1,
+        with: [drop_condition, &wasm[body.at..closing.at]].concat(),
+    })
 }
 
 /// The encoding of `T.const 0` for a number or vector type.
@@ -175,6 +251,7 @@ fn instruction_tracks(wasm: &[u8]) -> Vec<Vec<Mark>> {
                     };
                     track.push(Mark {
                         at: at as usize,
+                        shape: Shape::of(&operator),
                         operands: function.operand_stack_height(),
                         frames: function.control_stack_height(),
                         top: function.get_operand_type(0).flatten(),
@@ -301,6 +378,35 @@ mod tests {
                 .iter()
                 .any(|b| !b.contains("drop") && b.contains("i32.mul")),
             "the dropped sum is cut out alone: {bodies:#?}"
+        );
+    }
+
+    #[test]
+    fn cuts_unwrap_blocks_and_ifs() {
+        let wasm = generators::wat_to_wasm(
+            r#"(module (func (export "f") (param i32) (result i32)
+                 (if (local.get 0) (then (nop)))
+                 (block (result i32) (local.get 0))))"#,
+        )
+        .unwrap();
+        let all = oracles::features::all();
+        let printed: Vec<String> = cuts(&wasm)
+            .iter()
+            .map(|cut| cut.apply(&wasm))
+            .filter(|cut| oracles::features::validates(cut, all))
+            .map(|cut| wasmprinter::print_bytes(cut).unwrap())
+            .collect();
+        let flat = |text: &String| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let flat: Vec<String> = printed.iter().map(flat).collect();
+        assert!(
+            flat.iter()
+                .any(|t| t.contains("local.get 0 drop nop block")),
+            "the if is its condition dropped and its then: {flat:#?}"
+        );
+        assert!(
+            flat.iter()
+                .any(|t| t.contains("end local.get 0 )") && !t.contains("block")),
+            "the block is its body: {flat:#?}"
         );
     }
 }

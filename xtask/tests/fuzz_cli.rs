@@ -320,7 +320,7 @@ fn a_fresh_campaign_recognises_a_known_wasmi_bug() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().to_str().unwrap();
     // Module 46981 of seed 0 on these seven engines is the bug of
-    // docs/findings/wasmi-2.0.0-return-value.wast again.
+    // docs/findings/wasmi-2.0.0-return-value.wast again, known as wasmi-2.0.0-preserved-local.
     let mut args = vec![
         "fuzz",
         "--seed",
@@ -349,7 +349,7 @@ fn a_fresh_campaign_recognises_a_known_wasmi_bug() {
     let text = shown(&run);
     assert_eq!(run.status.code(), Some(0), "known only: {text}");
     assert!(
-        text.contains("known divergence wasmi-2.0.0-return-value (iteration 46981)"),
+        text.contains("known divergence wasmi-2.0.0-preserved-local (iteration 46981)"),
         "{text}"
     );
     let summary = String::from_utf8_lossy(&run.stdout);
@@ -363,7 +363,7 @@ fn a_fresh_campaign_recognises_a_known_wasmi_bug() {
     assert!(page.contains("every divergence is a known one"), "{page}");
     assert!(page.contains("<h2>1 known divergences</h2>"), "{page}");
     assert!(
-        page.contains("known: <b>wasmi-2.0.0-return-value</b>"),
+        page.contains("known: <b>wasmi-2.0.0-preserved-local</b>"),
         "{page}"
     );
 }
