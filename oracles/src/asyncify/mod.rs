@@ -8,7 +8,7 @@ pub mod planted;
 pub mod programs;
 pub mod unwind;
 
-pub use binaryen::VERSION as BINARYEN_VERSION;
+pub use binaryen::{VERSION as BINARYEN_VERSION, cache_dir};
 
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance};
 use crate::outcome::{Outcome, State, TrapCode, Value};
