@@ -279,21 +279,25 @@ fn instruction_tracks(wasm: &[u8]) -> Vec<Vec<Mark>> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn cuts_remove_neutral_runs_and_fold_values_to_zero() {
-        let wasm = generators::wat_to_wasm(
-            r#"(module (func (export "f") (param i32) (result i32)
-                 (drop (i32.add (local.get 0) (i32.const 1)))
-                 (i32.mul (local.get 0) (i32.const 3))))"#,
-        )
-        .unwrap();
+    /// The module `text` after each of its cuts that leaves it valid, printed, longest cut first.
+    fn valid_cuts(text: &str) -> Vec<String> {
+        let wasm = generators::wat_to_wasm(text).unwrap();
         let all = oracles::features::all();
-        let printed: Vec<String> = cuts(&wasm)
+        cuts(&wasm)
             .iter()
             .map(|cut| cut.apply(&wasm))
             .filter(|cut| oracles::features::validates(cut, all))
             .map(|cut| wasmprinter::print_bytes(cut).unwrap())
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn cuts_remove_neutral_runs_and_fold_values_to_zero() {
+        let printed = valid_cuts(
+            r#"(module (func (export "f") (param i32) (result i32)
+                 (drop (i32.add (local.get 0) (i32.const 1)))
+                 (i32.mul (local.get 0) (i32.const 3))))"#,
+        );
         let body = |text: &str| text.rsplit("(result i32)").next().unwrap().to_string();
         let bodies: Vec<String> = printed.iter().map(|text| body(text)).collect();
         let first = bodies[0].split_whitespace().collect::<Vec<_>>().join(" ");
@@ -311,19 +315,11 @@ mod tests {
 
     #[test]
     fn cuts_unwrap_blocks_and_ifs() {
-        let wasm = generators::wat_to_wasm(
+        let printed = valid_cuts(
             r#"(module (func (export "f") (param i32) (result i32)
                  (if (local.get 0) (then (nop)))
                  (block (result i32) (local.get 0))))"#,
-        )
-        .unwrap();
-        let all = oracles::features::all();
-        let printed: Vec<String> = cuts(&wasm)
-            .iter()
-            .map(|cut| cut.apply(&wasm))
-            .filter(|cut| oracles::features::validates(cut, all))
-            .map(|cut| wasmprinter::print_bytes(cut).unwrap())
-            .collect();
+        );
         let flat = |text: &String| text.split_whitespace().collect::<Vec<_>>().join(" ");
         let flat: Vec<String> = printed.iter().map(flat).collect();
         assert!(
@@ -340,7 +336,7 @@ mod tests {
 
     #[test]
     fn cuts_remove_a_dropped_value_with_its_drop() {
-        let wasm = generators::wat_to_wasm(
+        let kept = valid_cuts(
             r#"(module (func (export "f") (result i32)
                  i32.const 7
                  f32.const 1
@@ -349,15 +345,7 @@ mod tests {
                  i32.add
                  drop
                  drop))"#,
-        )
-        .unwrap();
-        let all = oracles::features::all();
-        let kept: Vec<String> = cuts(&wasm)
-            .iter()
-            .map(|cut| cut.apply(&wasm))
-            .filter(|cut| oracles::features::validates(cut, all))
-            .map(|cut| wasmprinter::print_bytes(cut).unwrap())
-            .collect();
+        );
         assert!(
             kept.iter()
                 .any(|t| !t.contains("f32.const") && t.contains("i32.add")),
