@@ -108,10 +108,8 @@ impl Setting {
 
     /// The setting called `name`, as [`Setting`]'s `Display` writes it, the self-test's among them.
     pub fn named(name: &str) -> Option<Setting> {
-        let every = Setting::all().into_iter().chain([Setting::SELF_TEST]);
-        every
-            .into_iter()
-            .find(|setting| setting.to_string() == name)
+        let mut every = Setting::all().into_iter().chain([Setting::SELF_TEST]);
+        every.find(|setting| setting.to_string() == name)
     }
 
     /// `wasmtime-aot` with this difference between compiler and loader; an
