@@ -17,14 +17,22 @@ pub(super) fn outcome<T: 'static>(store: &mut Store<T>, results: &[Val]) -> Outc
     Outcome::Values(values)
 }
 
-/// A call's arguments converted for `func`, and slots for its results.
+/// A call's arguments converted for `func`, and slots for its results. A null argument is the
+/// null of its parameter's type: which hierarchy a caller names (V8's JS API names none, lockstep's
+/// reading of a concrete GC type may say `func`) is not what a call compares.
 pub(super) fn call_slots<T: 'static>(
     store: &mut Store<T>,
     func: &wasmtime::Func,
     args: &[Value],
 ) -> Result<(Vec<Val>, Vec<Val>), Outcome> {
     let mut params = Vec::with_capacity(args.len());
-    for arg in args {
+    let types: Vec<wasmtime::ValType> = func.ty(&*store).params().collect();
+    for (index, arg) in args.iter().enumerate() {
+        if let (Value::Ref(Ref::Null(_)), Some(wasmtime::ValType::Ref(r))) = (arg, types.get(index))
+        {
+            params.push(Val::null_ref(r.heap_type()));
+            continue;
+        }
         match to_val(store, arg) {
             Ok(val) => params.push(val),
             Err(e) => return Err(Outcome::HarnessFailed(format!("argument {arg}: {e:?}"))),
