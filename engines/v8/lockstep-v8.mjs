@@ -277,11 +277,8 @@ class Session {
         state.memories.push({ name, size: bytes.length, digest: digest(bytes) });
       }
       if (kind === 'table') {
-        // A 64-bit table counts and indexes in BigInts.
-        const index = typeof item.length === 'bigint' ? BigInt : Number;
-        const size = Number(item.length);
-        const nulls = Uint8Array.from({ length: size }, (_, i) => (item.get(index(i)) === null ? 1 : 0));
-        state.tables.push({ name, size, digest: digest(nulls) });
+        const table = tableState(item);
+        if (table) state.tables.push({ name, ...table });
       }
     }
     return { state };
@@ -298,6 +295,21 @@ class Session {
       }
     }
     return { exception: {} };
+  }
+}
+
+// A table's size and the digest of which elements are null, or null when the JS API cannot read
+// its elements (`get` of an exnref table throws a TypeError). A 64-bit table counts and indexes
+// in BigInts.
+function tableState(table) {
+  const index = typeof table.length === 'bigint' ? BigInt : Number;
+  const size = Number(table.length);
+  try {
+    const nulls = Uint8Array.from({ length: size }, (_, i) => (table.get(index(i)) === null ? 1 : 0));
+    return { size, digest: digest(nulls) };
+  } catch (error) {
+    if (error instanceof TypeError) return null;
+    throw error;
   }
 }
 
