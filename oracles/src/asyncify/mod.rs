@@ -11,7 +11,7 @@ pub mod unwind;
 pub use binaryen::{VERSION as BINARYEN_VERSION, cache_dir};
 
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance};
-use crate::outcome::{Outcome, State, TrapCode, Value};
+use crate::outcome::{Outcome, Resource, State, TrapCode, Value};
 use planted::Plant;
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,16 +67,18 @@ impl Asyncify {
 
     /// `wasm` as this tier instruments it, before any engine runs it.
     pub fn instrument(&self, wasm: &[u8]) -> Result<Vec<u8>, Outcome> {
-        self.instrumented(wasm, || None)
+        self.instrumented(wasm, binaryen::INSTRUMENT_TIME, || None)
     }
 
     /// `wasm` instrumented at this tier's level, with any planted bug; see [`instrument_for`].
     fn instrumented(
         &self,
         wasm: &[u8],
+        time: Duration,
         base_rejection: impl FnOnce() -> Option<Outcome>,
     ) -> Result<Vec<u8>, Outcome> {
-        let instrumented = instrument_for(wasm, self.features(), self.optimize, base_rejection)?;
+        let level = self.optimize;
+        let instrumented = instrument_for(wasm, self.features(), level, time, base_rejection)?;
         Ok(match self.plant {
             Some(plant) => plant.rewrite(self.optimize, instrumented),
             None => instrumented,
@@ -134,6 +136,7 @@ impl Asyncify {
             base,
             layer: self.at_level(self.optimize),
             control: control.clone(),
+            compile_time: limits.compile_time,
             call_time: limits.call_time,
         };
         (Box::new(session), control)
@@ -169,13 +172,18 @@ struct AsyncifySession {
     /// The tier this session instruments for.
     layer: Asyncify,
     control: Arc<Control>,
+    /// What binaryen may take: instrumenting is part of compiling.
+    compile_time: Duration,
     call_time: Duration,
 }
 
 impl Session for AsyncifySession {
     fn compile(&mut self, wasm: &[u8]) -> Result<ModuleId, Outcome> {
         let base = &mut self.base;
-        let instrumented = self.layer.instrumented(wasm, || base.compile(wasm).err())?;
+        let time = self.compile_time;
+        let instrumented = self
+            .layer
+            .instrumented(wasm, time, || base.compile(wasm).err())?;
         self.base.compile(&instrumented)
     }
 
@@ -232,6 +240,7 @@ fn instrument_for(
     wasm: &[u8],
     features: WasmFeatures,
     optimize: u8,
+    time: Duration,
     base_rejection: impl FnOnce() -> Option<Outcome>,
 ) -> Result<Vec<u8>, Outcome> {
     if !crate::features::validates(wasm, features) {
@@ -242,8 +251,11 @@ fn instrument_for(
         }));
     }
     // Binaryen refusing a module is a skip; binaryen missing is lockstep's failure, never a skip.
-    binaryen::instrument(wasm, features, optimize).map_err(|refusal| match refusal {
+    binaryen::instrument(wasm, features, optimize, time).map_err(|refusal| match refusal {
         binaryen::Refusal::Unsupported(why) => Outcome::Unsupported(format!("asyncify: {why}")),
+        // Rationale: instrumenting is compiling; past its budget it is inconclusive, as a
+        // compilation past its budget is on any tier.
+        binaryen::Refusal::OutOfTime(_) => Outcome::Exhausted(Resource::Time),
         binaryen::Refusal::Unavailable(why) => {
             Outcome::HarnessFailed(format!("asyncify: binaryen.js is unavailable: {why}"))
         }
