@@ -140,7 +140,7 @@ pub fn diff(
 fn preamble(limits: &Limits, host_imports: &[String]) -> String {
     let fuel = limits
         .fuel
-        .map_or("what the call time buys".to_string(), |fuel| {
+        .map_or("none (wasmi keeps to the call time)".to_string(), |fuel| {
             fuel.to_string()
         });
     let mut out = format!(
