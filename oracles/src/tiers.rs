@@ -540,6 +540,7 @@ impl Engines {
                 default: EngineChoice::Tier(tier),
                 setting: knobs.setting(),
             },
+            (Build::Nested { host }, _) => nested_makeup(tier, host),
             (Build::Asyncify { .. }, Some(Setting::Optimize(level)))
                 if tier.unavailable().is_none() =>
             {
@@ -657,8 +658,36 @@ pub enum Makeup {
         default: EngineChoice,
         setting: String,
     },
+    /// A runtime compiled to Wasm (`guest`, which also runs natively as a tier of its own), run on
+    /// `host`; `elsewhere` is the same guest on another host.
+    Nested {
+        guest: EngineChoice,
+        host: EngineChoice,
+        elsewhere: Option<EngineChoice>,
+    },
     /// Nothing blame can vary: the engine answers for itself.
     Whole,
+}
+
+/// What the nested `tier` is made of: the guest runtime natively, the `host` that runs it, and
+/// the same guest on another host (no self-test one).
+fn nested_makeup(tier: &'static Tier, host: &'static str) -> Makeup {
+    let (Ok(host_choice), Some(guest)) =
+        (EngineChoice::parse(host), Tier::named(nested::GUEST_TIER))
+    else {
+        return Makeup::Whole;
+    };
+    let elsewhere = TIERS.iter().find(|other| {
+        other.class == Class::Nested
+            && other != &tier
+            && other.host() != Some(host)
+            && !other.id.starts_with("mutant:")
+    });
+    Makeup::Nested {
+        guest: EngineChoice::Tier(guest),
+        host: host_choice,
+        elsewhere: elsewhere.map(EngineChoice::Tier),
+    }
 }
 
 /// The planted Asyncify tier `id`, if it is one.

@@ -4,7 +4,9 @@
 //! unwind driver: the plain module on the base engine, then the instrumented binary on every base engine
 //! with no unwinding, then at `-O0`; the first part whose change makes the divergence appear is blamed.
 //! A wasmtime tier in a non-default configuration is run at its default: if that agrees, the setting is.
-//! Any other engine answers for itself.
+//! A nested tier's module runs on the guest's runtime natively, then through the guest on another
+//! host: the runtime, the guest as built for Wasm, or the host is blamed. Any other engine answers
+//! for itself.
 
 use crate::worker::{self, EngineRef, Worker};
 use crate::{Conclusion, finding};
@@ -151,7 +153,32 @@ fn blame_engine(lab: &mut Lab, engine: &dyn Engine, wasm: &[u8]) -> String {
             }
             format!("engine:{}", default.id())
         }
+        Makeup::Nested {
+            guest,
+            host,
+            elsewhere,
+        } => blame_nesting(lab, &guest, &host, elsewhere.as_ref(), wasm),
         Makeup::Whole => format!("engine:{choice}"),
+    }
+}
+
+/// The part of a nested tier at fault: the guest runtime (natively too), the guest as built for
+/// Wasm (on every host), or the host that runs it.
+fn blame_nesting(
+    lab: &mut Lab,
+    guest: &EngineChoice,
+    host: &EngineChoice,
+    elsewhere: Option<&EngineChoice>,
+    wasm: &[u8],
+) -> String {
+    if !lab.agrees(guest, wasm, "the module natively") {
+        return format!("engine:{guest}");
+    }
+    match elsewhere {
+        Some(other) if !lab.agrees(other, wasm, "the module through the guest") => {
+            format!("guest:{guest}")
+        }
+        _ => format!("host:{host}"),
     }
 }
 

@@ -365,7 +365,7 @@ impl Executor for Worker {
         options: &Options,
     ) -> ScriptRun {
         let source = ScriptSource::Parsed(script.clone());
-        self.run_script(engine.id(), &file.key(), source, options, false)
+        self.run_script(&engine.variant(), &file.key(), source, options, false)
     }
 }
 

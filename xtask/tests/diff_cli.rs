@@ -468,3 +468,49 @@ fn a_known_wasmi_bug_is_reported_as_known_and_exits_0() {
         "{text}"
     );
 }
+
+#[test]
+fn two_variants_of_one_tier_run_side_by_side_each_as_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("two-traps.wast");
+    // Binaryen's -O1 sinks the division past the load: the load traps first there.
+    std::fs::write(
+        &script,
+        r#"(module (memory 1)
+  (func (export "run") (param i32) (result i32) (local i32)
+    (local.set 1 (i32.div_s (i32.const 1) (local.get 0)))
+    (drop (i32.load (i32.const 100000)))
+    (local.get 1)))
+(assert_trap (invoke "run" (i32.const 0)) "integer divide by zero")
+"#,
+    )
+    .unwrap();
+    let output = diff(&[
+        script.to_str().unwrap(),
+        "--engine",
+        "asyncify",
+        "--engine",
+        "asyncify@O1",
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let codes: Vec<(&str, &str)> = report["directives"][1]["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let code = e["outcome"]["Trap"]["code"].as_str().unwrap();
+            (e["engine"].as_str().unwrap(), code)
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("asyncify", "IntegerDivideByZero"),
+            ("asyncify@O1", "MemoryOutOfBounds")
+        ],
+        "binaryen's optimizer may swap two traps; -O0 may not"
+    );
+    assert_eq!(report["directives"][1]["verdict"], "Agree", "{report}");
+}

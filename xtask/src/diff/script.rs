@@ -84,7 +84,7 @@ impl ScriptDiff {
         }
     }
 
-    fn new(file: &str, runs: Vec<(&str, ScriptRun)>) -> ScriptDiff {
+    fn new(file: &str, runs: Vec<(String, ScriptRun)>) -> ScriptDiff {
         let mut directives: BTreeMap<(u32, u32), Directive> = BTreeMap::new();
         let mut engines = Vec::new();
         for (engine, run) in runs {
@@ -210,9 +210,10 @@ pub fn compare_script(
     let runs = engines
         .iter()
         .map(|engine| {
+            let name = engine.variant();
             let run = match worker.as_deref_mut() {
                 Some(worker) => worker.run_script(
-                    engine.id(),
+                    &name,
                     key,
                     ScriptSource::Text(text.to_string()),
                     &options,
@@ -220,7 +221,7 @@ pub fn compare_script(
                 ),
                 None => in_process(engine.as_ref(), key, text, &options),
             };
-            (engine.id(), run)
+            (name, run)
         })
         .collect();
     ScriptDiff::new(key, runs)

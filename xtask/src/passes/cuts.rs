@@ -56,11 +56,9 @@ impl Cut {
     }
 }
 
-/// Where instructions can go without upsetting the operand stack, longest first: every run of
-/// instructions in one block that leaves the stack as it found it (cut out), every run that
-/// leaves one number or vector on it (folded into the constant zero of that type), and every
-/// block replaced by its body. A cut can still make an invalid module (a branch out of an
-/// unwrapped block): callers validate.
+/// Where instructions can go without upsetting the operand stack, the biggest saving first (see
+/// [`track_cuts`]). A cut can still make an invalid module (a branch out of an unwrapped block,
+/// a run that consumed values of other types): callers validate.
 pub fn cuts(wasm: &[u8]) -> Vec<Cut> {
     let mut cuts: Vec<Cut> = instruction_tracks(wasm)
         .iter()
