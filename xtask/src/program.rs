@@ -193,6 +193,13 @@ pub fn report(runs: &[ProgramRun], verdict: &ProgramVerdict) -> String {
             oracles::outcome::digest(Aspect::Files.text(run).as_bytes()),
         );
     }
+    // An ending the column cuts (an unsupported tier's reason, a trap's message) in full.
+    for run in runs {
+        let ending = ending_text(&run.ending);
+        if ending.chars().count() > 28 {
+            let _ = writeln!(out, "{}: {ending}", run.engine);
+        }
+    }
     match verdict {
         ProgramVerdict::Agree => out.push_str("verdict: agree\n"),
         ProgramVerdict::Inconclusive(why) => {

@@ -250,6 +250,13 @@ fn instrument_for(
             )
         }));
     }
+    if let Some(export) = instrumented_already(wasm) {
+        return Err(Outcome::Unsupported(format!(
+            "asyncify: the module is instrumented by Asyncify already (it exports `{export}`), \
+             and binaryen refuses to instrument it twice (`Module::addExport: {export} already \
+             exists`, after minutes of work on a large module)"
+        )));
+    }
     // Binaryen refusing a module is a skip; binaryen missing is lockstep's failure, never a skip.
     binaryen::instrument(wasm, features, optimize, time).map_err(|refusal| match refusal {
         binaryen::Refusal::Unsupported(why) => Outcome::Unsupported(format!("asyncify: {why}")),
@@ -260,6 +267,17 @@ fn instrument_for(
             Outcome::HarnessFailed(format!("asyncify: binaryen.js is unavailable: {why}"))
         }
     })
+}
+
+/// The export Asyncify adds first, if `wasm` has it: CRuby on WASI ships instrumented, say.
+fn instrumented_already(wasm: &[u8]) -> Option<&'static str> {
+    const START_UNWIND: &str = "asyncify_start_unwind";
+    let facts = crate::facts::read(wasm);
+    facts
+        .exports
+        .iter()
+        .any(|export| export.name == START_UNWIND)
+        .then_some(START_UNWIND)
 }
 
 /// A loop calling `host.next` `$n` times with an i32, i64, f32 and f64 local
@@ -339,6 +357,23 @@ mod tests {
             assert_eq!(outcome, expected, "{}", asyncify.version());
             assert_eq!(control.unwinds(), 100, "{}", asyncify.version());
         }
+    }
+
+    #[test]
+    fn a_module_instrumented_already_is_unsupported_at_once_with_the_reason() {
+        let asyncify = on("wasmi");
+        let once = asyncify
+            .instrument(&wat(UNWIND_LOOP))
+            .expect("instrumented");
+        let outcome = asyncify.session(&Limits::fuzzing()).compile(&once);
+        let Err(Outcome::Unsupported(why)) = outcome else {
+            panic!("{outcome:?}");
+        };
+        assert!(why.contains("instrumented by Asyncify already"), "{why}");
+        assert!(
+            why.contains("asyncify_start_unwind already exists"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! than their class flagged.
 
 use crate::Conclusion;
-use crate::budgets::BudgetArgs;
 use crate::corpus::runtimes::{RUNTIMES, Runtime};
 use crate::corpus::{PROGRAMS, wasm_path};
 use anyhow::Context;
@@ -62,21 +61,17 @@ impl Row {
     }
 }
 
-pub fn run(
-    runs: usize,
-    slower_than_class: f64,
-    budgets: &BudgetArgs,
-    only: &[String],
-) -> anyhow::Result<Conclusion> {
-    let engines = crate::program::select(&[])?;
+pub fn run(args: &super::Args) -> anyhow::Result<Conclusion> {
+    let (runs, slower_than_class) = (args.runs, args.slower_than_class);
+    let engines = crate::program::select(&args.engines)?;
     // Generous: wasmi and Pulley interpret the larger workloads for seconds.
-    let limits = budgets.apply(Limits {
+    let limits = args.budgets.apply(Limits {
         call_time: Duration::from_secs(120),
         ..Limits::default()
     })?;
     let mut workloads = corpus_workloads(runs)?;
     workloads.extend(runtime_workloads(runs)?);
-    workloads.retain(|w| only.is_empty() || only.contains(&w.name));
+    workloads.retain(|w| args.programs.is_empty() || args.programs.contains(&w.name));
     println!(
         "{runs} runs of each corpus program, {} of each runtime; start-up = compile + instantiate \
          (AOT: load + instantiate); run = median after the first; ratio = run / fastest tier's",
