@@ -15,6 +15,7 @@ pub const MUTANT_IDS: &[&str] = &[
     "mutant:abort-on-popcnt",
     "mutant:clz-as-ctz",
     "mutant:unoptimized-clz-as-ctz",
+    "mutant:baseline-clz-as-ctz",
 ];
 
 /// What a mutant gets wrong.
@@ -54,8 +55,9 @@ fn mutation(id: &str) -> Option<(&'static str, Mutation)> {
         "mutant:exception-payload" => Mutation::ExceptionPayload,
         "mutant:abort-on-popcnt" => Mutation::AbortOnPopcnt,
         "mutant:clz-as-ctz" => Mutation::ClzAsCtz,
-        // Built on the unoptimized variant of the tier (see `tiers::SETTING_MUTANTS`).
-        "mutant:unoptimized-clz-as-ctz" => Mutation::ClzAsCtz,
+        // Built on the unoptimized variant of the tier, and on its code for
+        // the x86-64 baseline (see `tiers::SETTING_MUTANTS`).
+        "mutant:unoptimized-clz-as-ctz" | "mutant:baseline-clz-as-ctz" => Mutation::ClzAsCtz,
         _ => return None,
     };
     let id = MUTANT_IDS.iter().find(|known| **known == id)?;

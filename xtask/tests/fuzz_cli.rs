@@ -18,22 +18,7 @@ const CLZ: [&str; 6] = [
 #[test]
 fn one_planted_bug_under_three_signatures_is_one_bucket() {
     let out = tempfile::tempdir().unwrap();
-    let dir = out.path().to_str().unwrap();
-    let mut args = vec![
-        "fuzz",
-        "--seed",
-        "3",
-        "--iterations",
-        "400",
-        "--jobs",
-        "1",
-        "--reduce-time",
-        "1",
-        "--out",
-        dir,
-    ];
-    args.extend(CLZ);
-    let output = xtask(&args);
+    let output = common::fuzz_seed_3(out.path(), &CLZ);
     let text = shown(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     let reports: Vec<serde_json::Value> = std::fs::read_dir(out.path())
