@@ -4,6 +4,7 @@ pub mod args;
 pub mod canonical;
 pub mod exceptions;
 pub mod exports;
+pub mod isel;
 pub mod ops;
 pub mod planted;
 pub mod seed;

@@ -21,6 +21,7 @@ pub mod host;
 pub mod mutants;
 pub mod npm;
 pub mod outcome;
+pub mod rewrite;
 pub mod spectest;
 pub mod tempfiles;
 pub mod tiers;

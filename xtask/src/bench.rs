@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: speed and memory measured against a reference in the same run, as ratios.
 
 mod asyncify;
+mod mutants;
 mod programs;
 
 use crate::Conclusion;
@@ -16,7 +17,8 @@ pub struct Args {
     /// What to measure.
     #[arg(value_enum)]
     target: Target,
-    /// How long `bench fuzz` runs (memory is compared at 5 minutes and at the end when it runs longer).
+    /// How long `bench fuzz` runs (memory is compared at 5 minutes and at the end when it runs
+    /// longer); for `bench mutants`, the time budget of each planted bug.
     #[arg(long, default_value_t = 60)]
     seconds: u64,
     /// How often `bench programs` runs each program on each tier (medians are reported).
@@ -39,6 +41,8 @@ enum Target {
     Asyncify,
     /// The corpus of WASI programs on every tier: compile, start-up and run time, ratios, slow tiers flagged.
     Programs,
+    /// Bug-finding power: 12 planted bugs, each fuzzed until found or the time budget.
+    Mutants,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Conclusion> {
@@ -51,6 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         Target::Reduce => reduce(),
         Target::Asyncify => asyncify::run(),
         Target::Programs => programs::run(args.runs, args.slower_than_class),
+        Target::Mutants => mutants::run(args.seconds),
     }
 }
 

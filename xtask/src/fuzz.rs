@@ -6,7 +6,7 @@ use crate::reduce::Reducer;
 use crate::worker::{self, EngineRef, Worker};
 use crate::{Conclusion, dashboard, finding};
 use generators::seed::Rng;
-use generators::{Generated, exceptions, ops, smith, tail_calls};
+use generators::{Generated, exceptions, isel, ops, smith, tail_calls};
 use oracles::differential::{Run, Timing};
 use oracles::external::Spec;
 use oracles::{Engine, EngineChoice, Limits, Watchdog, features};
@@ -93,6 +93,8 @@ pub struct Campaign {
     unfinished: Mutex<BTreeSet<u64>>,
     /// The findings count `index.html` was last written with.
     findings_shown: AtomicU64,
+    /// End the campaign at its first new finding (`bench mutants`).
+    stop_at_first: bool,
 }
 
 enum End {
@@ -305,7 +307,16 @@ impl Campaign {
             finished: AtomicBool::new(false),
             unfinished: Mutex::new(BTreeSet::new()),
             findings_shown: AtomicU64::new(u64::MAX),
+            stop_at_first: false,
         })
+    }
+
+    /// The campaign, ending at its first new finding rather than at its deadline or iteration.
+    pub fn stopping_at_first_finding(self) -> Campaign {
+        Campaign {
+            stop_at_first: true,
+            ..self
+        }
     }
 
     /// Runs the workers until the campaign ends, printing a stats line every few seconds.
@@ -426,7 +437,7 @@ impl Campaign {
             let more = match self.end {
                 End::Iterations(n) => iteration < n,
                 End::Deadline(deadline) => Instant::now() < deadline,
-            };
+            } && !(self.stop_at_first && self.stats.new.load(Ordering::Relaxed) > 0);
             if !more {
                 // From here on workers wind down: memory samples would not be representative.
                 self.finished.store(true, Ordering::Relaxed);
@@ -724,12 +735,47 @@ fn add_pending(dir: &std::path::Path, signature: &str, pending: &mut u64) {
     }
 }
 
-/// Mostly wasm-smith; one module in ten each a tail-call chain, an exception pattern, an operator probe.
+/// Half wasm-smith; two modules in ten instruction-selection trees; one in ten each a tail-call
+/// chain, an exception pattern, an operator probe.
 fn generate(rng: &mut Rng, shared: WasmFeatures) -> (&'static str, Result<Generated, String>) {
     match rng.below(10) {
         0 => ("tail-calls", tail_calls::generate(rng, shared)),
         1 => ("exceptions", exceptions::generate(rng)),
         2 => ("operators", ops::generate(rng, shared)),
+        3 | 4 => ("isel", isel::generate(rng, shared)),
         _ => ("wasm-smith", smith::module(shared, rng)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Some instruction-selection bugs hide behind the optimizer's constant folding: the trees
+    /// must also meet Cranelift without optimizations.
+    #[test]
+    fn isel_trees_meet_unoptimized_cranelift() {
+        let out = tempfile::tempdir().unwrap();
+        let args = Args {
+            engines: vec![EngineChoice::parse("wasmtime-cranelift").unwrap()],
+            time: None,
+            iterations: Some(1),
+            from: 0,
+            seed: 0,
+            jobs: None,
+            in_process: true,
+            reduce_time: None,
+            resume: None,
+            out: Some(out.path().to_path_buf()),
+        };
+        let campaign = Campaign::new(&args).unwrap();
+        let isel: Vec<u64> = (0..100)
+            .filter(|&i| generate(&mut Rng::for_item(0, i), campaign.shared).0 == "isel")
+            .collect();
+        let unoptimized = isel.iter().filter(|&&i| {
+            let version = campaign.configurations(i)[0].1.version();
+            version.contains("opt-level=none")
+        });
+        assert!(unoptimized.count() >= 2, "isel modules {isel:?}");
     }
 }

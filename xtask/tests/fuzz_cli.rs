@@ -332,3 +332,36 @@ fn a_fresh_campaign_recognises_the_known_wasmi_memories_bug() {
         "{page}"
     );
 }
+
+/// A planted instruction-selection bug: `mutant:shl-unmasked` miscomputes `shl` only when its shift
+/// amount is a constant at or past the width, a combination the instruction-selection trees make.
+#[test]
+fn a_shift_by_a_boundary_constant_is_found_by_the_isel_trees() {
+    let out = tempfile::tempdir().unwrap();
+    let output = xtask(&[
+        "fuzz",
+        "--seed",
+        "SEED",
+        "--iterations",
+        "ITERATIONS",
+        "--reduce-time",
+        "0",
+        "--jobs",
+        "1",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--engine",
+        "wasmtime-cranelift",
+        "--engine",
+        "mutant:shl-unmasked",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", shown(&output));
+    let finding = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path().join("report.json"))
+        .find(|report| report.exists())
+        .unwrap_or_else(|| panic!("no finding: {}", shown(&output)));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(finding).unwrap()).unwrap();
+    assert_eq!(report["origin"]["source"], "isel", "{report}");
+}
