@@ -8,19 +8,18 @@ Imports between instances are linked as functions that call into the other runti
 """
 
 import json
+import pathlib
 import struct
 import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from lockstep_line import as_list, ask_host, check_protocol, digest, serve  # noqa: E402
 
 try:
     import wasm3
 except ImportError as missing:
     wasm3 = None
     MISSING = f"the Python module `wasm3` is not installed ({missing}); `python3 -m pip install pywasm3==0.5.0`"
-
-PROTOCOL = 2
-
-# The id of the request being served: its reply and every host call made meanwhile carry it.
-serving = {"id": 0}
 
 # What wasm3 0.5 implements beyond the MVP. Bulk memory is only partly there
 # (memory.copy and memory.fill), reference types and SIMD are not.
@@ -59,11 +58,6 @@ class Unlinkable(Exception):
     pass
 
 
-def send(message):
-    sys.stdout.write(json.dumps({"id": serving["id"], **message}) + "\n")
-    sys.stdout.flush()
-
-
 def to_python(value):
     bits = int(value.get("value", 0))
     kind = value["type"]
@@ -90,22 +84,6 @@ def from_python(value, kind):
     else:
         raise Unsupported(f"wasm3 cannot return a {kind}")
     return {"type": kind, "value": str(bits)}
-
-
-def as_list(returned, count):
-    if count == 0:
-        return []
-    if count == 1:
-        return [returned]
-    return list(returned)
-
-
-def digest(data):
-    """FNV-1a, 64-bit."""
-    value = 0xCBF29CE484222325
-    for byte in data:
-        value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return str(value)
 
 
 def failure(error):
@@ -228,9 +206,7 @@ def export_named(instance, name):
 def host_function(host):
     """An import lockstep answers: each call asks it for the results."""
     def call(*args):
-        send({"host": {"function": host["id"], "args": [from_python(a, t) for a, t in zip(args, host["params"])]}})
-        reply = json.loads(sys.stdin.readline())
-        values = [to_python(v) for v in reply["values"]]
+        values = [to_python(v) for v in ask_host(host["id"], [from_python(a, t) for a, t in zip(args, host["params"])])]
         return values[0] if values else None
     return call
 
@@ -238,8 +214,8 @@ def host_function(host):
 def hello(request):
     if wasm3 is None:
         return {"unavailable": MISSING}
-    if request.get("protocol") != PROTOCOL:
-        return {"unavailable": f"protocol {request.get('protocol')} is not {PROTOCOL}"}
+    if check_protocol(request):
+        return check_protocol(request)
     # wasm3 validates a function only when it first compiles it, at its first call.
     return {
         "hello": {
@@ -247,39 +223,15 @@ def hello(request):
             "version": wasm3.M3_VERSION + " (pywasm3)",
             "proposals": PROPOSALS,
             "validates": False,
+            # pywasm3 has no limits to set: memories grow to wasm3's own maximum, and a running
+            # call cannot be interrupted (lockstep's deadline kills it).
+            "unapplied": ["memory_bytes", "table_elements", "instances", "call_time_ms"],
         }
     }
 
 
 def main():
-    session = None
-    operations = {
-        "load": lambda r: session.load(r),
-        "instantiate": lambda r: session.instantiate(r),
-        "register": lambda r: session.register(r),
-        "invoke": lambda r: session.invoke(r),
-        "global": lambda r: session.global_(r),
-        "state": lambda r: session.state(r),
-    }
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        request = json.loads(line)
-        serving["id"] = request.get("id")
-        op = request.get("op")
-        try:
-            if op == "hello":
-                reply = hello(request)
-            elif op == "reset":
-                session = Session()
-                reply = {"values": []}
-            elif op in operations:
-                reply = operations[op](request)
-            else:
-                reply = {"error": f"unknown op {op}"}
-        except Exception as error:  # every failure of a request is reported as its outcome
-            reply = failure(error)
-        send(reply)
+    serve(hello, lambda limits: Session(), failure)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-//! What the fuzz targets share: libFuzzer's bytes as a generator seed, the engines, and the
-//! differential run of `cargo xtask fuzz`, which panics (a libFuzzer crash) on a divergence.
+//! What the fuzz targets share: the engines and the differential run of `cargo xtask fuzz`,
+//! which panics (a libFuzzer crash) on a divergence. The generators read libFuzzer's bytes
+//! directly, through `generators::seed::FuzzerBytes`.
 
 use generators::Generated;
-use generators::seed::Rng;
 use libfuzzer_sys::Corpus;
 use oracles::compare::Verdict;
 use oracles::differential;
@@ -10,17 +10,6 @@ use oracles::{Engine, Limits, features};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use wasmparser::WasmFeatures;
-
-/// The generators' randomness from the fuzzer's input: the first 8 bytes, then
-/// every further 8, mixed into one seed. The same input gives the same module.
-pub fn rng(data: &[u8]) -> Rng {
-    let seed = data.chunks(8).fold(data.len() as u64, |seed, chunk| {
-        let mut word = [0; 8];
-        word[..chunk.len()].copy_from_slice(chunk);
-        Rng::new(seed ^ u64::from_le_bytes(word)).next_u64()
-    });
-    Rng::new(seed)
-}
 
 /// The built-in engines whose proposals pass `keep`, in report order.
 pub fn engines(keep: impl Fn(WasmFeatures) -> bool) -> Vec<Arc<dyn Engine>> {

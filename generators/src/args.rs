@@ -1,6 +1,6 @@
 //! Arguments for exported functions, biased toward the boundary values where engines get things wrong.
 
-use crate::seed::Rng;
+use crate::seed::Choices;
 use oracles::host::ValType;
 use oracles::{Ref, Value};
 
@@ -111,7 +111,7 @@ const F64_BOUNDARIES: &[u64] = &[
 ];
 
 /// An argument of type `ty`: half the time a boundary value, otherwise any bit pattern.
-pub fn argument(rng: &mut Rng, ty: ValType) -> Value {
+pub fn argument(rng: &mut impl Choices, ty: ValType) -> Value {
     if rng.chance(1, 2) {
         return boundary(rng, ty);
     }
@@ -126,7 +126,7 @@ pub fn argument(rng: &mut Rng, ty: ValType) -> Value {
 }
 
 /// A value of type `ty` from its boundary set; v128 values are lane patterns.
-pub fn boundary(rng: &mut Rng, ty: ValType) -> Value {
+pub fn boundary(rng: &mut impl Choices, ty: ValType) -> Value {
     match ty {
         ValType::I32 => Value::I32(pick(rng, I32_BOUNDARIES)),
         ValType::I64 => Value::I64(pick(rng, I64_BOUNDARIES)),
@@ -137,19 +137,19 @@ pub fn boundary(rng: &mut Rng, ty: ValType) -> Value {
     }
 }
 
-pub fn arguments(rng: &mut Rng, types: &[ValType]) -> Vec<Value> {
+pub fn arguments(rng: &mut impl Choices, types: &[ValType]) -> Vec<Value> {
     types.iter().map(|ty| argument(rng, *ty)).collect()
 }
 
 /// Arguments drawn from the boundary sets only.
-pub fn boundary_arguments(rng: &mut Rng, types: &[ValType]) -> Vec<Value> {
+pub fn boundary_arguments(rng: &mut impl Choices, types: &[ValType]) -> Vec<Value> {
     types.iter().map(|ty| boundary(rng, *ty)).collect()
 }
 
 /// A v128 whose lanes form a pattern: all zero or all ones, alternating signs, byte indices
 /// in and past range (for shuffles and swizzles), float boundaries in every lane, or one lane at a
 /// boundary among zeros.
-fn lane_pattern(rng: &mut Rng) -> u128 {
+fn lane_pattern(rng: &mut impl Choices) -> u128 {
     let bytes = |f: &dyn Fn(usize) -> u8| u128::from_le_bytes(std::array::from_fn(f));
     match rng.below(10) {
         0 => 0,
@@ -184,17 +184,18 @@ fn lane_pattern(rng: &mut Rng) -> u128 {
     }
 }
 
-fn random_v128(rng: &mut Rng) -> u128 {
+fn random_v128(rng: &mut impl Choices) -> u128 {
     u128::from(rng.next_u64()) | (u128::from(rng.next_u64()) << 64)
 }
 
-pub(crate) fn pick<T: Copy>(rng: &mut Rng, choices: &[T]) -> T {
+pub(crate) fn pick<T: Copy>(rng: &mut impl Choices, choices: &[T]) -> T {
     choices[rng.below(choices.len() as u64) as usize]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seed::Rng;
 
     fn many(ty: ValType) -> Vec<Value> {
         (0..400)

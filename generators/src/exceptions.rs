@@ -1,7 +1,7 @@
 //! Exception patterns: a call chain whose deepest frame throws, with `catch`, `catch_ref` + `throw_ref`,
 //! `catch_all` and `catch_all_ref` handlers on the way up; payloads of every number type; the outcome known.
 
-use crate::seed::Rng;
+use crate::seed::Choices;
 use crate::{Generated, Num};
 use oracles::differential::Invocation;
 use oracles::{Exception, Outcome, Value};
@@ -29,7 +29,7 @@ pub struct Pattern {
 }
 
 impl Pattern {
-    pub fn random(rng: &mut Rng) -> Pattern {
+    pub fn random(rng: &mut impl Choices) -> Pattern {
         let nums = Num::ALL;
         let tags: Vec<Vec<Num>> = (0..1 + rng.below(3))
             .map(|_| {
@@ -183,7 +183,7 @@ impl Pattern {
     }
 }
 
-pub fn generate(rng: &mut Rng) -> Result<Generated, String> {
+pub fn generate(rng: &mut impl Choices) -> Result<Generated, String> {
     Pattern::random(rng).generated()
 }
 
@@ -230,6 +230,7 @@ fn fold_local(num: Num, slot: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seed::Rng;
     use oracles::Limits;
 
     #[test]

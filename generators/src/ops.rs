@@ -1,7 +1,7 @@
 //! Operator probes: each export applies one numeric instruction to its parameters, called with edge-biased
 //! arguments, so that a miscomputed instruction shows up directly in a result.
 
-use crate::seed::Rng;
+use crate::seed::Choices;
 use crate::{Generated, args};
 use oracles::differential::Invocation;
 use oracles::host::ValType;
@@ -132,7 +132,7 @@ pub(crate) fn type_name(ty: ValType) -> &'static str {
 }
 
 /// A module probing [`PER_MODULE`] random operators available under `shared`.
-pub fn generate(rng: &mut Rng, shared: WasmFeatures) -> Result<Generated, String> {
+pub fn generate(rng: &mut impl Choices, shared: WasmFeatures) -> Result<Generated, String> {
     static OPERATORS: std::sync::OnceLock<Vec<Op>> = std::sync::OnceLock::new();
     let available: Vec<&Op> = OPERATORS
         .get_or_init(operators)
@@ -174,6 +174,7 @@ pub fn generate(rng: &mut Rng, shared: WasmFeatures) -> Result<Generated, String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seed::Rng;
 
     #[test]
     fn probes_are_valid_and_respect_the_features() {

@@ -1,4 +1,19 @@
-//! Deterministic randomness: the same seed gives the same bytes, whatever the machine or thread.
+//! Where generators' decisions come from: a seed (the same seed gives the same module, whatever
+//! the machine or thread) or a fuzzer's input bytes.
+
+use arbitrary::{Arbitrary, Unstructured};
+
+/// A source of a generator's decisions. `cargo xtask fuzz` draws them from a seeded [`Rng`];
+/// the `fuzz/` targets from libFuzzer's input ([`FuzzerBytes`]), so that a small change of the
+/// input is a small change of the module and libFuzzer's coverage guidance can steer.
+pub trait Choices {
+    fn next_u64(&mut self) -> u64;
+    /// A number in `0..bound` (`bound` > 0).
+    fn below(&mut self, bound: u64) -> u64;
+    fn chance(&mut self, numerator: u64, denominator: u64) -> bool;
+    /// Runs `draw` (wasm-smith, say) on raw bytes for `arbitrary`, about `len` of them.
+    fn with_unstructured<T>(&mut self, len: usize, draw: impl FnOnce(&mut Unstructured) -> T) -> T;
+}
 
 /// SplitMix64: small, fast, and good enough to feed `arbitrary`.
 #[derive(Clone, Debug)]
@@ -36,5 +51,104 @@ impl Rng {
     /// `len` random bytes, the raw material for `arbitrary::Unstructured`.
     pub fn bytes(&mut self, len: usize) -> Vec<u8> {
         (0..len).map(|_| self.next_u64() as u8).collect()
+    }
+}
+
+impl Choices for Rng {
+    fn next_u64(&mut self) -> u64 {
+        Rng::next_u64(self)
+    }
+
+    fn below(&mut self, bound: u64) -> u64 {
+        Rng::below(self, bound)
+    }
+
+    fn chance(&mut self, numerator: u64, denominator: u64) -> bool {
+        Rng::chance(self, numerator, denominator)
+    }
+
+    /// `len` fresh bytes from the seed.
+    fn with_unstructured<T>(&mut self, len: usize, draw: impl FnOnce(&mut Unstructured) -> T) -> T {
+        draw(&mut Unstructured::new(&self.bytes(len)))
+    }
+}
+
+/// A fuzzer's input read as decisions through `arbitrary`, as wasmtime's own fuzz targets
+/// read theirs: each decision takes the next bytes, and wasm-smith reads the input itself
+/// rather than a hash of it. An exhausted input answers every decision with its smallest
+/// choice (`arbitrary`'s rule), so every input makes some module.
+pub struct FuzzerBytes<'a>(Unstructured<'a>);
+
+impl<'a> FuzzerBytes<'a> {
+    pub fn new(data: &'a [u8]) -> FuzzerBytes<'a> {
+        FuzzerBytes(Unstructured::new(data))
+    }
+}
+
+impl Choices for FuzzerBytes<'_> {
+    fn next_u64(&mut self) -> u64 {
+        u64::arbitrary(&mut self.0).unwrap_or(0)
+    }
+
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0.int_in_range(0..=bound - 1).unwrap_or(0)
+    }
+
+    fn chance(&mut self, numerator: u64, denominator: u64) -> bool {
+        self.0.ratio(numerator, denominator).unwrap_or(false)
+    }
+
+    /// The rest of the input, whatever `len`: wasm-smith takes what it needs, and the
+    /// decisions after it (the arguments) read what it leaves.
+    fn with_unstructured<T>(
+        &mut self,
+        _len: usize,
+        draw: impl FnOnce(&mut Unstructured) -> T,
+    ) -> T {
+        draw(&mut self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smith;
+    use wasmparser::WasmFeatures;
+
+    #[test]
+    fn one_changed_input_byte_changes_the_module_a_little() {
+        let input: Vec<u8> = (0..2048u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        let module = |data: &[u8]| smith::module(WasmFeatures::WASM2, &mut FuzzerBytes::new(data));
+        let before = module(&input).unwrap();
+        assert_eq!(
+            module(&input).unwrap().wasm,
+            before.wasm,
+            "not reproducible"
+        );
+        let mut mutated = input.clone();
+        mutated[1500] ^= 0x10;
+        let after = module(&mutated).unwrap();
+        assert!(
+            (&after.wasm, &after.calls) != (&before.wasm, &before.calls),
+            "the byte was not read"
+        );
+        // The swarm's and wasm-smith's first decisions come from the bytes before the change.
+        let shared = before
+            .wasm
+            .iter()
+            .zip(&after.wasm)
+            .take_while(|(a, b)| a == b)
+            .count();
+        assert!(shared > 16, "only {shared} leading bytes in common");
+    }
+
+    #[test]
+    fn an_exhausted_input_still_makes_a_module() {
+        let inputs: [&[u8]; 2] = [&[], &[0xff; 3]];
+        for data in inputs {
+            let generated =
+                smith::module(WasmFeatures::WASM2, &mut FuzzerBytes::new(data)).unwrap();
+            wasmparser::validate(&generated.wasm).unwrap();
+        }
     }
 }

@@ -1,8 +1,7 @@
 //! wasm-smith narrowed to the proposals every chosen engine runs, with a swarm over which of those are on.
 
-use crate::seed::Rng;
+use crate::seed::Choices;
 use crate::{Generated, args, exports};
-use arbitrary::Unstructured;
 use oracles::differential::Invocation;
 use wasmparser::WasmFeatures;
 
@@ -27,7 +26,7 @@ const HOST_IMPORTS: &str = r#"(module
 
 /// A wasm-smith configuration using only proposals in `shared`, each of them
 /// switched on or off at random so that runs explore feature combinations.
-pub fn config(shared: WasmFeatures, rng: &mut Rng) -> wasm_smith::Config {
+pub fn config(shared: WasmFeatures, rng: &mut impl Choices) -> wasm_smith::Config {
     let mut swarm = |feature: WasmFeatures| shared.contains(feature) && rng.chance(3, 4);
     let mut config = wasm_smith::Config {
         simd_enabled: swarm(WasmFeatures::SIMD),
@@ -73,23 +72,24 @@ pub fn config(shared: WasmFeatures, rng: &mut Rng) -> wasm_smith::Config {
 }
 
 /// A random module valid under `shared`, with a call of every export.
-pub fn module(shared: WasmFeatures, rng: &mut Rng) -> Result<Generated, String> {
+pub fn module(shared: WasmFeatures, rng: &mut impl Choices) -> Result<Generated, String> {
     module_with_functions(shared, rng, 0)
 }
 
 /// A random module with at least `functions` defined functions.
 pub fn module_with_functions(
     shared: WasmFeatures,
-    rng: &mut Rng,
+    rng: &mut impl Choices,
     functions: usize,
 ) -> Result<Generated, String> {
     let mut config = config(shared, rng);
     config.min_funcs = functions;
     // wasm-smith counts imported functions against the maximum too.
     config.max_funcs = config.max_funcs.max(functions + HOST_IMPORT_COUNT);
-    let entropy = rng.bytes(ENTROPY + functions * ENTROPY_PER_FUNCTION);
-    let mut u = Unstructured::new(&entropy);
-    let mut module = wasm_smith::Module::new(config, &mut u).map_err(|e| e.to_string())?;
+    let entropy = ENTROPY + functions * ENTROPY_PER_FUNCTION;
+    let mut module = rng
+        .with_unstructured(entropy, |u| wasm_smith::Module::new(config, u))
+        .map_err(|e| e.to_string())?;
     module.ensure_termination(FUEL).map_err(|e| e.to_string())?;
     let wasm = crate::canonical::canonicalize_conversions(&module.to_bytes())?;
     let calls = exports::functions(&wasm)
@@ -106,6 +106,7 @@ pub fn module_with_functions(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seed::Rng;
 
     #[test]
     fn modules_stay_inside_the_shared_features() {

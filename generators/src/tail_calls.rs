@@ -1,7 +1,7 @@
 //! Tail-call chains and cycles through `return_call`, `return_call_indirect` and `return_call_ref`,
 //! with mixed signatures and depths up to 10^7, whose result the generator computes itself.
 
-use crate::seed::Rng;
+use crate::seed::Choices;
 use crate::{Generated, Num};
 use oracles::differential::Invocation;
 use oracles::{Outcome, Value};
@@ -34,7 +34,7 @@ pub struct Chain {
 
 impl Chain {
     /// A random cycle; `return_call_ref` only where typed function references are available.
-    pub fn random(rng: &mut Rng, features: WasmFeatures) -> Chain {
+    pub fn random(rng: &mut impl Choices, features: WasmFeatures) -> Chain {
         let vias = if features.function_references() {
             &[Via::Direct, Via::Indirect, Via::Ref][..]
         } else {
@@ -187,7 +187,7 @@ fn to_i64(num: Num, local: usize) -> String {
 }
 
 /// A random chain of random depth: mostly shallow, sometimes up to [`MAX_DEPTH`].
-pub fn generate(rng: &mut Rng, features: WasmFeatures) -> Result<Generated, String> {
+pub fn generate(rng: &mut impl Choices, features: WasmFeatures) -> Result<Generated, String> {
     let chain = Chain::random(rng, features);
     let depth = match rng.below(20) {
         0 => MAX_DEPTH,
@@ -200,6 +200,7 @@ pub fn generate(rng: &mut Rng, features: WasmFeatures) -> Result<Generated, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seed::Rng;
     use oracles::{Limits, features};
 
     fn run_on(engine: &str, generated: &Generated) -> Outcome {

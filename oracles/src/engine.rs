@@ -25,8 +25,18 @@ pub struct Limits {
     pub table_elements: usize,
     /// Instances one session may create.
     pub instances: usize,
-    /// Wall time one compile, instantiation or call may take.
+    /// Wall time one compilation may take; for an Asyncify tier, instrumenting too.
+    ///
+    /// Rationale: apart from `call_time` because compiling is not a call: Cranelift
+    /// takes tens of seconds on a 16 MB interpreter, which runs its first call in one.
+    pub compile_time: Duration,
+    /// Wall time one instantiation may take: loading an AOT artifact, the start function.
+    pub instantiate_time: Duration,
+    /// Wall time one call may take.
     pub call_time: Duration,
+    /// Fuel one call may burn on the fuel-metered tier (wasmi, about one unit per
+    /// instruction); `None`: as much as `call_time` buys at wasmi's usual speed.
+    pub fuel: Option<u64>,
     /// Resolve function imports nothing else provides with lockstep's
     /// deterministic host functions (see [`crate::host`]). Off for spec
     /// tests, where an unknown import must stay unlinkable.
@@ -39,7 +49,10 @@ impl Default for Limits {
             memory_bytes: 4 << 30,
             table_elements: 10_000_000,
             instances: 10_000,
+            compile_time: Duration::from_secs(600),
+            instantiate_time: Duration::from_secs(60),
             call_time: Duration::from_secs(10),
+            fuel: None,
             host_functions: false,
         }
     }
@@ -53,9 +66,42 @@ impl Limits {
         Limits {
             host_functions: true,
             call_time: Duration::from_secs(5),
+            compile_time: Duration::from_secs(60),
+            instantiate_time: Duration::from_secs(5),
             memory_bytes: 64 << 20,
             table_elements: 100_000,
             ..Limits::default()
+        }
+    }
+
+    /// The longest any one step (compile, instantiate, call) may take: how long a
+    /// watchdog waits for a step before it calls the step hung.
+    pub fn step_time(&self) -> Duration {
+        self.compile_time
+            .max(self.instantiate_time)
+            .max(self.call_time)
+    }
+}
+
+/// One of the [`Limits`] an engine may be unable to apply, named as in the protocol's `reset`
+/// (an external engine lists those it cannot apply in its `hello`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Limit {
+    MemoryBytes,
+    TableElements,
+    Instances,
+    CallTimeMs,
+}
+
+impl Limit {
+    /// The limit in a sentence: "lockstep's {name} limit".
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::MemoryBytes => "memory",
+            Limit::TableElements => "table",
+            Limit::Instances => "instance",
+            Limit::CallTimeMs => "call time",
         }
     }
 }
@@ -81,8 +127,18 @@ pub trait Engine: Send + Sync {
     fn id(&self) -> &'static str;
     /// The engine's version as its crate or binary reports it.
     fn version(&self) -> String;
+    /// The configuration as `--engine` takes it back: the id, or `TIER@SETTING` for a
+    /// variant fuzzing runs (see [`crate::EngineChoice`]).
+    fn variant(&self) -> String {
+        self.id().to_string()
+    }
     /// The proposals this engine runs. Modules needing more are skipped, not failed.
     fn features(&self) -> WasmFeatures;
+    /// The limits this engine cannot apply (an external engine's `hello` says which): a
+    /// difference that only they explain is not a bug (see `differential`).
+    fn unapplied_limits(&self) -> Vec<Limit> {
+        Vec::new()
+    }
     /// A fresh store with the `spectest` host module already registered.
     fn session(&self, limits: &Limits) -> Box<dyn Session>;
     /// A session whose instances' function imports all hand their calls to

@@ -25,6 +25,22 @@ pub fn unhex(text: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
+/// Bytes as one hex string in serde formats (`#[serde(with = "oracles::hex::text")]`):
+/// in JSON half the size of an array of numbers, and parsed several times faster.
+pub mod text {
+    use crate::hex::{hex, unhex};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        unhex(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,5 +51,15 @@ mod tests {
         assert_eq!(unhex(&hex(&bytes)).unwrap(), bytes);
         assert_eq!(unhex("abc").unwrap_err(), "not hex at character 2");
         assert_eq!(unhex("0é").unwrap_err(), "not hex at character 0");
+    }
+
+    #[test]
+    fn bytes_cross_json_as_one_hex_string() {
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct Module(#[serde(with = "super::text")] Vec<u8>);
+        let json = serde_json::to_string(&Module(b"\0asm".to_vec())).unwrap();
+        assert_eq!(json, r#""0061736d""#);
+        assert_eq!(serde_json::from_str::<Module>(&json).unwrap().0, b"\0asm");
+        assert!(serde_json::from_str::<Module>(r#""0g""#).is_err());
     }
 }

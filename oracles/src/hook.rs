@@ -98,13 +98,34 @@ pub fn trampoline(params: &[&str], results: &[&str]) -> String {
 pub const PROGRAM_MEMORY: &str = "memory";
 
 /// The engine-API side of a hooked import, written once for every engine: the
-/// wrapper host function and the call it offers the hook. It expands in an
-/// engine's hook file, where `Caller`, `Func`, `FuncType`, `Val`, `Extern`,
-/// `AsContextMut`, `Mutex` and `MutexGuard` name that engine's types. `$error`
+/// wrapper host function, the trampoline wrapper and the call it offers the hook.
+/// It expands in an engine's hook file, where `Caller`, `Func`, `FuncType`, `Val`,
+/// `Extern`, `Module`, `AsContextMut`, `Mutex` and `MutexGuard` name that engine's
+/// types, and `names` and `trampoline` are its own helpers. `$error`
 /// is the engine's error type, `$message` makes one from a `String`, and
 /// `$memory_error` turns a failed memory write into one.
 macro_rules! hooked_call {
     ($error:ty, $message:expr, $memory_error:expr) => {
+        /// `real`, a WASI function that reads the calling instance's memory, wrapped like
+        /// `wrapper` but called through a [`hook::trampoline`] instance made on the first
+        /// call, when the program's memory is known.
+        #[cfg(feature = "native")]
+        pub(crate) fn through_trampoline<T: 'static>(
+            mut store: impl AsContextMut<Data = T>,
+            real: Func,
+            hook: Arc<dyn ImportHook>,
+            tag: u64,
+        ) -> Result<Func, $error> {
+            let ty = real.ty(&store);
+            let params = names(ty.params())?;
+            let results = names(ty.results())?;
+            let engine = store.as_context_mut().engine().clone();
+            let helper = Module::new(&engine, hook::trampoline(&params, &results))?;
+            let made = Mutex::new(None);
+            let target = move |caller: &mut Caller<'_, T>| trampoline(caller, &helper, real, &made);
+            Ok(wrapper(&mut store, ty, hook, tag, target))
+        }
+
         /// A host function of type `ty` that hands each call of what `target` picks to `hook`.
         fn wrapper<T: 'static>(
             store: impl AsContextMut<Data = T>,

@@ -2,12 +2,14 @@
 //! lockstep's own tests, and users checking their setup, can see a planted bug get found.
 
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance};
+use crate::facts::{contains_operator, operator_offsets};
 use crate::outcome::{Outcome, State, Value};
 use crate::rewrite::{self, Rule};
+use crate::wasi::{CompiledProgram, ProgramEngine};
 use std::sync::Arc;
 use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
 use wasm_encoder::{Instruction, ValType};
-use wasmparser::{Operator, Parser, Payload, WasmFeatures};
+use wasmparser::{Operator, WasmFeatures};
 
 /// The mutant engines, by id.
 pub const MUTANT_IDS: &[&str] = &[
@@ -26,6 +28,7 @@ pub const MUTANT_IDS: &[&str] = &[
     "mutant:add-zero-folded",
     "mutant:self-shuffle-zeroes-high",
     "mutant:load-address-no-wrap",
+    "mutant:unoptimized-clz-as-ctz",
 ];
 
 /// What a mutant gets wrong.
@@ -68,6 +71,20 @@ enum Mutation {
 }
 
 pub(crate) fn create(id: &str, base: Arc<dyn Engine>) -> Option<Arc<dyn Engine>> {
+    let (id, mutation) = mutation(id)?;
+    Some(Arc::new(Mutant { id, base, mutation }))
+}
+
+/// The mutant `id` running WASI programs on `base`, if its bug is in compiled code: the program's
+/// own code meets it. A guest runtime run this way (a nested tier) miscomputes wherever its
+/// interpreter executes the mutated instruction.
+pub(crate) fn programs(id: &str, base: Arc<dyn ProgramEngine>) -> Option<Arc<dyn ProgramEngine>> {
+    let (id, mutation) = mutation(id)?;
+    let patches_code = !matches!(mutation, Mutation::ExceptionPayload);
+    patches_code.then(|| Arc::new(MutantPrograms { id, base, mutation }) as Arc<dyn ProgramEngine>)
+}
+
+fn mutation(id: &str) -> Option<(&'static str, Mutation)> {
     let mutation = match id {
         "mutant:rem-s-as-rem-u" => Mutation::RemSignedAsUnsigned,
         "mutant:return-call-as-call" => Mutation::ReturnCallAsCall,
@@ -84,10 +101,12 @@ pub(crate) fn create(id: &str, base: Arc<dyn Engine>) -> Option<Arc<dyn Engine>>
         "mutant:add-zero-folded" => Mutation::AddZeroFolded,
         "mutant:self-shuffle-zeroes-high" => Mutation::SelfShuffleZeroesHigh,
         "mutant:load-address-no-wrap" => Mutation::LoadAddressNoWrap,
+        // Built on the unoptimized variant of the tier (see `tiers::SETTING_MUTANTS`).
+        "mutant:unoptimized-clz-as-ctz" => Mutation::ClzAsCtz,
         _ => return None,
     };
     let id = MUTANT_IDS.iter().find(|known| **known == id)?;
-    Some(Arc::new(Mutant { id, base, mutation }))
+    Some((id, mutation))
 }
 
 struct Mutant {
@@ -124,28 +143,7 @@ struct MutantSession {
 
 impl Session for MutantSession {
     fn compile(&mut self, wasm: &[u8]) -> Result<ModuleId, Outcome> {
-        let patched = match self.mutation {
-            Mutation::RemSignedAsUnsigned => {
-                patch_opcodes(wasm, |op| matches!(op, Operator::I64RemS), 0x82)
-            }
-            Mutation::ReturnCallAsCall => {
-                patch_opcodes(wasm, |op| matches!(op, Operator::ReturnCall { .. }), 0x10)
-            }
-            Mutation::ClzAsCtz => patch_opcodes(wasm, |op| matches!(op, Operator::I32Clz), 0x68),
-            Mutation::ConvertUnsignedAsSigned => {
-                patch_opcodes(wasm, |op| matches!(op, Operator::F32ConvertI64U), 0xb4)
-            }
-            Mutation::ExceptionPayload => wasm.to_vec(),
-            Mutation::AbortOnPopcnt => {
-                if contains_operator(wasm, |op| matches!(op, Operator::I32Popcnt)) {
-                    std::process::abort();
-                }
-                wasm.to_vec()
-            }
-            // A module the rewrite cannot read is passed on: the engine reports it as it is.
-            rule => rewrite::rewrite(wasm, &rule).unwrap_or_else(|_| wasm.to_vec()),
-        };
-        self.inner.compile(&patched)
+        self.inner.compile(&mutated(self.mutation, wasm))
     }
 
     fn instantiate(&mut self, module: ModuleId) -> Result<InstanceId, Outcome> {
@@ -393,6 +391,48 @@ fn is_load(op: &Operator) -> bool {
     )
 }
 
+/// `wasm` with the mutation's bug planted in its code (or the process aborted, for `AbortOnPopcnt`).
+fn mutated(mutation: Mutation, wasm: &[u8]) -> Vec<u8> {
+    match mutation {
+        Mutation::RemSignedAsUnsigned => {
+            patch_opcodes(wasm, |op| matches!(op, Operator::I64RemS), 0x82)
+        }
+        Mutation::ReturnCallAsCall => {
+            patch_opcodes(wasm, |op| matches!(op, Operator::ReturnCall { .. }), 0x10)
+        }
+        Mutation::ClzAsCtz => patch_opcodes(wasm, |op| matches!(op, Operator::I32Clz), 0x68),
+        Mutation::ConvertUnsignedAsSigned => {
+            patch_opcodes(wasm, |op| matches!(op, Operator::F32ConvertI64U), 0xb4)
+        }
+        Mutation::ExceptionPayload => wasm.to_vec(),
+        Mutation::AbortOnPopcnt => {
+            if contains_operator(wasm, |op| matches!(op, Operator::I32Popcnt)) {
+                std::process::abort();
+            }
+            wasm.to_vec()
+        }
+        // A module the rewrite cannot read is passed on: the engine reports it as it is.
+        rule => rewrite::rewrite(wasm, &rule).unwrap_or_else(|_| wasm.to_vec()),
+    }
+}
+
+/// A mutant running WASI programs: each program compiled by the base tier with the bug planted.
+struct MutantPrograms {
+    id: &'static str,
+    base: Arc<dyn ProgramEngine>,
+    mutation: Mutation,
+}
+
+impl ProgramEngine for MutantPrograms {
+    fn id(&self) -> &'static str {
+        self.id
+    }
+
+    fn compile(&self, wasm: &[u8], limits: &Limits) -> Result<Box<dyn CompiledProgram>, Outcome> {
+        self.base.compile(&mutated(self.mutation, wasm), limits)
+    }
+}
+
 fn perturbed(value: &Value) -> Value {
     match value {
         Value::I32(v) => Value::I32(v.wrapping_add(1)),
@@ -404,34 +444,18 @@ fn perturbed(value: &Value) -> Value {
     }
 }
 
-fn contains_operator(wasm: &[u8], chosen: impl Fn(&Operator) -> bool) -> bool {
-    operator_offsets(wasm, chosen).next().is_some()
-}
-
 /// Rewrites, in place, the one-byte opcode of every operator `chosen` selects.
 /// Both opcodes have the same immediates, so the binary's layout is unchanged.
-fn patch_opcodes(wasm: &[u8], chosen: impl Fn(&Operator) -> bool, opcode: u8) -> Vec<u8> {
+pub(crate) fn patch_opcodes(
+    wasm: &[u8],
+    chosen: impl Fn(&Operator) -> bool,
+    opcode: u8,
+) -> Vec<u8> {
     let mut patched = wasm.to_vec();
     for offset in operator_offsets(wasm, chosen) {
         patched[offset] = opcode;
     }
     patched
-}
-
-/// The byte offsets of the operators `chosen` selects, in every function body.
-fn operator_offsets<'a>(
-    wasm: &'a [u8],
-    chosen: impl Fn(&Operator) -> bool + 'a,
-) -> impl Iterator<Item = usize> + 'a {
-    Parser::new(0)
-        .parse_all(wasm)
-        .filter_map(|payload| match payload {
-            Ok(Payload::CodeSectionEntry(body)) => body.get_operators_reader().ok(),
-            _ => None,
-        })
-        .flat_map(|reader| reader.into_iter_with_offsets().map_while(Result::ok))
-        .filter(move |(op, _)| chosen(op))
-        .map(|(_, offset)| offset as usize)
 }
 
 #[cfg(test)]
@@ -463,6 +487,26 @@ mod tests {
             run(mutant, module, "rem", &negative),
             run(honest, module, "rem", &negative)
         );
+    }
+
+    #[test]
+    fn programs_meet_the_bug_in_their_own_code() {
+        let program = r#"(module (func (export "rem") (result i64)
+            (i64.rem_s (i64.const -7) (i64.const 3))))"#;
+        let rem = |id: &str| {
+            let engine = crate::tiers::program_engine(id).unwrap();
+            let sandbox = crate::wasi::sandbox::Sandbox::new("rem", &[]);
+            let entry = crate::wasi::Entry::Reactor {
+                export: "rem".into(),
+                args: Vec::new(),
+            };
+            let limits = Limits::default();
+            crate::wasi::run(engine.as_ref(), &wat(program), &sandbox, &entry, &limits).ending
+        };
+        let values = |v: i64| crate::wasi::Ending::Outcome(Outcome::Values(vec![Value::I64(v)]));
+        assert_eq!(rem("wasmtime-cranelift"), values(-1));
+        assert_eq!(rem("mutant:rem-s-as-rem-u"), values(0));
+        assert!(crate::tiers::program_engine("mutant:exception-payload").is_none());
     }
 
     #[test]

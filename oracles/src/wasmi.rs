@@ -7,12 +7,12 @@ use crate::outcome::{Heap, Outcome, Ref, Resource, State, TrapCode, Value, diges
 use crate::spectest::{self, ParamType};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 use wasmi::errors::{ErrorKind, InstantiationError, MemoryError, TableError};
 use wasmi::{AsContext, Extern, ExternRef, Func, Nullable, StoreLimits, Val, ValType};
 use wasmparser::WasmFeatures;
 
 mod hooked;
+#[cfg(feature = "native")]
 pub mod wasi;
 
 /// The wasmi release lockstep is built against (pinned in the workspace manifest).
@@ -114,7 +114,7 @@ impl Wasmi {
         store.limiter(|limits| limits);
         WasmiSession {
             store,
-            fuel: fuel_budget(limits.call_time),
+            fuel: fuel_budget(limits),
             modules: Vec::new(),
             instances: Vec::new(),
             importables: HashMap::from([("spectest".to_string(), spectest)]),
@@ -132,9 +132,12 @@ fn store_limits(limits: &Limits) -> StoreLimits {
         .build()
 }
 
-fn fuel_budget(call_time: Duration) -> u64 {
-    let fuel = call_time.as_nanos() * FUEL_PER_SECOND / 1_000_000_000;
-    u64::try_from(fuel).unwrap_or(u64::MAX)
+/// The fuel each call starts with: the budget given, or what `call_time` buys.
+fn fuel_budget(limits: &Limits) -> u64 {
+    let bought = limits.call_time.as_nanos() * FUEL_PER_SECOND / 1_000_000_000;
+    limits
+        .fuel
+        .unwrap_or_else(|| u64::try_from(bought).unwrap_or(u64::MAX))
 }
 
 /// The `spectest` host module, allocated in `store`.
@@ -198,16 +201,27 @@ fn print_func(store: &mut Store, params: &[ParamType]) -> Func {
 
 /// A deterministic host function (see [`crate::host`]) standing in for a missing import.
 fn host_func(store: &mut Store, module: &str, name: &str, ty: wasmi::FuncType) -> Func {
+    let answer = host_answer(module, name, &ty);
+    Func::new(store, ty, answer)
+}
+
+/// A host function's body: lockstep's deterministic answer for import `module.name` of type `ty`.
+fn host_answer<T: 'static>(
+    module: &str,
+    name: &str,
+    ty: &wasmi::FuncType,
+) -> impl Fn(wasmi::Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), wasmi::Error> + Send + Sync + 'static
+{
     let (module, name) = (module.to_string(), name.to_string());
     let result_types: Vec<host::ValType> = ty.results().iter().map(host_type).collect();
-    Func::new(store, ty, move |caller, params, results| {
+    move |caller, params, results| {
         let args: Vec<Value> = params.iter().map(|v| from_wasmi(&caller, v)).collect();
         let answers = host::results(&module, &name, &args, &result_types);
         for (slot, answer) in results.iter_mut().zip(&answers) {
             *slot = host_result(answer);
         }
         Ok(())
-    })
+    }
 }
 
 fn host_type(ty: &ValType) -> host::ValType {
@@ -521,6 +535,7 @@ fn harness_failure(message: String) -> Outcome {
 mod tests {
     use super::*;
     use crate::testing::{check_common_behaviour, wat};
+    use std::time::Duration;
 
     fn session(call_time: Duration) -> Box<dyn Session> {
         let limits = Limits {

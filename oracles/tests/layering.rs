@@ -24,7 +24,7 @@ const LAYERS: &[&[&str]] = &[
     ],
     &["classify", "compare", "differential", "wasi"],
     &["external", "wasmi", "wasmtime"],
-    &["asyncify", "mutants"],
+    &["asyncify", "mutants", "nested"],
     &["tiers", ROOT],
 ];
 

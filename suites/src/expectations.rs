@@ -22,6 +22,7 @@ pub enum Reason {
     PreWasm2SegmentWrites,
     PreWasm2UnlinkableSegment,
     JsApiOpaqueGcRef,
+    PythonF32Nan,
 }
 
 /// Every named reason: its id in the toml files and what it says.
@@ -51,6 +52,13 @@ const REASONS: &[(Reason, &str, &str)] = &[
         "js-api-opaque-gc-ref",
         "A GC reference crosses V8's JS API as an opaque object: JavaScript cannot tell a struct from \
          an array, an i31 or an eqref, so the engine reports only that a non-null reference came back.",
+    ),
+    (
+        Reason::PythonF32Nan,
+        "python-f32-nan",
+        "wasmtime's Python API carries an f32 as a Python float (a C double): converting a signalling \
+         NaN between float and double sets its quiet bit, so an f32 signalling NaN argument or result \
+         cannot be checked exactly through it (f64 NaNs keep every bit).",
     ),
 ];
 

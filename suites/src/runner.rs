@@ -12,7 +12,7 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 /// Engines compile deeply nested spec functions; give their threads room.
-const TRIAL_STACK: usize = 64 << 20;
+pub const TRIAL_STACK: usize = 64 << 20;
 
 /// How trials run.
 #[derive(Clone, Debug)]
@@ -97,23 +97,39 @@ pub fn run_script_recording(
     options: &Options,
     record: bool,
 ) -> ScriptRun {
-    let deadline = Instant::now() + options.file_time;
     std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name(format!("trial-{}", engine.id()))
             .stack_size(TRIAL_STACK)
             .spawn_scoped(scope, || {
-                driver::run(script, engine, &options.limits, deadline, record)
+                run_script_on_this_thread(engine, script, options, record)
             })
             .expect("spawning a trial thread");
-        worker.join().unwrap_or_else(|panic| ScriptRun {
-            aborted: Some(format!(
-                "{} panicked: {}",
-                engine.id(),
-                panic_message(&panic)
-            )),
-            ..ScriptRun::default()
-        })
+        worker
+            .join()
+            .expect("a trial's panic is caught on its thread")
+    })
+}
+
+/// [`run_script_recording`] on the calling thread, which must have a stack of
+/// [`TRIAL_STACK`]: a worker process that runs script after script saves a
+/// thread start and two hand-overs between threads per script, each a wait
+/// for a time slice on a busy machine. A panic in the engine ends the run as aborted.
+pub fn run_script_on_this_thread(
+    engine: &dyn Engine,
+    script: &Script,
+    options: &Options,
+    record: bool,
+) -> ScriptRun {
+    let deadline = Instant::now() + options.file_time;
+    let run = || driver::run(script, engine, &options.limits, deadline, record);
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|panic| ScriptRun {
+        aborted: Some(format!(
+            "{} panicked: {}",
+            engine.id(),
+            panic_message(&panic)
+        )),
+        ..ScriptRun::default()
     })
 }
 
@@ -234,13 +250,55 @@ pub fn run_matrix(
             }
         }
     });
-    let engine_rank = |id: &str| engines.iter().position(|e| e.id() == id);
-    matrix.trials.sort_by(|a, b| {
-        (engine_rank(&a.engine), &a.suite, &a.file).cmp(&(
-            engine_rank(&b.engine),
-            &b.suite,
-            &b.file,
-        ))
+    sort_for_report(&mut matrix.trials, |id| {
+        engines.iter().position(|e| e.id() == id)
     });
     matrix
+}
+
+/// Sorts trials the way reports list them: by engine (`rank` gives its column), then suite and file.
+pub fn sort_for_report(trials: &mut [TrialResult], rank: impl Fn(&str) -> Option<usize>) {
+    trials.sort_by(|a, b| {
+        (rank(&a.engine), &a.suite, &a.file).cmp(&(rank(&b.engine), &b.suite, &b.file))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An engine that panics as soon as a script needs a store.
+    struct Panicking;
+
+    impl Engine for Panicking {
+        fn id(&self) -> &'static str {
+            "panicking"
+        }
+
+        fn version(&self) -> String {
+            "0".into()
+        }
+
+        fn features(&self) -> wasmparser::WasmFeatures {
+            wasmparser::WasmFeatures::default()
+        }
+
+        fn session(&self, _: &Limits) -> Box<dyn oracles::Session> {
+            panic!("no stores here")
+        }
+    }
+
+    #[test]
+    fn an_engine_panic_aborts_the_script_on_a_trial_thread_and_on_the_callers_thread() {
+        let script = script::parse("panic.wast", "(module)").unwrap();
+        let options = Options::default();
+        let runs = [
+            run_script(&Panicking, &script, &options),
+            run_script_on_this_thread(&Panicking, &script, &options, false),
+        ];
+        for run in runs {
+            let aborted = run.aborted.as_deref();
+            assert_eq!(aborted, Some("panicking panicked: no stores here"));
+        }
+    }
 }

@@ -24,7 +24,7 @@ pub struct Command {
 /// A module as the script gives it: binary bytes, or why there are none.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum ModuleBytes {
-    Binary(Vec<u8>),
+    Binary(#[serde(with = "oracles::hex::text")] Vec<u8>),
     /// Quoted text the text parser rejects (for `assert_malformed`, the expected result).
     MalformedText(String),
     /// Something lockstep does not run, such as a component.

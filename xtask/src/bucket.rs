@@ -60,12 +60,31 @@ impl Bucket {
         }
     }
 
+    /// The bucket with the component at fault in front of its name: `[binaryen:-O1] asyncify: I32Clz`.
+    pub fn blamed(self, verdict: &str) -> Bucket {
+        Bucket {
+            name: format!("[{verdict}] {}", unblamed(&self.name)),
+            ..self
+        }
+    }
+
     /// The bucket of an instance of the known divergence `id`.
     pub fn known(id: &str) -> Bucket {
         Bucket {
             name: format!("known {id}"),
             by: Method::Known,
         }
+    }
+}
+
+/// A bucket name without the blame in front of it, if it has one.
+fn unblamed(name: &str) -> &str {
+    match name
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once("] "))
+    {
+        Some((_, rest)) => rest,
+        None => name,
     }
 }
 

@@ -4,7 +4,7 @@ use crate::history::{History, Summary};
 use crate::{Conclusion, dashboard, progress::Progress, report};
 use anyhow::{Context, bail};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 use suites::catalog::{self, SuiteFile};
@@ -46,6 +46,8 @@ pub struct Args {
     /// Seconds one engine may spend on one file.
     #[arg(long, default_value_t = 120, value_name = "SECS")]
     file_time: u64,
+    #[command(flatten)]
+    budgets: crate::budgets::BudgetArgs,
 }
 
 /// `K/N`: the K-th of N shards.
@@ -79,14 +81,10 @@ pub fn default_out_dir() -> PathBuf {
 pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     let engines = crate::select_engines(&args.engines)?;
     let files = select_files(&args)?;
-    let mut expectations = HashMap::new();
-    for engine in &engines {
-        let loaded = Expectations::load(engine.id()).map_err(anyhow::Error::msg)?;
-        expectations.insert(engine.id().to_string(), loaded);
-    }
+    let mut expectations = expectations(engines.iter().map(|e| e.id()))?;
     let options = Options {
         file_time: Duration::from_secs(args.file_time),
-        ..Options::default()
+        limits: args.budgets.apply(Options::default().limits)?,
     };
     let jobs = args
         .jobs
@@ -128,39 +126,87 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     );
 
     let report = report::Report::new(&engines, &matrix.trials);
-    report
-        .write(&out)
-        .with_context(|| format!("writing reports to {}", out.display()))?;
-    history.append(Summary::of(&report, unix_time()))?;
-    let page = dashboard::Conformance {
+    let published = Published {
         report: &report,
         files: &files,
         expectations: &expectations,
-        history: &history.runs,
+        out: &out,
+        json: args.json,
     };
-    dashboard::write_conformance(&out, &page)
-        .with_context(|| format!("writing the dashboard to {}", out.display()))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", report.text_matrix());
-        print!("{}", report.unexpected_results());
-        println!("reports: {}", out.display());
-    }
+    published.write(&mut history)?;
     if args.bless {
         bless(&engines, &mut expectations, &matrix.trials)?;
     }
     for error in &matrix.script_errors {
         eprintln!("error: {error}");
     }
-    let failed = matrix.trials.iter().any(|t| t.state() == TrialState::Fail);
     Ok(if !matrix.script_errors.is_empty() {
         Conclusion::BadInput
-    } else if failed && !args.bless {
-        Conclusion::Diverge
-    } else {
+    } else if args.bless {
         Conclusion::Agree
+    } else {
+        failures(&matrix.trials)
     })
+}
+
+/// A conformance run's results as they leave lockstep: from one run, or merged from its shards.
+pub struct Published<'a> {
+    pub report: &'a report::Report<'a>,
+    pub files: &'a [SuiteFile],
+    pub expectations: &'a HashMap<String, Expectations>,
+    pub out: &'a Path,
+    /// Print the JSON report instead of the matrix.
+    pub json: bool,
+}
+
+impl Published<'_> {
+    /// Writes the reports and the dashboard into `out`, adds the run to `history`, and
+    /// prints the matrix with the unexpected results.
+    pub fn write(&self, history: &mut History) -> anyhow::Result<()> {
+        let out = self.out;
+        self.report
+            .write(out)
+            .with_context(|| format!("writing reports to {}", out.display()))?;
+        history.append(Summary::of(self.report, unix_time()))?;
+        let page = dashboard::Conformance {
+            report: self.report,
+            files: self.files,
+            expectations: self.expectations,
+            history: &history.runs,
+        };
+        dashboard::write_conformance(out, &page)
+            .with_context(|| format!("writing the dashboard to {}", out.display()))?;
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(self.report)?);
+        } else {
+            print!("{}", self.report.text_matrix());
+            print!("{}", self.report.unexpected_results());
+            println!("reports: {}", out.display());
+        }
+        Ok(())
+    }
+}
+
+/// Diverge when a trial failed against its expectations, else Agree.
+pub fn failures(trials: &[runner::TrialResult]) -> Conclusion {
+    match trials.iter().any(|t| t.state() == TrialState::Fail) {
+        true => Conclusion::Diverge,
+        false => Conclusion::Agree,
+    }
+}
+
+/// Each engine's expectations file, read.
+pub fn expectations<'a>(
+    ids: impl IntoIterator<Item = &'a str>,
+) -> anyhow::Result<HashMap<String, Expectations>> {
+    ids.into_iter()
+        .map(|id| {
+            Ok((
+                id.to_string(),
+                Expectations::load(id).map_err(anyhow::Error::msg)?,
+            ))
+        })
+        .collect()
 }
 
 fn unix_time() -> u64 {

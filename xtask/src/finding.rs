@@ -1,5 +1,6 @@
 //! A finding on disk: `module.wasm`, `module.wat`, a runnable `repro.wast` and `report.json`, in a folder named by signature.
 
+use crate::blame::Blame;
 use crate::bucket::Bucket;
 use crate::known::Known;
 use oracles::compare::{Divergence, Observation, Verdict};
@@ -19,6 +20,9 @@ pub struct Origin {
     pub iteration: Option<u64>,
     /// Engine ids with their versions and configuration.
     pub engines: Vec<(String, String)>,
+    /// Each engine as `--engine` names the variant that ran (`asyncify@O1`): `diff`, `reduce`
+    /// and `blame` on the finding run these unless told otherwise.
+    pub variants: Vec<String>,
     /// The proposals generated modules were allowed to use.
     pub features: Vec<&'static str>,
 }
@@ -37,6 +41,9 @@ struct Report<'a> {
     /// The known divergence this is an instance of, if it is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     known: Option<&'a Known>,
+    /// Whose bug it is (see `blame.rs`), when it was blamed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    blame: Option<&'a Blame>,
 }
 
 /// Characters of the signature a folder name shows before the hash.
@@ -61,6 +68,26 @@ pub fn folder(out: &Path, signature: &str) -> PathBuf {
     out.join(format!("{readable}-{}", &hash[..16]))
 }
 
+/// The engine variants the finding in `dir` was found on, as its `report.json` records
+/// them; none for a report from before variants were recorded.
+pub fn recorded_variants(dir: &Path) -> anyhow::Result<Vec<oracles::EngineChoice>> {
+    let path = dir.join("report.json");
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let report: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let variants = report["origin"]["variants"].as_array().cloned();
+    variants
+        .unwrap_or_default()
+        .iter()
+        .map(|variant| {
+            let name = variant.as_str().unwrap_or_default();
+            oracles::EngineChoice::parse(name)
+                .map_err(|why| anyhow::anyhow!("{}: origin.variants: {why}", path.display()))
+        })
+        .collect()
+}
+
 /// How many findings `out` holds: its folders with a `report.json`.
 pub fn count(out: &Path) -> anyhow::Result<u64> {
     let folders = std::fs::read_dir(out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
@@ -79,10 +106,28 @@ pub fn add_repeats(dir: &Path, repeats: u64) -> anyhow::Result<()> {
         serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let before = report["seen_again"].as_u64().unwrap_or(0);
     report["seen_again"] = (before + repeats).into();
-    // Written beside and renamed: a kill never leaves half a report.
+    rewrite(dir, &report)
+}
+
+/// Records `blame` in the `report.json` of the finding in `dir`, and its verdict in the bucket's name.
+pub fn record_blame(dir: &Path, blame: &Blame) -> anyhow::Result<()> {
+    let path = dir.join("report.json");
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let mut report: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    report["blame"] = serde_json::to_value(blame)?;
+    if let Ok(bucket) = serde_json::from_value::<Bucket>(report["bucket"].clone()) {
+        report["bucket"] = serde_json::to_value(bucket.blamed(&blame.verdict))?;
+    }
+    rewrite(dir, &report)
+}
+
+/// Replaces the `report.json` in `dir`: written beside and renamed, so that a kill never leaves half a report.
+fn rewrite(dir: &Path, report: &serde_json::Value) -> anyhow::Result<()> {
     let temporary = dir.join("report.json.tmp");
-    std::fs::write(&temporary, serde_json::to_string_pretty(&report)?)?;
-    std::fs::rename(&temporary, &path)?;
+    std::fs::write(&temporary, serde_json::to_string_pretty(report)?)?;
+    std::fs::rename(&temporary, dir.join("report.json"))?;
     Ok(())
 }
 
@@ -95,10 +140,12 @@ pub struct Evidence<'a> {
     pub step: usize,
 }
 
-/// How a finding is filed: its bucket, and the known divergence it is an instance of, if it is one.
+/// How a finding is filed: its bucket, the known divergence it is an instance of, if it is one,
+/// and whose bug it is, if it was blamed.
 pub struct Filing<'a> {
     pub bucket: &'a Bucket,
     pub known: Option<&'a Known>,
+    pub blame: Option<&'a Blame>,
 }
 
 /// Writes the finding into its signature's folder under `out`.
@@ -162,7 +209,7 @@ pub fn save_to(
     std::fs::write(dir.join("module.wat"), &text)?;
     std::fs::write(
         dir.join("repro.wast"),
-        repro(wasm, invocations, run, step, divergence),
+        repro(wasm, invocations, run, step, divergence, &origin.variants),
     )?;
     let report = Report {
         signature: &divergence.signature,
@@ -173,6 +220,7 @@ pub fn save_to(
         run,
         seen_again: 0,
         known: filing.known,
+        blame: filing.blame,
     };
     std::fs::write(
         dir.join("report.json"),
@@ -183,24 +231,34 @@ pub fn save_to(
 
 /// A script that replays the divergence: the module, the calls before the
 /// divergent one, and an assertion of the reference outcome (see [`Reference`]),
-/// with a comment per engine saying what it did.
+/// with a comment per engine saying what it did, and a line per engine variant
+/// that `diff` runs it on (see [`crate::diff::script::ENGINE_LINE`]).
 pub fn repro(
     wasm: &[u8],
     invocations: &[Invocation],
     run: &Run,
     step: usize,
     divergence: &Divergence,
+    variants: &[String],
 ) -> String {
-    let mut out = format!(";; lockstep finding {}\n", divergence.signature);
+    let mut out = format!(";; lockstep finding {}\n", comment(&divergence.signature));
     let _ = writeln!(out, "{}", crate::diff::script::HOST_FUNCTIONS_LINE);
+    for variant in variants {
+        let _ = writeln!(out, "{}{variant}", crate::diff::script::ENGINE_LINE);
+    }
     let observations = &run.steps[step].observations;
     for observation in observations {
-        let _ = writeln!(out, ";;   {}: {}", observation.engine, observation.outcome);
+        let _ = writeln!(
+            out,
+            ";;   {}: {}",
+            comment(&observation.engine),
+            comment(&observation.outcome.to_string())
+        );
     }
     let reference = Reference::of(observations, divergence);
-    let _ = writeln!(out, ";; {}", reference.explained());
+    let _ = writeln!(out, ";; {}", comment(&reference.explained()));
     let reference = reference.observation().map(|o| &o.outcome);
-    let module = binary_module(wasm);
+    let module = module_source(wasm);
     // Steps 0 and 1 are compilation and instantiation; calls follow.
     if step < 2 {
         let assertion = match reference {
@@ -221,6 +279,19 @@ pub fn repro(
     let _ = writeln!(out, "{}", assertion(&call, reference));
     out.push_str(&global_assertions(observations, divergence));
     out
+}
+
+/// `text` fit for a `;;` line comment: an engine's message may span lines (an external
+/// engine's trap message, a backtrace), and its second line would otherwise be read as
+/// script, leaving the repro unparsable. Line breaks and other control characters are
+/// written as escapes.
+fn comment(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
 }
 
 /// What a repro asserts. With engines split evenly, asserting one side would
@@ -325,6 +396,20 @@ fn assertion(call: &str, reference: Option<&Outcome>) -> String {
     }
 }
 
+/// The module as readable text when that text assembles back to the very same bytes,
+/// else as a `(module binary …)`.
+fn module_source(wasm: &[u8]) -> String {
+    text_module(wasm).unwrap_or_else(|| binary_module(wasm))
+}
+
+fn text_module(wasm: &[u8]) -> Option<String> {
+    let text = wasmprinter::print_bytes(wasm).ok()?;
+    let buffer = wast::parser::ParseBuffer::new(&text).ok()?;
+    let mut module = wast::parser::parse::<wast::Wat>(&buffer).ok()?;
+    let same = module.encode().ok()? == wasm;
+    same.then(|| text.trim_end().to_string())
+}
+
 fn binary_module(wasm: &[u8]) -> String {
     let mut out = String::from("(module binary\n  \"");
     for (i, byte) in wasm.iter().enumerate() {
@@ -422,14 +507,25 @@ fn float_text(nan: bool, negative: bool, payload: u64, shortest: String) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oracles::TrapCode;
 
     /// A run whose only call (step 2) diverged, `observations` being what each engine returned.
     fn diverging_call(observations: &[(&str, i32)]) -> (Run, Divergence) {
-        let observations: Vec<Observation> = observations
+        let outcomes = observations
             .iter()
-            .map(|(engine, value)| Observation {
+            .map(|(engine, value)| (*engine, Outcome::Values(vec![Value::I32(*value)])));
+        diverging_outcomes(outcomes)
+    }
+
+    /// A run whose only call (step 2) diverged, each engine having seen its outcome.
+    fn diverging_outcomes<'a>(
+        outcomes: impl IntoIterator<Item = (&'a str, Outcome)>,
+    ) -> (Run, Divergence) {
+        let observations: Vec<Observation> = outcomes
+            .into_iter()
+            .map(|(engine, outcome)| Observation {
                 engine: engine.to_string(),
-                outcome: Outcome::Values(vec![Value::I32(*value)]),
+                outcome,
                 state: None,
             })
             .collect();
@@ -454,12 +550,40 @@ mod tests {
 
     fn repro_of(observations: &[(&str, i32)]) -> String {
         let (run, divergence) = diverging_call(observations);
+        repro_of_run(&run, &divergence)
+    }
+
+    fn repro_of_run(run: &Run, divergence: &Divergence) -> String {
         let call = Invocation {
             export: "f".into(),
             args: Vec::new(),
             expected: None,
         };
-        repro(b"\0asm\x01\0\0\0", &[call], &run, 2, &divergence)
+        repro(b"\0asm\x01\0\0\0", &[call], run, 2, divergence, &[])
+    }
+
+    #[test]
+    fn a_multi_line_engine_message_stays_inside_its_comment() {
+        let message =
+            "wasm trap: out of bounds memory access\nwasm backtrace:\n  0: f\r\n(assert_trap";
+        let (run, divergence) = diverging_outcomes([
+            ("wasmi", Outcome::Values(vec![Value::I32(1)])),
+            (
+                "external",
+                Outcome::trap(TrapCode::MemoryOutOfBounds, message),
+            ),
+        ]);
+        let repro = repro_of_run(&run, &divergence);
+        assert!(
+            repro.contains(
+                "out of bounds memory access\\nwasm backtrace:\\n  0: f\\r\\n(assert_trap"
+            ),
+            "{repro}"
+        );
+        let buffer = wast::parser::ParseBuffer::new(&repro).unwrap();
+        let script: wast::Wast = wast::parser::parse(&buffer)
+            .unwrap_or_else(|e| panic!("repro does not parse: {e}\n{repro}"));
+        assert_eq!(script.directives.len(), 2, "{repro}");
     }
 
     #[test]
@@ -506,6 +630,25 @@ mod tests {
             name.starts_with("trap_wasmi_trap_Unreachable__values__-"),
             "{name}"
         );
+    }
+
+    #[test]
+    fn a_module_that_prints_back_exactly_is_written_as_text() {
+        let wasm = wast::parser::parse::<wast::Wat>(
+            &wast::parser::ParseBuffer::new(
+                r#"(module (func (export "f") (result i32) (i32.const 7)))"#,
+            )
+            .unwrap(),
+        )
+        .unwrap()
+        .encode()
+        .unwrap();
+        let source = module_source(&wasm);
+        assert!(source.starts_with("(module"), "{source}");
+        assert!(source.contains("i32.const 7"), "{source}");
+        // An empty type section whose size is padded to five bytes: text cannot say that.
+        let unprintable = b"\0asm\x01\0\0\0\x01\x81\x80\x80\x80\x00\x00";
+        assert!(module_source(unprintable).starts_with("(module binary"));
     }
 
     #[test]

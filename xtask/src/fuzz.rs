@@ -1,5 +1,6 @@
 //! `cargo xtask fuzz`: random modules on every engine for a while; divergences saved, deduplicated by signature.
 
+use crate::blame::{self, Blame, Lab};
 use crate::bucket::Bucket;
 use crate::known::{self, Known};
 use crate::reduce::Reducer;
@@ -54,6 +55,28 @@ pub struct Args {
     /// Where findings are saved (default target/lockstep/fuzz).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub budgets: crate::budgets::BudgetArgs,
+}
+
+impl Args {
+    /// The options `cargo xtask fuzz --engine ... --out DIR` would have: seed 0, every core,
+    /// default budgets, 60 s.
+    pub fn new(engines: Vec<EngineChoice>, out: &std::path::Path) -> Args {
+        Args {
+            engines,
+            time: None,
+            iterations: None,
+            from: 0,
+            seed: 0,
+            jobs: None,
+            in_process: false,
+            reduce_time: None,
+            resume: None,
+            out: Some(out.to_path_buf()),
+            budgets: crate::budgets::BudgetArgs::default(),
+        }
+    }
 }
 
 /// Keeps the knob choice independent of the module a seed generates.
@@ -291,7 +314,7 @@ impl Campaign {
             engines,
             seed: args.seed,
             out,
-            limits: Limits::fuzzing(),
+            limits: args.budgets.apply(Limits::fuzzing())?,
             next: AtomicU64::new(args.from),
             end,
             seen: Mutex::new(HashMap::new()),
@@ -570,9 +593,15 @@ impl Campaign {
         let evidence = reduced_evidence.as_ref().unwrap_or(evidence);
         // Bucketed after reduction: the fewer instructions, the closer the first probe is to the cause.
         let bucket = reducer.bucket(evidence);
+        let blame = blame_finding(&mut reducer, evidence);
+        let bucket = match &blame {
+            Some(blame) => bucket.blamed(&blame.verdict),
+            None => bucket,
+        };
         let filing = finding::Filing {
             bucket: &bucket,
             known: None,
+            blame: blame.as_ref(),
         };
         let saved = finding::save(&self.out, evidence, &origin, &filing);
         match saved {
@@ -609,6 +638,7 @@ impl Campaign {
                 .iter()
                 .map(|(_, e)| (e.id().to_string(), e.version()))
                 .collect(),
+            variants: found.engines.iter().map(|(_, e)| e.variant()).collect(),
             features: features::names(self.shared),
         }
     }
@@ -640,6 +670,7 @@ impl Campaign {
         let filing = finding::Filing {
             bucket: &Bucket::known(&known.id),
             known: Some(known),
+            blame: None,
         };
         match finding::save(&self.out, evidence, &self.origin(found), &filing) {
             Ok(dir) => {
@@ -724,6 +755,26 @@ impl Campaign {
     }
 }
 
+/// Whose bug the divergence of `evidence` is, told on the reducer's engines and worker
+/// (a few more runs of the module per odd engine: see `blame.rs`).
+fn blame_finding(reducer: &mut Reducer, evidence: &finding::Evidence) -> Option<Blame> {
+    let step = &evidence.run.steps[evidence.step];
+    let oracles::compare::Verdict::Diverge(divergence) = &step.verdict else {
+        return None;
+    };
+    let mut lab = Lab::new(
+        reducer.worker.as_deref_mut(),
+        reducer.limits.clone(),
+        evidence.invocations,
+    );
+    Some(blame::blame(
+        &mut lab,
+        reducer.engines,
+        evidence.wasm,
+        divergence,
+    ))
+}
+
 /// Moves the `pending` repeats of `signature` into the report saved in `dir`.
 fn add_pending(dir: &std::path::Path, signature: &str, pending: &mut u64) {
     if *pending == 0 {
@@ -757,16 +808,12 @@ mod tests {
     fn isel_trees_meet_unoptimized_cranelift() {
         let out = tempfile::tempdir().unwrap();
         let args = Args {
-            engines: vec![EngineChoice::parse("wasmtime-cranelift").unwrap()],
-            time: None,
             iterations: Some(1),
-            from: 0,
-            seed: 0,
-            jobs: None,
             in_process: true,
-            reduce_time: None,
-            resume: None,
-            out: Some(out.path().to_path_buf()),
+            ..Args::new(
+                vec![EngineChoice::parse("wasmtime-cranelift").unwrap()],
+                out.path(),
+            )
         };
         let campaign = Campaign::new(&args).unwrap();
         let isel: Vec<u64> = (0..100)

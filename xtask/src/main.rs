@@ -1,7 +1,9 @@
 //! `cargo xtask`: lockstep's command line. Exit codes: 0 agree, 1 divergence or regression, 2 bad usage or input.
 
 mod bench;
+mod blame;
 mod bucket;
+mod budgets;
 mod conformance;
 mod corpus;
 mod dashboard;
@@ -10,9 +12,11 @@ mod engines;
 mod example_engine;
 mod finding;
 mod fuzz;
+mod guest;
 mod history;
 mod input;
 mod known;
+mod merge;
 mod passes;
 mod program;
 mod progress;
@@ -45,8 +49,12 @@ enum Command {
     Diff(diff::Args),
     /// Random modules on every engine; divergences saved and deduplicated.
     Fuzz(fuzz::Args),
+    /// Join the reports of `conformance --shard K/N` runs into one matrix, dashboard and JUnit file.
+    Merge(merge::Args),
     /// Shrink a module while its divergence holds; save the small finding.
     Reduce(reduce::Args),
+    /// Name the component a finding's divergence belongs to (engine, binaryen level, unwind driver, setting).
+    Blame(blame::Args),
     /// List the engines with their versions and proposals.
     Engines {
         /// Print JSON instead of a table.
@@ -55,8 +63,24 @@ enum Command {
     },
     /// Measure speed and memory against a reference in the same run.
     Bench(bench::Args),
-    /// Build the corpus of real programs (`corpus/`) to wasm32-wasip1, beside their sources.
-    Corpus,
+    /// Build the corpus of real programs (`corpus/`) to wasm32-wasip1, beside their sources, and
+    /// fetch the language runtimes it names into `target/corpus/runtimes/`.
+    Corpus {
+        /// Only fetch the runtimes.
+        #[arg(long)]
+        runtimes_only: bool,
+    },
+    /// Build the wasmi guest of the nested tiers (`wasmi-on-*`) to wasm32-wasip1.
+    Guest,
+    /// (internal) Run a WASI command on one tier with this process's standard streams: the host
+    /// side of a nested tier.
+    #[command(name = oracles::nested::RUN_LIVE, hide = true)]
+    RunLive {
+        /// The tier (or `mutant:*`) that runs the program.
+        #[arg(long)]
+        engine: EngineChoice,
+        program: std::path::PathBuf,
+    },
     /// (internal) Serve engine requests on standard input, for crash isolation.
     #[command(name = "worker", hide = true)]
     Worker {
@@ -79,6 +103,9 @@ enum Command {
         /// The file `--broken fork` appends the ids of the processes it starts to.
         #[arg(long, value_name = "PATH")]
         pid_file: Option<std::path::PathBuf>,
+        /// A limit of `reset` to leave unapplied, and say so in `hello` (`memory_bytes`, ...; repeatable).
+        #[arg(long, value_name = "LIMIT", value_parser = example_engine::limit)]
+        unapplied: Vec<oracles::Limit>,
     },
 }
 
@@ -107,7 +134,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Workers make their temporary files in the folder of the process that started them.
     let run_folder = match &cli.command {
-        Command::Worker { .. } | Command::ExampleEngine { .. } => None,
+        Command::Worker { .. } | Command::ExampleEngine { .. } | Command::RunLive { .. } => None,
         _ => Some(oracles::tempfiles::RunFolder::create()),
     };
     if let Some(Err(error)) = &run_folder {
@@ -118,10 +145,14 @@ fn main() -> ExitCode {
         Command::Conformance(args) => conformance::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Fuzz(args) => fuzz::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Reduce(args) => reduce::run(args),
+        Command::Blame(args) => blame::run(args),
         Command::Engines { json } => engines::run(json),
         Command::Bench(args) => bench::run(args),
-        Command::Corpus => corpus::build(),
+        Command::Corpus { runtimes_only } => corpus::build(runtimes_only),
+        Command::Guest => guest::build(),
+        Command::RunLive { engine, program } => guest::run_live(&engine, &program),
         Command::Worker {
             watchdog_only,
             externals,
@@ -130,7 +161,8 @@ fn main() -> ExitCode {
             engine,
             broken,
             pid_file,
-        } => example_engine::serve(&engine, broken, pid_file.as_deref()),
+            unapplied,
+        } => example_engine::serve(&engine, broken, pid_file.as_deref(), unapplied),
     };
     match result {
         Ok(conclusion) => conclusion.into(),

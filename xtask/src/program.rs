@@ -1,6 +1,8 @@
 //! `cargo xtask diff PROGRAM.wasm -- ARGS…`: a WASI program on every tier in the same sandbox; exit
 //! status, stdout, stderr and the scratch directory's final tree compared, the first difference shown as a unified diff.
 
+mod json;
+
 use crate::Conclusion;
 use crate::worker::Worker;
 use anyhow::{Context, bail};
@@ -8,7 +10,6 @@ use oracles::wasi::compare::{Aspect, ProgramVerdict, compare, ending_text};
 use oracles::wasi::sandbox::{Sandbox, read_tree};
 use oracles::wasi::{Entry, ProgramEngine, ProgramRun};
 use oracles::{EngineChoice, Limits, Value, Watchdog};
-use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -99,39 +100,33 @@ pub fn entry(wasm: &[u8], invoke: Option<(String, Vec<Value>)>) -> anyhow::Resul
     }
 }
 
-#[derive(Serialize)]
-struct Report<'a> {
-    verdict: &'a ProgramVerdict,
-    runs: &'a [ProgramRun],
-}
-
 /// Runs the program on every tier (each in `worker`, if given) and prints the comparison.
 pub fn diff(
     engines: &[Arc<dyn ProgramEngine>],
     wasm: &[u8],
     sandbox: &Sandbox,
     entry: &Entry,
+    limits: &Limits,
     mut worker: Option<&mut Worker>,
     json: bool,
 ) -> anyhow::Result<Conclusion> {
-    let limits = Limits::default();
     let runs: Vec<ProgramRun> = engines
         .iter()
         .map(|engine| match worker.as_deref_mut() {
-            Some(worker) => worker.run_program(engine.id(), wasm, sandbox, entry, &limits),
-            None => oracles::wasi::run(engine.as_ref(), wasm, sandbox, entry, &limits),
+            Some(worker) => worker.run_program(engine.id(), wasm, sandbox, entry, limits),
+            None => oracles::wasi::run(engine.as_ref(), wasm, sandbox, entry, limits),
         })
         .collect();
     let verdict = compare(&runs);
+    let host_imports = oracles::wasi::host_imports(wasm);
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&Report {
-                verdict: &verdict,
-                runs: &runs
-            })?
-        );
+        let report = json::Report::new(&verdict, limits, &host_imports, &runs);
+        println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
+        print!(
+            "{}",
+            crate::terminal::printable(&preamble(limits, &host_imports))
+        );
         print!("{}", crate::terminal::printable(&report(&runs, &verdict)));
     }
     Ok(match verdict {
@@ -139,6 +134,31 @@ pub fn diff(
         _ if runs.iter().any(harness_failed) => Conclusion::BadInput,
         _ => Conclusion::Agree,
     })
+}
+
+/// The budgets of every run, and the imports lockstep answered, above the table.
+fn preamble(limits: &Limits, host_imports: &[String]) -> String {
+    let fuel = limits
+        .fuel
+        .map_or("what the call time buys".to_string(), |fuel| {
+            fuel.to_string()
+        });
+    let mut out = format!(
+        "budgets: compile {:?}, instantiate {:?}, call {:?}, fuel {fuel}, memory {} MiB\n",
+        limits.compile_time,
+        limits.instantiate_time,
+        limits.call_time,
+        limits.memory_bytes >> 20
+    );
+    if !host_imports.is_empty() {
+        let _ = writeln!(
+            out,
+            "host functions answered {} imports: {}",
+            host_imports.len(),
+            host_imports.join(", ")
+        );
+    }
+    out
 }
 
 /// A run where lockstep itself failed (say, the scratch directory could not be made): bad input or setup, exit 2.

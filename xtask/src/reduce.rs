@@ -38,13 +38,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Conclusion> {
-    let engines = worker::references(&crate::select_engines(&args.engines)?);
+    let choices = recorded_engines(&args)?;
+    let engines = worker::references(&crate::select_engines(&choices)?);
     let path = if args.file.is_dir() {
         args.file.join("module.wasm")
     } else {
         args.file.clone()
     };
-    let mut worker = (!args.in_process).then(|| Worker::new(crate::external_specs(&args.engines)));
+    let mut worker = (!args.in_process).then(|| Worker::new(crate::external_specs(&choices)));
     let (wasm, known) = if path.extension().is_some_and(|e| e == "wast") {
         cut_script(&path, &engines, worker.as_mut())?
     } else {
@@ -60,6 +61,13 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         },
     };
     let Some(signature) = reducer.signature_of(&wasm) else {
+        if args.file.is_dir() {
+            bail!(
+                "{}: {}",
+                args.file.display(),
+                crate::diff::script::NO_LONGER_REPRODUCES
+            );
+        }
         bail!(
             "{}: the engines agree on this module; there is nothing to reduce",
             path.display()
@@ -86,12 +94,14 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
             .iter()
             .map(|(_, e)| (e.id().to_string(), e.version()))
             .collect(),
+        variants: engines.iter().map(|(_, e)| e.variant()).collect(),
         features: Vec::new(),
     };
     let bucket = reducer.bucket(&reduced.evidence());
     let filing = finding::Filing {
         bucket: &bucket,
         known: None,
+        blame: None,
     };
     let dir = finding::save_to(&out, &reduced.evidence(), &origin, &filing)?;
     println!("signature : {signature}");
@@ -101,6 +111,24 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     println!("time      : {:.1} s", started.elapsed().as_secs_f64());
     println!("finding   : {}", dir.display());
     Ok(Conclusion::Diverge)
+}
+
+/// The engines `--engine` names, else those the finding was found on: its
+/// `report.json`'s variants for a folder, the opening comments of a `.wast`.
+fn recorded_engines(args: &Args) -> anyhow::Result<Vec<oracles::EngineChoice>> {
+    if !args.engines.is_empty() {
+        return Ok(args.engines.clone());
+    }
+    if args.file.is_dir() {
+        return finding::recorded_variants(&args.file);
+    }
+    if args.file.extension().is_some_and(|e| e == "wast") {
+        let key = args.file.display().to_string();
+        let text =
+            std::fs::read_to_string(&args.file).map_err(|e| anyhow::anyhow!("{key}: {e}"))?;
+        return crate::diff::script::engines_asked(&key, &text);
+    }
+    Ok(Vec::new())
 }
 
 /// Cuts a script down to what its first divergence needs: the module
@@ -171,7 +199,7 @@ fn action_of(kind: &suites::script::CommandKind) -> Option<&suites::script::Acti
 }
 
 /// The calls recorded in a finding folder's report, if FILE is one.
-fn known_invocations(file: &std::path::Path) -> Vec<Invocation> {
+pub(crate) fn known_invocations(file: &std::path::Path) -> Vec<Invocation> {
     let report = std::fs::read_to_string(file.join("report.json")).unwrap_or_default();
     serde_json::from_str::<serde_json::Value>(&report)
         .ok()

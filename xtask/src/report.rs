@@ -1,18 +1,18 @@
 //! Conformance reports: the engines × suites matrix as text and Markdown, `conformance.json`, and `junit.xml`.
 
 use oracles::{Engine, features};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 use suites::runner::{TrialResult, TrialState};
 
-#[derive(Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EngineInfo {
     pub id: String,
     pub version: String,
-    pub proposals: Vec<&'static str>,
+    pub proposals: Vec<String>,
 }
 
 /// Files per state in one engine × suite cell, and the directives they ran and skipped.
@@ -93,9 +93,17 @@ impl<'a> Report<'a> {
             .map(|e| EngineInfo {
                 id: e.id().to_string(),
                 version: e.version(),
-                proposals: features::names(e.features()),
+                proposals: features::names(e.features())
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
             })
             .collect();
+        Report::of(infos, trials)
+    }
+
+    /// The matrix of `trials` with a column per engine of `infos`.
+    pub fn of(infos: Vec<EngineInfo>, trials: &'a [TrialResult]) -> Report<'a> {
         let column = |id: &str| infos.iter().position(|e| e.id == id);
         let mut matrix: BTreeMap<String, Vec<Cell>> = BTreeMap::new();
         let mut totals = vec![Cell::default(); infos.len()];

@@ -10,7 +10,7 @@ use oracles::wasi::sandbox::Sandbox;
 use oracles::wasi::{Ending, Entry, ProgramEngine, ProgramRun};
 use oracles::{Engine, Engines, Limits, Outcome, Resource, Watchdog};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Write};
 use std::process::Command;
 use std::sync::Arc;
@@ -36,7 +36,7 @@ const GRACE: Duration = Duration::from_secs(10);
 /// wrong cannot make the parent hold more.
 const LINE_LIMIT: usize = 1 << 30;
 
-/// Engines are named by id and, for the configurations fuzzing varies, a variant index.
+/// Engines are named by id (or variant name, `TIER@SETTING`) and, for the configurations fuzzing varies, a variant index.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct EngineRef {
     pub id: String,
@@ -47,6 +47,7 @@ pub struct EngineRef {
 enum Request {
     Module {
         engine: EngineRef,
+        #[serde(with = "oracles::hex::text")]
         wasm: Vec<u8>,
         invocations: Vec<Invocation>,
         limits: Limits,
@@ -63,6 +64,7 @@ enum Request {
     },
     Program {
         engine: String,
+        #[serde(with = "oracles::hex::text")]
         wasm: Vec<u8>,
         sandbox: Sandbox,
         entry: Entry,
@@ -84,8 +86,20 @@ enum Reply {
     ProgramDone(Box<ProgramRun>),
 }
 
-/// The worker's side: answer requests from standard input until it closes.
+/// The worker's side: answer requests from standard input until it closes, on
+/// one thread with room for the deepest spec script, which runs every script
+/// itself (see [`runner::run_script_on_this_thread`]).
 pub fn serve(watchdog_only: bool, externals: Vec<Spec>) -> anyhow::Result<Conclusion> {
+    let serving = std::thread::Builder::new()
+        .name("worker".into())
+        .stack_size(runner::TRIAL_STACK)
+        .spawn(move || serve_requests(watchdog_only, externals))?;
+    serving
+        .join()
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the worker thread panicked")))
+}
+
+fn serve_requests(watchdog_only: bool, externals: Vec<Spec>) -> anyhow::Result<Conclusion> {
     let watchdog = match watchdog_only {
         true => Watchdog::Outside,
         false => Watchdog::InEngine,
@@ -132,9 +146,12 @@ pub fn serve(watchdog_only: bool, externals: Vec<Spec>) -> anyhow::Result<Conclu
                     ScriptSource::Parsed(script) => Ok(script),
                 };
                 let run = match parsed {
-                    Ok(script) => {
-                        runner::run_script_recording(engine.as_ref(), &script, &options, record)
-                    }
+                    Ok(script) => runner::run_script_on_this_thread(
+                        engine.as_ref(),
+                        &script,
+                        &options,
+                        record,
+                    ),
                     Err(e) => ScriptRun {
                         aborted: Some(e.to_string()),
                         ..ScriptRun::default()
@@ -209,6 +226,8 @@ pub struct Worker {
     watchdog_only: bool,
     /// External engines the child configures, as the parent did.
     externals: Vec<Spec>,
+    /// The engines the current child has started, each on its first request.
+    started: HashSet<EngineRef>,
 }
 
 /// What waiting for a reply gave.
@@ -228,6 +247,7 @@ impl Worker {
             served: 0,
             watchdog_only: false,
             externals,
+            started: HashSet::new(),
         }
     }
 
@@ -245,6 +265,7 @@ impl Worker {
         }
         if self.child.is_none() {
             self.served = 0;
+            self.started.clear();
             self.child = Some(
                 spawn(self.watchdog_only, &self.externals)
                     .map_err(|e| format!("starting a worker: {e}"))?,
@@ -289,7 +310,7 @@ impl Worker {
         let steps = invocations.len() + 2;
         let id = engine.id.clone();
         let request = Request::Module {
-            engine,
+            engine: engine.clone(),
             wasm: wasm.to_vec(),
             invocations: invocations.to_vec(),
             limits: limits.clone(),
@@ -300,7 +321,13 @@ impl Worker {
             Err(why) => Some(Outcome::HarnessFailed(why)),
             Ok(()) => loop {
                 let left = deadline.map_or(Duration::MAX, |d| d - Instant::now().min(d));
-                match self.receive((limits.call_time + GRACE).min(left)) {
+                // An engine starts on its first request in a child: an external engine's process
+                // first, and a nested tier's host compiles the whole guest runtime before that.
+                let startup = match self.started.insert(engine.clone()) {
+                    true => oracles::nested::STARTUP,
+                    false => Duration::ZERO,
+                };
+                match self.receive((limits.step_time() + GRACE + startup).min(left)) {
                     Received::Reply(Reply::Observed(observation)) => observations.push(observation),
                     Received::Reply(Reply::ModuleDone(t)) => {
                         timing = t;
@@ -320,6 +347,7 @@ impl Worker {
         EngineRun {
             observations,
             timing,
+            unapplied: Vec::new(),
         }
     }
 }
@@ -365,7 +393,7 @@ impl Worker {
         if let Err(why) = self.send(&request) {
             return aborted(why);
         }
-        match self.receive(options.file_time + options.limits.call_time + GRACE) {
+        match self.receive(options.file_time + options.limits.step_time() + GRACE) {
             Received::Reply(Reply::ScriptDone(run)) => run,
             Received::Reply(_) => aborted("unexpected reply from the worker".into()),
             Received::Died(why) => aborted(format!("{engine} crashed: {why}")),
@@ -397,7 +425,9 @@ impl Worker {
         let ending = match self.send(&request) {
             Err(why) => Outcome::HarnessFailed(why),
             // A reactor makes two calls, `_initialize` and the export.
-            Ok(()) => match self.receive(limits.call_time * 2 + GRACE) {
+            Ok(()) => match self.receive(
+                limits.compile_time + limits.instantiate_time + limits.call_time * 2 + GRACE,
+            ) {
                 Received::Reply(Reply::ProgramDone(run)) => return *run,
                 Received::Reply(_) => Outcome::HarnessFailed("unexpected reply".into()),
                 Received::Died(why) => Outcome::Crashed(why),
@@ -430,7 +460,7 @@ pub fn run_all(
     let mut runs = Vec::with_capacity(engines.len());
     for (reference, engine) in engines {
         let late = deadline.is_some_and(|d| Instant::now() >= d);
-        runs.push(match worker.as_deref_mut() {
+        let mut run = match worker.as_deref_mut() {
             _ if late => out_of_time(&reference.id, invocations.len() + 2),
             Some(worker) => {
                 worker.run_module(reference.clone(), wasm, invocations, limits, deadline)
@@ -438,7 +468,10 @@ pub fn run_all(
             None => {
                 differential::run_engine(engine.as_ref(), wasm, invocations, limits, &mut |_| {})
             }
-        });
+        };
+        // What the engine said of itself in this process, wherever it ran.
+        run.unapplied = engine.unapplied_limits();
+        runs.push(run);
         progress(&reference.id);
     }
     differential::compare_runs(wasm, invocations, runs)
@@ -456,6 +489,7 @@ fn out_of_time(engine: &str, steps: usize) -> EngineRun {
     EngineRun {
         observations,
         timing: Timing::default(),
+        unapplied: Vec::new(),
     }
 }
 
@@ -477,7 +511,7 @@ pub fn references(engines: &[Arc<dyn Engine>]) -> Vec<(EngineRef, Arc<dyn Engine
         .map(|e| {
             (
                 EngineRef {
-                    id: e.id().to_string(),
+                    id: e.variant(),
                     variant: 0,
                 },
                 e.clone(),

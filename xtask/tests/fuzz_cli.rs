@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{shown, xtask};
+use common::{assert_reduces, shown, xtask};
 use std::path::Path;
 
 /// Engines among which `mutant:clz-as-ctz` shows its one bug under three signatures from seed 3 within 400 modules.
@@ -48,11 +48,15 @@ fn one_planted_bug_under_three_signatures_is_one_bucket() {
     assert!(signatures.len() >= 3, "{signatures:?}: {text}");
     for report in &reports {
         assert_eq!(
-            report["bucket"]["name"], "mutant:clz-as-ctz: I32Clz",
+            report["bucket"]["name"], "[engine:mutant:clz-as-ctz] mutant:clz-as-ctz: I32Clz",
             "{}: {text}",
             report["signature"]
         );
         assert_eq!(report["bucket"]["by"], "first-different-value");
+        assert_eq!(report["blame"]["verdict"], "engine:mutant:clz-as-ctz");
+        // Found on the variants the swarm chose, and replayed on them by a plain `diff`.
+        let variants = report["origin"]["variants"].as_array().unwrap();
+        assert_eq!(variants.len(), 3, "{variants:?}");
     }
     let summary = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -61,12 +65,23 @@ fn one_planted_bug_under_three_signatures_is_one_bucket() {
     );
     let page = std::fs::read_to_string(out.path().join("index.html")).unwrap();
     assert_eq!(page.matches("<h2 class=\"bucket\">").count(), 1, "{page}");
-    assert!(page.contains("mutant:clz-as-ctz: I32Clz"), "{page}");
+    assert!(
+        page.contains("[engine:mutant:clz-as-ctz] mutant:clz-as-ctz: I32Clz"),
+        "{page}"
+    );
     for signature in signatures {
         assert!(
             page.contains(signature),
             "{signature} listed under its bucket: {page}"
         );
+    }
+    // Every finding replays on the variants the swarm ran it on, with a plain `diff`.
+    for entry in std::fs::read_dir(out.path()).unwrap() {
+        let repro = entry.unwrap().path().join("repro.wast");
+        if repro.exists() {
+            let replayed = xtask(&["diff", repro.to_str().unwrap()]);
+            assert_eq!(replayed.status.code(), Some(1), "{}", shown(&replayed));
+        }
     }
 }
 
@@ -130,15 +145,15 @@ fn a_miscomputed_rem_s_is_found_from_seed_1_and_replays() {
     assert!(page.contains("✗</span> mutant:rem-s-as-rem-u <span class=\"versus\">vs</span>"));
     assert!(page.contains(" bytes, reduced</td>"), "{page}");
     let repro = finding.join("repro.wast");
-    let mut replay = vec!["diff", repro.to_str().unwrap()];
-    replay.extend(engines);
-    let replayed = xtask(&replay);
+    // The repro names the variants it was found on: a plain `diff` and `reduce` run them.
+    let replayed = xtask(&["diff", repro.to_str().unwrap()]);
     assert_eq!(replayed.status.code(), Some(1), "{}", shown(&replayed));
     assert!(
         shown(&replayed).contains("DIVERGE values (mutant:rem-s-as-rem-u vs"),
         "{}",
         shown(&replayed)
     );
+    assert_reduces(&finding, &out.path().join("again"));
 }
 
 #[test]

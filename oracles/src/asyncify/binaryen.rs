@@ -247,6 +247,13 @@ enum Reply {
 impl Instrumenter {
     fn start(script: &Path) -> Result<Instrumenter, String> {
         let mut command = Command::new("node");
+        // V8 runs binaryen's 10 MB of Wasm with its baseline compiler only: by
+        // default it also recompiles the hot functions with its optimizing
+        // compiler on background threads, which took most of a fuzzing
+        // campaign's CPU (every worker starts its own instrumenter) and ran
+        // each module 3-4 times slower than the baseline code alone did on a
+        // busy 2-core machine (9.0 against 2.4 ms per module, `bench fuzz`).
+        command.arg("--liftoff-only");
         command.arg(script).arg(unwind::PAGES.to_string());
         let child = Child::spawn(&mut command, LINE_LIMIT)
             .map_err(|e| format!("starting `node {}`: {e}", script.display()))?;

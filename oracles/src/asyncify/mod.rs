@@ -4,6 +4,7 @@
 //! traps, exceptions and state, however often it is paused at an import.
 
 mod binaryen;
+pub mod planted;
 pub mod programs;
 pub mod unwind;
 
@@ -11,6 +12,7 @@ pub use binaryen::VERSION as BINARYEN_VERSION;
 
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance};
 use crate::outcome::{Outcome, State, Value};
+use planted::Plant;
 use std::sync::Arc;
 use std::time::Duration;
 use unwind::Control;
@@ -21,6 +23,8 @@ pub struct Asyncify {
     id: &'static str,
     base: Arc<dyn Engine>,
     optimize: u8,
+    /// A bug planted for lockstep's self-tests, if any.
+    plant: Option<Plant>,
 }
 
 /// Binaryen's optimize levels fuzzing varies: instrumentation only, then `-O1`
@@ -31,7 +35,52 @@ impl Asyncify {
     /// The tier `id`: modules instrumented at `optimize`, run on `base`, which
     /// must offer [`Engine::session_with_import_hook`].
     pub fn new(id: &'static str, base: Arc<dyn Engine>, optimize: u8) -> Asyncify {
-        Asyncify { id, base, optimize }
+        Asyncify {
+            id,
+            base,
+            optimize,
+            plant: None,
+        }
+    }
+
+    /// The tier with the bug `plant` planted in it.
+    pub fn planted(self, plant: Plant) -> Asyncify {
+        Asyncify {
+            plant: Some(plant),
+            ..self
+        }
+    }
+
+    /// The same tier, instrumenting at `optimize` instead.
+    pub fn at_level(&self, optimize: u8) -> Asyncify {
+        Asyncify {
+            base: self.base.clone(),
+            optimize,
+            ..*self
+        }
+    }
+
+    /// Binaryen's optimize level.
+    pub fn optimize(&self) -> u8 {
+        self.optimize
+    }
+
+    /// `wasm` as this tier instruments it, before any engine runs it.
+    pub fn instrument(&self, wasm: &[u8]) -> Result<Vec<u8>, Outcome> {
+        self.instrumented(wasm, || None)
+    }
+
+    /// `wasm` instrumented at this tier's level, with any planted bug; see [`instrument_for`].
+    fn instrumented(
+        &self,
+        wasm: &[u8],
+        base_rejection: impl FnOnce() -> Option<Outcome>,
+    ) -> Result<Vec<u8>, Outcome> {
+        let instrumented = instrument_for(wasm, self.features(), self.optimize, base_rejection)?;
+        Ok(match self.plant {
+            Some(plant) => plant.rewrite(self.optimize, instrumented),
+            None => instrumented,
+        })
     }
 
     /// The tier under every optimize level of [`OPTIMIZE_LEVELS`].
@@ -57,6 +106,14 @@ impl Engine for Asyncify {
         format!("{tool}{level} on {} {}", base.id(), base.version())
     }
 
+    /// `TIER@O1` for an optimize level above 0; a planted tier has its level built in.
+    fn variant(&self) -> String {
+        match (self.plant, self.optimize) {
+            (None, level) if level > 0 => format!("{}@O{level}", self.id),
+            _ => self.id.to_string(),
+        }
+    }
+
     fn features(&self) -> WasmFeatures {
         self.base.features()
     }
@@ -69,13 +126,13 @@ impl Engine for Asyncify {
 impl Asyncify {
     /// A session, and the control that counts its unwinds.
     pub fn session_with_control(&self, limits: &Limits) -> (Box<dyn Session>, Arc<Control>) {
-        let control = Arc::new(Control::default());
+        let abandons = self.plant.is_some_and(Plant::abandons_unwinds);
+        let control = Arc::new(Control::abandoning(abandons));
         let base = self.base.session_with_import_hook(limits, control.clone());
         let base = base.unwrap_or_else(|| panic!("{} cannot wrap imports", self.base.id()));
         let session = AsyncifySession {
             base,
-            features: self.features(),
-            optimize: self.optimize,
+            layer: self.at_level(self.optimize),
             control: control.clone(),
             call_time: limits.call_time,
         };
@@ -86,8 +143,8 @@ impl Asyncify {
 /// A base engine's session that compiles instrumented modules and drives their unwinds.
 struct AsyncifySession {
     base: Box<dyn Session>,
-    features: WasmFeatures,
-    optimize: u8,
+    /// The tier this session instruments for.
+    layer: Asyncify,
     control: Arc<Control>,
     call_time: Duration,
 }
@@ -95,9 +152,7 @@ struct AsyncifySession {
 impl Session for AsyncifySession {
     fn compile(&mut self, wasm: &[u8]) -> Result<ModuleId, Outcome> {
         let base = &mut self.base;
-        let instrumented = instrument_for(wasm, self.features, self.optimize, || {
-            base.compile(wasm).err()
-        })?;
+        let instrumented = self.layer.instrumented(wasm, || base.compile(wasm).err())?;
         self.base.compile(&instrumented)
     }
 

@@ -56,6 +56,8 @@ pub const THEN_EVERY: u64 = 10;
 #[derive(Debug, Default)]
 pub struct Control {
     inner: Mutex<Inner>,
+    /// A planted driver bug (see [`super::planted`]): calls are given up at their first unwind.
+    abandons_unwinds: bool,
 }
 
 #[derive(Debug, Default)]
@@ -129,6 +131,14 @@ impl Control {
         self.inner().unwinds += 1;
     }
 
+    /// A control whose driver gives calls up at their first unwind, when `abandons` (a planted bug).
+    pub fn abandoning(abandons: bool) -> Control {
+        Control {
+            abandons_unwinds: abandons,
+            ..Control::default()
+        }
+    }
+
     /// Unwind/rewind cycles since the session started.
     pub fn unwinds(&self) -> u64 {
         self.inner().unwinds
@@ -172,6 +182,9 @@ pub fn call_resuming<E>(
             break;
         }
         call("asyncify_stop_unwind", &[]);
+        if control.abandons_unwinds {
+            break;
+        }
         call("asyncify_start_rewind", &[Value::I32(HEADER)]);
         ending = call(export, args);
     }

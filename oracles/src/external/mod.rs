@@ -15,7 +15,7 @@ mod shape;
 #[cfg(test)]
 mod v8_probes;
 
-use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
+use crate::engine::{Engine, InstanceId, Limit, Limits, ModuleId, Session};
 use crate::features;
 use crate::host::{self, ValType};
 use crate::outcome::{Outcome, State, Value};
@@ -30,8 +30,8 @@ use wasmparser::WasmFeatures;
 /// The external engines lockstep bundles, by id.
 pub const BUNDLED: &[&str] = &["v8", "wasm3"];
 
-/// How long a starting engine may take to answer `hello`.
-const STARTUP: Duration = Duration::from_secs(10);
+/// How long a starting engine may take to answer `hello`, times its patience.
+pub const STARTUP: Duration = Duration::from_secs(10);
 
 /// Slack an engine gets beyond `Limits::call_time` for the round trip and its own bookkeeping.
 const GRACE: Duration = Duration::from_secs(1);
@@ -121,20 +121,27 @@ impl Externals {
     /// The bundled engine `id` (one of [`BUNDLED`]).
     pub fn bundled(&self, id: &str) -> Result<Arc<dyn Engine>, String> {
         let command = bundled_command(id).ok_or_else(|| format!("`{id}` is not bundled"))?;
-        self.start(id, command)
+        self.start(id, command, 1)
     }
 
     /// The engine `spec` configures.
     pub fn configured(&self, spec: &Spec) -> Result<Arc<dyn Engine>, String> {
-        self.start(&spec.name, spec.command.clone())
+        self.start(&spec.name, spec.command.clone(), 1)
     }
 
-    fn start(&self, name: &str, command: Vec<String>) -> Result<Arc<dyn Engine>, String> {
+    /// The engine `name`, started by `command` once per run, with `patience` (see [`Pool`]).
+    pub fn start(
+        &self,
+        name: &str,
+        command: Vec<String>,
+        patience: u32,
+    ) -> Result<Arc<dyn Engine>, String> {
         let mut started = self.started.lock().expect("engines lock");
         let entry = started.entry(name.to_string()).or_insert_with(|| {
             // Ids are `&'static str` everywhere; one leaked name per engine and run.
             let id: &'static str = Box::leak(name.to_string().into_boxed_str());
-            ExternalEngine::start(id, command).map(|e| Arc::new(e) as Arc<dyn Engine>)
+            let engine = ExternalEngine::start(id, command, patience);
+            engine.map(|e| Arc::new(e) as Arc<dyn Engine>)
         });
         entry.clone()
     }
@@ -146,12 +153,19 @@ pub struct ExternalEngine {
     version: String,
     features: WasmFeatures,
     validates: bool,
+    unapplied: Vec<Limit>,
     pool: Arc<Pool>,
 }
 
 struct Pool {
     command: Vec<String>,
     idle: Mutex<Vec<Process>>,
+    /// How many times [`STARTUP`] a process may take to start, and `Limits::call_time` a call may
+    /// take, before the process is killed: 1 for an engine that keeps time itself, or none. A
+    /// nested tier's host compiles the whole guest runtime before it starts, and the guest meters
+    /// fuel exactly as plain wasmi does, so its outcomes need no wall clock: its deadlines only
+    /// catch a hung guest, and are stretched by how much slower a runtime runs inside another.
+    patience: u32,
 }
 
 /// What an engine says of itself in its `hello`.
@@ -159,40 +173,48 @@ struct Hello {
     version: String,
     features: WasmFeatures,
     validates: bool,
+    unapplied: Vec<Limit>,
 }
 
 impl ExternalEngine {
     /// Starts the engine once to learn its version and proposals.
-    pub fn start(id: &'static str, command: Vec<String>) -> Result<ExternalEngine, String> {
-        let (process, hello) = greet(&command)?;
+    pub fn start(
+        id: &'static str,
+        command: Vec<String>,
+        patience: u32,
+    ) -> Result<ExternalEngine, String> {
+        let (process, hello) = greet(&command, patience)?;
         Ok(ExternalEngine {
             id,
             version: hello.version,
             features: hello.features,
             validates: hello.validates,
+            unapplied: hello.unapplied,
             pool: Arc::new(Pool {
                 command,
                 idle: Mutex::new(vec![process]),
+                patience,
             }),
         })
     }
 }
 
-/// Starts a process of `command` and reads its `hello`.
-fn greet(command: &[String]) -> Result<(Process, Hello), String> {
+/// Starts a process of `command` and reads its `hello`, waiting `patience` times [`STARTUP`].
+fn greet(command: &[String], patience: u32) -> Result<(Process, Hello), String> {
     let mut process = Process::spawn(command)?;
     let hello = Request::Hello {
         protocol: protocol::VERSION,
     };
     let reply = process
         .request(&hello)
-        .and_then(|id| process.receive(id, Instant::now() + STARTUP))
+        .and_then(|id| process.receive(id, Instant::now() + STARTUP * patience))
         .map_err(|outcome| format!("`{}` did not start: {outcome}", command.join(" ")))?;
     match reply {
         Reply::Hello {
             version,
             proposals,
             validates,
+            unapplied,
             ..
         } => Ok((
             process,
@@ -200,6 +222,7 @@ fn greet(command: &[String]) -> Result<(Process, Hello), String> {
                 version,
                 features: proposal_features(&proposals)?,
                 validates,
+                unapplied,
             },
         )),
         Reply::Unavailable(why) => Err(why),
@@ -231,11 +254,15 @@ impl Engine for ExternalEngine {
         self.features
     }
 
+    fn unapplied_limits(&self) -> Vec<Limit> {
+        self.unapplied.clone()
+    }
+
     fn session(&self, limits: &Limits) -> Box<dyn Session> {
         let idle = self.pool.idle.lock().expect("pool lock").pop();
         let process = match idle {
             Some(process) => Ok(process),
-            None => greet(&self.pool.command)
+            None => greet(&self.pool.command, self.pool.patience)
                 .map(|(process, _)| process)
                 .map_err(|why| Outcome::Crashed(format!("restarting the engine: {why}"))),
         };
@@ -244,7 +271,7 @@ impl Engine for ExternalEngine {
             features: self.features,
             validates: self.validates,
             process,
-            call_time: limits.call_time,
+            call_time: limits.call_time * self.pool.patience,
             host_functions: limits.host_functions,
             modules: Vec::new(),
             instances: Vec::new(),

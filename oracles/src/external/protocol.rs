@@ -1,6 +1,6 @@
 //! The external-engine protocol's messages: one JSON object per line, as `docs/external-engines.md` describes them.
 
-use crate::engine::Limits;
+use crate::engine::{Limit, Limits};
 use crate::host::ValType;
 use crate::outcome::{Exception, Heap, Outcome, Ref, Resource, State, TrapCode, Value};
 use serde::{Deserialize, Serialize};
@@ -71,9 +71,9 @@ pub enum Request {
 /// The limits an engine should apply, as far as it can.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WireLimits {
-    pub memory_bytes: usize,
-    pub table_elements: usize,
-    pub instances: usize,
+    pub memory_bytes: u64,
+    pub table_elements: u64,
+    pub instances: u64,
     pub call_time_ms: u64,
     /// Whether lockstep answers function imports nothing else provides
     /// (they are listed in each `instantiate`); if not, such imports are unlinkable.
@@ -83,9 +83,9 @@ pub struct WireLimits {
 impl From<&Limits> for WireLimits {
     fn from(limits: &Limits) -> Self {
         WireLimits {
-            memory_bytes: limits.memory_bytes,
-            table_elements: limits.table_elements,
-            instances: limits.instances,
+            memory_bytes: limits.memory_bytes as u64,
+            table_elements: limits.table_elements as u64,
+            instances: limits.instances as u64,
             call_time_ms: u64::try_from(limits.call_time.as_millis()).unwrap_or(u64::MAX),
             host_functions: limits.host_functions,
         }
@@ -94,12 +94,16 @@ impl From<&Limits> for WireLimits {
 
 impl From<&WireLimits> for Limits {
     fn from(limits: &WireLimits) -> Self {
+        // An engine compiled to a 32-bit target (the wasmi guest) cannot hold more than its
+        // address space: a larger limit is no limit there.
+        let clamped = |limit: u64| usize::try_from(limit).unwrap_or(usize::MAX);
         Limits {
-            memory_bytes: limits.memory_bytes,
-            table_elements: limits.table_elements,
-            instances: limits.instances,
+            memory_bytes: clamped(limits.memory_bytes),
+            table_elements: clamped(limits.table_elements),
+            instances: clamped(limits.instances),
             call_time: std::time::Duration::from_millis(limits.call_time_ms),
             host_functions: limits.host_functions,
+            ..Limits::default()
         }
     }
 }
@@ -146,6 +150,10 @@ pub enum Reply {
         /// them: lockstep then sends only modules wasmparser finds valid.
         #[serde(default = "validates_by_default")]
         validates: bool,
+        /// The limits of `reset` the engine cannot apply: a difference from the other engines
+        /// that only such a limit explains is labelled inconclusive, not reported as a bug.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        unapplied: Vec<Limit>,
     },
     /// The answer to `hello` of an engine that cannot run here, and why.
     Unavailable(String),

@@ -10,6 +10,7 @@
 
 pub mod compare;
 pub mod limits;
+pub mod live;
 mod mutant;
 pub mod sandbox;
 
@@ -22,6 +23,28 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The module programs import WASI preview 1 from.
+pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
+
+/// Whether an import comes from WASI preview 1.
+pub fn is_wasi(module: &str) -> bool {
+    module == WASI_MODULE
+}
+
+/// The imports every tier answers with lockstep's deterministic host functions
+/// (see [`crate::host`]): each function import not from WASI, as `module.name`.
+pub fn host_imports(wasm: &[u8]) -> Vec<String> {
+    let facts = crate::facts::read(wasm);
+    let answered = facts
+        .imports
+        .iter()
+        .filter(|import| matches!(import.item, crate::facts::Item::Func(_)))
+        .filter(|import| !is_wasi(&import.module));
+    answered
+        .map(|import| format!("{}.{}", import.module, import.name))
+        .collect()
+}
 
 /// A tier that runs WASI preview 1 programs.
 pub trait ProgramEngine: Send + Sync {
@@ -165,7 +188,7 @@ fn execute(
     timing: &mut Timing,
 ) -> (Ending, Output) {
     let started = Instant::now();
-    let compiled = engine.compile(wasm, limits);
+    let compiled = within(engine.compile(wasm, limits), started, limits.compile_time);
     timing.compile = started.elapsed();
     let compiled = match compiled {
         Ok(compiled) => compiled,
@@ -173,6 +196,7 @@ fn execute(
     };
     let started = Instant::now();
     let instance = compiled.instantiate(sandbox, scratch, None);
+    let instance = within(instance, started, limits.instantiate_time);
     timing.instantiate = started.elapsed();
     let mut instance = match instance {
         Ok(instance) => instance,
@@ -182,6 +206,18 @@ fn execute(
     let ending = start(instance.as_mut(), entry);
     timing.run = started.elapsed();
     (ending, instance.output())
+}
+
+/// A compilation or instantiation that finished past its budget ends the run as
+/// `exhausted Time`, as a worker's watchdog would have ended it.
+///
+/// Rationale: Cranelift cannot be interrupted while it compiles, so in-process
+/// runs check the budget afterwards; a run under a watchdog ends the same way.
+fn within<T>(done: Result<T, Outcome>, started: Instant, budget: Duration) -> Result<T, Outcome> {
+    match started.elapsed() > budget {
+        true => Err(Outcome::Exhausted(Resource::Time)),
+        false => done,
+    }
 }
 
 /// Runs the entry point: a command's `_start`, or a reactor's `_initialize` and export.

@@ -46,6 +46,20 @@ pub struct Sandbox {
     pub tree: Tree,
     /// Seeds the bytes `random_get` returns, the same bytes on every engine.
     pub random_seed: u64,
+    /// Where the standard streams lead.
+    #[serde(default)]
+    pub streams: Streams,
+}
+
+/// Where a program's standard streams lead.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Streams {
+    /// Standard input from [`Sandbox::stdin`]; standard output and error kept for the comparison.
+    #[default]
+    Captured,
+    /// The standard streams of the process that runs the program, live: for a guest that serves
+    /// requests while it runs (the nested tiers). Nothing is kept, and nothing is deterministic.
+    Live,
 }
 
 /// The scratch directory's guest path: programs open relative paths, as under `wasmtime run --dir .`.
@@ -83,6 +97,7 @@ impl Sandbox {
             stdin: Vec::new(),
             tree: default_tree(),
             random_seed: 0,
+            streams: Streams::Captured,
         }
     }
 

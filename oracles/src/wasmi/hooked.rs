@@ -2,7 +2,9 @@
 
 use crate::hook::{self, HookFailure, HookedCall, ImportHook};
 use std::sync::{Arc, Mutex, MutexGuard};
-use wasmi::{AsContextMut, Caller, Error, Extern, Func, FuncType, Instance, Module, Val, ValType};
+use wasmi::{AsContextMut, Caller, Error, Extern, Func, FuncType, Val};
+#[cfg(feature = "native")]
+use wasmi::{Instance, Module, ValType};
 
 /// `real`, wrapped to hand each call to `hook` for the instance that will carry `tag`.
 pub fn wrap<T: 'static>(
@@ -15,28 +17,10 @@ pub fn wrap<T: 'static>(
     wrapper(&mut store, ty, hook, tag, move |_| Ok(real))
 }
 
-/// `real`, a WASI function that reads the calling instance's memory, wrapped
-/// like [`wrap`] but called through a [`hook::trampoline`] instance made on
-/// the first call, when the program's memory is known.
-pub fn wrap_through_trampoline<T: 'static>(
-    mut store: impl AsContextMut<Data = T>,
-    real: Func,
-    hook: Arc<dyn ImportHook>,
-    tag: u64,
-) -> Result<Func, Error> {
-    let ty = real.ty(&store);
-    let params = names(ty.params())?;
-    let results = names(ty.results())?;
-    let engine = store.as_context_mut().engine().clone();
-    let helper = Module::new(&engine, hook::trampoline(&params, &results))?;
-    let made = Mutex::new(None);
-    let target = move |caller: &mut Caller<'_, T>| trampoline(caller, &helper, real, &made);
-    Ok(wrapper(&mut store, ty, hook, tag, target))
-}
-
 hook::hooked_call!(Error, Error::new, |e| Error::new(e.to_string()));
 
 /// Value types as the text format spells them, for the trampoline and re-exporter modules.
+#[cfg(feature = "native")]
 pub(crate) fn names(types: &[ValType]) -> Result<Vec<&'static str>, Error> {
     types
         .iter()
@@ -53,6 +37,7 @@ pub(crate) fn names(types: &[ValType]) -> Result<Vec<&'static str>, Error> {
 }
 
 /// The trampoline's `call`, instantiated against the caller's memory the first time.
+#[cfg(feature = "native")]
 fn trampoline<T>(
     caller: &mut Caller<'_, T>,
     helper: &Module,

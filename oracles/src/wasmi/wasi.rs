@@ -3,13 +3,14 @@
 
 use super::hooked;
 use super::{
-    config, execution_failure, from_wasmi, fuel_budget, plain_wasmi, rejection, store_limits,
+    config, execution_failure, from_wasmi, fuel_budget, host_answer, plain_wasmi, rejection,
+    store_limits,
 };
 use crate::engine::Limits;
 use crate::hook::{self, ImportHook};
 use crate::outcome::{Outcome, Value};
 use crate::wasi::limits::{CappedStream, OUTPUT_LIMITS};
-use crate::wasi::sandbox::{self, Sandbox, VirtualClock};
+use crate::wasi::sandbox::{self, Sandbox, Streams, VirtualClock};
 use crate::wasi::{CompiledProgram, Ending, Output, ProgramEngine, ProgramInstance};
 use cap_std::time::{Duration, Instant, SystemTime};
 use std::path::Path;
@@ -52,6 +53,8 @@ impl ProgramEngine for WasmiPrograms {
         let mut linker = wasmi::Linker::new(&engine);
         wasmi_wasi::add_to_linker(&mut linker, |state: &mut State| &mut state.wasi)
             .map_err(|e| Outcome::HarnessFailed(format!("linking WASI: {e}")))?;
+        define_host_functions(&mut linker, &module)
+            .map_err(|e| Outcome::HarnessFailed(format!("linking host functions: {e}")))?;
         Ok(Box::new(Compiled {
             engine,
             module,
@@ -59,6 +62,29 @@ impl ProgramEngine for WasmiPrograms {
             limits: limits.clone(),
         }))
     }
+}
+
+/// Rationale: an interpreter imports a few functions besides WASI (say, CRuby's
+/// JS interop); every tier answers them with the same pure function.
+fn define_host_functions(
+    linker: &mut wasmi::Linker<State>,
+    module: &wasmi::Module,
+) -> Result<(), String> {
+    let mut defined = std::collections::HashSet::new();
+    for import in module.imports() {
+        let (module_name, name) = (import.module(), import.name());
+        let wasmi::ExternType::Func(ty) = import.ty() else {
+            continue;
+        };
+        if crate::wasi::is_wasi(module_name) || !defined.insert((module_name, name)) {
+            continue;
+        }
+        let answer = host_answer(module_name, name, ty);
+        linker
+            .func_new(module_name, name, ty.clone(), answer)
+            .map_err(|e| format!("{module_name}.{name}: {e}"))?;
+    }
+    Ok(())
 }
 
 struct Compiled {
@@ -100,9 +126,18 @@ fn wasi_context(
         wasi.push_env(key, value)
             .map_err(|e| format!("variable {key:?}: {e}"))?;
     }
-    wasi.set_stdin(Box::new(ReadPipe::from(sandbox.stdin.clone())));
-    wasi.set_stdout(Box::new(WritePipe::new(stdout.clone())));
-    wasi.set_stderr(Box::new(WritePipe::new(stderr.clone())));
+    match sandbox.streams {
+        Streams::Captured => {
+            wasi.set_stdin(Box::new(ReadPipe::from(sandbox.stdin.clone())));
+            wasi.set_stdout(Box::new(WritePipe::new(stdout.clone())));
+            wasi.set_stderr(Box::new(WritePipe::new(stderr.clone())));
+        }
+        Streams::Live => {
+            wasi.set_stdin(Box::new(wasi_common::sync::stdio::stdin()));
+            wasi.set_stdout(Box::new(wasi_common::sync::stdio::stdout()));
+            wasi.set_stderr(Box::new(wasi_common::sync::stdio::stderr()));
+        }
+    }
     let dir = Dir::open_ambient_dir(scratch, ambient_authority())
         .map_err(|e| format!("opening {}: {e}", scratch.display()))?;
     let dir = wasi_common::sync::dir::Dir::from_cap_std(dir);
@@ -131,7 +166,7 @@ impl CompiledProgram for Compiled {
         let mut instance = WasmiInstance {
             store,
             instance: None,
-            fuel: fuel_budget(self.limits.call_time),
+            fuel: fuel_budget(&self.limits),
             stdout,
             stderr,
         };
@@ -191,7 +226,7 @@ impl Compiled {
         let reals = self.host_functions(store)?;
         let mut imports = Vec::new();
         for real in reals {
-            let wrapped = hooked::wrap_through_trampoline(&mut *store, real, hook.clone(), tag)?;
+            let wrapped = hooked::through_trampoline(&mut *store, real, hook.clone(), tag)?;
             imports.push(wasmi::Extern::Func(wrapped));
         }
         let instance = wasmi::Instance::new(&mut *store, &self.module, &imports)?;

@@ -48,24 +48,6 @@ pub fn instantiate<T: 'static>(
     Ok(instance)
 }
 
-/// `real`, wrapped to be called through a trampoline instance made on the
-/// first call, when the calling program's memory is known.
-fn through_trampoline<T: 'static>(
-    mut store: impl AsContextMut<Data = T>,
-    real: Func,
-    hook: Arc<dyn ImportHook>,
-    tag: u64,
-) -> wasmtime::Result<Func> {
-    let ty = real.ty(&store);
-    let params = names(ty.params())?;
-    let results = names(ty.results())?;
-    let engine = store.as_context_mut().engine().clone();
-    let helper = Module::new(&engine, hook::trampoline(&params, &results))?;
-    let made = Mutex::new(None);
-    let target = move |caller: &mut Caller<'_, T>| trampoline(caller, &helper, real, &made);
-    Ok(wrapper(&mut store, ty, hook, tag, target))
-}
-
 hook::hooked_call!(
     wasmtime::Error,
     |why: String| wasmtime::format_err!("{why}"),

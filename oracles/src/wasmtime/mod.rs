@@ -102,6 +102,20 @@ impl Knobs {
         }
     }
 
+    /// The setting as a variant name writes it (`TIER@SETTING`): the tokens of
+    /// [`Knobs::describe`] joined by commas alone; empty for the default.
+    pub fn setting(self) -> String {
+        self.describe().replace(", ", ",")
+    }
+
+    /// The knobs of [`Knobs::SWARM`] whose [`Knobs::setting`] is `text`: names are
+    /// read back from the same tokens they are written with.
+    pub fn named(text: &str) -> Option<Knobs> {
+        Knobs::SWARM
+            .into_iter()
+            .find(|knobs| knobs.setting() == text)
+    }
+
     fn describe(self) -> String {
         let names = [
             (self.unoptimized, "opt-level=none"),
@@ -212,6 +226,13 @@ impl Engine for Wasmtime {
         match self.knobs.describe() {
             knobs if knobs.is_empty() => "48.0.8".to_string(),
             knobs => format!("48.0.8 ({knobs})"),
+        }
+    }
+
+    fn variant(&self) -> String {
+        match self.knobs.setting() {
+            setting if setting.is_empty() => self.tier.id.to_string(),
+            setting => format!("{}@{setting}", self.tier.id),
         }
     }
 
@@ -360,44 +381,48 @@ impl WasmtimeSession {
         "an unexported tag".to_string()
     }
 
-    /// Gives every function import nothing else defines a deterministic host function.
-    fn define_host_functions(&mut self, module: &Module) {
-        for import in module.imports() {
-            let wasmtime::ExternType::Func(ty) = import.ty() else {
-                continue;
-            };
-            if self
-                .linker
-                .get(&mut self.store, import.module(), import.name())
-                .is_ok()
-            {
-                continue;
-            }
-            let (module_name, name) = (import.module().to_string(), import.name().to_string());
-            let result_types: Vec<host::ValType> =
-                ty.results().map(|t| values::host_type(&t)).collect();
-            let defined = self.linker.func_new(
-                import.module(),
-                import.name(),
-                ty,
-                move |_, params, results| {
-                    let args: Vec<Value> = params.iter().map(values::host_arg).collect();
-                    let answers = host::results(&module_name, &name, &args, &result_types);
-                    for (slot, answer) in results.iter_mut().zip(&answers) {
-                        *slot = values::host_result(answer);
-                    }
-                    Ok(())
-                },
-            );
-            defined.expect("shadowing is allowed");
-        }
-    }
-
     fn load(&self, wasm: &[u8]) -> wasmtime::Result<Module> {
         match &self.loader {
             Some(loader) => aot::compile_and_load(&self.engine, loader, wasm),
             None => Module::from_binary(&self.engine, wasm),
         }
+    }
+}
+
+/// Gives every function import of `module` that `linker` does not define a
+/// deterministic host function.
+fn define_host_functions<T: 'static>(
+    linker: &mut Linker<T>,
+    store: &mut Store<T>,
+    module: &Module,
+) {
+    for import in module.imports() {
+        let wasmtime::ExternType::Func(ty) = import.ty() else {
+            continue;
+        };
+        if linker
+            .get(&mut *store, import.module(), import.name())
+            .is_ok()
+        {
+            continue;
+        }
+        let (module_name, name) = (import.module().to_string(), import.name().to_string());
+        let result_types: Vec<host::ValType> =
+            ty.results().map(|t| values::host_type(&t)).collect();
+        let answered = linker.func_new(
+            import.module(),
+            import.name(),
+            ty,
+            move |_, params, results| {
+                let args: Vec<Value> = params.iter().map(values::host_arg).collect();
+                let answers = host::results(&module_name, &name, &args, &result_types);
+                for (slot, answer) in results.iter_mut().zip(&answers) {
+                    *slot = values::host_result(answer);
+                }
+                Ok(())
+            },
+        );
+        answered.expect("shadowing is allowed");
     }
 }
 
@@ -419,7 +444,7 @@ impl Session for WasmtimeSession {
             .cloned()
             .ok_or_else(|| Outcome::HarnessFailed(format!("no module #{}", module.0)))?;
         if self.host_functions {
-            self.define_host_functions(&module);
+            define_host_functions(&mut self.linker, &mut self.store, &module);
         }
         self.arm_deadline();
         let instantiated = match &self.import_hook {

@@ -7,7 +7,7 @@ use crate::engine::{Limits, Watchdog};
 use crate::hook::ImportHook;
 use crate::outcome::{Outcome, TrapCode, Value};
 use crate::wasi::limits::{CappedStream, OUTPUT_LIMITS};
-use crate::wasi::sandbox::{self, Sandbox, VirtualClock};
+use crate::wasi::sandbox::{self, Sandbox, Streams, VirtualClock};
 use crate::wasi::{CompiledProgram, Ending, Output, ProgramEngine, ProgramInstance};
 use std::path::Path;
 use std::sync::Arc;
@@ -106,10 +106,15 @@ fn wasi_context(
         // Set before the preopen, which takes the setting.
         .allow_blocking_current_thread(true)
         .args(&sandbox.args)
-        .envs(&sandbox.env)
-        .stdin(MemoryInputPipe::new(sandbox.stdin.clone()))
-        .stdout(stdout.clone())
-        .stderr(stderr.clone())
+        .envs(&sandbox.env);
+    match sandbox.streams {
+        Streams::Captured => builder
+            .stdin(MemoryInputPipe::new(sandbox.stdin.clone()))
+            .stdout(stdout.clone())
+            .stderr(stderr.clone()),
+        Streams::Live => builder.inherit_stdio(),
+    };
+    builder
         .preopened_dir(scratch, sandbox::GUEST_DIR, FsPerms::ReadWrite)?
         .wall_clock(Clock(clock.clone()))
         .monotonic_clock(Clock(clock))
@@ -156,6 +161,9 @@ impl CompiledProgram for Compiled {
         let mut linker = Linker::new(&self.runtime);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut State| &mut state.wasi)
             .map_err(|e| harness("linking WASI", e))?;
+        // Rationale: an interpreter imports a few functions besides WASI (say,
+        // CRuby's JS interop); each tier answers them with the same pure function.
+        super::define_host_functions(&mut linker, &mut store, &module);
         let mut instance = WasmtimeInstance {
             store,
             instance: None,

@@ -2,6 +2,7 @@
 //! as medians of repeated runs, each tier's ratio to the fastest, and tiers far slower than their class flagged.
 
 use crate::Conclusion;
+use crate::budgets::BudgetArgs;
 use crate::corpus::{PROGRAMS, wasm_path};
 use anyhow::Context;
 use oracles::Limits;
@@ -40,13 +41,17 @@ impl Row {
     }
 }
 
-pub fn run(runs: usize, slower_than_class: f64) -> anyhow::Result<Conclusion> {
+pub fn run(
+    runs: usize,
+    slower_than_class: f64,
+    budgets: &BudgetArgs,
+) -> anyhow::Result<Conclusion> {
     let engines = crate::program::select(&[])?;
     // Generous: wasmi and Pulley interpret the larger workloads for seconds.
-    let limits = Limits {
+    let limits = budgets.apply(Limits {
         call_time: Duration::from_secs(120),
         ..Limits::default()
-    };
+    })?;
     println!(
         "medians of {runs} runs; start-up = compile + instantiate (AOT: load + instantiate); ratio = run time / fastest tier's"
     );
@@ -157,6 +162,6 @@ fn print_program(name: &str, rows: &[Row], slower_than_class: f64) -> Vec<String
     flags
 }
 
-fn millis(duration: Duration) -> String {
+pub(super) fn millis(duration: Duration) -> String {
     format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
 }

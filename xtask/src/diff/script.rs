@@ -216,20 +216,56 @@ pub fn run(
     } else {
         print!("{}", crate::terminal::printable(&report(&diff)));
     }
-    Ok(diff.conclusion())
+    let conclusion = diff.conclusion();
+    if is_finding(&text) && matches!(conclusion, Conclusion::Agree) {
+        // On standard error, so that `--json` stays one document.
+        eprintln!("{key}: {NO_LONGER_REPRODUCES}");
+    }
+    Ok(conclusion)
 }
+
+/// What a saved finding that the engines now agree on is told.
+pub const NO_LONGER_REPRODUCES: &str = "this finding no longer reproduces on these engines: \
+    the divergence is intermittent (flaky), or the bug is fixed";
 
 /// The comment line with which a script asks for lockstep's host functions.
 /// Every `repro.wast` lockstep writes carries it, so a finding replays with a
 /// plain `cargo xtask diff repro.wast`.
 pub const HOST_FUNCTIONS_LINE: &str = ";; lockstep: --host-functions";
 
-/// Whether the comments that open the script ask for host functions.
-fn asks_for_host_functions(text: &str) -> bool {
+/// The start of the comment line with which a script names one engine (a variant,
+/// `asyncify@O1`) to run it on; a finding's `repro.wast` names every engine it was found on.
+pub const ENGINE_LINE: &str = ";; lockstep: --engine ";
+
+/// The comments that open the script, with their line numbers.
+fn opening_comments(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.lines()
         .map(str::trim)
-        .take_while(|line| line.is_empty() || line.starts_with(";;"))
-        .any(|line| line == HOST_FUNCTIONS_LINE)
+        .enumerate()
+        .take_while(|(_, line)| line.is_empty() || line.starts_with(";;"))
+        .map(|(index, line)| (index + 1, line))
+}
+
+/// Whether the comments that open the script ask for host functions.
+fn asks_for_host_functions(text: &str) -> bool {
+    opening_comments(text).any(|(_, line)| line == HOST_FUNCTIONS_LINE)
+}
+
+/// The engines the comments that open the script name (see [`ENGINE_LINE`]);
+/// an engine that does not parse is bad input at its line.
+pub fn engines_asked(key: &str, text: &str) -> anyhow::Result<Vec<oracles::EngineChoice>> {
+    opening_comments(text)
+        .filter_map(|(number, line)| Some((number, line.strip_prefix(ENGINE_LINE)?)))
+        .map(|(number, engine)| {
+            oracles::EngineChoice::parse(engine.trim())
+                .map_err(|why| anyhow::anyhow!("{key}:{number}:1: {why}"))
+        })
+        .collect()
+}
+
+/// Whether the script is a finding lockstep saved (its `repro.wast`).
+pub fn is_finding(text: &str) -> bool {
+    text.starts_with(";; lockstep finding ")
 }
 
 /// The directive × engine table, then failures, divergences, skip reasons,

@@ -56,3 +56,10 @@ pub fn xtask_within(seconds: u32, args: &[&str]) -> Output {
         .output()
         .expect("running timeout with xtask")
 }
+
+/// `reduce` on the finding folder `dir` (one second, into `into`) still finds the divergence: exit 1.
+pub fn assert_reduces(dir: &Path, into: &Path) {
+    let dir = dir.to_str().unwrap();
+    let reduced = xtask(&["reduce", dir, "--time", "1", "-o", into.to_str().unwrap()]);
+    assert_eq!(reduced.status.code(), Some(1), "{}", shown(&reduced));
+}

