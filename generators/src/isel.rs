@@ -19,7 +19,7 @@ use wasmparser::WasmFeatures;
 /// Exported trees per module.
 const EXPORTS: usize = 10;
 /// Calls per export.
-const CALLS_PER_EXPORT: usize = 4;
+const CALLS_PER_EXPORT: usize = 12;
 /// The most operators in one tree (the fewest is 2).
 const MOST_OPERATORS: usize = 6;
 /// Every export's parameters: two of each number type, then two vectors when SIMD is shared.
@@ -467,6 +467,7 @@ impl<'a, C: Choices> Function<'a, C> {
             Shape::Random,
             Shape::Constant,
             Shape::Constant,
+            Shape::Constant,
         ];
         shapes.extend([Shape::Reuse, Shape::Load]);
         if ty == V128 {
@@ -547,9 +548,13 @@ impl<'a, C: Choices> Function<'a, C> {
         Some(format!("({}{operands})", op.text))
     }
 
-    /// `(op X c)` or `(op c X)` with `c` a boundary constant of that operand's type.
+    /// `(op X c)` or `(op c X)` with `c` a boundary constant of that operand's type; mostly an
+    /// operator on `ty` itself (arithmetic rather than a comparison of another type).
     fn with_constant(&mut self, ty: ValType, nans: Nans) -> Option<String> {
-        let op = self.operator(ty, nans, |op| op.operands.len() == 2)?;
+        let same_type = self.rng.chance(2, 3);
+        let op = self.operator(ty, nans, |op| {
+            op.operands.len() == 2 && (!same_type || op.operands[0] == ty)
+        })?;
         self.spend();
         let inner = op.operand_nans(nans);
         // Mostly the right operand (a shift amount, a divisor, a lane value), sometimes the left.
@@ -557,8 +562,13 @@ impl<'a, C: Choices> Function<'a, C> {
             true => 0,
             false => 1,
         };
-        let value = self.expr(op.operands[1 - at], inner);
-        let constant = constant(args::boundary(self.rng, op.operands[at]));
+        // Half the time straight on a parameter or local, whose boundary values meet the
+        // constant unchanged: the combination a lowering rule matches, at the values it breaks on.
+        let value = match self.rng.chance(1, 2) {
+            true => self.leaf(op.operands[1 - at], inner),
+            false => self.expr(op.operands[1 - at], inner),
+        };
+        let constant = constant(self.edge(op.text, op.operands[at]));
         Some(match at {
             0 => format!("({} {constant} {value})", op.text),
             _ => format!("({} {value} {constant})", op.text),
@@ -620,7 +630,8 @@ impl<'a, C: Choices> Function<'a, C> {
         }
     }
 
-    /// `(i32.shl x k)`, `(i32.add x c)` or `(i32.add (i32.shl x k) y)`; a plain value without budget.
+    /// `(i32.shl x k)`, `(i32.add x c)` or `(i32.add (i32.shl x k) y)` (`y` a base: a parameter,
+    /// local or constant); a plain value without budget.
     fn address(&mut self) -> String {
         if self.budget == 0 {
             return self.leaf(I32, Nans::Never);
@@ -637,8 +648,8 @@ impl<'a, C: Choices> Function<'a, C> {
             ),
             _ if self.budget > 0 => {
                 self.spend();
-                let other = self.expr(I32, Nans::Never);
-                format!("(i32.add {shifted} {other})")
+                let base = self.leaf(I32, Nans::Never);
+                format!("(i32.add {shifted} {base})")
             }
             _ => shifted,
         }
@@ -681,8 +692,19 @@ impl<'a, C: Choices> Function<'a, C> {
         })?;
         self.spend();
         let value = self.expr(ty, op.operand_nans(Nans::Never));
-        let constant = constant(args::boundary(self.rng, ty));
+        let constant = constant(self.edge(op.text, ty));
         Some(format!("({} {value} {constant})", op.text))
+    }
+
+    /// A constant operand of type `ty` for operator `text`: mostly one its lowering rules single
+    /// out ([`edges`]), otherwise any boundary of the type.
+    fn edge(&mut self, text: &str, ty: ValType) -> Value {
+        match edges(text, ty) {
+            Some(mut edges) if self.rng.chance(3, 4) => {
+                edges.swap_remove(self.rng.below(edges.len() as u64) as usize)
+            }
+            _ => args::boundary(self.rng, ty),
+        }
     }
 
     /// `(f.cmp (local.tee $t X) (f.min (local.get $t) Y))`, or with `max`.
@@ -712,6 +734,77 @@ impl<'a, C: Choices> Function<'a, C> {
         Some(format!(
             "({operator} (local.tee {local} {value}) (local.get {local}))"
         ))
+    }
+}
+
+/// The constants of type `ty` that the lowering rules of operator `text` (`i32.div_s`,
+/// `i8x16.shl`) single out: a divisor of -1 or a power of two, a shift by the width or more,
+/// the bounds that make a comparison always true or false, identities and absorbing values.
+/// `None` for a vector operand (lane patterns come from [`args::boundary`]).
+fn edges(text: &str, ty: ValType) -> Option<Vec<Value>> {
+    let (kind, name) = text.split_once('.')?;
+    match ty {
+        // A vector shift's amount, shifting lanes of the width the operator's name gives.
+        I32 if kind != "i32" => {
+            let lane = kind.split_once('x')?.0.get(1..)?.parse().ok()?;
+            let amounts = shifts(lane).map(|c| Value::I32(c as i32));
+            name.starts_with("sh").then(|| amounts.collect())
+        }
+        I32 => Some(
+            integer_edges(name, 32)
+                .into_iter()
+                .map(|c| Value::I32(c as i32))
+                .collect(),
+        ),
+        I64 => Some(
+            integer_edges(name, 64)
+                .into_iter()
+                .map(Value::I64)
+                .collect(),
+        ),
+        F32 => Some(
+            float_edges(name)
+                .iter()
+                .map(|c| Value::F32((*c as f32).to_bits()))
+                .collect(),
+        ),
+        F64 => Some(
+            float_edges(name)
+                .iter()
+                .map(|c| Value::F64(c.to_bits()))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// Shift amounts around a `width`-bit lane or value: the amount is taken modulo the width.
+fn shifts(width: u32) -> impl Iterator<Item = i64> {
+    let width = i64::from(width);
+    [0, 1, width - 1, width, width + 1, 2 * width, -1].into_iter()
+}
+
+/// [`edges`] of a `width`-bit integer operator `name`, as sign-extended 64-bit numbers.
+fn integer_edges(name: &str, width: u32) -> Vec<i64> {
+    let (min, max) = (i64::MIN >> (64 - width), i64::MAX >> (64 - width));
+    match name {
+        "div_s" | "rem_s" => vec![-1, 1, 2, 8, 1 << (width - 2), min],
+        "div_u" | "rem_u" => vec![1, 2, 8, -1, min],
+        "shl" | "shr_s" | "shr_u" | "rotl" | "rotr" => shifts(width).collect(),
+        "mul" => vec![-1, 0, 1, 2, 8, min],
+        "lt_s" | "le_s" | "gt_s" | "ge_s" => vec![min, max, 0, -1],
+        "lt_u" | "le_u" | "gt_u" | "ge_u" => vec![0, -1, min, max],
+        _ => vec![0, 1, -1, min, max],
+    }
+}
+
+/// [`edges`] of a float operator `name`: signed zeros, one, infinities.
+fn float_edges(name: &str) -> &'static [f64] {
+    match name {
+        "add" | "sub" => &[0.0, -0.0, 1.0, -1.0],
+        "mul" | "div" => &[1.0, -1.0, 0.0, -0.0, 2.0, 0.5],
+        "min" | "max" => &[0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY],
+        _ => &[0.0, -0.0, 1.0, f64::INFINITY, f64::NEG_INFINITY],
     }
 }
 
