@@ -108,14 +108,16 @@ pub fn run_engine(
         each(&observation);
         observations.push(observation);
     };
+    // Two variants of one tier (`asyncify`, `asyncify@O1`) run side by side: each is named as itself.
+    let name = engine.variant();
     let (mut progress, seconds) = timed(|| start(engine, wasm, limits));
     timing.compile += seconds;
-    observe(module_step(engine.id(), &progress));
+    observe(module_step(&name, &progress));
     let ((), seconds) = timed(|| instantiate(&mut progress));
     timing.compile += seconds;
-    observe(module_step(engine.id(), &progress));
+    observe(module_step(&name, &progress));
     for invocation in invocations {
-        let (observation, seconds) = timed(|| call(engine.id(), &mut progress, invocation));
+        let (observation, seconds) = timed(|| call(&name, &mut progress, invocation));
         timing.run += seconds;
         observe(observation);
     }

@@ -29,6 +29,7 @@ pub const MUTANT_IDS: &[&str] = &[
     "mutant:self-shuffle-zeroes-high",
     "mutant:load-address-no-wrap",
     "mutant:unoptimized-clz-as-ctz",
+    "mutant:baseline-clz-as-ctz",
 ];
 
 /// What a mutant gets wrong.
@@ -101,8 +102,9 @@ fn mutation(id: &str) -> Option<(&'static str, Mutation)> {
         "mutant:add-zero-folded" => Mutation::AddZeroFolded,
         "mutant:self-shuffle-zeroes-high" => Mutation::SelfShuffleZeroesHigh,
         "mutant:load-address-no-wrap" => Mutation::LoadAddressNoWrap,
-        // Built on the unoptimized variant of the tier (see `tiers::SETTING_MUTANTS`).
-        "mutant:unoptimized-clz-as-ctz" => Mutation::ClzAsCtz,
+        // Built on the unoptimized variant of the tier, and on its code for
+        // the x86-64 baseline (see `tiers::SETTING_MUTANTS`).
+        "mutant:unoptimized-clz-as-ctz" | "mutant:baseline-clz-as-ctz" => Mutation::ClzAsCtz,
         _ => return None,
     };
     let id = MUTANT_IDS.iter().find(|known| **known == id)?;

@@ -10,6 +10,9 @@ use std::time::Duration;
 /// The command that builds the guest.
 pub const BUILD: &str = "cargo xtask guest";
 
+/// The tier that runs the guest's runtime natively.
+pub const GUEST_TIER: &str = "wasmi";
+
 /// The subcommand of lockstep's executable that runs a WASI command live on a tier,
 /// `EXE run-live --engine HOST GUEST`: the process a nested tier talks to.
 pub const RUN_LIVE: &str = "run-live";

@@ -90,6 +90,15 @@ impl Tier {
         }
     }
 
+    /// AOT code for one x86-64 level: outside the default set, as each would
+    /// run the spec matrix once more (`conformance --engine` names them).
+    const fn cpu_level(tier: wasmtime::Tier) -> Tier {
+        Tier {
+            default: false,
+            ..Tier::wasmtime(tier, Class::Compiler)
+        }
+    }
+
     /// An engine that compiles (or translates) each module, built by `engine`
     /// and, for WASI programs, `programs`.
     const fn standalone(
@@ -178,6 +187,9 @@ impl Eq for Tier {}
 pub static TIERS: &[Tier] = &[
     Tier::wasmtime(wasmtime::cranelift::TIER, Class::Compiler),
     Tier::wasmtime(wasmtime::aot::TIER, Class::Compiler),
+    Tier::cpu_level(wasmtime::aot::BASELINE),
+    Tier::cpu_level(wasmtime::aot::X86_64_V2),
+    Tier::cpu_level(wasmtime::aot::X86_64_V3),
     Tier::wasmtime(wasmtime::winch::TIER, Class::Compiler),
     Tier::wasmtime(wasmtime::pulley::TIER, Class::Interpreter),
     Tier::standalone(
@@ -199,11 +211,18 @@ pub static TIERS: &[Tier] = &[
 const MUTANT_BASE: &str = "wasmtime-cranelift";
 
 /// Mutants planted in one setting of [`MUTANT_BASE`] only: at its default the tier runs right.
-const SETTING_MUTANTS: &[(&str, wasmtime::Knobs)] = &[(
-    "mutant:unoptimized-clz-as-ctz",
-    // `opt-level=none`
-    wasmtime::Knobs::SWARM[1],
-)];
+const SETTING_MUTANTS: &[(&str, wasmtime::Knobs)] = &[
+    (
+        "mutant:unoptimized-clz-as-ctz",
+        // `opt-level=none`
+        wasmtime::Knobs::SWARM[1],
+    ),
+    (
+        "mutant:baseline-clz-as-ctz",
+        // `cpu=baseline`
+        wasmtime::Knobs::SWARM[4],
+    ),
+];
 
 /// The setting of [`MUTANT_BASE`] the mutant `id` is planted in, if it is one of [`SETTING_MUTANTS`].
 fn mutant_setting(id: &str) -> Option<wasmtime::Knobs> {
@@ -274,7 +293,7 @@ impl Setting {
     /// `text` as a setting of `tier`: `None` when the tier has no such variant.
     fn parse(tier: &Tier, text: &str) -> Option<Setting> {
         match tier.build {
-            Build::Wasmtime(_) => wasmtime::Knobs::named(text).map(Setting::Knobs),
+            Build::Wasmtime(config) => wasmtime::Knobs::named(config, text).map(Setting::Knobs),
             Build::Asyncify { .. } => text
                 .strip_prefix('O')
                 .and_then(|level| level.parse().ok())
@@ -287,7 +306,10 @@ impl Setting {
     /// Every setting of `tier` fuzzing varies, the default first.
     fn all(tier: &Tier) -> Vec<Setting> {
         match tier.build {
-            Build::Wasmtime(_) => wasmtime::Knobs::SWARM.map(Setting::Knobs).to_vec(),
+            Build::Wasmtime(config) => {
+                let varied = wasmtime::Knobs::varied(config).into_iter();
+                varied.map(Setting::Knobs).collect()
+            }
             Build::Asyncify { .. } => OPTIMIZE_LEVELS.map(Setting::Optimize).to_vec(),
             Build::Base { .. } | Build::Nested { .. } => Vec::new(),
         }
@@ -540,6 +562,7 @@ impl Engines {
                 default: EngineChoice::Tier(tier),
                 setting: knobs.setting(),
             },
+            (Build::Nested { host }, _) => nested_makeup(tier, host),
             (Build::Asyncify { .. }, Some(Setting::Optimize(level)))
                 if tier.unavailable().is_none() =>
             {
@@ -657,8 +680,36 @@ pub enum Makeup {
         default: EngineChoice,
         setting: String,
     },
+    /// A runtime compiled to Wasm (`guest`, which also runs natively as a tier of its own), run on
+    /// `host`; `elsewhere` is the same guest on another host.
+    Nested {
+        guest: EngineChoice,
+        host: EngineChoice,
+        elsewhere: Option<EngineChoice>,
+    },
     /// Nothing blame can vary: the engine answers for itself.
     Whole,
+}
+
+/// What the nested `tier` is made of: the guest runtime natively, the `host` that runs it, and
+/// the same guest on another host (no self-test one).
+fn nested_makeup(tier: &'static Tier, host: &'static str) -> Makeup {
+    let (Ok(host_choice), Some(guest)) =
+        (EngineChoice::parse(host), Tier::named(nested::GUEST_TIER))
+    else {
+        return Makeup::Whole;
+    };
+    let elsewhere = TIERS.iter().find(|other| {
+        other.class == Class::Nested
+            && other != &tier
+            && other.host() != Some(host)
+            && !other.id.starts_with("mutant:")
+    });
+    Makeup::Nested {
+        guest: EngineChoice::Tier(guest),
+        host: host_choice,
+        elsewhere: elsewhere.map(EngineChoice::Tier),
+    }
 }
 
 /// The planted Asyncify tier `id`, if it is one.
@@ -751,6 +802,27 @@ mod tests {
             assert!(program_engine(host).is_some(), "{host}");
             assert!(program_engine(tier.id).is_none(), "{}", tier.id);
         }
+    }
+
+    #[test]
+    fn cpu_levels_are_settings_of_the_x86_tiers_that_have_no_level_of_their_own() {
+        for text in ["wasmtime-aot@cpu=x86-64-v2", "wasmtime-winch@cpu=baseline"] {
+            let choice = EngineChoice::parse(text).unwrap();
+            assert_eq!(choice.to_string(), text);
+        }
+        for refused in [
+            "wasmtime-aot-baseline@cpu=x86-64-v3",
+            "wasmtime-pulley@cpu=baseline",
+        ] {
+            let why = EngineChoice::parse(refused).unwrap_err().to_string();
+            let (_, variants) = why.split_once("its variants: ").expect("the variants");
+            assert!(variants.contains("@opt-level=none"), "{why}");
+            assert!(!variants.contains("cpu="), "{why}");
+        }
+        let engines = Engines::new(Watchdog::InEngine, Externals::default());
+        let v3 = EngineChoice::parse("wasmtime-aot-x86-64-v3@opt-level=none").unwrap();
+        let version = engines.engine(&v3).unwrap().version();
+        assert_eq!(version, "48.0.8 (opt-level=none, cpu=x86-64-v3)");
     }
 
     #[test]

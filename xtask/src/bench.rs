@@ -175,15 +175,11 @@ fn reduce() -> anyhow::Result<Conclusion> {
             EngineChoice::parse(plant.mutant)?,
         ])?);
         let mut worker = crate::worker::Worker::new(Vec::new());
-        let mut reducer = Reducer {
-            engines: &engines,
-            known: &[],
-            worker: Some(&mut worker),
-            limits: oracles::Limits {
-                host_functions: true,
-                ..oracles::Limits::default()
-            },
+        let limits = oracles::Limits {
+            host_functions: true,
+            ..oracles::Limits::default()
         };
+        let mut reducer = Reducer::new(&engines, &[], Some(&mut worker), limits);
         let signature = reducer
             .signature_of(&wasm)
             .ok_or_else(|| anyhow::anyhow!("{}: no divergence", plant.name))?;

@@ -3,8 +3,11 @@
 //! An Asyncify tier is taken apart into its base engine, binaryen at its optimize level and lockstep's
 //! unwind driver: the plain module on the base engine, then the instrumented binary on every base engine
 //! with no unwinding, then at `-O0`; the first part whose change makes the divergence appear is blamed.
-//! A wasmtime tier in a non-default configuration is run at its default: if that agrees, the setting is.
-//! Any other engine answers for itself.
+//! A wasmtime tier in a non-default configuration is run at its default: if that agrees, the setting is;
+//! one at its default is run with code for each lower CPU level: if one agrees, the lowest that does not is.
+//! A nested tier's module runs on the guest's runtime natively, then through the guest on another
+//! host: the runtime, the guest as built for Wasm, or the host is blamed. Any other engine answers
+//! for itself.
 
 use crate::worker::{self, EngineRef, Worker};
 use crate::{Conclusion, finding};
@@ -13,6 +16,7 @@ use oracles::asyncify::unwind;
 use oracles::compare::{Divergence, Observation, Verdict, compare};
 use oracles::differential::{Invocation, Run};
 use oracles::tiers::{self, Makeup};
+use oracles::wasmtime::CpuLevel;
 use oracles::{Engine, EngineChoice, Engines, Limits, Watchdog};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -110,7 +114,7 @@ pub fn blame(
     wasm: &[u8],
     divergence: &Divergence,
 ) -> Blame {
-    let named = |id: &String| engines.iter().find(|(_, e)| e.id() == id);
+    let named = |name: &String| engines.iter().find(|(_, e)| &e.variant() == name);
     let reference = divergence.majority.iter().find_map(named);
     let odd: Vec<&(EngineRef, Arc<dyn Engine>)> =
         divergence.minority.iter().filter_map(named).collect();
@@ -149,10 +153,61 @@ fn blame_engine(lab: &mut Lab, engine: &dyn Engine, wasm: &[u8]) -> String {
                 };
                 return format!("{component}:{setting}");
             }
-            format!("engine:{}", default.id())
+            let level = setting
+                .is_empty()
+                .then(|| diverging_level(lab, &default, wasm));
+            match level.flatten() {
+                Some(level) => format!("wasmtime:cpu={level}"),
+                None => format!("engine:{}", default.id()),
+            }
         }
+        Makeup::Nested {
+            guest,
+            host,
+            elsewhere,
+        } => blame_nesting(lab, &guest, &host, elsewhere.as_ref(), wasm),
         Makeup::Whole => format!("engine:{choice}"),
     }
+}
+
+/// The part of a nested tier at fault: the guest runtime (natively too), the guest as built for
+/// Wasm (on every host), or the host that runs it.
+fn blame_nesting(
+    lab: &mut Lab,
+    guest: &EngineChoice,
+    host: &EngineChoice,
+    elsewhere: Option<&EngineChoice>,
+    wasm: &[u8],
+) -> String {
+    if !lab.agrees(guest, wasm, "the module natively") {
+        return format!("engine:{guest}");
+    }
+    match elsewhere {
+        Some(other) if !lab.agrees(other, wasm, "the module through the guest") => {
+            format!("guest:{guest}")
+        }
+        _ => format!("host:{host}"),
+    }
+}
+
+/// The lowest CPU level whose code for `tier` (a wasmtime tier at its default, the host's
+/// level, where it diverged) diverges, when code for some lower level runs right: `native`
+/// when every level below the host's does. `None` when the tier has no levels, or none runs right.
+fn diverging_level(lab: &mut Lab, tier: &EngineChoice, wasm: &[u8]) -> Option<&'static str> {
+    let mut agreeing = Vec::new();
+    for level in CpuLevel::ALL.into_iter().skip(1) {
+        let choice = lab.built.choice(&format!("{tier}@cpu={}", level.name()))?;
+        agreeing.push((level, lab.agrees(&choice, wasm, "the module")));
+    }
+    if !agreeing.iter().any(|(_, agrees)| *agrees) {
+        return None;
+    }
+    let diverging = agreeing.into_iter().find(|(_, agrees)| !agrees);
+    Some(
+        diverging
+            .map_or(CpuLevel::Native, |(level, _)| level)
+            .name(),
+    )
 }
 
 /// The part of an Asyncify tier at fault: its base engine, binaryen, or the unwind driver.

@@ -3,9 +3,11 @@
 use crate::history::{History, Summary};
 use crate::{Conclusion, dashboard, progress::Progress, report};
 use anyhow::{Context, bail};
+use oracles::Engine;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use suites::catalog::{self, SuiteFile};
 use suites::expectations::Expectations;
@@ -98,6 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
             .unwrap_or_else(|| out.join("history.jsonl")),
     )?;
     let mut stream = report::Stream::create(&out.join("conformance.jsonl"))?;
+    let warmed = announce_cold_cache(&engines, &files);
     let mut progress = Progress::new(files.len() * engines.len());
     let executor = |in_process: bool| -> Box<dyn runner::Executor> {
         if in_process {
@@ -134,6 +137,10 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         json: args.json,
     };
     published.write(&mut history)?;
+    if let Some(marker) = warmed {
+        // Only costs the note again next time if it cannot be written.
+        let _ = std::fs::write(marker, "");
+    }
     if args.bless {
         bless(&engines, &mut expectations, &matrix.trials)?;
     }
@@ -147,6 +154,38 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     } else {
         failures(&matrix.trials)
     })
+}
+
+/// Says so before a run whose Asyncify tiers meet these files for the first time: binaryen.js
+/// then instruments each of their modules once, for minutes, before its cache makes that quick.
+/// Returns the marker that the run, once done, leaves in the cache.
+fn announce_cold_cache(engines: &[Arc<dyn Engine>], files: &[SuiteFile]) -> Option<PathBuf> {
+    let instrumented = |engine: &Arc<dyn Engine>| {
+        oracles::tiers::Tier::named(engine.id())
+            .is_some_and(|tier| tier.class == oracles::tiers::Class::Instrumented)
+    };
+    if !engines.iter().any(instrumented) {
+        return None;
+    }
+    let cache = oracles::asyncify::cache_dir().ok()?;
+    let keys: Vec<String> = files.iter().map(SuiteFile::key).collect();
+    let marker = cache.join(format!(
+        "conformance-{:016x}.done",
+        oracles::outcome::digest(keys.join("\n").as_bytes())
+    ));
+    if !marker.exists() {
+        let these = match files.len() {
+            1 => "this file".to_string(),
+            n => format!("these {n} files"),
+        };
+        eprintln!(
+            "note: the Asyncify tiers meet {these} for the first time: binaryen.js instruments \
+             each of their modules once (about two minutes for the default suites on 2 cores) \
+             and caches them in {}",
+            cache.display()
+        );
+    }
+    Some(marker)
 }
 
 /// A conformance run's results as they leave lockstep: from one run, or merged from its shards.

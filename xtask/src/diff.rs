@@ -249,7 +249,7 @@ fn find_export<'a>(
 
 /// The engine × step table, with each step's verdict.
 pub fn table(engines: &[Arc<dyn Engine>], run: &Run) -> String {
-    let header: Vec<String> = engines.iter().map(|e| e.id().to_string()).collect();
+    let header: Vec<String> = engines.iter().map(|e| e.variant()).collect();
     let rows: Vec<(String, Vec<String>, String)> = run
         .steps
         .iter()

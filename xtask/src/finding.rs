@@ -409,17 +409,19 @@ fn assertion(call: &str, reference: Option<&Outcome>) -> String {
     }
 }
 
-/// The module as readable text when that text assembles back to the very same bytes,
-/// else as a `(module binary …)`.
+/// The module as readable text when that text assembles back to the same module, else as a
+/// `(module binary …)`.
 fn module_source(wasm: &[u8]) -> String {
     text_module(wasm).unwrap_or_else(|| binary_module(wasm))
 }
 
+/// The printed module, if assembling it prints the same again: the bytes may differ only where
+/// the text cannot tell (how locals of one type are grouped, how long a LEB128 is).
 fn text_module(wasm: &[u8]) -> Option<String> {
     let text = wasmprinter::print_bytes(wasm).ok()?;
     let buffer = wast::parser::ParseBuffer::new(&text).ok()?;
     let mut module = wast::parser::parse::<wast::Wat>(&buffer).ok()?;
-    let same = module.encode().ok()? == wasm;
+    let same = wasmprinter::print_bytes(module.encode().ok()?).ok()? == text;
     same.then(|| text.trim_end().to_string())
 }
 
@@ -662,7 +664,7 @@ mod tests {
     }
 
     #[test]
-    fn a_module_that_prints_back_exactly_is_written_as_text() {
+    fn a_module_that_prints_back_the_same_is_written_as_text() {
         let wasm = wast::parser::parse::<wast::Wat>(
             &wast::parser::ParseBuffer::new(
                 r#"(module (func (export "f") (result i32) (i32.const 7)))"#,
@@ -675,8 +677,16 @@ mod tests {
         let source = module_source(&wasm);
         assert!(source.starts_with("(module"), "{source}");
         assert!(source.contains("i32.const 7"), "{source}");
-        // An empty type section whose size is padded to five bytes: text cannot say that.
-        let unprintable = b"\0asm\x01\0\0\0\x01\x81\x80\x80\x80\x00\x00";
+        // Three groups of one f64 local, as wasm-smith writes them: text groups them as one.
+        let grouped = b"\0asm\x01\0\0\0\x01\x04\x01\x60\0\0\x03\x02\x01\0\
+                        \x0a\x0a\x01\x08\x03\x01\x7c\x01\x7c\x01\x7c\x0b";
+        assert!(
+            module_source(grouped).contains("(local f64 f64 f64)"),
+            "{}",
+            module_source(grouped)
+        );
+        // A type section cut short: there is no text for it.
+        let unprintable = b"\0asm\x01\0\0\0\x01\x05\x01\x60";
         assert!(module_source(unprintable).starts_with("(module binary"));
     }
 

@@ -572,12 +572,12 @@ impl Campaign {
         let origin = self.origin(&found);
         let reduce_time =
             Duration::from_secs(self.settings.reduce_time.unwrap_or(DEFAULT_REDUCE_TIME));
-        let mut reducer = Reducer {
-            engines: found.engines,
-            known: evidence.invocations,
+        let mut reducer = Reducer::new(
+            found.engines,
+            evidence.invocations,
             worker,
-            limits: self.limits.clone(),
-        };
+            self.limits.clone(),
+        );
         let reduced = (reduce_time > Duration::ZERO)
             .then(|| {
                 reducer

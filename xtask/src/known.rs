@@ -83,9 +83,17 @@ impl Known {
             patterns.is_empty() || shapes.iter().all(|s| patterns.contains(s))
         };
         !divergence.minority.is_empty()
-            && divergence.minority.iter().all(|e| self.engines.contains(e))
+            && divergence.minority.iter().all(|e| self.lists(e))
             && among(&self.outcomes, odd)
             && among(&self.others, rest)
+    }
+
+    /// Whether the engine named `name` (a tier, or one of its variants `TIER@SETTING`) is listed.
+    fn lists(&self, name: &str) -> bool {
+        self.engines.iter().any(|id| {
+            name.strip_prefix(id.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('@'))
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! `cargo xtask`: lockstep's command line. Exit codes: 0 agree, 1 divergence or regression, 2 bad usage or input.
 
+mod aot_compat;
 mod bench;
 mod blame;
 mod bucket;
@@ -63,6 +64,8 @@ enum Command {
     },
     /// Measure speed and memory against a reference in the same run.
     Bench(bench::Args),
+    /// Load `wasmtime-aot` artifacts into engines that differ in one setting: refused, agreed or misbehaved.
+    AotCompat(aot_compat::Args),
     /// Build the corpus of real programs (`corpus/`) to wasm32-wasip1, beside their sources, and
     /// fetch the language runtimes it names into `target/corpus/runtimes/`.
     Corpus {
@@ -90,6 +93,12 @@ enum Command {
         /// External engines configured in the parent, as `NAME=COMMAND`.
         #[arg(long = "external", value_name = "NAME=COMMAND")]
         externals: Vec<Spec>,
+    },
+    /// (internal) Load the AOT compatibility probe under one setting and report what it did.
+    #[command(name = "aot-load", hide = true)]
+    AotLoad {
+        /// The setting, as the table names it; none loads faithfully.
+        setting: Option<String>,
     },
     /// (example) A built-in engine served over the external-engine protocol, optionally broken.
     #[command(name = "example-engine", hide = true)]
@@ -134,7 +143,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Workers make their temporary files in the folder of the process that started them.
     let run_folder = match &cli.command {
-        Command::Worker { .. } | Command::ExampleEngine { .. } | Command::RunLive { .. } => None,
+        Command::Worker { .. }
+        | Command::ExampleEngine { .. }
+        | Command::RunLive { .. }
+        | Command::AotLoad { .. } => None,
         _ => Some(oracles::tempfiles::RunFolder::create()),
     };
     if let Some(Err(error)) = &run_folder {
@@ -153,6 +165,8 @@ fn main() -> ExitCode {
         Command::Corpus { runtimes_only } => corpus::build(runtimes_only),
         Command::Guest => guest::build(),
         Command::RunLive { engine, program } => guest::run_live(&engine, &program),
+        Command::AotCompat(args) => aot_compat::run(args),
+        Command::AotLoad { setting } => aot_compat::serve(setting.as_deref()),
         Command::Worker {
             watchdog_only,
             externals,

@@ -1,6 +1,10 @@
 //! lockstep's own reduction passes, where wasm-shrink's random search is slow: keep one export, stub out
-//! function bodies. Both rewrite sections in place, so every index in the module stays valid.
+//! function bodies, cut or fold instruction runs. All rewrite sections in place, so every index in the
+//! module stays valid.
 
+mod cuts;
+
+pub use cuts::cuts;
 use std::ops::Range;
 use wasmparser::{ExternalKind, Parser, Payload};
 
@@ -51,7 +55,7 @@ pub fn stub_bodies(wasm: &[u8], stub: impl Fn(usize) -> bool) -> Vec<u8> {
     })
 }
 
-fn function_bodies(wasm: &[u8]) -> Vec<Range<usize>> {
+pub(crate) fn function_bodies(wasm: &[u8]) -> Vec<Range<usize>> {
     Parser::new(0)
         .parse_all(wasm)
         .flatten()
@@ -65,7 +69,7 @@ fn function_bodies(wasm: &[u8]) -> Vec<Range<usize>> {
 }
 
 /// Rebuilds the module with the contents of section `id` replaced.
-fn replace_section(wasm: &[u8], id: u8, contents: impl Fn(&[u8]) -> Vec<u8>) -> Vec<u8> {
+pub(crate) fn replace_section(wasm: &[u8], id: u8, contents: impl Fn(&[u8]) -> Vec<u8>) -> Vec<u8> {
     let mut out = wasm[..8].to_vec();
     for payload in Parser::new(0).parse_all(wasm).flatten() {
         let Some((section, range)) = payload.as_section() else {
@@ -95,7 +99,7 @@ fn kind_byte(kind: ExternalKind) -> u8 {
     }
 }
 
-fn leb(mut value: u64, out: &mut Vec<u8>) {
+pub(crate) fn leb(mut value: u64, out: &mut Vec<u8>) {
     loop {
         let byte = (value & 0x7f) as u8;
         value >>= 7;

@@ -51,15 +51,11 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
     } else {
         (input::module(&path)?, known_invocations(&args.file))
     };
-    let mut reducer = Reducer {
-        engines: &engines,
-        known: &known,
-        worker: worker.as_mut(),
-        limits: Limits {
-            host_functions: true,
-            ..Limits::default()
-        },
+    let limits = Limits {
+        host_functions: true,
+        ..Limits::default()
     };
+    let mut reducer = Reducer::new(&engines, &known, worker.as_mut(), limits);
     let Some(signature) = reducer.signature_of(&wasm) else {
         if args.file.is_dir() {
             bail!(
@@ -233,26 +229,71 @@ pub struct Reducer<'a> {
     pub known: &'a [Invocation],
     pub worker: Option<&'a mut Worker>,
     pub limits: Limits,
+    /// Every run in a new worker process: for a divergence that depends on what the process ran before.
+    fresh_workers: bool,
 }
 
-impl Reducer<'_> {
+impl<'a> Reducer<'a> {
+    pub fn new(
+        engines: &'a [(EngineRef, Arc<dyn Engine>)],
+        known: &'a [Invocation],
+        worker: Option<&'a mut Worker>,
+        limits: Limits,
+    ) -> Reducer<'a> {
+        Reducer {
+            engines,
+            known,
+            worker,
+            limits,
+            fresh_workers: false,
+        }
+    }
+
     /// Shrinks `wasm` while `signature` holds (until `deadline`), then runs the
     /// result again: a divergence that comes and goes (an engine reading
-    /// uninitialized memory) gets a few chances to show itself.
+    /// uninitialized memory) gets a few chances to show itself. One that never
+    /// comes back may depend on what the worker ran before (memory an engine
+    /// reads without writing it holds the last module's values): the reduction
+    /// starts over, for as long again, with a new worker process for every run.
     pub fn reduce(
         &mut self,
         wasm: &[u8],
         signature: &str,
         deadline: Instant,
     ) -> Result<Reduced, String> {
+        let budget = deadline.saturating_duration_since(Instant::now());
+        if let Some(reduced) = self.shrink_and_confirm(wasm, signature, deadline) {
+            return Ok(reduced);
+        }
+        if self.worker.is_some() && !self.fresh_workers {
+            self.fresh_workers = true;
+            let again = self.shrink_and_confirm(wasm, signature, Instant::now() + budget);
+            if let Some(reduced) = again {
+                return Ok(reduced);
+            }
+        }
+        Err(format!(
+            "the reduced module did not diverge in {CONFIRMATIONS} runs: the divergence is intermittent"
+        ))
+    }
+
+    fn shrink_and_confirm(
+        &mut self,
+        wasm: &[u8],
+        signature: &str,
+        deadline: Instant,
+    ) -> Option<Reduced> {
         let reduced = self.shrink(wasm, signature, deadline);
-        (0..CONFIRMATIONS)
-            .find_map(|_| {
-                let (run, invocations) = self.run(&reduced);
-                let step = run.divergence().map(|(step, _)| step)?;
-                Some(Reduced { wasm: reduced.clone(), run, invocations, step })
+        (0..CONFIRMATIONS).find_map(|_| {
+            let (run, invocations) = self.run(&reduced);
+            let step = run.divergence().map(|(step, _)| step)?;
+            Some(Reduced {
+                wasm: reduced.clone(),
+                run,
+                invocations,
+                step,
             })
-            .ok_or_else(|| format!("the reduced module did not diverge in {CONFIRMATIONS} runs: the divergence is intermittent"))
+        })
     }
 
     /// Calls every export of `wasm`: as the divergence was found when that call
@@ -279,6 +320,9 @@ impl Reducer<'_> {
             } else {
                 invocations.extend(known);
             }
+        }
+        if let Some(worker) = self.worker.as_deref_mut().filter(|_| self.fresh_workers) {
+            worker.restart();
         }
         let run = worker::run_all(
             self.worker.as_deref_mut(),
@@ -316,14 +360,51 @@ impl Reducer<'_> {
         })
     }
 
+    /// Whether `candidate` shows the divergence twice in a row: one that comes and goes (an engine
+    /// reading uninitialized memory) must stay likely, or the smallest module would never show it.
     fn holds(&mut self, candidate: &[u8], signature: &str) -> bool {
-        self.signature_of(candidate).as_deref() == Some(signature)
+        (0..2).all(|_| self.signature_of(candidate).as_deref() == Some(signature))
     }
 
-    /// lockstep's own passes, then wasm-shrink's for the time that is left.
+    /// lockstep's own passes, then wasm-shrink's for the time that is left, then
+    /// lockstep's instruction cuts again on what wasm-shrink left.
     fn shrink(&mut self, wasm: &[u8], signature: &str, deadline: Instant) -> Vec<u8> {
         let focused = self.focus(wasm.to_vec(), signature);
-        self.shrink_randomly(&focused, signature, deadline)
+        let cut = self.cut_instructions(focused, signature, deadline);
+        let shrunk = self.shrink_randomly(&cut, signature, deadline);
+        self.cut_instructions(shrunk, signature, deadline)
+    }
+
+    /// Makes the cuts of [`passes::cuts`] that keep the signature, longest first, until none
+    /// does. After a cut the search goes on from about where it was (the earlier, longer cuts
+    /// failed on a bigger module already), and starts over once it reaches the end.
+    fn cut_instructions(
+        &mut self,
+        mut wasm: Vec<u8>,
+        signature: &str,
+        deadline: Instant,
+    ) -> Vec<u8> {
+        let all = oracles::features::all();
+        let mut resume_at = 0;
+        loop {
+            let cuts = passes::cuts(&wasm);
+            let kept = cuts
+                .iter()
+                .enumerate()
+                .skip(resume_at)
+                .find_map(|(index, cut)| {
+                    let candidate = cut.apply(&wasm);
+                    let keeps = Instant::now() < deadline
+                        && oracles::features::validates(&candidate, all)
+                        && self.holds(&candidate, signature);
+                    keeps.then_some((index, candidate))
+                });
+            match kept {
+                Some((index, candidate)) => (resume_at, wasm) = (index, candidate),
+                None if resume_at > 0 && Instant::now() < deadline => resume_at = 0,
+                None => return wasm,
+            }
+        }
     }
 
     /// Keeps only the export whose call diverges, then stubs out every function

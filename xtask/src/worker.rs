@@ -259,6 +259,11 @@ impl Worker {
         worker
     }
 
+    /// Ends the current child: the next request starts a new one, with none of its history.
+    pub fn restart(&mut self) {
+        self.child = None;
+    }
+
     fn send(&mut self, request: &Request) -> Result<(), String> {
         if self.served >= REQUESTS_PER_WORKER {
             self.child = None;
@@ -298,17 +303,17 @@ impl Worker {
 
     /// Runs a module on one engine in the worker. If the worker dies or hangs,
     /// or `deadline` passes, the step it was on and every later step get that
-    /// as their outcome.
+    /// as their outcome, observed as `name`.
     pub fn run_module(
         &mut self,
         engine: EngineRef,
+        name: &str,
         wasm: &[u8],
         invocations: &[Invocation],
         limits: &Limits,
         deadline: Option<Instant>,
     ) -> EngineRun {
         let steps = invocations.len() + 2;
-        let id = engine.id.clone();
         let request = Request::Module {
             engine: engine.clone(),
             wasm: wasm.to_vec(),
@@ -342,7 +347,7 @@ impl Worker {
             },
         };
         if let Some(outcome) = stopped {
-            pad(&mut observations, &id, &outcome, steps);
+            pad(&mut observations, name, &outcome, steps);
         }
         EngineRun {
             observations,
@@ -361,7 +366,7 @@ impl Executor for Worker {
         options: &Options,
     ) -> ScriptRun {
         let source = ScriptSource::Parsed(script.clone());
-        self.run_script(engine.id(), &file.key(), source, options, false)
+        self.run_script(&engine.variant(), &file.key(), source, options, false)
     }
 }
 
@@ -460,11 +465,17 @@ pub fn run_all(
     let mut runs = Vec::with_capacity(engines.len());
     for (reference, engine) in engines {
         let late = deadline.is_some_and(|d| Instant::now() >= d);
+        let name = engine.variant();
         let mut run = match worker.as_deref_mut() {
-            _ if late => out_of_time(&reference.id, invocations.len() + 2),
-            Some(worker) => {
-                worker.run_module(reference.clone(), wasm, invocations, limits, deadline)
-            }
+            _ if late => out_of_time(&name, invocations.len() + 2),
+            Some(worker) => worker.run_module(
+                reference.clone(),
+                &name,
+                wasm,
+                invocations,
+                limits,
+                deadline,
+            ),
             None => {
                 differential::run_engine(engine.as_ref(), wasm, invocations, limits, &mut |_| {})
             }

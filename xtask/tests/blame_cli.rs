@@ -10,6 +10,16 @@ use std::path::Path;
 const CLZ: &str =
     r#"(module (func (export "clz") (param i32) (result i32) (i32.clz (local.get 0))))"#;
 
+/// `f32x4.relaxed_madd` of 1+2⁻²³, 1+2⁻²³ and -(1+2⁻²²): fused, as code using x86-64-v3's FMA
+/// computes it, 2⁻⁴⁶; rounded after the multiplication, as code for lower levels computes it, 0.
+/// Relaxed SIMD allows either, so the CPU level a module is compiled for changes its result.
+const RELAXED_MADD: &str = r#"(module
+  (func (export "madd") (result f32)
+    (f32x4.extract_lane 0 (f32x4.relaxed_madd
+      (f32x4.splat (f32.const 0x1.000002p+0))
+      (f32x4.splat (f32.const 0x1.000002p+0))
+      (f32x4.splat (f32.const -0x1.000004p+0))))))"#;
+
 /// One import call: every Asyncify tier unwinds and rewinds at it.
 const IMPORT_CALL: &str = r#"(module
   (import "host" "f" (func $f (param i32) (result i32)))
@@ -109,6 +119,32 @@ fn a_bug_of_one_wasmtime_setting_is_that_settings() {
     finding(CLZ, &engines, &dir);
     assert_eq!(blame(&dir), "cranelift:opt-level=none");
     assert_replays(&dir);
+}
+
+#[test]
+fn a_difference_of_cpu_levels_is_the_lowest_level_that_differs() {
+    let out = tempfile::tempdir().unwrap();
+    let cases = [
+        // Code for the host's features fuses the multiply-add; code for the two lowest levels does not.
+        (
+            [
+                "wasmtime-cranelift@cpu=baseline",
+                "wasmtime-cranelift@cpu=x86-64-v2",
+                "wasmtime-cranelift",
+            ],
+            "wasmtime:cpu=x86-64-v3",
+        ),
+        // wasmi fuses too: against it and the host's code, the baseline's is the odd one.
+        (
+            ["wasmi", "wasmtime-aot@cpu=baseline", "wasmtime-aot"],
+            "wasmtime:cpu=baseline",
+        ),
+    ];
+    for (case, (engines, verdict)) in cases.iter().enumerate() {
+        let dir = out.path().join(case.to_string());
+        finding(RELAXED_MADD, engines, &dir);
+        assert_eq!(blame(&dir), *verdict, "{engines:?}");
+    }
 }
 
 #[test]

@@ -197,3 +197,29 @@ fn a_file_that_ran_partly_is_told_from_one_that_ran_fully() {
         "the drill-down counts"
     );
 }
+
+#[test]
+fn the_first_asyncify_run_on_a_file_says_binaryen_is_instrumenting() {
+    let dir = tempfile::tempdir().unwrap();
+    let scratch = dir.path().join("fresh.wast");
+    std::fs::write(
+        &scratch,
+        r#"(module (func (export "one") (result i32) (i32.const 1)))
+(assert_return (invoke "one") (i32.const 1))
+"#,
+    )
+    .unwrap();
+    let args = ["--suite", scratch.to_str().unwrap(), "--engine", "asyncify"];
+    let notes: Vec<bool> = (0..2)
+        .map(|_| {
+            let output = conformance(&args, &dir.path().join("out"));
+            assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
+            shown(&output).contains("binaryen.js instruments each of their modules once")
+        })
+        .collect();
+    assert_eq!(
+        notes,
+        [true, false],
+        "the note, then none once the cache is warm"
+    );
+}

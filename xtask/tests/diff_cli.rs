@@ -354,6 +354,54 @@ fn host_functions_are_for_scripts_that_ask_for_them() {
 /// `assert_exhaustion` and `assert_trap` that ask for the call stack to run out,
 /// met by every engine's stack exhaustion whatever its wording; a trap of another kind is not.
 #[test]
+fn after_running_out_of_stack_mid_call_an_engine_is_shown_not_compared() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("deep.wast");
+    // Each frame counts itself in a global and uncounts itself on return: an engine whose stack
+    // ends first leaves a count of its own depth behind, which is no bug.
+    std::fs::write(
+        &script,
+        r#"(module
+  (global $depth (mut i32) (i32.const 0))
+  (func $down (export "down") (param i32)
+    (if (local.get 0)
+      (then
+        (global.set $depth (i32.add (global.get $depth) (i32.const 1)))
+        (call $down (i32.sub (local.get 0) (i32.const 1)))
+        (global.set $depth (i32.sub (global.get $depth) (i32.const 1))))))
+  (func (export "depth") (result i32) (global.get $depth)))
+(invoke "down" (i32.const 5000))
+(assert_return (invoke "depth") (i32.const 0))
+(module (func (export "one") (result i32) (i32.const 1)))
+(assert_return (invoke "one") (i32.const 1))
+"#,
+    )
+    .unwrap();
+    let output = diff(&[
+        script.to_str().unwrap(),
+        "--engine",
+        "wasmtime-cranelift",
+        "--engine",
+        "wasmi",
+    ]);
+    let text = shown(&output);
+    assert!(!text.contains("DIVERGE"), "{text}");
+    assert!(
+        text.contains("inconclusive: wasmi ran out of resources in an earlier call"),
+        "{text}"
+    );
+    assert!(
+        text.contains("0 divergences, 1 failed assertions"),
+        "{text}"
+    );
+    let last = text.lines().find(|l| l.starts_with("13:")).unwrap();
+    assert!(
+        last.ends_with("agree"),
+        "a new module is compared again: {text}"
+    );
+}
+
+#[test]
 fn running_out_of_stack_meets_every_stack_exhaustion_assertion() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("recurse.wast");
@@ -409,14 +457,60 @@ fn a_known_wasmi_bug_is_reported_as_known_and_exits_0() {
         "--engine",
         "wasmi",
         "--invoke",
-        "-",
-        "2147483647",
+        "f",
+        "-1",
     ]);
     let text = shown(&output);
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(text.contains("DIVERGE values (wasmi vs"), "{text}");
     assert!(
-        text.contains("known divergence wasmi-2.0.0-return-value: wasmi 2.0.0 returns"),
+        text.contains("known divergence wasmi-2.0.0-preserved-local: wasmi 2.0.0 returns"),
         "{text}"
     );
+}
+
+#[test]
+fn two_variants_of_one_tier_run_side_by_side_each_as_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("two-traps.wast");
+    // Binaryen's -O1 sinks the division past the load: the load traps first there.
+    std::fs::write(
+        &script,
+        r#"(module (memory 1)
+  (func (export "run") (param i32) (result i32) (local i32)
+    (local.set 1 (i32.div_s (i32.const 1) (local.get 0)))
+    (drop (i32.load (i32.const 100000)))
+    (local.get 1)))
+(assert_trap (invoke "run" (i32.const 0)) "integer divide by zero")
+"#,
+    )
+    .unwrap();
+    let output = diff(&[
+        script.to_str().unwrap(),
+        "--engine",
+        "asyncify",
+        "--engine",
+        "asyncify@O1",
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let codes: Vec<(&str, &str)> = report["directives"][1]["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let code = e["outcome"]["Trap"]["code"].as_str().unwrap();
+            (e["engine"].as_str().unwrap(), code)
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("asyncify", "IntegerDivideByZero"),
+            ("asyncify@O1", "MemoryOutOfBounds")
+        ],
+        "binaryen's optimizer may swap two traps; -O0 may not"
+    );
+    assert_eq!(report["directives"][1]["verdict"], "Agree", "{report}");
 }

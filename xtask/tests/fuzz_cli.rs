@@ -18,22 +18,7 @@ const CLZ: [&str; 6] = [
 #[test]
 fn one_planted_bug_under_three_signatures_is_one_bucket() {
     let out = tempfile::tempdir().unwrap();
-    let dir = out.path().to_str().unwrap();
-    let mut args = vec![
-        "fuzz",
-        "--seed",
-        "3",
-        "--iterations",
-        "400",
-        "--jobs",
-        "1",
-        "--reduce-time",
-        "1",
-        "--out",
-        dir,
-    ];
-    args.extend(CLZ);
-    let output = xtask(&args);
+    let output = common::fuzz_seed_3(out.path(), &CLZ);
     let text = shown(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     let reports: Vec<serde_json::Value> = std::fs::read_dir(out.path())
@@ -145,6 +130,18 @@ fn a_miscomputed_rem_s_is_found_from_seed_1_and_replays() {
     assert!(page.contains("✗</span> mutant:rem-s-as-rem-u <span class=\"versus\">vs</span>"));
     assert!(page.contains(" bytes, reduced</td>"), "{page}");
     let repro = finding.join("repro.wast");
+    // wasm-smith's module of several functions and hundreds of instructions, cut to the bug's few.
+    let text = std::fs::read_to_string(&repro).unwrap();
+    let instructions = text
+        .lines()
+        .skip_while(|line| !line.contains("(func "))
+        .skip(1)
+        .take_while(|line| line.trim() != ")")
+        .count();
+    assert!(
+        text.contains("(func ") && instructions <= 10,
+        "about ten instructions of text: {text}"
+    );
     // The repro names the variants it was found on: a plain `diff` and `reduce` run them.
     let replayed = xtask(&["diff", repro.to_str().unwrap()]);
     assert_eq!(replayed.status.code(), Some(1), "{}", shown(&replayed));
@@ -304,32 +301,40 @@ fn a_timed_checkpoint_resumes_at_the_first_module_not_run() {
 }
 
 #[test]
-fn a_fresh_campaign_recognises_the_known_wasmi_memories_bug() {
+fn a_fresh_campaign_recognises_a_known_wasmi_bug() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().to_str().unwrap();
-    // Module 265 of seed 0 is the bug of docs/findings/wasmi-2.0.0-asyncify-memories.wast again,
-    // under a signature of its own: asyncify-wasmi traps out of bounds, wasmtime on integer overflow.
-    let run = xtask(&[
+    // Module 46981 of seed 0 on these seven engines is the bug of
+    // docs/findings/wasmi-2.0.0-return-value.wast again, known as wasmi-2.0.0-preserved-local.
+    let mut args = vec![
         "fuzz",
         "--seed",
         "0",
         "--from",
-        "265",
+        "46981",
         "--iterations",
         "1",
         "--reduce-time",
         "0",
-        "--engine",
-        "wasmtime-cranelift",
-        "--engine",
-        "asyncify-wasmi",
         "--out",
         dir,
-    ]);
+    ];
+    for engine in [
+        "wasmtime-cranelift",
+        "wasmtime-aot",
+        "wasmtime-winch",
+        "wasmtime-pulley",
+        "wasmi",
+        "asyncify",
+        "asyncify-wasmi",
+    ] {
+        args.extend(["--engine", engine]);
+    }
+    let run = xtask(&args);
     let text = shown(&run);
     assert_eq!(run.status.code(), Some(0), "known only: {text}");
     assert!(
-        text.contains("known divergence wasmi-2.0.0-asyncify-memories (iteration 265)"),
+        text.contains("known divergence wasmi-2.0.0-preserved-local (iteration 46981)"),
         "{text}"
     );
     let summary = String::from_utf8_lossy(&run.stdout);
@@ -343,7 +348,7 @@ fn a_fresh_campaign_recognises_the_known_wasmi_memories_bug() {
     assert!(page.contains("every divergence is a known one"), "{page}");
     assert!(page.contains("<h2>1 known divergences</h2>"), "{page}");
     assert!(
-        page.contains("known: <b>wasmi-2.0.0-asyncify-memories</b>"),
+        page.contains("known: <b>wasmi-2.0.0-preserved-local</b>"),
         "{page}"
     );
 }

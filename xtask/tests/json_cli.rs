@@ -270,3 +270,10 @@ fn engines_prints_the_documented_json() {
     assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
     Schema::load().assert_output("engines", &output);
 }
+
+#[test]
+fn aot_compat_prints_the_documented_json() {
+    let output = xtask(&["aot-compat", "--json", "--self-test"]);
+    assert_eq!(output.status.code(), Some(1), "{}", shown(&output));
+    Schema::load().assert_output("aot-compat", &output);
+}

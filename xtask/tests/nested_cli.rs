@@ -1,5 +1,6 @@
 //! The nested tiers (`wasmi-on-*`): the wasmi guest run on each host tier agrees with plain wasmi,
-//! and a bug planted in a host tier shows only through the guest, found by `diff` and by `fuzz`.
+//! and a bug planted in a host tier shows only through the guest, found by `diff` and by `fuzz`,
+//! and blamed on the host.
 //! Each test needs the guest built (`cargo xtask guest`) and is skipped, visibly, without it.
 
 mod common;
@@ -80,6 +81,18 @@ fn fuzzing_finds_the_host_bug_through_the_guest() {
     ];
     let output = xtask(&args);
     assert_eq!(output.status.code(), Some(1), "{}", shown(&output));
-    let finding = common::finding(out.path(), "values_mutant_wasmi-on-rem-s-as-rem-u");
-    assert!(finding.is_some(), "no rem_s finding: {}", shown(&output));
+    let finding = common::finding(out.path(), "values_mutant_wasmi-on-rem-s-as-rem-u")
+        .unwrap_or_else(|| panic!("no rem_s finding: {}", shown(&output)));
+    // wasmi runs the module right natively, and so does the guest on another host: the host is at fault.
+    let blamed = xtask(&["blame", finding.to_str().unwrap()]);
+    let printed = shown(&blamed);
+    assert_eq!(blamed.status.code(), Some(1), "{printed}");
+    assert!(
+        printed.contains("agrees    the module natively on wasmi"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("blame     : host:mutant:rem-s-as-rem-u"),
+        "{printed}"
+    );
 }

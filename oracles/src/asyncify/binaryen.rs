@@ -107,6 +107,11 @@ pub fn instrument_uncached(
         .into_result()
 }
 
+/// The folder instrumented modules are cached in, installing binaryen.js first if need be.
+pub fn cache_dir() -> Result<PathBuf, String> {
+    tools().map(|t| t.cache.clone()).map_err(Refusal::reason)
+}
+
 /// "binaryen 132.0.0", or why binaryen cannot be used here.
 pub fn describe() -> Result<String, String> {
     match tools() {

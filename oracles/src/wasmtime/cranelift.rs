@@ -8,6 +8,7 @@ pub const TIER: Tier = Tier {
     configure: |_| {},
     ahead_of_time: false,
     partial: false,
+    cpu: Some(super::CpuLevel::Native),
 };
 
 #[cfg(test)]

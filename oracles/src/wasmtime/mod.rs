@@ -1,6 +1,8 @@
 //! wasmtime as an oracle: the store, linker, value conversion and trap mapping that every wasmtime tier shares.
 
 pub mod aot;
+pub mod compat;
+pub mod cpu;
 pub mod cranelift;
 mod hooked;
 pub mod pulley;
@@ -14,6 +16,7 @@ use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstanc
 use crate::hook::ImportHook;
 use crate::outcome::{Exception, Outcome, Resource, State, TrapCode, digest};
 use crate::{Value, features, host, spectest};
+pub use cpu::CpuLevel;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmparser::WasmFeatures;
@@ -42,6 +45,10 @@ pub struct Tier {
     /// compile error, which is then a limitation of the tier (`Unsupported`),
     /// not a verdict on the module.
     pub partial: bool,
+    /// The x86-64 level the tier's code is compiled for; fuzzing varies it
+    /// only for a tier at the host's own level. `None`: the code is for no
+    /// x86-64 CPU (Pulley bytecode), and no level applies.
+    pub cpu: Option<CpuLevel>,
 }
 
 /// Everything wasmtime 48 runs with Cranelift on x86-64: Wasm 3.0 plus the
@@ -60,32 +67,57 @@ pub struct Knobs {
     pub no_signals: bool,
     /// A small memory reservation with no guard region, forcing bounds checks and moving memories.
     pub small_reservation: bool,
+    /// The x86-64 feature level code is compiled for: Cranelift lowers many
+    /// instructions differently per level.
+    pub cpu: CpuLevel,
 }
 
 impl Knobs {
+    /// wasmtime's defaults, code compiled for the host's features.
+    pub const DEFAULT: Knobs = Knobs {
+        unoptimized: false,
+        no_signals: false,
+        small_reservation: false,
+        cpu: CpuLevel::Native,
+    };
+
     /// The variants fuzzing picks from, the default first.
-    pub const SWARM: [Knobs; 4] = [
-        Knobs {
-            unoptimized: false,
-            no_signals: false,
-            small_reservation: false,
-        },
+    pub const SWARM: [Knobs; 7] = [
+        Knobs::DEFAULT,
         Knobs {
             unoptimized: true,
-            no_signals: false,
-            small_reservation: false,
+            ..Knobs::DEFAULT
         },
         Knobs {
-            unoptimized: false,
             no_signals: true,
-            small_reservation: false,
+            ..Knobs::DEFAULT
         },
         Knobs {
-            unoptimized: false,
-            no_signals: false,
             small_reservation: true,
+            ..Knobs::DEFAULT
+        },
+        Knobs {
+            cpu: CpuLevel::Baseline,
+            ..Knobs::DEFAULT
+        },
+        Knobs {
+            cpu: CpuLevel::X86_64V2,
+            ..Knobs::DEFAULT
+        },
+        Knobs {
+            cpu: CpuLevel::X86_64V3,
+            ..Knobs::DEFAULT
         },
     ];
+
+    /// These knobs on a tier whose code is compiled for `level`: the tier's own
+    /// level wins, unless it is the host's, which the knobs' level replaces.
+    fn at_level(self, level: Option<CpuLevel>) -> Knobs {
+        match level {
+            None | Some(CpuLevel::Native) => self,
+            Some(level) => Knobs { cpu: level, ..self },
+        }
+    }
 
     fn apply(self, config: &mut Config) {
         if self.unoptimized {
@@ -100,6 +132,7 @@ impl Knobs {
                 .memory_guard_size(0)
                 .memory_reservation_for_growth(0);
         }
+        self.cpu.apply(config);
     }
 
     /// The setting as a variant name writes it (`TIER@SETTING`): the tokens of
@@ -108,19 +141,34 @@ impl Knobs {
         self.describe().replace(", ", ",")
     }
 
-    /// The knobs of [`Knobs::SWARM`] whose [`Knobs::setting`] is `text`: names are
-    /// read back from the same tokens they are written with.
-    pub fn named(text: &str) -> Option<Knobs> {
-        Knobs::SWARM
+    /// The knobs of [`Knobs::varied`] by `tier` whose [`Knobs::setting`] is `text`:
+    /// names are read back from the same tokens they are written with.
+    pub fn named(tier: Tier, text: &str) -> Option<Knobs> {
+        Knobs::varied(tier)
             .into_iter()
             .find(|knobs| knobs.setting() == text)
     }
 
+    /// The knobs of [`Knobs::SWARM`] that `tier` varies, the default first: a
+    /// tier whose code is compiled for one CPU level keeps that level (its
+    /// knobs leave [`Knobs::cpu`] at the default, which means the tier's own),
+    /// and Pulley has none.
+    pub fn varied(tier: Tier) -> Vec<Knobs> {
+        let keeps_level = move |knobs: &Knobs| {
+            tier.cpu == Some(CpuLevel::Native) || knobs.cpu == CpuLevel::Native
+        };
+        Knobs::SWARM.into_iter().filter(keeps_level).collect()
+    }
+
+    /// The knobs that differ from the defaults (`opt-level=none, cpu=x86-64-v2`);
+    /// empty for the defaults.
     fn describe(self) -> String {
+        let level = format!("cpu={}", self.cpu.name());
         let names = [
             (self.unoptimized, "opt-level=none"),
             (self.no_signals, "signals-based-traps=off"),
             (self.small_reservation, "memory-reservation=1MiB,guard=0"),
+            (self.cpu != CpuLevel::Native, level.as_str()),
         ];
         names
             .iter()
@@ -139,56 +187,88 @@ pub struct Wasmtime {
     /// Whether this engine interrupts calls that run past their time limit.
     epochs: bool,
     engine: wasmtime::Engine,
-    loader: Option<wasmtime::Engine>,
+    loader: Option<aot::Loader>,
 }
 
 impl Wasmtime {
     /// The tier, its calls interrupted by the engine unless `watchdog` says another one does.
     pub fn new(tier: Tier, watchdog: Watchdog) -> Wasmtime {
-        Wasmtime::with_knobs(tier, Knobs::default(), watchdog)
+        Wasmtime::with_knobs(tier, Knobs::DEFAULT, watchdog)
             .unwrap_or_else(|e| panic!("lockstep's configuration of {} is rejected: {e}", tier.id))
     }
 
-    /// The tier with non-default knobs; some combinations a tier rejects.
+    /// The tier with non-default knobs (at the tier's CPU level, if it has one);
+    /// some combinations a tier rejects.
     pub fn with_knobs(tier: Tier, knobs: Knobs, watchdog: Watchdog) -> wasmtime::Result<Wasmtime> {
         // Epoch interruption costs up to a quarter of the run time: skipped
         // when a watchdog outside the engine stops hung calls.
         let epochs = watchdog == Watchdog::InEngine;
-        let engine = build_engine(tier, knobs, epochs)?;
+        let config = configuration(tier, knobs, epochs);
         let loader = match tier.ahead_of_time {
-            true => Some(build_engine(tier, knobs, epochs)?),
+            true => Some(aot::Loader::faithful(start(&config, epochs)?, tier)),
             false => None,
         };
         Ok(Wasmtime {
             tier,
             knobs,
             epochs,
-            engine,
+            engine: start(&config, epochs)?,
             loader,
+        })
+    }
+
+    /// Artifacts of the ahead-of-time tier `compiler` as deployed elsewhere:
+    /// they pass through `transit` to an engine configured as `loader` and
+    /// then changed by `differ`. Calls are interrupted by the engine.
+    pub fn deployed(
+        compiler: Tier,
+        loader: Tier,
+        differ: impl FnOnce(&mut Config),
+        transit: fn(&mut Vec<u8>),
+    ) -> wasmtime::Result<Wasmtime> {
+        let engine = start(&configuration(compiler, Knobs::DEFAULT, true), true)?;
+        let mut config = configuration(loader, Knobs::DEFAULT, true);
+        differ(&mut config);
+        let loader = aot::Loader {
+            engine: start(&config, true)?,
+            transit,
+            threads: (loader.features)().threads(),
+        };
+        Ok(Wasmtime {
+            tier: compiler,
+            knobs: Knobs::DEFAULT,
+            epochs: true,
+            engine,
+            loader: Some(loader),
         })
     }
 }
 
-fn build_engine(tier: Tier, knobs: Knobs, epochs: bool) -> wasmtime::Result<wasmtime::Engine> {
+/// lockstep's configuration of `tier` under `knobs`, at the tier's CPU level.
+fn configuration(tier: Tier, knobs: Knobs, epochs: bool) -> Config {
     let mut config = Config::new();
     config.wasm_features(to_wasmtime(features::all() | WasmFeatures::all()), false);
     config.wasm_features(to_wasmtime((tier.features)()), true);
     config.epoch_interruption(epochs);
     config.shared_memory((tier.features)().threads());
     (tier.configure)(&mut config);
-    knobs.apply(&mut config);
-    let engine = wasmtime::Engine::new(&config)?;
+    knobs.at_level(tier.cpu).apply(&mut config);
+    config
+}
+
+fn start(config: &Config, epochs: bool) -> wasmtime::Result<wasmtime::Engine> {
+    let engine = wasmtime::Engine::new(config)?;
     if epochs {
         start_epoch_ticker(&engine);
     }
     Ok(engine)
 }
 
-/// The tier's engine under every knob combination of [`Knobs::SWARM`] it accepts.
+/// The tier's engine under every knob combination of [`Knobs::varied`] it accepts.
 pub fn swarm(tier: Tier, watchdog: Watchdog) -> Vec<std::sync::Arc<dyn Engine>> {
-    Knobs::SWARM
-        .iter()
-        .filter_map(|knobs| Wasmtime::with_knobs(tier, *knobs, watchdog).ok())
+    Knobs::varied(tier)
+        .into_iter()
+        .filter_map(|knobs| Wasmtime::with_knobs(tier, knobs, watchdog).ok())
         .map(|engine| std::sync::Arc::new(engine) as std::sync::Arc<dyn Engine>)
         .collect()
 }
@@ -222,8 +302,9 @@ impl Engine for Wasmtime {
         self.tier.id
     }
 
+    /// The settings the code ran under, the tier's CPU level among them.
     fn version(&self) -> String {
-        match self.knobs.describe() {
+        match self.knobs.at_level(self.tier.cpu).describe() {
             knobs if knobs.is_empty() => "48.0.8".to_string(),
             knobs => format!("48.0.8 ({knobs})"),
         }
@@ -262,7 +343,7 @@ struct StoreData {
 struct WasmtimeSession {
     tier: Tier,
     engine: wasmtime::Engine,
-    loader: Option<wasmtime::Engine>,
+    loader: Option<aot::Loader>,
     store: Store<StoreData>,
     linker: Linker<StoreData>,
     modules: Vec<Module>,
@@ -283,17 +364,20 @@ impl WasmtimeSession {
                 .instances(limits.instances)
                 .build(),
         };
-        let runtime = wasmtime.loader.as_ref().unwrap_or(&wasmtime.engine);
+        let runtime = wasmtime
+            .loader
+            .as_ref()
+            .map_or(&wasmtime.engine, |loader| &loader.engine);
         let mut store = Store::new(runtime, data);
         store.limiter(|data| &mut data.limits);
         let mut linker = Linker::new(runtime);
         linker.allow_shadowing(true);
-        define_spectest(
-            &mut linker,
-            &mut store,
-            (wasmtime.tier.features)().threads(),
-        )
-        .expect("defining spectest on a fresh store");
+        let threads = wasmtime.loader.as_ref().map_or_else(
+            || (wasmtime.tier.features)().threads(),
+            |loader| loader.threads,
+        );
+        define_spectest(&mut linker, &mut store, threads)
+            .expect("defining spectest on a fresh store");
         WasmtimeSession {
             tier: wasmtime.tier,
             engine: wasmtime.engine.clone(),
@@ -664,7 +748,7 @@ mod tests {
     fn every_tier_builds_the_knob_variants_it_accepts_and_says_so() {
         for tier in [cranelift::TIER, aot::TIER, pulley::TIER] {
             let variants = swarm(tier, Watchdog::InEngine);
-            assert_eq!(variants.len(), Knobs::SWARM.len(), "{tier:?}");
+            assert_eq!(variants.len(), Knobs::varied(tier).len(), "{tier:?}");
             assert!(variants[1].version().contains("opt-level=none"));
             crate::testing::check_common_behaviour(variants[3].as_ref());
         }

@@ -9,6 +9,7 @@ pub const TIER: super::Tier = super::Tier {
     configure,
     ahead_of_time: false,
     partial: true,
+    cpu: None,
 };
 
 /// Pulley cannot implement shared memory soundly in Rust, so it has no threads.

@@ -54,7 +54,9 @@ impl ProgramEngine for WasmtimePrograms {
         let tier = self.wasmtime.tier;
         let compiler = &self.wasmtime.engine;
         let code = match &self.wasmtime.loader {
-            Some(_) => compiler.precompile_module(wasm).map(Code::Artifact),
+            Some(loader) => compiler
+                .precompile_module(wasm)
+                .map(|artifact| Code::Artifact(loader.ship(artifact))),
             None => Module::from_binary(compiler, wasm).map(Code::Module),
         };
         let code = code.map_err(|e| rejection(tier, &e))?;
@@ -62,8 +64,8 @@ impl ProgramEngine for WasmtimePrograms {
             runtime: self
                 .wasmtime
                 .loader
-                .clone()
-                .unwrap_or_else(|| compiler.clone()),
+                .as_ref()
+                .map_or_else(|| compiler.clone(), |loader| loader.engine.clone()),
             code,
             limits: limits.clone(),
             deadline_ticks: self.wasmtime.epochs.then(|| {
@@ -78,7 +80,7 @@ impl Compiled {
         match &self.code {
             Code::Module(module) => Ok(module.clone()),
             // SAFETY: the artifact was produced by `precompile_module` of this
-            // tier's compiler, configured exactly as the loader is.
+            // tier's compiler; see `aot::Loader` for when it arrives changed.
             Code::Artifact(cwasm) => unsafe { Module::deserialize(&self.runtime, cwasm) },
         }
     }

@@ -9,6 +9,7 @@ pub const TIER: super::Tier = super::Tier {
     configure,
     ahead_of_time: false,
     partial: true,
+    cpu: Some(super::CpuLevel::Native),
 };
 
 /// Winch lacks the proposals wasmtime refuses to enable for it (see

@@ -6,7 +6,7 @@ use crate::worker::{ScriptSource, Worker};
 use oracles::compare::{Observation, Verdict, compare};
 use oracles::{Engine, Limits, Outcome};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
@@ -84,7 +84,7 @@ impl ScriptDiff {
         }
     }
 
-    fn new(file: &str, runs: Vec<(&str, ScriptRun)>) -> ScriptDiff {
+    fn new(file: &str, runs: Vec<(String, ScriptRun)>) -> ScriptDiff {
         let mut directives: BTreeMap<(u32, u32), Directive> = BTreeMap::new();
         let mut engines = Vec::new();
         for (engine, run) in runs {
@@ -113,8 +113,16 @@ impl ScriptDiff {
             }
         }
         let mut directives: Vec<Directive> = directives.into_values().collect();
+        // An engine that ran out of resources mid-call left its instance where no other engine
+        // is (globals half-way through a recursion of a depth of its own): until the next
+        // module, its outcomes are shown, not compared.
+        let mut left_behind: HashSet<String> = HashSet::new();
         for directive in &mut directives {
-            directive.verdict = directive.compared();
+            if directive.keyword.starts_with("module") {
+                left_behind.clear();
+            }
+            directive.verdict = directive.compared(&left_behind);
+            left_behind.extend(directive.exhausted());
         }
         ScriptDiff {
             file: file.to_string(),
@@ -125,9 +133,40 @@ impl ScriptDiff {
 }
 
 impl Directive {
-    fn compared(&self) -> Option<Verdict> {
+    /// The verdict on the outcomes of the engines that judged this directive, `left_behind` aside.
+    fn compared(&self, left_behind: &HashSet<String>) -> Option<Verdict> {
+        let (behind, observations): (Vec<Observation>, Vec<Observation>) = self
+            .observations()
+            .into_iter()
+            .partition(|o| left_behind.contains(&o.engine));
+        let verdict = match compare(&observations, false) {
+            Verdict::Inconclusive(_) if !behind.is_empty() => {
+                let names: Vec<&str> = behind.iter().map(|o| o.engine.as_str()).collect();
+                Verdict::Inconclusive(format!(
+                    "{} ran out of resources in an earlier call: its instance is not where the others are",
+                    names.join(", ")
+                ))
+            }
+            verdict => verdict,
+        };
+        (!observations.is_empty() || !behind.is_empty()).then_some(verdict)
+    }
+
+    /// The engines that ran out of resources here, each at a depth of its own. Not when all
+    /// did so as an `assert_exhaustion` asked: the spec writes those to leave no state behind.
+    fn exhausted(&self) -> Vec<String> {
         let observations = self.observations();
-        (!observations.is_empty()).then(|| compare(&observations, false))
+        let exhausted = |o: &&Observation| matches!(o.outcome, Outcome::Exhausted(_));
+        let as_asserted =
+            self.keyword == "assert_exhaustion" && observations.iter().all(|o| exhausted(&o));
+        match as_asserted {
+            true => Vec::new(),
+            false => observations
+                .iter()
+                .filter(exhausted)
+                .map(|o| o.engine.clone())
+                .collect(),
+        }
     }
 
     /// The outcomes of the engines that judged this directive.
@@ -171,9 +210,10 @@ pub fn compare_script(
     let runs = engines
         .iter()
         .map(|engine| {
+            let name = engine.variant();
             let run = match worker.as_deref_mut() {
                 Some(worker) => worker.run_script(
-                    engine.id(),
+                    &name,
                     key,
                     ScriptSource::Text(text.to_string()),
                     &options,
@@ -181,7 +221,7 @@ pub fn compare_script(
                 ),
                 None => in_process(engine.as_ref(), key, text, &options),
             };
-            (engine.id(), run)
+            (name, run)
         })
         .collect();
     ScriptDiff::new(key, runs)

@@ -57,6 +57,16 @@ pub fn xtask_within(seconds: u32, args: &[&str]) -> Output {
         .expect("running timeout with xtask")
 }
 
+/// A test-sized `fuzz` campaign: seed 3, 400 modules on one job, each finding reduced for a second,
+/// saved into `out`, on the engines `engine_args` name (`--engine ID` pairs).
+pub fn fuzz_seed_3(out: &Path, engine_args: &[&str]) -> Output {
+    let out = out.to_str().unwrap();
+    let mut args = vec!["fuzz", "--seed", "3", "--iterations", "400", "--jobs", "1"];
+    args.extend(["--reduce-time", "1", "--out", out]);
+    args.extend(engine_args);
+    xtask(&args)
+}
+
 /// `reduce` on the finding folder `dir` (one second, into `into`) still finds the divergence: exit 1.
 pub fn assert_reduces(dir: &Path, into: &Path) {
     let dir = dir.to_str().unwrap();
