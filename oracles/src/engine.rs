@@ -35,7 +35,8 @@ pub struct Limits {
     /// Wall time one call may take.
     pub call_time: Duration,
     /// Fuel one call may burn on the fuel-metered tier (wasmi, about one unit per
-    /// instruction); `None`: as much as `call_time` buys at wasmi's usual speed.
+    /// instruction), deterministically; `None`: wasmi keeps to `call_time`, reading the
+    /// clock between slices of fuel.
     pub fuel: Option<u64>,
     /// Resolve function imports nothing else provides with lockstep's
     /// deterministic host functions (see [`crate::host`]). Off for spec
@@ -109,7 +110,7 @@ impl Limit {
 /// What stops a call that runs past [`Limits::call_time`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Watchdog {
-    /// The engine itself: wasmtime's epoch interruption, wasmi's fuel.
+    /// The engine itself: wasmtime's epoch interruption, wasmi's slices of fuel and the clock.
     #[default]
     InEngine,
     /// The parent process, which kills a worker whose call hangs: engines skip

@@ -102,10 +102,11 @@ pub const PROGRAM_MEMORY: &str = "memory";
 /// It expands in an engine's hook file, where `Caller`, `Func`, `FuncType`, `Val`,
 /// `Extern`, `Module`, `AsContextMut`, `Mutex` and `MutexGuard` name that engine's
 /// types, and `names` and `trampoline` are its own helpers. `$error`
-/// is the engine's error type, `$message` makes one from a `String`, and
-/// `$memory_error` turns a failed memory write into one.
+/// is the engine's error type, `$message` makes one from a `String`,
+/// `$memory_error` turns a failed memory write into one, and `$nested(func, caller,
+/// params, results)` calls Wasm from inside the wrapper, as the engine meters such calls.
 macro_rules! hooked_call {
-    ($error:ty, $message:expr, $memory_error:expr) => {
+    ($error:ty, $message:expr, $memory_error:expr, $nested:expr) => {
         /// `real`, a WASI function that reads the calling instance's memory, wrapped like
         /// `wrapper` but called through a [`hook::trampoline`] instance made on the first
         /// call, when the program's memory is known.
@@ -186,7 +187,7 @@ macro_rules! hooked_call {
 
         impl<T> HookedCall for Call<'_, '_, T> {
             fn call_real(&mut self) -> Result<(), HookFailure> {
-                let called = self.real.call(&mut *self.caller, self.params, self.results);
+                let called = ($nested)(self.real, &mut *self.caller, self.params, self.results);
                 self.engine(called)
             }
 
@@ -212,7 +213,7 @@ macro_rules! hooked_call {
                 };
                 let params: Vec<Val> = args.iter().copied().map(Val::I32).collect();
                 let mut results = vec![Val::I32(0); func.ty(&*self.caller).results().len()];
-                let called = func.call(&mut *self.caller, &params, &mut results);
+                let called = ($nested)(func, &mut *self.caller, &params, &mut results);
                 self.engine(called)?;
                 Ok(Some(results.iter().filter_map(Val::i32).collect()))
             }

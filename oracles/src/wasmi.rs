@@ -1,4 +1,4 @@
-//! The `wasmi` oracle: wasmi's interpreter behind lockstep's engine traits, metered by fuel.
+//! The `wasmi` oracle: wasmi's interpreter behind lockstep's engine traits, metered by fuel and the clock.
 
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
 use crate::hook::ImportHook;
@@ -12,14 +12,21 @@ use wasmi::{AsContext, Extern, ExternRef, Func, Nullable, StoreLimits, Val, ValT
 use wasmparser::WasmFeatures;
 
 mod hooked;
+mod metered;
 #[cfg(feature = "native")]
 pub mod wasi;
+
+use metered::{Meter, OutOfTime};
 
 /// The wasmi release lockstep is built against (pinned in the workspace manifest).
 const VERSION: &str = "2.0.0";
 
-/// Fuel granted per second of `Limits::call_time`; wasmi charges about one unit per instruction.
-const FUEL_PER_SECOND: u128 = 100_000_000;
+/// Fuel a start function gets per second of `Limits::instantiate_time` when no fuel budget is given.
+///
+/// Rationale: wasmi runs a start function inside instantiation, which cannot be paused to read the
+/// clock as calls are (see [`metered`]); a fixed tank is the only bound, at wasmi's rate on ordinary
+/// instructions.
+const START_FUEL_PER_SECOND: u128 = 100_000_000;
 
 type Store = wasmi::Store<StoreLimits>;
 
@@ -114,7 +121,8 @@ impl Wasmi {
         store.limiter(|limits| limits);
         WasmiSession {
             store,
-            fuel: fuel_budget(limits),
+            start_fuel: start_fuel(limits),
+            meter: meter(limits),
             modules: Vec::new(),
             instances: Vec::new(),
             importables: HashMap::from([("spectest".to_string(), spectest)]),
@@ -132,12 +140,19 @@ fn store_limits(limits: &Limits) -> StoreLimits {
         .build()
 }
 
-/// The fuel each call starts with: the budget given, or what `call_time` buys.
-fn fuel_budget(limits: &Limits) -> u64 {
-    let bought = limits.call_time.as_nanos() * FUEL_PER_SECOND / 1_000_000_000;
+/// The fuel a start function runs on: the budget given, or what `instantiate_time` buys.
+fn start_fuel(limits: &Limits) -> u64 {
+    let bought = limits.instantiate_time.as_nanos() * START_FUEL_PER_SECOND / 1_000_000_000;
     limits
         .fuel
         .unwrap_or_else(|| u64::try_from(bought).unwrap_or(u64::MAX))
+}
+
+/// What bounds each call: the fuel budget given, or else the call time.
+fn meter(limits: &Limits) -> Meter {
+    limits
+        .fuel
+        .map_or(Meter::Time(limits.call_time), Meter::Fuel)
 }
 
 /// The `spectest` host module, allocated in `store`.
@@ -257,8 +272,10 @@ fn plain_wasmi(value: &Value) -> Option<Val> {
 /// A store with its modules, instances, and the names instances are registered under.
 struct WasmiSession {
     store: Store,
-    /// The fuel every instantiation and call starts with.
-    fuel: u64,
+    /// The fuel every instantiation starts with.
+    start_fuel: u64,
+    /// What bounds each call.
+    meter: Meter,
     modules: Vec<wasmi::Module>,
     instances: Vec<wasmi::Instance>,
     importables: Importables,
@@ -274,8 +291,8 @@ impl WasmiSession {
         instance.ok_or_else(|| harness_failure(format!("unknown instance {id:?}")))
     }
 
-    fn refuel(&mut self) -> Result<(), Outcome> {
-        let fuel = self.store.set_fuel(self.fuel);
+    fn refuel_for_start(&mut self) -> Result<(), Outcome> {
+        let fuel = self.store.set_fuel(self.start_fuel);
         fuel.map_err(|error| harness_failure(format!("setting fuel: {error}")))
     }
 
@@ -323,8 +340,7 @@ impl WasmiSession {
             .iter()
             .map(|ty| Val::default_for_ty(*ty))
             .collect();
-        self.refuel()?;
-        func.call(&mut self.store, &args, &mut results)
+        metered::call(func, &mut self.store, &args, &mut results, self.meter)
             .map_err(|error| execution_failure(&error))?;
         let values = results.iter().map(|result| from_wasmi(&self.store, result));
         Ok(values.collect())
@@ -364,7 +380,7 @@ impl Session for WasmiSession {
                 }
             }
         }
-        self.refuel()?;
+        self.refuel_for_start()?;
         let instance = wasmi::Instance::new(&mut self.store, &module, &imports)
             .map_err(|error| instantiation_failure(&error))?;
         if let Some((tag, hook)) = hooking {
@@ -489,6 +505,9 @@ fn instantiation_failure(error: &wasmi::Error) -> Outcome {
 
 /// Why running Wasm (a call or a start function) failed.
 fn execution_failure(error: &wasmi::Error) -> Outcome {
+    if error.downcast_ref::<OutOfTime>().is_some() {
+        return Outcome::Exhausted(Resource::Time);
+    }
     if let Some(code) = error.as_trap_code() {
         return trap(code, error.to_string());
     }
@@ -557,17 +576,44 @@ mod tests {
         check_common_behaviour(&Wasmi::new());
     }
 
+    const SPIN: &str = r#"(module (func (export "spin") (loop (br 0))))"#;
+
+    /// Counts down from its argument; returns how often it looped.
+    const COUNT: &str = r#"(module (func (export "count") (param i32) (result i32) (local i32)
+        (loop (local.set 1 (i32.add (local.get 1) (i32.const 1)))
+              (br_if 0 (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+        (local.get 1)))"#;
+
     #[test]
-    fn an_endless_loop_runs_out_of_fuel() {
-        let mut session = session(Duration::from_millis(10));
-        let instance = instantiate(
-            &mut session,
-            r#"(module (func (export "spin") (loop (br 0))))"#,
-        );
-        assert_eq!(
-            session.invoke(instance, "spin", &[]),
-            Outcome::Exhausted(Resource::Fuel)
-        );
+    fn an_endless_loop_runs_out_of_time_once_its_call_time_has_passed() {
+        let call_time = Duration::from_millis(300);
+        let mut session = session(call_time);
+        let instance = instantiate(&mut session, SPIN);
+        let started = std::time::Instant::now();
+        let outcome = session.invoke(instance, "spin", &[]);
+        assert_eq!(outcome, Outcome::Exhausted(Resource::Time));
+        assert!(started.elapsed() >= call_time, "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_fuel_budget_ends_an_endless_loop_as_out_of_fuel() {
+        let limits = Limits {
+            fuel: Some(1_000_000),
+            ..Limits::default()
+        };
+        let mut session = Wasmi::new().session(&limits);
+        let instance = instantiate(&mut session, SPIN);
+        let outcome = session.invoke(instance, "spin", &[]);
+        assert_eq!(outcome, Outcome::Exhausted(Resource::Fuel));
+    }
+
+    #[test]
+    fn a_call_longer_than_many_slices_of_fuel_finishes_with_its_result() {
+        let mut session = session(Duration::from_secs(60));
+        let instance = instantiate(&mut session, COUNT);
+        let loops = 40_000_000;
+        let outcome = session.invoke(instance, "count", &[Value::I32(loops)]);
+        assert_eq!(outcome, Outcome::Values(vec![Value::I32(loops)]));
     }
 
     #[test]

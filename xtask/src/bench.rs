@@ -28,6 +28,12 @@ pub struct Args {
     /// `bench programs` flags a tier whose run time is more than this many times its class's fastest.
     #[arg(long, default_value_t = programs::SLOWER_THAN_CLASS)]
     slower_than_class: f64,
+    /// `bench programs`: only this program or runtime (repeatable; default: all of them).
+    #[arg(long = "program", value_name = "NAME")]
+    programs: Vec<String>,
+    /// `bench programs`: only this tier (repeatable; default: every WASI tier).
+    #[arg(long = "engine", value_name = "ID")]
+    engines: Vec<EngineChoice>,
     /// `bench programs`: budgets (default: generous, for interpreters running the larger workloads).
     #[command(flatten)]
     budgets: crate::budgets::BudgetArgs,
@@ -62,8 +68,13 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         Target::Reduce => reduce(),
         Target::Asyncify => asyncify::run(),
         Target::Programs => {
-            let programs = programs::run(args.runs, args.slower_than_class, &args.budgets)?;
-            let nested = nested::run()?;
+            let programs = programs::run(&args)?;
+            // The nested table runs binary-trees on every host tier, which `--program` or
+            // `--engine` may have left out.
+            let nested = match args.programs.is_empty() && args.engines.is_empty() {
+                true => nested::run()?,
+                false => Conclusion::Agree,
+            };
             Ok(match programs {
                 Conclusion::Agree => nested,
                 flagged => flagged,

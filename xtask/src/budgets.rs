@@ -17,7 +17,8 @@ pub struct BudgetArgs {
     /// Seconds one call may take.
     #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     pub call_time: Option<f64>,
-    /// Fuel one call may burn on wasmi (about one unit per instruction; default: what the call time buys).
+    /// Fuel one call may burn on wasmi, deterministically (about one unit per instruction; default:
+    /// none, wasmi keeps to the call time like every other tier).
     #[arg(long, value_name = "UNITS")]
     pub fuel: Option<u64>,
     /// Largest linear memory, in MiB.

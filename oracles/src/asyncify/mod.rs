@@ -11,7 +11,7 @@ pub mod unwind;
 pub use binaryen::{VERSION as BINARYEN_VERSION, cache_dir};
 
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance};
-use crate::outcome::{Outcome, State, TrapCode, Value};
+use crate::outcome::{Outcome, Resource, State, TrapCode, Value};
 use planted::Plant;
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,16 +67,18 @@ impl Asyncify {
 
     /// `wasm` as this tier instruments it, before any engine runs it.
     pub fn instrument(&self, wasm: &[u8]) -> Result<Vec<u8>, Outcome> {
-        self.instrumented(wasm, || None)
+        self.instrumented(wasm, binaryen::INSTRUMENT_TIME, || None)
     }
 
     /// `wasm` instrumented at this tier's level, with any planted bug; see [`instrument_for`].
     fn instrumented(
         &self,
         wasm: &[u8],
+        time: Duration,
         base_rejection: impl FnOnce() -> Option<Outcome>,
     ) -> Result<Vec<u8>, Outcome> {
-        let instrumented = instrument_for(wasm, self.features(), self.optimize, base_rejection)?;
+        let level = self.optimize;
+        let instrumented = instrument_for(wasm, self.features(), level, time, base_rejection)?;
         Ok(match self.plant {
             Some(plant) => plant.rewrite(self.optimize, instrumented),
             None => instrumented,
@@ -134,6 +136,7 @@ impl Asyncify {
             base,
             layer: self.at_level(self.optimize),
             control: control.clone(),
+            compile_time: limits.compile_time,
             call_time: limits.call_time,
         };
         (Box::new(session), control)
@@ -169,13 +172,18 @@ struct AsyncifySession {
     /// The tier this session instruments for.
     layer: Asyncify,
     control: Arc<Control>,
+    /// What binaryen may take: instrumenting is part of compiling.
+    compile_time: Duration,
     call_time: Duration,
 }
 
 impl Session for AsyncifySession {
     fn compile(&mut self, wasm: &[u8]) -> Result<ModuleId, Outcome> {
         let base = &mut self.base;
-        let instrumented = self.layer.instrumented(wasm, || base.compile(wasm).err())?;
+        let time = self.compile_time;
+        let instrumented = self
+            .layer
+            .instrumented(wasm, time, || base.compile(wasm).err())?;
         self.base.compile(&instrumented)
     }
 
@@ -232,6 +240,7 @@ fn instrument_for(
     wasm: &[u8],
     features: WasmFeatures,
     optimize: u8,
+    time: Duration,
     base_rejection: impl FnOnce() -> Option<Outcome>,
 ) -> Result<Vec<u8>, Outcome> {
     if !crate::features::validates(wasm, features) {
@@ -241,13 +250,34 @@ fn instrument_for(
             )
         }));
     }
+    if let Some(export) = instrumented_already(wasm) {
+        return Err(Outcome::Unsupported(format!(
+            "asyncify: the module is instrumented by Asyncify already (it exports `{export}`), \
+             and binaryen refuses to instrument it twice (`Module::addExport: {export} already \
+             exists`, after minutes of work on a large module)"
+        )));
+    }
     // Binaryen refusing a module is a skip; binaryen missing is lockstep's failure, never a skip.
-    binaryen::instrument(wasm, features, optimize).map_err(|refusal| match refusal {
+    binaryen::instrument(wasm, features, optimize, time).map_err(|refusal| match refusal {
         binaryen::Refusal::Unsupported(why) => Outcome::Unsupported(format!("asyncify: {why}")),
+        // Rationale: instrumenting is compiling; past its budget it is inconclusive, as a
+        // compilation past its budget is on any tier.
+        binaryen::Refusal::OutOfTime(_) => Outcome::Exhausted(Resource::Time),
         binaryen::Refusal::Unavailable(why) => {
             Outcome::HarnessFailed(format!("asyncify: binaryen.js is unavailable: {why}"))
         }
     })
+}
+
+/// The export Asyncify adds first, if `wasm` has it: CRuby on WASI ships instrumented, say.
+fn instrumented_already(wasm: &[u8]) -> Option<&'static str> {
+    const START_UNWIND: &str = "asyncify_start_unwind";
+    let facts = crate::facts::read(wasm);
+    facts
+        .exports
+        .iter()
+        .any(|export| export.name == START_UNWIND)
+        .then_some(START_UNWIND)
 }
 
 /// A loop calling `host.next` `$n` times with an i32, i64, f32 and f64 local
@@ -327,6 +357,23 @@ mod tests {
             assert_eq!(outcome, expected, "{}", asyncify.version());
             assert_eq!(control.unwinds(), 100, "{}", asyncify.version());
         }
+    }
+
+    #[test]
+    fn a_module_instrumented_already_is_unsupported_at_once_with_the_reason() {
+        let asyncify = on("wasmi");
+        let once = asyncify
+            .instrument(&wat(UNWIND_LOOP))
+            .expect("instrumented");
+        let outcome = asyncify.session(&Limits::fuzzing()).compile(&once);
+        let Err(Outcome::Unsupported(why)) = outcome else {
+            panic!("{outcome:?}");
+        };
+        assert!(why.contains("instrumented by Asyncify already"), "{why}");
+        assert!(
+            why.contains("asyncify_start_unwind already exists"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -37,7 +37,8 @@ impl ProgramEngine for AsyncifyPrograms {
 
     fn compile(&self, wasm: &[u8], limits: &Limits) -> Result<Box<dyn CompiledProgram>, Outcome> {
         let rejection = || self.base.compile(wasm, limits).err();
-        let instrumented = super::instrument_for(wasm, self.features, 0, rejection)?;
+        let time = limits.compile_time;
+        let instrumented = super::instrument_for(wasm, self.features, 0, time, rejection)?;
         Ok(Box::new(Instrumented {
             base: self.base.compile(&instrumented, limits)?,
             call_time: limits.call_time,

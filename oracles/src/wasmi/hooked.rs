@@ -17,7 +17,12 @@ pub fn wrap<T: 'static>(
     wrapper(&mut store, ty, hook, tag, move |_| Ok(real))
 }
 
-hook::hooked_call!(Error, Error::new, |e| Error::new(e.to_string()));
+hook::hooked_call!(
+    Error,
+    Error::new,
+    |e| Error::new(e.to_string()),
+    super::metered::nested
+);
 
 /// Value types as the text format spells them, for the trampoline and re-exporter modules.
 #[cfg(feature = "native")]

@@ -1,10 +1,10 @@
 //! WASI preview 1 programs on wasmi, through `wasmi_wasi` (wasi-common): wasmi configured as for
-//! modules and metered by fuel, a sandboxed `WasiCtx` per instance, `proc_exit` kept apart from traps.
+//! modules and metered as its calls are, a sandboxed `WasiCtx` per instance, `proc_exit` kept apart from traps.
 
 use super::hooked;
 use super::{
-    config, execution_failure, from_wasmi, fuel_budget, host_answer, plain_wasmi, rejection,
-    store_limits,
+    Meter, config, execution_failure, from_wasmi, host_answer, meter, metered, plain_wasmi,
+    rejection, start_fuel, store_limits,
 };
 use crate::engine::Limits;
 use crate::hook::{self, ImportHook};
@@ -166,11 +166,12 @@ impl CompiledProgram for Compiled {
         let mut instance = WasmiInstance {
             store,
             instance: None,
-            fuel: fuel_budget(&self.limits),
+            meter: meter(&self.limits),
             stdout,
             stderr,
         };
-        instance.refuel()?;
+        let start_fuel = instance.store.set_fuel(start_fuel(&self.limits));
+        start_fuel.map_err(|e| Outcome::HarnessFailed(format!("setting fuel: {e}")))?;
         let created = match hook {
             Some(hook) => self.instantiate_hooked(&mut instance.store, hook),
             None => self
@@ -238,18 +239,13 @@ impl Compiled {
 struct WasmiInstance {
     store: wasmi::Store<State>,
     instance: Option<wasmi::Instance>,
-    /// The fuel every call starts with.
-    fuel: u64,
+    /// What bounds each call.
+    meter: Meter,
     stdout: CappedStream,
     stderr: CappedStream,
 }
 
 impl WasmiInstance {
-    fn refuel(&mut self) -> Result<(), Outcome> {
-        let fuel = self.store.set_fuel(self.fuel);
-        fuel.map_err(|e| Outcome::HarnessFailed(format!("setting fuel: {e}")))
-    }
-
     fn func(&self, name: &str) -> Option<wasmi::Func> {
         self.instance?.get_func(&self.store, name)
     }
@@ -269,8 +265,8 @@ impl WasmiInstance {
             .iter()
             .map(|ty| Val::default_for_ty(*ty))
             .collect();
-        self.refuel()?;
-        Ok(match func.call(&mut self.store, &params, &mut results) {
+        let called = metered::call(func, &mut self.store, &params, &mut results, self.meter);
+        Ok(match called {
             Ok(()) => {
                 let values = results.iter().map(|v| from_wasmi(&self.store, v)).collect();
                 Ending::Outcome(Outcome::Values(values))

