@@ -332,6 +332,9 @@ function hello() {
       name: 'v8',
       version: `${process.versions.v8} (Node.js ${process.version})`,
       proposals: proposals(),
+      // The JS API takes no limits: memories and tables grow to V8's own maximum, instances are
+      // not counted, and a running call cannot be interrupted (lockstep's deadline kills it).
+      unapplied: ['memory_bytes', 'table_elements', 'instances', 'call_time_ms'],
     },
   };
 }

@@ -223,6 +223,9 @@ def hello(request):
             "version": wasm3.M3_VERSION + " (pywasm3)",
             "proposals": PROPOSALS,
             "validates": False,
+            # pywasm3 has no limits to set: memories grow to wasm3's own maximum, and a running
+            # call cannot be interrupted (lockstep's deadline kills it).
+            "unapplied": ["memory_bytes", "table_elements", "instances", "call_time_ms"],
         }
     }
 

@@ -5,58 +5,17 @@
 //! reinterpreted or stored, those bits would make honest engines disagree, so
 //! every conversion result goes through `x == x ? x : canonical NaN`.
 
-use std::convert::Infallible;
-use wasm_encoder::reencode::{self, Reencode};
-use wasm_encoder::{Function, Instruction, ValType};
-use wasmparser::{FunctionBody, Operator, Parser, Payload};
+use oracles::rewrite::{self, Rule};
+use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
+use wasm_encoder::{Instruction, ValType};
+use wasmparser::Operator;
 
 /// `wasm` with a NaN canonicalization after every float conversion.
 pub fn canonicalize_conversions(wasm: &[u8]) -> Result<Vec<u8>, String> {
-    let mut canonicalizer = Canonicalizer {
-        params: defined_function_params(wasm)?,
-        next: 0,
-    };
-    let mut module = wasm_encoder::Module::new();
-    canonicalizer
-        .parse_core_module(&mut module, Parser::new(0), wasm)
-        .map_err(|e| e.to_string())?;
-    Ok(module.finish())
+    rewrite::rewrite(wasm, &Conversions)
 }
 
-/// The parameter count of each defined function, in order.
-fn defined_function_params(wasm: &[u8]) -> Result<Vec<u32>, String> {
-    let mut types = Vec::new();
-    let mut params = Vec::new();
-    for payload in Parser::new(0).parse_all(wasm) {
-        match payload.map_err(|e| e.to_string())? {
-            Payload::TypeSection(section) => {
-                for group in section {
-                    for ty in group.map_err(|e| e.to_string())?.types() {
-                        let params = match &ty.composite_type.inner {
-                            wasmparser::CompositeInnerType::Func(func) => func.params().len(),
-                            _ => 0,
-                        };
-                        types.push(params as u32);
-                    }
-                }
-            }
-            Payload::FunctionSection(section) => {
-                for index in section {
-                    let index = index.map_err(|e| e.to_string())?;
-                    params.push(types.get(index as usize).copied().unwrap_or(0));
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(params)
-}
-
-struct Canonicalizer {
-    params: Vec<u32>,
-    /// The defined function being re-encoded.
-    next: usize,
-}
+struct Conversions;
 
 /// Scratch locals added to a function: one per float type, then a v128.
 struct Scratch {
@@ -65,60 +24,38 @@ struct Scratch {
     v128: u32,
 }
 
-impl Reencode for Canonicalizer {
-    type Error = Infallible;
-
-    fn parse_function_body(
-        &mut self,
-        code: &mut wasm_encoder::CodeSection,
-        func: FunctionBody<'_>,
-    ) -> Result<(), reencode::Error<Infallible>> {
-        let params = self.params.get(self.next).copied().unwrap_or(0);
-        self.next += 1;
-        let mut locals = Vec::new();
-        for pair in func.get_locals_reader()? {
-            let (count, ty) = pair?;
-            locals.push((count, self.val_type(ty)?));
-        }
-        let declared: u32 = locals.iter().map(|(count, _)| count).sum();
-        let base = params + declared;
-        let scratch = Scratch {
-            f32: base,
-            f64: base + 1,
-            v128: base + 2,
-        };
-        let vectors = uses_vector_conversions(&func)?;
-        locals.push((1, ValType::F32));
-        locals.push((1, ValType::F64));
+impl Rule for Conversions {
+    fn scratch(&self, ops: &[Operator]) -> Vec<ValType> {
+        let vectors = ops.iter().any(|op| {
+            matches!(
+                op,
+                Operator::F32x4DemoteF64x2Zero | Operator::F64x2PromoteLowF32x4
+            )
+        });
+        let mut scratch = vec![ValType::F32, ValType::F64];
         if vectors {
-            locals.push((1, ValType::V128));
+            scratch.push(ValType::V128);
         }
-        let mut function = Function::new(locals);
-        let mut reader = func.get_operators_reader()?;
-        while !reader.eof() {
-            let operator = reader.read()?;
-            let canonical = canonicalization(&operator, &scratch);
-            function.instruction(&self.instruction(operator)?);
-            for instruction in canonical {
-                function.instruction(&instruction);
-            }
-        }
-        code.function(&function);
-        Ok(())
+        scratch
     }
-}
 
-fn uses_vector_conversions(func: &FunctionBody<'_>) -> Result<bool, wasmparser::BinaryReaderError> {
-    let mut reader = func.get_operators_reader()?;
-    while !reader.eof() {
-        if matches!(
-            reader.read()?,
-            Operator::F32x4DemoteF64x2Zero | Operator::F64x2PromoteLowF32x4
-        ) {
-            return Ok(true);
+    fn rewrite<'a>(
+        &self,
+        ops: &[Operator<'a>],
+        first: u32,
+    ) -> Option<(usize, Vec<Instruction<'a>>)> {
+        let scratch = Scratch {
+            f32: first,
+            f64: first + 1,
+            v128: first + 2,
+        };
+        let canonical = canonicalization(&ops[0], &scratch);
+        if canonical.is_empty() {
+            return None;
         }
+        let conversion = RoundtripReencoder.instruction(ops[0].clone()).ok()?;
+        Some((1, [conversion].into_iter().chain(canonical).collect()))
     }
-    Ok(false)
 }
 
 /// What follows `operator` to canonicalize its NaN, if it converts floats.

@@ -5,6 +5,7 @@ pub mod canonical;
 pub mod exceptions;
 pub mod exports;
 pub mod gc;
+pub mod isel;
 pub mod ops;
 pub mod planted;
 pub mod seed;

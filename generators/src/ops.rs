@@ -14,7 +14,7 @@ const PER_MODULE: usize = 12;
 const CALLS_PER_OP: usize = 4;
 
 /// An instruction, its operand types, its result type, and the proposal it needs.
-type Op = (&'static str, &'static [ValType], ValType, WasmFeatures);
+pub(crate) type Op = (&'static str, &'static [ValType], ValType, WasmFeatures);
 
 use ValType::{F32, F64, I32, I64};
 const MVP: WasmFeatures = WasmFeatures::empty();
@@ -30,6 +30,8 @@ const INT_COMPARE: &[&str] = &[
 ];
 const FLOAT_BINARY: &[&str] = &["add", "sub", "mul", "div", "min", "max", "copysign"];
 const FLOAT_COMPARE: &[&str] = &["eq", "ne", "lt", "gt", "le", "ge"];
+/// The comparisons, integer and float.
+pub(crate) const COMPARISONS: [&[&str]; 2] = [INT_COMPARE, FLOAT_COMPARE];
 const FLOAT_UNARY: &[&str] = &["abs", "neg", "ceil", "floor", "trunc", "nearest", "sqrt"];
 
 const CONVERSIONS: &[Op] = &[
@@ -63,7 +65,7 @@ const CONVERSIONS: &[Op] = &[
 ];
 
 /// Every operator the probes know.
-fn operators() -> Vec<Op> {
+pub(crate) fn operators() -> Vec<Op> {
     let mut ops = Vec::new();
     for (ty, name) in [(I32, "i32"), (I64, "i64")] {
         ops.extend(
@@ -118,13 +120,14 @@ fn single(ty: ValType) -> &'static [ValType] {
     }
 }
 
-fn type_name(ty: ValType) -> &'static str {
+pub(crate) fn type_name(ty: ValType) -> &'static str {
     match ty {
         I32 => "i32",
         I64 => "i64",
         F32 => "f32",
         F64 => "f64",
-        _ => unreachable!("probes use number types only"),
+        ValType::V128 => "v128",
+        ValType::Ref(_) => unreachable!("generated code uses number types only"),
     }
 }
 

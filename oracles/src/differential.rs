@@ -1,12 +1,13 @@
 //! Differential execution: one module and a sequence of calls on several engines, compared step by step.
 
 use crate::compare::{Observation, Verdict, compare};
-use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
+use crate::engine::{Engine, InstanceId, Limit, Limits, ModuleId, Session};
+use crate::facts::contains_operator;
 use crate::features;
 use crate::outcome::{Outcome, Value};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use wasmparser::WasmFeatures;
+use wasmparser::{Operator, WasmFeatures};
 
 /// One call of an export, with the outcome a generator knows it must have.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -72,6 +73,9 @@ enum Progress {
 pub struct EngineRun {
     pub observations: Vec<Observation>,
     pub timing: Timing,
+    /// The limits the engine cannot apply ([`Engine::unapplied_limits`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unapplied: Vec<Limit>,
 }
 
 /// Runs `wasm` on every engine, one engine after the other, and compares
@@ -120,6 +124,7 @@ pub fn run_engine(
     EngineRun {
         observations,
         timing,
+        unapplied: engine.unapplied_limits(),
     }
 }
 
@@ -130,6 +135,7 @@ pub fn compare_runs(wasm: &[u8], invocations: &[Invocation], runs: Vec<EngineRun
         .into_iter()
         .chain(invocations.iter().map(label));
     let exhausted_at: Vec<Option<usize>> = runs.iter().map(first_call_left_behind).collect();
+    let blind = blind_to_limits(wasm, &runs);
     let steps = labels
         .enumerate()
         .map(|(index, label)| {
@@ -159,7 +165,13 @@ pub fn compare_runs(wasm: &[u8], invocations: &[Invocation], runs: Vec<EngineRun
                 observations.push(known.clone());
                 compared.push(known);
             }
-            let verdict = compare(&compared, index >= 2 && tail_calls);
+            let tail_calls = index >= 2 && tail_calls;
+            let verdict = unless_only_blind(
+                compare(&compared, tail_calls),
+                &compared,
+                &blind,
+                tail_calls,
+            );
             Step {
                 label,
                 observations,
@@ -183,6 +195,62 @@ fn timed<T>(work: impl FnOnce() -> T) -> (T, f64) {
 pub fn label(invocation: &Invocation) -> String {
     let args: Vec<String> = invocation.args.iter().map(Value::to_string).collect();
     format!("{}({})", invocation.export, args.join(", "))
+}
+
+/// The engines that cannot apply a limit `wasm` can run into, each with such a limit.
+fn blind_to_limits(wasm: &[u8], runs: &[EngineRun]) -> Vec<(String, Limit)> {
+    let engine = |run: &EngineRun| run.observations.first().map(|o| o.engine.clone());
+    runs.iter()
+        .flat_map(|run| run.unapplied.iter().map(move |limit| (run, *limit)))
+        .filter(|(_, limit)| reaches(wasm, *limit))
+        .filter_map(|(run, limit)| Some((engine(run)?, limit)))
+        .collect()
+}
+
+/// Whether a differential run of `wasm` can run into `limit`: by growing a memory or a table.
+/// Rationale: one run makes one instance, far below the instance limit, and lockstep stops a
+/// call at the time limit itself (the call is exhausted Time, left out like any other).
+fn reaches(wasm: &[u8], limit: Limit) -> bool {
+    match limit {
+        Limit::MemoryBytes => {
+            contains_operator(wasm, |op| matches!(op, Operator::MemoryGrow { .. }))
+        }
+        Limit::TableElements => {
+            contains_operator(wasm, |op| matches!(op, Operator::TableGrow { .. }))
+        }
+        Limit::Instances | Limit::CallTimeMs => false,
+    }
+}
+
+/// A divergence that goes away when the engines `blind` to a limit are left out came only from
+/// that limit: inconclusive, naming it. Rationale: an engine that lets `memory.grow` past the
+/// limit succeed where the others refuse differs in configuration, not in a bug.
+fn unless_only_blind(
+    verdict: Verdict,
+    compared: &[Observation],
+    blind: &[(String, Limit)],
+    tail_calls: bool,
+) -> Verdict {
+    if blind.is_empty() || !matches!(verdict, Verdict::Diverge(_)) {
+        return verdict;
+    }
+    let is_blind = |engine: &str| blind.iter().any(|(blind, _)| blind == engine);
+    let seeing: Vec<Observation> = compared
+        .iter()
+        .filter(|o| !is_blind(&o.engine))
+        .cloned()
+        .collect();
+    if let divergence @ Verdict::Diverge(_) = compare(&seeing, tail_calls) {
+        return divergence;
+    }
+    let why: Vec<String> = blind
+        .iter()
+        .map(|(engine, limit)| format!("{engine} cannot apply lockstep's {} limit", limit.name()))
+        .collect();
+    let why = why.join("; ");
+    Verdict::Inconclusive(format!(
+        "{why} (its hello says so): the difference is only there"
+    ))
 }
 
 /// The step index of the first call that ran out of resources on this engine or that it could not make.
@@ -274,6 +342,7 @@ mod tests {
         EngineRun {
             observations,
             timing: Timing::default(),
+            unapplied: Vec::new(),
         }
     }
 
@@ -314,5 +383,55 @@ mod tests {
         ];
         let run = compare_runs(b"", &invocations, runs);
         assert_eq!(run.steps[3].verdict, Verdict::Agree);
+    }
+
+    /// `memory.grow` past the limit: -1 on the engines that apply it, the old size on one that
+    /// cannot. Only a declared, reachable unapplied limit makes the difference inconclusive.
+    #[test]
+    fn a_difference_only_an_unapplied_limit_explains_is_inconclusive() {
+        let grows = crate::testing::wat(
+            r#"(module (memory 1) (func (export "grow") (result i32) (memory.grow (i32.const 2000))))"#,
+        );
+        let reads = crate::testing::wat(
+            r#"(module (memory 1) (func (export "grow") (result i32) (memory.size)))"#,
+        );
+        let invocations = [Invocation {
+            export: "grow".into(),
+            args: Vec::new(),
+            expected: None,
+        }];
+        let verdict = |wasm: &[u8], unapplied: Vec<Limit>| {
+            let refused = Outcome::Values(vec![Value::I32(-1)]);
+            let grown = Outcome::Values(vec![Value::I32(1)]);
+            let mut runs = vec![
+                engine_run("a", [refused.clone(), refused.clone()]),
+                engine_run("b", [refused.clone(), refused]),
+                engine_run("ext", [grown.clone(), grown]),
+            ];
+            for run in &mut runs {
+                run.observations.truncate(3);
+            }
+            runs[2].unapplied = unapplied;
+            compare_runs(wasm, &invocations, runs).steps[2]
+                .verdict
+                .clone()
+        };
+        assert_eq!(
+            verdict(&grows, vec![Limit::CallTimeMs, Limit::MemoryBytes]),
+            Verdict::Inconclusive(
+                "ext cannot apply lockstep's memory limit (its hello says so): the difference is only there"
+                    .into()
+            )
+        );
+        let diverges = |v: Verdict| matches!(v, Verdict::Diverge(d) if d.minority == ["ext"]);
+        assert!(diverges(verdict(&grows, Vec::new())), "declared nothing");
+        assert!(
+            diverges(verdict(&grows, vec![Limit::TableElements])),
+            "another limit"
+        );
+        assert!(
+            diverges(verdict(&reads, vec![Limit::MemoryBytes])),
+            "no memory.grow"
+        );
     }
 }

@@ -84,6 +84,29 @@ impl Limits {
     }
 }
 
+/// One of the [`Limits`] an engine may be unable to apply, named as in the protocol's `reset`
+/// (an external engine lists those it cannot apply in its `hello`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Limit {
+    MemoryBytes,
+    TableElements,
+    Instances,
+    CallTimeMs,
+}
+
+impl Limit {
+    /// The limit in a sentence: "lockstep's {name} limit".
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::MemoryBytes => "memory",
+            Limit::TableElements => "table",
+            Limit::Instances => "instance",
+            Limit::CallTimeMs => "call time",
+        }
+    }
+}
+
 /// What stops a call that runs past [`Limits::call_time`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Watchdog {
@@ -112,6 +135,11 @@ pub trait Engine: Send + Sync {
     }
     /// The proposals this engine runs. Modules needing more are skipped, not failed.
     fn features(&self) -> WasmFeatures;
+    /// The limits this engine cannot apply (an external engine's `hello` says which): a
+    /// difference that only they explain is not a bug (see `differential`).
+    fn unapplied_limits(&self) -> Vec<Limit> {
+        Vec::new()
+    }
     /// A fresh store with the `spectest` host module already registered.
     fn session(&self, limits: &Limits) -> Box<dyn Session>;
     /// A session whose instances' function imports all hand their calls to

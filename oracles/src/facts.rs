@@ -1,8 +1,9 @@
 //! What a module declares, read once with wasmparser: its imports and exports, each with its type
-//! (function signatures resolved through rec groups, subtypes and exact imports).
+//! (function signatures resolved through rec groups, subtypes and exact imports), and which
+//! operators its code uses.
 
 use crate::host::ValType;
-use wasmparser::{CompositeInnerType, ExternalKind, Parser, Payload, TypeRef};
+use wasmparser::{CompositeInnerType, ExternalKind, Operator, Parser, Payload, TypeRef};
 
 /// The imports and exports of a module, in order. Whatever does not parse is left out.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -178,6 +179,27 @@ pub fn read(wasm: &[u8]) -> Facts {
         }
     }
     facts
+}
+
+/// Whether any function body of `wasm` uses an operator `chosen` selects.
+pub fn contains_operator(wasm: &[u8], chosen: impl Fn(&Operator) -> bool) -> bool {
+    operator_offsets(wasm, chosen).next().is_some()
+}
+
+/// The byte offsets of the operators `chosen` selects, in every function body.
+pub fn operator_offsets<'a>(
+    wasm: &'a [u8],
+    chosen: impl Fn(&Operator) -> bool + 'a,
+) -> impl Iterator<Item = usize> + 'a {
+    Parser::new(0)
+        .parse_all(wasm)
+        .filter_map(|payload| match payload {
+            Ok(Payload::CodeSectionEntry(body)) => body.get_operators_reader().ok(),
+            _ => None,
+        })
+        .flat_map(|reader| reader.into_iter_with_offsets().map_while(Result::ok))
+        .filter(move |(op, _)| chosen(op))
+        .map(|(_, offset)| offset as usize)
 }
 
 #[cfg(test)]

@@ -33,6 +33,8 @@ pub mod nested;
 #[cfg(feature = "native")]
 pub mod npm;
 pub mod outcome;
+#[cfg(feature = "native")]
+pub mod rewrite;
 pub mod spectest;
 #[cfg(feature = "native")]
 pub mod tempfiles;
@@ -47,7 +49,7 @@ pub mod wasmtime;
 #[cfg(test)]
 mod testing;
 
-pub use engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance, Watchdog};
+pub use engine::{Engine, InstanceId, Limit, Limits, ModuleId, Session, SharedInstance, Watchdog};
 pub use outcome::{Exception, Heap, Outcome, Ref, Resource, State, TrapCode, Value};
 #[cfg(feature = "native")]
 pub use tiers::{EngineChoice, Engines, engine, swarm};

@@ -2,9 +2,13 @@
 //! lockstep's own tests, and users checking their setup, can see a planted bug get found.
 
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance};
+use crate::facts::{contains_operator, operator_offsets};
 use crate::outcome::{Outcome, State, Value};
+use crate::rewrite::{self, Rule};
 use crate::wasi::{CompiledProgram, ProgramEngine};
 use std::sync::Arc;
+use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
+use wasm_encoder::{Instruction, ValType};
 use wasmparser::{CompositeInnerType, FieldType, Operator, Parser, Payload, WasmFeatures};
 
 /// The mutant engines, by id.
@@ -14,6 +18,16 @@ pub const MUTANT_IDS: &[&str] = &[
     "mutant:exception-payload",
     "mutant:abort-on-popcnt",
     "mutant:clz-as-ctz",
+    "mutant:nearest-ties-away",
+    "mutant:convert-i64-u-as-s",
+    "mutant:swizzle-index-mod-16",
+    "mutant:div-s-by-minus-one-no-trap",
+    "mutant:div-s-by-power-of-two-as-shr",
+    "mutant:shl-unmasked",
+    "mutant:lt-minimum-off-by-one",
+    "mutant:add-zero-folded",
+    "mutant:self-shuffle-zeroes-high",
+    "mutant:load-address-no-wrap",
     "mutant:unoptimized-clz-as-ctz",
     "mutant:baseline-clz-as-ctz",
     "mutant:struct-get-wrong-field",
@@ -36,6 +50,29 @@ enum Mutation {
     /// `struct.get` of field 2k reads field 2k+1 and the other way round, where the two have the same
     /// type: a GC lowering bug that validation cannot see and only a differential run finds.
     StructGetWrongField,
+    /// `f32.nearest` and `f64.nearest` round halfway values away from zero instead of to even.
+    NearestTiesAway,
+    /// `f32.convert_i64_u` computed as `f32.convert_i64_s`: wrong from 2^63 up.
+    ConvertUnsignedAsSigned,
+    /// `i8x16.swizzle` as x86's `pshufb`, unclamped: indices 16 to 127 wrap around instead of giving 0.
+    SwizzleIndexModulo,
+    /// `(div_s x (const -1))` lowered to `(mul x -1)`: no overflow trap for MIN.
+    DivByMinusOneNoTrap,
+    /// `(i32.div_s x (const 2^k))` lowered to `(shr_s x k)`: rounds negative quotients down, not toward 0.
+    DivByPowerOfTwoAsShift,
+    /// `(shl x (const c))` with `c` at least the width gives 0: the amount is not taken modulo the width.
+    ShiftUnmasked,
+    /// `(lt_s x (const MIN))` and `(lt_u x (const 0))` rewritten as `le` against the constant minus
+    /// one, which wraps: always true instead of always false.
+    LessThanMinimum,
+    /// `(add x (const +0.0))` folded to `x`: wrong for x = -0.0.
+    AddZeroFolded,
+    /// `(i8x16.shuffle m $v $v)` lowered to a one-operand permute: lanes picked from the second
+    /// operand come out 0.
+    SelfShuffleZeroesHigh,
+    /// `(load (i32.add x (const c)))` with `c` negative folded into a 64-bit address: an address
+    /// that wraps around 2^32 traps out of bounds instead of loading.
+    LoadAddressNoWrap,
 }
 
 pub(crate) fn create(id: &str, base: Arc<dyn Engine>) -> Option<Arc<dyn Engine>> {
@@ -59,6 +96,16 @@ fn mutation(id: &str) -> Option<(&'static str, Mutation)> {
         "mutant:exception-payload" => Mutation::ExceptionPayload,
         "mutant:abort-on-popcnt" => Mutation::AbortOnPopcnt,
         "mutant:clz-as-ctz" => Mutation::ClzAsCtz,
+        "mutant:nearest-ties-away" => Mutation::NearestTiesAway,
+        "mutant:convert-i64-u-as-s" => Mutation::ConvertUnsignedAsSigned,
+        "mutant:swizzle-index-mod-16" => Mutation::SwizzleIndexModulo,
+        "mutant:div-s-by-minus-one-no-trap" => Mutation::DivByMinusOneNoTrap,
+        "mutant:div-s-by-power-of-two-as-shr" => Mutation::DivByPowerOfTwoAsShift,
+        "mutant:shl-unmasked" => Mutation::ShiftUnmasked,
+        "mutant:lt-minimum-off-by-one" => Mutation::LessThanMinimum,
+        "mutant:add-zero-folded" => Mutation::AddZeroFolded,
+        "mutant:self-shuffle-zeroes-high" => Mutation::SelfShuffleZeroesHigh,
+        "mutant:load-address-no-wrap" => Mutation::LoadAddressNoWrap,
         // Built on the unoptimized variant of the tier, and on its code for
         // the x86-64 baseline (see `tiers::SETTING_MUTANTS`).
         "mutant:unoptimized-clz-as-ctz" | "mutant:baseline-clz-as-ctz" => Mutation::ClzAsCtz,
@@ -142,6 +189,215 @@ impl Session for MutantSession {
     }
 }
 
+/// The planted bugs that rewrite a short operator sequence: each replaces what one lowering rule
+/// would match with Wasm computing the wrong answer that rule would give.
+impl Rule for Mutation {
+    fn scratch(&self, _ops: &[Operator]) -> Vec<ValType> {
+        match self {
+            Mutation::NearestTiesAway => vec![ValType::F32, ValType::F64],
+            Mutation::LoadAddressNoWrap => vec![ValType::I32, ValType::I32],
+            _ => Vec::new(),
+        }
+    }
+
+    fn rewrite<'a>(
+        &self,
+        ops: &[Operator<'a>],
+        scratch: u32,
+    ) -> Option<(usize, Vec<Instruction<'a>>)> {
+        use Instruction as I;
+        use Operator as O;
+        let replaced = match (self, ops) {
+            (Mutation::NearestTiesAway, [O::F32Nearest, ..]) => {
+                (1, ties_away(F32_ROUNDING, scratch))
+            }
+            (Mutation::NearestTiesAway, [O::F64Nearest, ..]) => {
+                (1, ties_away(F64_ROUNDING, scratch + 1))
+            }
+            (Mutation::SwizzleIndexModulo, [O::I8x16Swizzle, ..]) => {
+                let pshufb = i128::from_le_bytes([0x8f; 16]);
+                (1, vec![I::V128Const(pshufb), I::V128And, I::I8x16Swizzle])
+            }
+            (Mutation::DivByMinusOneNoTrap, [O::I32Const { value: -1 }, O::I32DivS, ..]) => {
+                (2, vec![I::I32Const(-1), I::I32Mul])
+            }
+            (Mutation::DivByMinusOneNoTrap, [O::I64Const { value: -1 }, O::I64DivS, ..]) => {
+                (2, vec![I::I64Const(-1), I::I64Mul])
+            }
+            (Mutation::DivByPowerOfTwoAsShift, [O::I32Const { value }, O::I32DivS, ..])
+                if *value > 1 && value.count_ones() == 1 =>
+            {
+                (
+                    2,
+                    vec![I::I32Const(value.trailing_zeros() as i32), I::I32ShrS],
+                )
+            }
+            (Mutation::ShiftUnmasked, [O::I32Const { value }, O::I32Shl, ..])
+                if !(0..32).contains(value) =>
+            {
+                (2, vec![I::Drop, I::I32Const(0)])
+            }
+            (Mutation::ShiftUnmasked, [O::I64Const { value }, O::I64Shl, ..])
+                if !(0..64).contains(value) =>
+            {
+                (2, vec![I::Drop, I::I64Const(0)])
+            }
+            (Mutation::LessThanMinimum, [O::I32Const { value: i32::MIN }, O::I32LtS, ..]) => {
+                (2, vec![I::I32Const(i32::MAX), I::I32LeS])
+            }
+            (Mutation::LessThanMinimum, [O::I32Const { value: 0 }, O::I32LtU, ..]) => {
+                (2, vec![I::I32Const(-1), I::I32LeU])
+            }
+            (Mutation::LessThanMinimum, [O::I64Const { value: i64::MIN }, O::I64LtS, ..]) => {
+                (2, vec![I::I64Const(i64::MAX), I::I64LeS])
+            }
+            (Mutation::LessThanMinimum, [O::I64Const { value: 0 }, O::I64LtU, ..]) => {
+                (2, vec![I::I64Const(-1), I::I64LeU])
+            }
+            (Mutation::AddZeroFolded, [O::F32Const { value }, O::F32Add, ..])
+                if value.bits() == 0 =>
+            {
+                (2, Vec::new())
+            }
+            (Mutation::AddZeroFolded, [O::F64Const { value }, O::F64Add, ..])
+                if value.bits() == 0 =>
+            {
+                (2, Vec::new())
+            }
+            (
+                Mutation::SelfShuffleZeroesHigh,
+                [
+                    first @ (O::LocalGet { local_index: a } | O::LocalTee { local_index: a }),
+                    O::LocalGet { local_index: b },
+                    O::I8x16Shuffle { lanes },
+                    ..,
+                ],
+            ) if a == b => {
+                let permute = lanes.map(|lane| if lane < 16 { lane } else { 0xff });
+                let first = RoundtripReencoder.instruction(first.clone()).ok()?;
+                let permute = I::V128Const(i128::from_le_bytes(permute));
+                (3, vec![first, permute, I::I8x16Swizzle])
+            }
+            (Mutation::LoadAddressNoWrap, [O::I32Const { value }, O::I32Add, load, ..])
+                if *value < 0 && is_load(load) =>
+            {
+                let (base, sum) = (scratch, scratch + 1);
+                let load = RoundtripReencoder.instruction(load.clone()).ok()?;
+                // base + c wrapped when the sum is below base: then address -1, out of bounds.
+                let address = [
+                    I::LocalTee(base),
+                    I::I32Const(*value),
+                    I::I32Add,
+                    I::LocalTee(sum),
+                    I::I32Const(-1),
+                    I::LocalGet(sum),
+                    I::LocalGet(base),
+                    I::I32GeU,
+                    I::Select,
+                ];
+                (3, address.into_iter().chain([load]).collect())
+            }
+            _ => return None,
+        };
+        Some(replaced)
+    }
+}
+
+/// The instructions of one float width that [`ties_away`] is written in.
+struct Rounding {
+    trunc: Instruction<'static>,
+    nearest: Instruction<'static>,
+    one: Instruction<'static>,
+    half: Instruction<'static>,
+    copysign: Instruction<'static>,
+    add: Instruction<'static>,
+    sub: Instruction<'static>,
+    abs: Instruction<'static>,
+    eq: Instruction<'static>,
+}
+
+const F32_ROUNDING: Rounding = Rounding {
+    trunc: Instruction::F32Trunc,
+    nearest: Instruction::F32Nearest,
+    one: Instruction::F32Const(wasm_encoder::Ieee32::new(0x3f80_0000)),
+    half: Instruction::F32Const(wasm_encoder::Ieee32::new(0x3f00_0000)),
+    copysign: Instruction::F32Copysign,
+    add: Instruction::F32Add,
+    sub: Instruction::F32Sub,
+    abs: Instruction::F32Abs,
+    eq: Instruction::F32Eq,
+};
+
+const F64_ROUNDING: Rounding = Rounding {
+    trunc: Instruction::F64Trunc,
+    nearest: Instruction::F64Nearest,
+    one: Instruction::F64Const(wasm_encoder::Ieee64::new(0x3ff0_0000_0000_0000)),
+    half: Instruction::F64Const(wasm_encoder::Ieee64::new(0x3fe0_0000_0000_0000)),
+    copysign: Instruction::F64Copysign,
+    add: Instruction::F64Add,
+    sub: Instruction::F64Sub,
+    abs: Instruction::F64Abs,
+    eq: Instruction::F64Eq,
+};
+
+/// `nearest(x)` with ties away from zero, x in local `x`:
+/// `|x - trunc(x)| == 0.5 ? trunc(x) + copysign(1, x) : nearest(x)`.
+fn ties_away(f: Rounding, x: u32) -> Vec<Instruction<'static>> {
+    use Instruction::{LocalGet, LocalTee, Select};
+    vec![
+        LocalTee(x),
+        f.trunc.clone(),
+        f.one,
+        LocalGet(x),
+        f.copysign,
+        f.add,
+        LocalGet(x),
+        f.nearest,
+        LocalGet(x),
+        LocalGet(x),
+        f.trunc,
+        f.sub,
+        f.abs,
+        f.half,
+        f.eq,
+        Select,
+    ]
+}
+
+fn is_load(op: &Operator) -> bool {
+    use Operator as O;
+    matches!(
+        op,
+        O::I32Load { .. }
+            | O::I64Load { .. }
+            | O::F32Load { .. }
+            | O::F64Load { .. }
+            | O::I32Load8S { .. }
+            | O::I32Load8U { .. }
+            | O::I32Load16S { .. }
+            | O::I32Load16U { .. }
+            | O::I64Load8S { .. }
+            | O::I64Load8U { .. }
+            | O::I64Load16S { .. }
+            | O::I64Load16U { .. }
+            | O::I64Load32S { .. }
+            | O::I64Load32U { .. }
+            | O::V128Load { .. }
+            | O::V128Load8x8S { .. }
+            | O::V128Load8x8U { .. }
+            | O::V128Load16x4S { .. }
+            | O::V128Load16x4U { .. }
+            | O::V128Load32x2S { .. }
+            | O::V128Load32x2U { .. }
+            | O::V128Load8Splat { .. }
+            | O::V128Load16Splat { .. }
+            | O::V128Load32Splat { .. }
+            | O::V128Load64Splat { .. }
+            | O::V128Load32Zero { .. }
+            | O::V128Load64Zero { .. }
+    )
+}
+
 /// `wasm` with the mutation's bug planted in its code (or the process aborted, for `AbortOnPopcnt`).
 fn mutated(mutation: Mutation, wasm: &[u8]) -> Vec<u8> {
     match mutation {
@@ -153,6 +409,9 @@ fn mutated(mutation: Mutation, wasm: &[u8]) -> Vec<u8> {
         }
         Mutation::ClzAsCtz => patch_opcodes(wasm, |op| matches!(op, Operator::I32Clz), 0x68),
         Mutation::StructGetWrongField => swap_struct_get_fields(wasm),
+        Mutation::ConvertUnsignedAsSigned => {
+            patch_opcodes(wasm, |op| matches!(op, Operator::F32ConvertI64U), 0xb4)
+        }
         Mutation::ExceptionPayload => wasm.to_vec(),
         Mutation::AbortOnPopcnt => {
             if contains_operator(wasm, |op| matches!(op, Operator::I32Popcnt)) {
@@ -160,6 +419,8 @@ fn mutated(mutation: Mutation, wasm: &[u8]) -> Vec<u8> {
             }
             wasm.to_vec()
         }
+        // A module the rewrite cannot read is passed on: the engine reports it as it is.
+        rule => rewrite::rewrite(wasm, &rule).unwrap_or_else(|_| wasm.to_vec()),
     }
 }
 
@@ -259,10 +520,6 @@ fn function_bodies(wasm: &[u8]) -> Vec<Vec<(Operator<'_>, usize)>> {
         .collect()
 }
 
-fn contains_operator(wasm: &[u8], chosen: impl Fn(&Operator) -> bool) -> bool {
-    operator_offsets(wasm, chosen).next().is_some()
-}
-
 /// Rewrites, in place, the one-byte opcode of every operator `chosen` selects.
 /// Both opcodes have the same immediates, so the binary's layout is unchanged.
 pub(crate) fn patch_opcodes(
@@ -275,17 +532,6 @@ pub(crate) fn patch_opcodes(
         patched[offset] = opcode;
     }
     patched
-}
-
-/// The byte offsets of the operators `chosen` selects, in every function body.
-fn operator_offsets<'a>(
-    wasm: &'a [u8],
-    chosen: impl Fn(&Operator) -> bool + 'a,
-) -> impl Iterator<Item = usize> + 'a {
-    let operators = function_bodies(wasm).into_iter().flatten();
-    operators
-        .filter(move |(op, _)| chosen(op))
-        .map(|(_, offset)| offset)
 }
 
 #[cfg(test)]
@@ -353,6 +599,90 @@ mod tests {
             run("mutant:return-call-as-call", module, "f", &deep),
             Outcome::Exhausted(crate::Resource::Stack)
         );
+    }
+
+    /// Each rewriting mutant with a module, arguments where it is right, and arguments where it is wrong.
+    const REWRITES: &[(&str, &str, [Value; 1], [Value; 1])] = &[
+        (
+            "mutant:nearest-ties-away",
+            "(func (export \"f\") (param f32) (result f32) (f32.nearest (local.get 0)))",
+            [Value::F32(0x4019_9999)], // 2.4
+            [Value::F32(0x4020_0000)], // 2.5
+        ),
+        (
+            "mutant:convert-i64-u-as-s",
+            "(func (export \"f\") (param i64) (result f32) (f32.convert_i64_u (local.get 0)))",
+            [Value::I64(7)],
+            [Value::I64(-1)],
+        ),
+        (
+            "mutant:swizzle-index-mod-16",
+            "(func (export \"f\") (param v128) (result v128) (i8x16.swizzle (local.get 0) (local.get 0)))",
+            [Value::V128(0x0f0e_0d0c_0b0a_0908_0706_0504_0302_0100)],
+            [Value::V128(0x1111_1111_1111_1111_1111_1111_1111_1111)],
+        ),
+        (
+            "mutant:div-s-by-minus-one-no-trap",
+            "(func (export \"f\") (param i32) (result i32) (i32.div_s (local.get 0) (i32.const -1)))",
+            [Value::I32(5)],
+            [Value::I32(i32::MIN)],
+        ),
+        (
+            "mutant:div-s-by-power-of-two-as-shr",
+            "(func (export \"f\") (param i32) (result i32) (i32.div_s (local.get 0) (i32.const 4)))",
+            [Value::I32(-8)],
+            [Value::I32(-7)],
+        ),
+        (
+            "mutant:shl-unmasked",
+            "(func (export \"f\") (param i64) (result i64) (i64.shl (local.get 0) (i64.const 65)))",
+            [Value::I64(0)],
+            [Value::I64(1)],
+        ),
+        (
+            "mutant:lt-minimum-off-by-one",
+            "(func (export \"f\") (param i32) (result i32)
+               (select (i32.const 7) (i32.lt_s (local.get 0) (i32.const -2147483648)) (i32.eqz (local.get 0))))",
+            [Value::I32(0)],
+            [Value::I32(5)],
+        ),
+        (
+            "mutant:add-zero-folded",
+            "(func (export \"f\") (param f64) (result f64) (f64.add (local.get 0) (f64.const 0)))",
+            [Value::F64(0x3ff0_0000_0000_0000)],
+            [Value::F64(0x8000_0000_0000_0000)],
+        ),
+        (
+            "mutant:self-shuffle-zeroes-high",
+            "(func (export \"f\") (param v128) (result v128)
+               (i8x16.shuffle 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 31 (local.get 0) (local.get 0)))",
+            [Value::V128(0x00ff_ffff_ffff_ffff_ffff_ffff_ffff_ffff)],
+            [Value::V128(u128::MAX)],
+        ),
+        (
+            "mutant:load-address-no-wrap",
+            "(memory 1) (func (export \"f\") (param i32) (result i32) (i32.load (i32.add (local.get 0) (i32.const -4))))",
+            [Value::I32(-4)],
+            [Value::I32(8)],
+        ),
+    ];
+
+    #[test]
+    fn each_rewrite_is_wrong_only_where_its_lowering_rule_is() {
+        for (mutant, function, right, wrong) in REWRITES {
+            let module = format!("(module {function})");
+            let honest = "wasmtime-cranelift";
+            assert_eq!(
+                run(mutant, &module, "f", right),
+                run(honest, &module, "f", right),
+                "{mutant} on {right:?}"
+            );
+            assert_ne!(
+                run(mutant, &module, "f", wrong),
+                run(honest, &module, "f", wrong),
+                "{mutant} on {wrong:?}"
+            );
+        }
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! the example engine (`cargo xtask example-engine`) and the wasmi guest (`engines/wasmi-guest`) serve
 //! through it.
 
-use oracles::external::protocol::{self, Numbered, Reply, Request, WireState};
-use oracles::{Engine, InstanceId, Limits, ModuleId, Outcome, Session, features};
+use oracles::external::protocol::{self, Numbered, Reply, Request, WireLimits, WireState};
+use oracles::{Engine, InstanceId, Limit, Limits, ModuleId, Outcome, Session, features};
 use std::collections::HashMap;
 use std::io::{self, BufRead, Write};
 
@@ -11,6 +11,8 @@ use std::io::{self, BufRead, Write};
 pub struct Server<'a> {
     name: String,
     engine: &'a dyn Engine,
+    /// Limits of `reset` the server leaves at the engine's defaults, and says so in `hello`.
+    unapplied: Vec<Limit>,
     served: Option<Served>,
 }
 
@@ -31,8 +33,15 @@ impl<'a> Server<'a> {
         Server {
             name,
             engine,
+            unapplied: Vec::new(),
             served: None,
         }
+    }
+
+    /// The server, leaving `unapplied` at the engine's defaults whatever `reset` asks, as an
+    /// engine that cannot apply them would (the example engine's `--unapplied`).
+    pub fn leaving_unapplied(self, unapplied: Vec<Limit>) -> Server<'a> {
+        Server { unapplied, ..self }
     }
 
     /// Answers every request line of `input` on `output` until `input` ends, passing each reply
@@ -59,6 +68,22 @@ impl<'a> Server<'a> {
         Ok(())
     }
 
+    /// The limits of a `reset` as the engine applies them: those it leaves unapplied at defaults.
+    fn applied(&self, wire: &WireLimits) -> Limits {
+        let (asked, default) = (Limits::from(wire), Limits::default());
+        let from = |limit: Limit| match self.unapplied.contains(&limit) {
+            true => &default,
+            false => &asked,
+        };
+        Limits {
+            memory_bytes: from(Limit::MemoryBytes).memory_bytes,
+            table_elements: from(Limit::TableElements).table_elements,
+            instances: from(Limit::Instances).instances,
+            call_time: from(Limit::CallTimeMs).call_time,
+            ..asked.clone()
+        }
+    }
+
     /// The reply to one request, from the engine.
     pub fn answer(&mut self, request: Request) -> Reply {
         let done = || Reply::Values(Vec::new());
@@ -71,11 +96,12 @@ impl<'a> Server<'a> {
                     .map(str::to_string)
                     .collect(),
                 validates: true,
+                unapplied: self.unapplied.clone(),
             };
         }
         if let Request::Reset { limits } = &request {
             self.served = Some(Served {
-                session: self.engine.session(&Limits::from(limits)),
+                session: self.engine.session(&self.applied(limits)),
                 modules: HashMap::new(),
                 instances: HashMap::new(),
             });

@@ -2,6 +2,7 @@
 
 mod asyncify;
 mod conformance;
+mod mutants;
 mod nested;
 mod programs;
 mod timed;
@@ -17,7 +18,8 @@ pub struct Args {
     /// What to measure.
     #[arg(value_enum)]
     target: Target,
-    /// How long `bench fuzz` runs (memory is compared at 5 minutes and at the end when it runs longer).
+    /// How long `bench fuzz` runs (memory is compared at 5 minutes and at the end when it runs
+    /// longer); for `bench mutants`, the time budget of each planted bug.
     #[arg(long, default_value_t = 60)]
     seconds: u64,
     /// How often `bench programs` runs each program on each tier, and `bench conformance` each side (medians are reported).
@@ -52,6 +54,8 @@ enum Target {
     Programs,
     /// The nested table alone: binary-trees directly on each host tier and through the wasmi guest on it.
     Nested,
+    /// Bug-finding power: 12 planted bugs, each fuzzed until found or the time budget.
+    Mutants,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Conclusion> {
@@ -77,6 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
             })
         }
         Target::Nested => nested::run(),
+        Target::Mutants => mutants::run(args.seconds),
     }
 }
 
@@ -107,17 +112,8 @@ fn fuzz(seconds: u64) -> anyhow::Result<Conclusion> {
     use std::sync::atomic::Ordering;
     let out = oracles::tempfiles::folder("bench-fuzz-")?;
     let args = Args {
-        engines: Vec::new(),
         time: Some(seconds),
-        iterations: None,
-        from: 0,
-        in_process: false,
-        resume: None,
-        reduce_time: None,
-        seed: 0,
-        jobs: None,
-        out: Some(out.path().to_path_buf()),
-        budgets: crate::budgets::BudgetArgs::default(),
+        ..Args::new(Vec::new(), out.path())
     };
     let campaign = Campaign::new(&args)?;
     let started = Instant::now();

@@ -1,9 +1,11 @@
 //! The example external engine: a built-in engine (wasmi by default) served over lockstep's line
 //! protocol, with broken modes that show what lockstep does with an engine that misbehaves.
 //!
-//! `cargo xtask example-engine [--engine ID] [--broken MODE] [--pid-file PATH]`; see `docs/external-engines.md`.
+//! `cargo xtask example-engine [--engine ID] [--broken MODE] [--pid-file PATH] [--unapplied LIMIT]...`;
+//! see `docs/external-engines.md`.
 
 use crate::Conclusion;
+use oracles::Limit;
 use oracles::external::protocol::Reply;
 use protocol_server::Server;
 use std::io::{StdoutLock, Write};
@@ -34,13 +36,20 @@ pub enum Broken {
 /// Bytes in the reply of `--broken flood`.
 const FLOOD_BYTES: usize = 100 << 20;
 
+/// A limit as the protocol names it (`memory_bytes`), for `--unapplied`.
+pub fn limit(name: &str) -> Result<Limit, String> {
+    serde_json::from_value(serde_json::Value::String(name.to_string())).map_err(|e| e.to_string())
+}
+
 pub fn serve(
     engine: &oracles::EngineChoice,
     broken: Option<Broken>,
     pid_file: Option<&Path>,
+    unapplied: Vec<Limit>,
 ) -> anyhow::Result<Conclusion> {
     let engine = crate::select_engines(std::slice::from_ref(engine))?.remove(0);
-    let mut server = Server::new(format!("example ({})", engine.id()), engine.as_ref());
+    let name = format!("example ({})", engine.id());
+    let mut server = Server::new(name, engine.as_ref()).leaving_unapplied(unapplied);
     let mut deliver = |invoked: bool, id: u64, reply: Reply, out: &mut StdoutLock| match broken {
         Some(broken) if invoked => misbehave(broken, id, reply, pid_file, out),
         _ => Ok((id, reply)),

@@ -7,6 +7,8 @@ use oracles::compare::{Divergence, Observation, Verdict};
 use oracles::differential::{EXPECTED, Invocation, Run};
 use oracles::{Outcome, Ref, Resource, Value};
 use serde::Serialize;
+use serde_json::value::{RawValue, to_raw_value};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -99,32 +101,43 @@ pub fn count(out: &Path) -> anyhow::Result<u64> {
 
 /// Adds `repeats` to the `seen_again` count in the `report.json` of the finding in `dir`.
 pub fn add_repeats(dir: &Path, repeats: u64) -> anyhow::Result<()> {
-    let path = dir.join("report.json");
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let mut report: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let before = report["seen_again"].as_u64().unwrap_or(0);
-    report["seen_again"] = (before + repeats).into();
+    let mut report = fields(dir)?;
+    let seen_again = report.get("seen_again");
+    let before: u64 = seen_again.map_or(Ok(0), |raw| serde_json::from_str(raw.get()))?;
+    report.insert("seen_again".into(), to_raw_value(&(before + repeats))?);
     rewrite(dir, &report)
 }
 
 /// Records `blame` in the `report.json` of the finding in `dir`, and its verdict in the bucket's name.
 pub fn record_blame(dir: &Path, blame: &Blame) -> anyhow::Result<()> {
-    let path = dir.join("report.json");
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let mut report: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    report["blame"] = serde_json::to_value(blame)?;
-    if let Ok(bucket) = serde_json::from_value::<Bucket>(report["bucket"].clone()) {
-        report["bucket"] = serde_json::to_value(bucket.blamed(&blame.verdict))?;
+    let mut report = fields(dir)?;
+    report.insert("blame".into(), to_raw_value(blame)?);
+    let bucket = report
+        .get("bucket")
+        .map(|raw| serde_json::from_str::<Bucket>(raw.get()));
+    if let Some(Ok(bucket)) = bucket {
+        report.insert(
+            "bucket".into(),
+            to_raw_value(&bucket.blamed(&blame.verdict))?,
+        );
     }
     rewrite(dir, &report)
 }
 
+/// A `report.json`'s top-level fields, each kept as the text it was written as, so that a rewrite
+/// changes only the fields it sets. Rationale: read into a `serde_json::Value`, a v128 beyond
+/// 2^64 comes back as a rounded float, which the report's readers then refuse.
+type Fields = BTreeMap<String, Box<RawValue>>;
+
+fn fields(dir: &Path) -> anyhow::Result<Fields> {
+    let path = dir.join("report.json");
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 /// Replaces the `report.json` in `dir`: written beside and renamed, so that a kill never leaves half a report.
-fn rewrite(dir: &Path, report: &serde_json::Value) -> anyhow::Result<()> {
+fn rewrite(dir: &Path, report: &Fields) -> anyhow::Result<()> {
     let temporary = dir.join("report.json.tmp");
     std::fs::write(&temporary, serde_json::to_string_pretty(report)?)?;
     std::fs::rename(&temporary, dir.join("report.json"))?;
@@ -562,6 +575,22 @@ mod tests {
             expected: None,
         };
         repro(b"\0asm\x01\0\0\0", &[call], run, 2, divergence, &[])
+    }
+
+    /// A campaign counting a finding seen again rewrites its report: a v128 result beyond 2^64
+    /// must stay the exact integer it was, not come back as a rounded float.
+    #[test]
+    fn a_rewritten_report_keeps_a_v128_beyond_2_64_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let all_ones = u128::MAX.to_string();
+        let outcome = format!(r#"{{"Values": [{{"V128": {all_ones}}}]}}"#);
+        let report = format!(r#"{{"signature": "s", "outcome": {outcome}, "seen_again": 1}}"#);
+        std::fs::write(dir.path().join("report.json"), report).unwrap();
+        add_repeats(dir.path(), 2).unwrap();
+        let report = fields(dir.path()).unwrap();
+        assert_eq!(report["seen_again"].get(), "3");
+        let outcome: Outcome = serde_json::from_str(report["outcome"].get()).unwrap();
+        assert_eq!(outcome, Outcome::Values(vec![Value::V128(u128::MAX)]));
     }
 
     #[test]

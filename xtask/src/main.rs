@@ -112,6 +112,9 @@ enum Command {
         /// The file `--broken fork` appends the ids of the processes it starts to.
         #[arg(long, value_name = "PATH")]
         pid_file: Option<std::path::PathBuf>,
+        /// A limit of `reset` to leave unapplied, and say so in `hello` (`memory_bytes`, ...; repeatable).
+        #[arg(long, value_name = "LIMIT", value_parser = example_engine::limit)]
+        unapplied: Vec<oracles::Limit>,
     },
 }
 
@@ -172,7 +175,8 @@ fn main() -> ExitCode {
             engine,
             broken,
             pid_file,
-        } => example_engine::serve(&engine, broken, pid_file.as_deref()),
+            unapplied,
+        } => example_engine::serve(&engine, broken, pid_file.as_deref(), unapplied),
     };
     match result {
         Ok(conclusion) => conclusion.into(),

@@ -352,6 +352,7 @@ impl Worker {
         EngineRun {
             observations,
             timing,
+            unapplied: Vec::new(),
         }
     }
 }
@@ -465,7 +466,7 @@ pub fn run_all(
     for (reference, engine) in engines {
         let late = deadline.is_some_and(|d| Instant::now() >= d);
         let name = engine.variant();
-        runs.push(match worker.as_deref_mut() {
+        let mut run = match worker.as_deref_mut() {
             _ if late => out_of_time(&name, invocations.len() + 2),
             Some(worker) => worker.run_module(
                 reference.clone(),
@@ -478,7 +479,10 @@ pub fn run_all(
             None => {
                 differential::run_engine(engine.as_ref(), wasm, invocations, limits, &mut |_| {})
             }
-        });
+        };
+        // What the engine said of itself in this process, wherever it ran.
+        run.unapplied = engine.unapplied_limits();
+        runs.push(run);
         progress(&reference.id);
     }
     differential::compare_runs(wasm, invocations, runs)
@@ -496,6 +500,7 @@ fn out_of_time(engine: &str, steps: usize) -> EngineRun {
     EngineRun {
         observations,
         timing: Timing::default(),
+        unapplied: Vec::new(),
     }
 }
 

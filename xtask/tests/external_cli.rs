@@ -74,6 +74,11 @@ fn main() {
             &[Tool::Node],
             v8s_shared_trap_messages_agree_with_the_precise_codes_of_other_engines,
         ),
+        Test::new(
+            "a_difference_from_a_limit_the_engine_cannot_apply_is_inconclusive",
+            &[],
+            a_difference_from_a_limit_the_engine_cannot_apply_is_inconclusive,
+        ),
         tools::skipped_visibly_without(Tool::Pywasm3, AGREE_TEST),
     ])
 }
@@ -88,6 +93,43 @@ const MODULE: &str = r#"(module
 fn broken_engine(mode: &str) -> String {
     let exe = env!("CARGO_BIN_EXE_xtask");
     format!("broken={exe} example-engine --broken {mode}")
+}
+
+/// An engine that cannot apply the memory limit, and says so in `hello`, lets `memory.grow` past
+/// `--memory 1` succeed where wasmi refuses: `diff` labels that step inconclusive with the reason
+/// and exits 0. The same engine applying the limit agrees.
+fn a_difference_from_a_limit_the_engine_cannot_apply_is_inconclusive() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("grow.wat");
+    let grow =
+        r#"(module (memory 1) (func (export "grow") (result i32) (memory.grow (i32.const 100))))"#;
+    std::fs::write(&module, grow).unwrap();
+    let exe = env!("CARGO_BIN_EXE_xtask");
+    let diff = |flags: &str| {
+        let engine = format!("ext={exe} example-engine{flags}");
+        let path = module.to_str().unwrap();
+        xtask(&[
+            "diff", path, "--memory", "1", "--engine", "wasmi", "--engine", &engine,
+        ])
+    };
+    let unapplied = diff(" --unapplied memory_bytes --unapplied call_time_ms");
+    let text = shown(&unapplied);
+    assert_eq!(unapplied.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("inconclusive: ext cannot apply lockstep's memory limit (its hello says so)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[i32:1]") && text.contains("[i32:-1]"),
+        "{text}"
+    );
+    let applied = diff("");
+    assert_eq!(applied.status.code(), Some(0), "{}", shown(&applied));
+    assert!(
+        !shown(&applied).contains("inconclusive"),
+        "{}",
+        shown(&applied)
+    );
 }
 
 /// How long a `diff` of two calls may take before the test calls it hung.

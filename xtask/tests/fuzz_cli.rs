@@ -5,12 +5,12 @@ mod common;
 use common::{assert_reduces, shown, xtask};
 use std::path::Path;
 
-/// Engines among which `mutant:clz-as-ctz` shows its one bug under three signatures from seed 3 within 400 modules.
-const CLZ: [&str; 6] = [
+/// Engines among which `mutant:clz-as-ctz` shows its one bug under three signatures from seed 3
+/// within 400 modules. Not wasmi: the instruction-selection trees find a bug of wasmi 2.0.0 of
+/// its own there (`select` of two constants on `(i32.ne x 0)` picks the wrong one).
+const CLZ: [&str; 4] = [
     "--engine",
     "wasmtime-cranelift",
-    "--engine",
-    "wasmi",
     "--engine",
     "mutant:clz-as-ctz",
 ];
@@ -41,7 +41,7 @@ fn one_planted_bug_under_three_signatures_is_one_bucket() {
         assert_eq!(report["blame"]["verdict"], "engine:mutant:clz-as-ctz");
         // Found on the variants the swarm chose, and replayed on them by a plain `diff`.
         let variants = report["origin"]["variants"].as_array().unwrap();
-        assert_eq!(variants.len(), 3, "{variants:?}");
+        assert_eq!(variants.len(), 2, "{variants:?}");
     }
     let summary = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -351,4 +351,40 @@ fn a_fresh_campaign_recognises_a_known_wasmi_bug() {
         page.contains("known: <b>wasmi-2.0.0-preserved-local</b>"),
         "{page}"
     );
+}
+
+/// A planted instruction-selection bug: `mutant:shl-unmasked` miscomputes `shl` only when its shift
+/// amount is a constant at or past the width, a combination the instruction-selection trees make.
+#[test]
+fn a_shift_by_a_boundary_constant_is_found_by_the_isel_trees() {
+    let out = tempfile::tempdir().unwrap();
+    let output = xtask(&[
+        "fuzz",
+        "--seed",
+        "0",
+        // The first finding comes at module 15, from an isel tree.
+        "--iterations",
+        "40",
+        "--reduce-time",
+        "0",
+        "--jobs",
+        "1",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--engine",
+        "wasmtime-cranelift",
+        "--engine",
+        "mutant:shl-unmasked",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", shown(&output));
+    let finding = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path().join("report.json"))
+        .find(|report| report.exists())
+        .unwrap_or_else(|| panic!("no finding: {}", shown(&output)));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(finding).unwrap()).unwrap();
+    assert_eq!(report["origin"]["source"], "isel", "{report}");
+    let bucket = report["bucket"]["name"].as_str().unwrap();
+    assert!(bucket.ends_with("mutant:shl-unmasked: I32Shl"), "{bucket}");
 }

@@ -15,7 +15,7 @@ mod shape;
 #[cfg(test)]
 mod v8_probes;
 
-use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
+use crate::engine::{Engine, InstanceId, Limit, Limits, ModuleId, Session};
 use crate::features;
 use crate::host::{self, ValType};
 use crate::outcome::{Outcome, State, Value};
@@ -153,6 +153,7 @@ pub struct ExternalEngine {
     version: String,
     features: WasmFeatures,
     validates: bool,
+    unapplied: Vec<Limit>,
     pool: Arc<Pool>,
 }
 
@@ -172,6 +173,7 @@ struct Hello {
     version: String,
     features: WasmFeatures,
     validates: bool,
+    unapplied: Vec<Limit>,
 }
 
 impl ExternalEngine {
@@ -187,6 +189,7 @@ impl ExternalEngine {
             version: hello.version,
             features: hello.features,
             validates: hello.validates,
+            unapplied: hello.unapplied,
             pool: Arc::new(Pool {
                 command,
                 idle: Mutex::new(vec![process]),
@@ -211,6 +214,7 @@ fn greet(command: &[String], patience: u32) -> Result<(Process, Hello), String> 
             version,
             proposals,
             validates,
+            unapplied,
             ..
         } => Ok((
             process,
@@ -218,6 +222,7 @@ fn greet(command: &[String], patience: u32) -> Result<(Process, Hello), String> 
                 version,
                 features: proposal_features(&proposals)?,
                 validates,
+                unapplied,
             },
         )),
         Reply::Unavailable(why) => Err(why),
@@ -247,6 +252,10 @@ impl Engine for ExternalEngine {
 
     fn features(&self) -> WasmFeatures {
         self.features
+    }
+
+    fn unapplied_limits(&self) -> Vec<Limit> {
+        self.unapplied.clone()
     }
 
     fn session(&self, limits: &Limits) -> Box<dyn Session> {

@@ -1,6 +1,6 @@
 //! The external-engine protocol's messages: one JSON object per line, as `docs/external-engines.md` describes them.
 
-use crate::engine::Limits;
+use crate::engine::{Limit, Limits};
 use crate::host::ValType;
 use crate::outcome::{
     Exception, Heap, Outcome, Ref, Resource, State, TrapCode, UNEXPORTED_TAG, Value,
@@ -152,6 +152,10 @@ pub enum Reply {
         /// them: lockstep then sends only modules wasmparser finds valid.
         #[serde(default = "validates_by_default")]
         validates: bool,
+        /// The limits of `reset` the engine cannot apply: a difference from the other engines
+        /// that only such a limit explains is labelled inconclusive, not reported as a bug.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        unapplied: Vec<Limit>,
     },
     /// The answer to `hello` of an engine that cannot run here, and why.
     Unavailable(String),
