@@ -836,7 +836,7 @@ mod tests {
         };
         let campaign = Campaign::new(&args).unwrap();
         let isel: Vec<u64> = (0..100)
-            .filter(|&i| generate(&mut Rng::for_item(0, i), campaign.shared).0 == "isel")
+            .filter(|&i| generate(&mut Rng::for_item(0, i), campaign.shared, false).0 == "isel")
             .collect();
         let unoptimized = isel.iter().filter(|&&i| {
             let version = campaign.configurations(i)[0].1.version();
