@@ -22,6 +22,10 @@ pub struct Known {
     /// Proposals the module must use (all of them), by the names of `cargo xtask engines`.
     #[serde(default)]
     pub proposals: Vec<String>,
+    /// Instructions the module must contain (all of them), as the text format names them
+    /// (`select`, `i32.ne`): for a bug of plain instructions that no proposal narrows down.
+    #[serde(default)]
+    pub instructions: Vec<String>,
     /// What the engines going wrong do, as outcome classes of a signature (`trap(MemoryOutOfBounds)`,
     /// `values(i32)`); empty for any.
     #[serde(default)]
@@ -66,13 +70,20 @@ pub fn recognise(wasm: &[u8], step: &Step, divergence: &Divergence) -> Option<&'
         shape_of(&divergence.minority),
         shape_of(&divergence.majority),
     );
-    // Proposal detection validates the module several times: only for a known entry that matches otherwise.
+    // Proposal detection validates the module several times, and printing it costs too: only for a
+    // known entry that matches otherwise.
     let mut used: Option<Vec<&str>> = None;
+    let mut text: Option<String> = None;
     list().iter().find(|known| {
         known.matches(divergence, &odd, &rest)
             && known.proposals.iter().all(|proposal| {
                 used.get_or_insert_with(|| proposals(wasm))
                     .contains(&proposal.as_str())
+            })
+            && known.instructions.iter().all(|instruction| {
+                let text =
+                    text.get_or_insert_with(|| wasmprinter::print_bytes(wasm).unwrap_or_default());
+                text.split_whitespace().any(|word| word == instruction)
             })
     })
 }
