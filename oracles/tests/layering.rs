@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
         "hook",
         "host",
         "outcome",
+        "rewrite",
         "spectest",
         "npm",
         "tempfiles",
