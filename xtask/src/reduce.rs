@@ -392,10 +392,10 @@ impl<'a> Reducer<'a> {
                 .iter()
                 .enumerate()
                 .skip(resume_at)
+                .take_while(|_| Instant::now() < deadline)
                 .find_map(|(index, cut)| {
                     let candidate = cut.apply(&wasm);
-                    let keeps = Instant::now() < deadline
-                        && oracles::features::validates(&candidate, all)
+                    let keeps = oracles::features::validates(&candidate, all)
                         && self.holds(&candidate, signature);
                     keeps.then_some((index, candidate))
                 });
