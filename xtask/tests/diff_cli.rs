@@ -9,6 +9,16 @@ fn diff(args: &[&str]) -> Output {
     xtask(&[&["diff"], args].concat())
 }
 
+/// `diff` of the script `text`, written to a scratch file `name`, with `args` after it.
+fn diff_script(name: &str, text: &str, args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join(name);
+    std::fs::write(&script, text).unwrap();
+    diff(&[&[script.to_str().unwrap()], args].concat())
+}
+
+const CRANELIFT_AND_WASMI: [&str; 4] = ["--engine", "wasmtime-cranelift", "--engine", "wasmi"];
+
 fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
@@ -365,12 +375,10 @@ fn host_functions_are_for_scripts_that_ask_for_them() {
 /// met by every engine's stack exhaustion whatever its wording; a trap of another kind is not.
 #[test]
 fn after_running_out_of_stack_mid_call_an_engine_is_shown_not_compared() {
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("deep.wast");
     // Each frame counts itself in a global and uncounts itself on return: an engine whose stack
     // ends first leaves a count of its own depth behind, which is no bug.
-    std::fs::write(
-        &script,
+    let output = diff_script(
+        "deep.wast",
         r#"(module
   (global $depth (mut i32) (i32.const 0))
   (func $down (export "down") (param i32)
@@ -385,15 +393,8 @@ fn after_running_out_of_stack_mid_call_an_engine_is_shown_not_compared() {
 (module (func (export "one") (result i32) (i32.const 1)))
 (assert_return (invoke "one") (i32.const 1))
 "#,
-    )
-    .unwrap();
-    let output = diff(&[
-        script.to_str().unwrap(),
-        "--engine",
-        "wasmtime-cranelift",
-        "--engine",
-        "wasmi",
-    ]);
+        &CRANELIFT_AND_WASMI,
+    );
     let text = shown(&output);
     assert!(!text.contains("DIVERGE"), "{text}");
     assert!(
@@ -413,24 +414,15 @@ fn after_running_out_of_stack_mid_call_an_engine_is_shown_not_compared() {
 
 #[test]
 fn running_out_of_stack_meets_every_stack_exhaustion_assertion() {
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("recurse.wast");
-    std::fs::write(
-        &script,
+    let output = diff_script(
+        "recurse.wast",
         "(module (func $f (export \"f\") (call $f)))\n\
          (assert_exhaustion (invoke \"f\") \"call stack exhausted\")\n\
          (assert_trap (invoke \"f\") \"call stack exhausted\")\n\
          (assert_trap (invoke \"f\") \"stack overflow\")\n\
          (assert_trap (invoke \"f\") \"unreachable\")\n",
-    )
-    .unwrap();
-    let output = diff(&[
-        script.to_str().unwrap(),
-        "--engine",
-        "wasmtime-cranelift",
-        "--engine",
-        "wasmi",
-    ]);
+        &CRANELIFT_AND_WASMI,
+    );
     let text = shown(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     for engine in ["wasmtime-cranelift", "wasmi"] {
@@ -481,11 +473,9 @@ fn a_known_wasmi_bug_is_reported_as_known_and_exits_0() {
 
 #[test]
 fn two_variants_of_one_tier_run_side_by_side_each_as_itself() {
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("two-traps.wast");
     // Binaryen's -O1 sinks the division past the load: the load traps first there.
-    std::fs::write(
-        &script,
+    let output = diff_script(
+        "two-traps.wast",
         r#"(module (memory 1)
   (func (export "run") (param i32) (result i32) (local i32)
     (local.set 1 (i32.div_s (i32.const 1) (local.get 0)))
@@ -493,16 +483,8 @@ fn two_variants_of_one_tier_run_side_by_side_each_as_itself() {
     (local.get 1)))
 (assert_trap (invoke "run" (i32.const 0)) "integer divide by zero")
 "#,
-    )
-    .unwrap();
-    let output = diff(&[
-        script.to_str().unwrap(),
-        "--engine",
-        "asyncify",
-        "--engine",
-        "asyncify@O1",
-        "--json",
-    ]);
+        &["--engine", "asyncify", "--engine", "asyncify@O1", "--json"],
+    );
     assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let codes: Vec<(&str, &str)> = report["directives"][1]["engines"]

@@ -121,8 +121,10 @@ impl ScriptDiff {
             if directive.keyword.starts_with("module") {
                 left_behind.clear();
             }
-            directive.verdict = directive.compared(&left_behind);
-            left_behind.extend(directive.exhausted());
+            let observations = directive.observations();
+            let exhausted = exhausted(&directive.keyword, &observations);
+            directive.verdict = compared(observations, &left_behind);
+            left_behind.extend(exhausted);
         }
         ScriptDiff {
             file: file.to_string(),
@@ -132,43 +134,41 @@ impl ScriptDiff {
     }
 }
 
-impl Directive {
-    /// The verdict on the outcomes of the engines that judged this directive, `left_behind` aside.
-    fn compared(&self, left_behind: &HashSet<String>) -> Option<Verdict> {
-        let (behind, observations): (Vec<Observation>, Vec<Observation>) = self
-            .observations()
-            .into_iter()
-            .partition(|o| left_behind.contains(&o.engine));
-        let verdict = match compare(&observations, false) {
-            Verdict::Inconclusive(_) if !behind.is_empty() => {
-                let names: Vec<&str> = behind.iter().map(|o| o.engine.as_str()).collect();
-                Verdict::Inconclusive(format!(
-                    "{} ran out of resources in an earlier call: its instance is not where the others are",
-                    names.join(", ")
-                ))
-            }
-            verdict => verdict,
-        };
-        (!observations.is_empty() || !behind.is_empty()).then_some(verdict)
-    }
-
-    /// The engines that ran out of resources here, each at a depth of its own. Not when all
-    /// did so as an `assert_exhaustion` asked: the spec writes those to leave no state behind.
-    fn exhausted(&self) -> Vec<String> {
-        let observations = self.observations();
-        let exhausted = |o: &&Observation| matches!(o.outcome, Outcome::Exhausted(_));
-        let as_asserted =
-            self.keyword == "assert_exhaustion" && observations.iter().all(|o| exhausted(&o));
-        match as_asserted {
-            true => Vec::new(),
-            false => observations
-                .iter()
-                .filter(exhausted)
-                .map(|o| o.engine.clone())
-                .collect(),
+/// The verdict on the `observations` of the engines that judged a directive, `left_behind` aside.
+fn compared(observations: Vec<Observation>, left_behind: &HashSet<String>) -> Option<Verdict> {
+    let (behind, observations): (Vec<Observation>, Vec<Observation>) = observations
+        .into_iter()
+        .partition(|o| left_behind.contains(&o.engine));
+    let verdict = match compare(&observations, false) {
+        Verdict::Inconclusive(_) if !behind.is_empty() => {
+            let names: Vec<&str> = behind.iter().map(|o| o.engine.as_str()).collect();
+            Verdict::Inconclusive(format!(
+                "{} ran out of resources in an earlier call: its instance is not where the others are",
+                names.join(", ")
+            ))
         }
-    }
+        verdict => verdict,
+    };
+    (!observations.is_empty() || !behind.is_empty()).then_some(verdict)
+}
 
+/// The engines that ran out of resources on a directive (`keyword`, `observations`), each at a
+/// depth of its own. Not when all did so as an `assert_exhaustion` asked: the spec writes those
+/// to leave no state behind.
+fn exhausted(keyword: &str, observations: &[Observation]) -> Vec<String> {
+    let exhausted = |o: &&Observation| matches!(o.outcome, Outcome::Exhausted(_));
+    let as_asserted = keyword == "assert_exhaustion" && observations.iter().all(|o| exhausted(&o));
+    match as_asserted {
+        true => Vec::new(),
+        false => observations
+            .iter()
+            .filter(exhausted)
+            .map(|o| o.engine.clone())
+            .collect(),
+    }
+}
+
+impl Directive {
     /// The outcomes of the engines that judged this directive.
     pub fn observations(&self) -> Vec<Observation> {
         // An engine that skipped the directive did not judge it: it lacks a
