@@ -1,7 +1,8 @@
-# lockstep's Ruby script: ruby.wasm's `ruby-init` reads it from standard input and parses and compiles
-# it to instruction sequences without running it. The last line is a `break` outside any loop, which
-# Ruby rejects only once it has read the whole file: its diagnostic (line, source, caret), after the
-# prelude's notices, is the output every tier must print alike.
+# lockstep's Ruby script. ruby.wasm's `ruby-init` starts the VM and returns; `RUBYOPT=-r./script.rb`
+# makes it require this file while it starts, so the script runs inside that one call. Ruby on WASI
+# raises, switches fibers and scans the stack for its garbage collector by unwinding with its own
+# Asyncify instrumentation: the rescue, the fiber and `GC.start` below exercise it on every tier.
+$stdout.sync = true # `ruby-init` returns without Ruby's exit-time flush
 
 module Shapes
   Point = Struct.new(:x, :y) do
@@ -23,16 +24,32 @@ module Shapes
 end
 
 square = Shapes::Polygon.new(*[[0, 0], [0, 1], [1, 1], [1, 0]].map { Shapes::Point.new(*_1) })
-report = <<~TEXT
-  points: #{square.map(&:to_s).join(' ')}
-  perimeter: #{format('%.3f', square.perimeter)}
-TEXT
-case report
-in String => text if text.match?(/perimeter: (\d+)\.\d+/)
-  $stdout.puts text
-else
-  warn "unexpected"
-end
+puts "points: #{square.map(&:to_s).join(' ')}"
+puts "perimeter: #{format('%.3f', square.perimeter)}"
 primes = (2..100).select { |n| (2..Math.sqrt(n)).none? { |d| (n % d).zero? } }
-puts primes.each_slice(5).map { |row| row.join(",") }
-break
+puts "primes: #{primes.each_slice(5).map { |row| row.join(',') }.join(' / ')}"
+puts "big: #{2**100} #{(1..25).reduce(:*)}"
+
+def checked_divide(a, b)
+  raise ZeroDivisionError, "#{a} / #{b}" if b.zero?
+
+  a / b
+end
+begin
+  checked_divide(7, 0)
+rescue ZeroDivisionError => e
+  puts "rescued: #{e.class}: #{e.message}"
+end
+puts "caught: #{catch(:found) { (1..10).each { |i| throw :found, i * i if i > 3 } }}"
+
+fibers = Fiber.new do
+  3.times { |i| Fiber.yield "fiber #{i}" }
+  "fiber done"
+end
+puts 4.times.map { fibers.resume }.join(", ")
+
+garbage = Array.new(20_000) { |i| "string #{i}" * 2 }
+garbage = nil
+GC.start
+puts "gc: #{GC.count > 0} #{garbage.inspect}"
+puts "hash: #{{ b: 2, a: 1 }.sort.to_h} #{%w[pear fig apple].sort_by(&:size)}"

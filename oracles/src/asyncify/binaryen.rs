@@ -4,7 +4,6 @@
 //! no 7-minute C++ build, it reads the proposals newer spec tests use, and a
 //! binaryen abort takes down a Node process, never lockstep.
 
-use super::unwind;
 use crate::child::{Child, Silence};
 use crate::hex::{hex, unhex};
 use crate::outcome::digest;
@@ -86,22 +85,26 @@ fn binaryen_features(features: WasmFeatures) -> Vec<&'static str> {
         .collect()
 }
 
-/// `wasm` instrumented by Asyncify for an engine with `features`, and
-/// optimized at `optimize` (0, 1, 2 or 3).
+/// What binaryen is asked to make of a module.
+#[derive(Clone, Copy, Debug)]
+pub struct Request {
+    /// The base engine's proposals.
+    pub features: WasmFeatures,
+    /// Binaryen's optimize level after instrumenting: 0, 1, 2 or 3.
+    pub optimize: u8,
+    /// The unwind buffer's size, in 64 KiB pages.
+    pub pages: u32,
+}
+
+/// `wasm` instrumented by Asyncify as `request` says.
 /// Binaryen gets `time`; a module it does not finish in that time is not cached.
-pub fn instrument(
-    wasm: &[u8],
-    features: WasmFeatures,
-    optimize: u8,
-    time: Duration,
-) -> Result<Vec<u8>, Refusal> {
+pub fn instrument(wasm: &[u8], request: Request, time: Duration) -> Result<Vec<u8>, Refusal> {
     let tools = tools()?;
-    let features = binaryen_features(features);
-    let cached = tools.cache_path(wasm, &features, optimize);
+    let cached = tools.cache_path(wasm, request);
     if let Some(result) = read_cached(&cached) {
         return result;
     }
-    let answer = tools.run(wasm, &features, optimize, time)?;
+    let answer = tools.run(wasm, request, time)?;
     if let Answer::Done(result) = &answer {
         tools.store(&cached, result);
     }
@@ -109,19 +112,8 @@ pub fn instrument(
 }
 
 /// Like [`instrument`], without reading or writing the cache.
-pub fn instrument_uncached(
-    wasm: &[u8],
-    features: WasmFeatures,
-    optimize: u8,
-) -> Result<Vec<u8>, Refusal> {
-    tools()?
-        .run(
-            wasm,
-            &binaryen_features(features),
-            optimize,
-            INSTRUMENT_TIME,
-        )?
-        .into_result()
+pub fn instrument_uncached(wasm: &[u8], request: Request) -> Result<Vec<u8>, Refusal> {
+    tools()?.run(wasm, request, INSTRUMENT_TIME)?.into_result()
 }
 
 /// The folder instrumented modules are cached in, installing binaryen.js first if need be.
@@ -176,12 +168,15 @@ impl Tools {
         })
     }
 
-    fn cache_path(&self, wasm: &[u8], features: &[&str], optimize: u8) -> PathBuf {
-        let features = digest(features.join(",").as_bytes()) as u16;
+    fn cache_path(&self, wasm: &[u8], request: Request) -> PathBuf {
+        let features = binaryen_features(request.features).join(",");
+        let features = digest(features.as_bytes()) as u16;
         let name = format!(
-            "{:016x}-{}-{features:04x}-O{optimize}",
+            "{:016x}-{}-{features:04x}-O{}-p{}",
             digest(wasm),
-            wasm.len()
+            wasm.len(),
+            request.optimize,
+            request.pages
         );
         self.cache.join(name)
     }
@@ -203,13 +198,7 @@ impl Tools {
     /// Instruments with the running process, starting one when there is none.
     /// A process that dies gets one more try in a fresh one: a death on one
     /// module is binaryen's verdict only if it repeats. One out of time gets none.
-    fn run(
-        &self,
-        wasm: &[u8],
-        features: &[&str],
-        optimize: u8,
-        time: Duration,
-    ) -> Result<Answer, Refusal> {
+    fn run(&self, wasm: &[u8], request: Request, time: Duration) -> Result<Answer, Refusal> {
         let mut process = self.process.lock().unwrap_or_else(|p| p.into_inner());
         let mut answer = Answer::Died(String::new());
         for _ in 0..2 {
@@ -217,7 +206,7 @@ impl Tools {
                 *process = Some(Instrumenter::start(&self.script).map_err(Refusal::Unavailable)?);
             }
             let instrumenter = process.as_mut().expect("just started");
-            answer = instrumenter.request(wasm, features, optimize, time);
+            answer = instrumenter.request(wasm, request, time);
             if let Answer::Done(_) = answer {
                 break;
             }
@@ -288,19 +277,23 @@ impl Instrumenter {
         // each module 3-4 times slower than the baseline code alone did on a
         // busy 2-core machine (9.0 against 2.4 ms per module, `bench fuzz`).
         command.arg("--liftoff-only");
-        command.arg(script).arg(unwind::PAGES.to_string());
+        command.arg(script);
         let child = Child::spawn(&mut command, LINE_LIMIT)
             .map_err(|e| format!("starting `node {}`: {e}", script.display()))?;
         Ok(Instrumenter { child })
     }
 
-    fn request(&mut self, wasm: &[u8], features: &[&str], optimize: u8, time: Duration) -> Answer {
-        let features = serde_json::to_string(features).expect("names serialize");
-        let request = format!(
-            "{{\"wasm\":\"{}\",\"optimize\":{optimize},\"features\":{features}}}",
+    fn request(&mut self, wasm: &[u8], request: Request, time: Duration) -> Answer {
+        let features = binaryen_features(request.features);
+        let features = serde_json::to_string(&features).expect("names serialize");
+        let Request {
+            optimize, pages, ..
+        } = request;
+        let line = format!(
+            "{{\"wasm\":\"{}\",\"optimize\":{optimize},\"pages\":{pages},\"features\":{features}}}",
             hex(wasm)
         );
-        if self.child.send(request.as_bytes()).is_err() {
+        if self.child.send(line.as_bytes()).is_err() {
             return Answer::Died(format!("binaryen.js {}", self.child.ending()));
         }
         match self.reply(Instant::now() + time) {

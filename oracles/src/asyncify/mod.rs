@@ -77,8 +77,12 @@ impl Asyncify {
         time: Duration,
         base_rejection: impl FnOnce() -> Option<Outcome>,
     ) -> Result<Vec<u8>, Outcome> {
-        let level = self.optimize;
-        let instrumented = instrument_for(wasm, self.features(), level, time, base_rejection)?;
+        let request = binaryen::Request {
+            features: self.features(),
+            optimize: self.optimize,
+            pages: unwind::MODULE_PAGES,
+        };
+        let instrumented = instrument_for(wasm, request, time, base_rejection)?;
         Ok(match self.plant {
             Some(plant) => plant.rewrite(self.optimize, instrumented),
             None => instrumented,
@@ -129,7 +133,7 @@ impl Asyncify {
     /// A session, and the control that counts its unwinds.
     pub fn session_with_control(&self, limits: &Limits) -> (Box<dyn Session>, Arc<Control>) {
         let abandons = self.plant.is_some_and(Plant::abandons_unwinds);
-        let control = Arc::new(Control::abandoning(abandons));
+        let control = Arc::new(Control::new(unwind::MODULE_PAGES).abandoning(abandons));
         let base = self.base.session_with_import_hook(limits, control.clone());
         let base = base.unwrap_or_else(|| panic!("{} cannot wrap imports", self.base.id()));
         let session = AsyncifySession {
@@ -233,32 +237,24 @@ impl Session for AsyncifySession {
     }
 }
 
-/// `wasm` instrumented for a base engine with `features`. A module that does
-/// not validate is the base engine's to reject (`base_rejection`): binaryen
-/// only sees valid modules.
+/// `wasm` instrumented as `request` says. A module that does not validate
+/// for the base engine's features is the base engine's to reject
+/// (`base_rejection`): binaryen only sees valid modules.
 fn instrument_for(
     wasm: &[u8],
-    features: WasmFeatures,
-    optimize: u8,
+    request: binaryen::Request,
     time: Duration,
     base_rejection: impl FnOnce() -> Option<Outcome>,
 ) -> Result<Vec<u8>, Outcome> {
-    if !crate::features::validates(wasm, features) {
+    if !crate::features::validates(wasm, request.features) {
         return Err(base_rejection().unwrap_or_else(|| {
             Outcome::Unsupported(
                 "the base engine accepts a module wasmparser rejects; not instrumented".into(),
             )
         }));
     }
-    if let Some(export) = instrumented_already(wasm) {
-        return Err(Outcome::Unsupported(format!(
-            "asyncify: the module is instrumented by Asyncify already (it exports `{export}`), \
-             and binaryen refuses to instrument it twice (`Module::addExport: {export} already \
-             exists`, after minutes of work on a large module)"
-        )));
-    }
     // Binaryen refusing a module is a skip; binaryen missing is lockstep's failure, never a skip.
-    binaryen::instrument(wasm, features, optimize, time).map_err(|refusal| match refusal {
+    binaryen::instrument(wasm, request, time).map_err(|refusal| match refusal {
         binaryen::Refusal::Unsupported(why) => Outcome::Unsupported(format!("asyncify: {why}")),
         // Rationale: instrumenting is compiling; past its budget it is inconclusive, as a
         // compilation past its budget is on any tier.
@@ -267,17 +263,6 @@ fn instrument_for(
             Outcome::HarnessFailed(format!("asyncify: binaryen.js is unavailable: {why}"))
         }
     })
-}
-
-/// The export Asyncify adds first, if `wasm` has it: CRuby on WASI ships instrumented, say.
-fn instrumented_already(wasm: &[u8]) -> Option<&'static str> {
-    const START_UNWIND: &str = "asyncify_start_unwind";
-    let facts = crate::facts::read(wasm);
-    facts
-        .exports
-        .iter()
-        .any(|export| export.name == START_UNWIND)
-        .then_some(START_UNWIND)
 }
 
 /// A loop calling `host.next` `$n` times with an i32, i64, f32 and f64 local
@@ -301,7 +286,12 @@ pub fn instrument_uncached(
     features: WasmFeatures,
     optimize: u8,
 ) -> Result<Vec<u8>, String> {
-    binaryen::instrument_uncached(wasm, features, optimize).map_err(binaryen::Refusal::reason)
+    let request = binaryen::Request {
+        features,
+        optimize,
+        pages: unwind::MODULE_PAGES,
+    };
+    binaryen::instrument_uncached(wasm, request).map_err(binaryen::Refusal::reason)
 }
 
 /// Why Asyncify tiers cannot run here: binaryen.js is neither installed nor
@@ -359,8 +349,47 @@ mod tests {
         }
     }
 
+    /// A module exporting Asyncify's names itself, as a module that was
+    /// instrumented before (CRuby on WASI) does: its own `asyncify_get_state`
+    /// answers what `run` last gave its own `asyncify_start_unwind`.
+    const OWN_ASYNCIFY: &str = r#"(module
+      (import "host" "next" (func $next (param i32) (result i32)))
+      (global $own (mut i32) (i32.const 0))
+      (func $start_unwind (export "asyncify_start_unwind") (param i32) (global.set $own (local.get 0)))
+      (func (export "asyncify_stop_unwind"))
+      (func (export "asyncify_start_rewind") (param i32))
+      (func (export "asyncify_stop_rewind"))
+      (func (export "asyncify_get_state") (result i32) (global.get $own))
+      (memory (export "asyncify_memory") 1)
+      (func (export "run") (param $n i32) (result i32) (local $sum i32)
+        (loop $again
+          (local.set $sum (i32.add (local.get $sum) (call $next (local.get $n))))
+          (br_if $again (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+        (call $start_unwind (local.get $sum))
+        (local.get $sum)))"#;
+
     #[test]
-    fn a_module_instrumented_already_is_unsupported_at_once_with_the_reason() {
+    fn a_module_with_asyncify_exports_of_its_own_keeps_them_and_still_unwinds() {
+        let limits = Limits::fuzzing();
+        for base_id in BASES {
+            let mut plain = base(base_id).session(&limits);
+            let (mut session, control) = on(base_id).session_with_control(&limits);
+            let [expected, outcome] = [&mut plain, &mut session].map(|session| {
+                let module = session.compile(&wat(OWN_ASYNCIFY)).unwrap();
+                let instance = session.instantiate(module).expect("test module links");
+                let run = session.invoke(instance, "run", &[Value::I32(20)]);
+                let own = session.invoke(instance, "asyncify_get_state", &[]);
+                (run, own, session.state(instance))
+            });
+            assert_eq!(outcome, expected, "{base_id}");
+            assert_eq!(control.unwinds(), 20, "{base_id}");
+            let memories: Vec<&str> = outcome.2.memories.iter().map(|m| m.0.as_str()).collect();
+            assert_eq!(memories, ["asyncify_memory"], "{base_id}");
+        }
+    }
+
+    #[test]
+    fn lockstep_s_own_output_is_unsupported_with_the_reason() {
         let asyncify = on("wasmi");
         let once = asyncify
             .instrument(&wat(UNWIND_LOOP))
@@ -369,11 +398,8 @@ mod tests {
         let Err(Outcome::Unsupported(why)) = outcome else {
             panic!("{outcome:?}");
         };
-        assert!(why.contains("instrumented by Asyncify already"), "{why}");
-        assert!(
-            why.contains("asyncify_start_unwind already exists"),
-            "{why}"
-        );
+        assert!(why.contains("lockstep's Asyncify output already"), "{why}");
+        assert!(why.contains("lockstep:asyncify_start_unwind"), "{why}");
     }
 
     #[test]

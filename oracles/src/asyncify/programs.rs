@@ -38,7 +38,12 @@ impl ProgramEngine for AsyncifyPrograms {
     fn compile(&self, wasm: &[u8], limits: &Limits) -> Result<Box<dyn CompiledProgram>, Outcome> {
         let rejection = || self.base.compile(wasm, limits).err();
         let time = limits.compile_time;
-        let instrumented = super::instrument_for(wasm, self.features, 0, time, rejection)?;
+        let request = super::binaryen::Request {
+            features: self.features,
+            optimize: 0,
+            pages: unwind::PROGRAM_PAGES,
+        };
+        let instrumented = super::instrument_for(wasm, request, time, rejection)?;
         Ok(Box::new(Instrumented {
             base: self.base.compile(&instrumented, limits)?,
             call_time: limits.call_time,
@@ -66,7 +71,7 @@ impl CompiledProgram for Instrumented {
                 "an Asyncify tier's imports are hooked already".into(),
             ));
         }
-        let control = Arc::new(Control::default());
+        let control = Arc::new(Control::new(unwind::PROGRAM_PAGES));
         let base = self
             .base
             .instantiate(sandbox, scratch, Some(control.clone()))?;

@@ -1,10 +1,11 @@
 //! The unwind/rewind protocol shared by an Asyncify session and the import hook it installs in its base engine.
 //!
-//! Binaryen's Asyncify exports `asyncify_start_unwind`, `asyncify_stop_unwind`,
-//! `asyncify_start_rewind`, `asyncify_stop_rewind` and `asyncify_get_state`.
-//! At an import call the wrapper first calls the real import, then starts an
-//! unwind: every instrumented frame saves its locals into the buffer and
-//! returns. The session sees the export return while unwinding, stops the
+//! Binaryen's Asyncify adds `asyncify_start_unwind`, `asyncify_stop_unwind`,
+//! `asyncify_start_rewind`, `asyncify_stop_rewind` and `asyncify_get_state`;
+//! lockstep's instrumenter exports them as `lockstep:asyncify_*`, so that a
+//! module that was instrumented already keeps its own. At an import call the
+//! wrapper first calls the real import, then starts an unwind: every
+//! instrumented frame saves its locals into the buffer and returns. The session sees the export return while unwinding, stops the
 //! unwind, starts a rewind and calls the export again; the frames restore
 //! themselves, and on reaching the import again the wrapper stops the rewind
 //! and hands back the real import's results.
@@ -20,22 +21,34 @@ pub const UNWINDING: i32 = 1;
 pub const REWINDING: i32 = 2;
 
 /// The secondary memory holding the unwind buffer, exported by lockstep's instrumenter.
-pub const MEMORY: &str = "asyncify_memory";
+pub const MEMORY: &str = "lockstep:asyncify_memory";
 /// Where the buffer's header (current position, end) sits in [`MEMORY`].
 pub const HEADER: i32 = 0;
-/// Asyncify's size for the secondary memory, in 64 KiB pages; the buffer fills it.
-pub const PAGES: u32 = 16;
+/// The secondary memory's size for modules, in 64 KiB pages; the buffer fills it.
+/// Spec and fuzzing modules' stacks are shallow, and every instance gets one.
+pub const MODULE_PAGES: u32 = 16;
+/// The secondary memory's size for WASI programs. An interpreter's stack under a
+/// WASI call is deep and its frames wide once instrumented: CPython 3.12 starting
+/// up overflows 16 pages.
+pub const PROGRAM_PAGES: u32 = 256;
 
 /// The header Asyncify expects before an unwind: save from just past the
-/// header to the end of [`MEMORY`].
-pub fn header() -> [u8; 8] {
+/// header to the end of a [`MEMORY`] of `pages`.
+fn header(pages: u32) -> [u8; 8] {
     let start = (HEADER + 8) as u32;
-    let end = PAGES * 65536;
+    let end = pages * 65536;
     let mut bytes = [0; 8];
     bytes[..4].copy_from_slice(&start.to_le_bytes());
     bytes[4..].copy_from_slice(&end.to_le_bytes());
     bytes
 }
+
+/// The driver's exports, as lockstep's instrumenter names them.
+const START_UNWIND: &str = "lockstep:asyncify_start_unwind";
+const STOP_UNWIND: &str = "lockstep:asyncify_stop_unwind";
+const START_REWIND: &str = "lockstep:asyncify_start_rewind";
+const STOP_REWIND: &str = "lockstep:asyncify_stop_rewind";
+const GET_STATE: &str = "lockstep:asyncify_get_state";
 
 /// Import calls of one invocation that all unwind; after them only every
 /// [`THEN_EVERY`]th does. A cycle costs time in proportion to the stack depth,
@@ -53,9 +66,11 @@ pub const THEN_EVERY: u64 = 10;
 /// that imported it, not by its caller: an import placed in a table and called
 /// from another instrumented instance would unwind the wrong stack. No spec
 /// test does that; fuzzing runs one module at a time.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Control {
     inner: Mutex<Inner>,
+    /// The size of the instrumented module's [`MEMORY`], in pages.
+    pages: u32,
     /// A planted driver bug (see [`super::planted`]): calls are given up at their first unwind.
     abandons_unwinds: bool,
 }
@@ -131,11 +146,20 @@ impl Control {
         self.inner().unwinds += 1;
     }
 
-    /// A control whose driver gives calls up at their first unwind, when `abandons` (a planted bug).
-    pub fn abandoning(abandons: bool) -> Control {
+    /// A control for modules instrumented with a buffer of `pages`.
+    pub fn new(pages: u32) -> Control {
+        Control {
+            inner: Mutex::default(),
+            pages,
+            abandons_unwinds: false,
+        }
+    }
+
+    /// This control, giving calls up at their first unwind when `abandons` (a planted bug).
+    pub fn abandoning(self, abandons: bool) -> Control {
         Control {
             abandons_unwinds: abandons,
-            ..Control::default()
+            ..self
         }
     }
 
@@ -159,10 +183,8 @@ pub fn call_resuming<E>(
     (export, args): (&str, &[Value]),
 ) -> E {
     let deadline = Instant::now() + call_time;
-    let state = |call: &mut dyn FnMut(&str, &[Value]) -> E| match outcome_of(&call(
-        "asyncify_get_state",
-        &[],
-    )) {
+    let state = |call: &mut dyn FnMut(&str, &[Value]) -> E| match outcome_of(&call(GET_STATE, &[]))
+    {
         Some(Outcome::Values(values)) => matches!(values[..], [Value::I32(UNWINDING)]),
         _ => false,
     };
@@ -172,7 +194,7 @@ pub fn call_resuming<E>(
         let trapped = matches!(outcome_of(&ending), Some(Outcome::Trap { .. }));
         if trapped || Instant::now() > deadline {
             // Ends the unwind so the instance can be called again.
-            call("asyncify_stop_unwind", &[]);
+            call(STOP_UNWIND, &[]);
             // While unwinding only the buffer is written: a trap means it is full.
             ending = exhausted(if trapped {
                 Resource::Stack
@@ -181,11 +203,11 @@ pub fn call_resuming<E>(
             });
             break;
         }
-        call("asyncify_stop_unwind", &[]);
+        call(STOP_UNWIND, &[]);
         if control.abandons_unwinds {
             break;
         }
-        call("asyncify_start_rewind", &[Value::I32(HEADER)]);
+        call(START_REWIND, &[Value::I32(HEADER)]);
         ending = call(export, args);
     }
     control.end_invoke();
@@ -206,7 +228,7 @@ impl ImportHook for Control {
     /// unwind, save its results and start the unwind.
     fn call(&self, tag: u64, call: &mut dyn HookedCall) -> Result<(), HookFailure> {
         if asyncify_state(call)? == Some(REWINDING) {
-            asyncify_call(call, "asyncify_stop_rewind", &[])?;
+            asyncify_call(call, STOP_REWIND, &[])?;
             if !call.replay() {
                 return Err(failure("rewound into an import that never unwound"));
             }
@@ -218,23 +240,23 @@ impl ImportHook for Control {
         called?;
         if may_unwind && asyncify_state(call)?.is_some() {
             call.save_results();
-            if !call.write_memory(MEMORY, HEADER as u64, &header())? {
+            if !call.write_memory(MEMORY, HEADER as u64, &header(self.pages))? {
                 return Err(failure("the module exports no unwind buffer"));
             }
-            asyncify_call(call, "asyncify_start_unwind", &[HEADER])?;
+            asyncify_call(call, START_UNWIND, &[HEADER])?;
             self.count_unwind();
         }
         Ok(())
     }
 }
 
-/// The caller's `asyncify_get_state`; `None` when the caller is not instrumented.
+/// The caller's [`GET_STATE`]; `None` when the caller is not instrumented.
 fn asyncify_state(call: &mut dyn HookedCall) -> Result<Option<i32>, HookFailure> {
-    let state = call.call_export("asyncify_get_state", &[])?;
+    let state = call.call_export(GET_STATE, &[])?;
     Ok(state.and_then(|results| results.first().copied()))
 }
 
-/// Calls one of the caller's `asyncify_*` exports.
+/// Calls one of the caller's driver exports.
 fn asyncify_call(call: &mut dyn HookedCall, export: &str, args: &[i32]) -> Result<(), HookFailure> {
     match call.call_export(export, args)? {
         Some(_) => Ok(()),
@@ -252,7 +274,7 @@ mod tests {
 
     #[test]
     fn only_a_direct_call_from_the_invoked_instance_unwinds() {
-        let control = Control::default();
+        let control = Control::new(MODULE_PAGES);
         let (a, b) = (control.reserve_tag(), control.reserve_tag());
         control.bind(a);
         control.bind(b);
@@ -271,7 +293,7 @@ mod tests {
 
     #[test]
     fn a_hot_loop_unwinds_at_its_first_calls_then_at_every_tenth() {
-        let control = Control::default();
+        let control = Control::new(MODULE_PAGES);
         let tag = control.reserve_tag();
         control.bind(tag);
         control.begin_invoke(0);

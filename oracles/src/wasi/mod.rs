@@ -24,6 +24,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The Wasm stack, in bytes, a WASI program may use on every tier: 8 times
+/// wasmtime's default for modules. An interpreter's stack is deep, and its
+/// frames are wider once Asyncify has instrumented it: CPython 3.12 and CRuby
+/// 3.3 start up in wasmtime's default, and instrumented overflow it on every
+/// tier. The main thread's 8 MiB must still hold it (`xtask run-live`).
+pub const PROGRAM_STACK: usize = 4 << 20;
+
 /// The module programs import WASI preview 1 from.
 pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
 
@@ -302,7 +309,45 @@ pub(crate) mod testing {
         (i32.store (i32.const 4) (i32.const 24))
         (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#;
 
-    /// Checks what every tier must do with [`HELLO`], [`RANDOM`] and [`CLOCKS`].
+    /// Recurses 8000 calls deep, twelve values read from a global live across each call (about
+    /// 1 MiB of wasmtime's stack, twice its default for modules), prints `deep` at the bottom and
+    /// exits 1 unless the sum of what every frame kept is right.
+    pub const DEEP: &str = r#"(module
+      (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 16) "deep\n")
+      (global $g (mut i64) (i64.const 0))
+      (func $down (param $n i32) (result i64)
+        (local $a i64) (local $b i64) (local $c i64) (local $d i64) (local $e i64) (local $f i64)
+        (local $h i64) (local $i i64) (local $j i64) (local $k i64) (local $l i64) (local $m i64)
+        (if (i32.eqz (local.get $n)) (then
+          (i32.store (i32.const 0) (i32.const 16))
+          (i32.store (i32.const 4) (i32.const 5))
+          (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+          (return (i64.const 0))))
+        (local.set $a (i64.add (global.get $g) (i64.const 1)))
+        (local.set $b (i64.add (global.get $g) (i64.const 2)))
+        (local.set $c (i64.add (global.get $g) (i64.const 3)))
+        (local.set $d (i64.add (global.get $g) (i64.const 4)))
+        (local.set $e (i64.add (global.get $g) (i64.const 5)))
+        (local.set $f (i64.add (global.get $g) (i64.const 6)))
+        (local.set $h (i64.add (global.get $g) (i64.const 7)))
+        (local.set $i (i64.add (global.get $g) (i64.const 8)))
+        (local.set $j (i64.add (global.get $g) (i64.const 9)))
+        (local.set $k (i64.add (global.get $g) (i64.const 10)))
+        (local.set $l (i64.add (global.get $g) (i64.const 11)))
+        (local.set $m (i64.add (global.get $g) (i64.const 12)))
+        (global.set $g (i64.add (global.get $g) (i64.const 1)))
+        (i64.add (call $down (i32.sub (local.get $n) (i32.const 1)))
+          (i64.add (i64.add (i64.add (local.get $a) (local.get $b)) (i64.add (local.get $c) (local.get $d)))
+            (i64.add (i64.add (i64.add (local.get $e) (local.get $f)) (i64.add (local.get $h) (local.get $i)))
+              (i64.add (i64.add (local.get $j) (local.get $k)) (i64.add (local.get $l) (local.get $m)))))))
+      (func (export "_start")
+        (if (i64.ne (call $down (i32.const 8000)) (i64.const 384576000))
+          (then (call $exit (i32.const 1))))))"#;
+
+    /// Checks what every tier must do with [`HELLO`], [`RANDOM`], [`CLOCKS`] and [`DEEP`].
     pub fn check_tier(id: &str) {
         let engine = crate::tiers::program_engine(id).expect("a known tier");
         let wasm = crate::testing::wat(HELLO);
@@ -343,6 +388,15 @@ pub(crate) mod testing {
             .flat_map(|n| n.to_le_bytes())
             .collect();
         assert_eq!(read.output.stdout, expected, "{id}");
+        let deep = run(
+            engine.as_ref(),
+            &crate::testing::wat(DEEP),
+            &sandbox,
+            &Entry::Command,
+            &limits,
+        );
+        assert_eq!(deep.ending, Ending::Exit(0), "{id}");
+        assert_eq!(deep.output.stdout, b"deep\n", "{id}");
         assert!(
             matches!(&trapped.ending, Ending::Outcome(Outcome::Trap { code, .. }) if *code == crate::TrapCode::Unreachable),
             "{id}: {:?}",

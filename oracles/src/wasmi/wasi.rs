@@ -22,6 +22,19 @@ use wasi_common::{WasiClocks, WasiCtx};
 use wasmi::{StoreLimits, Val};
 use wasmi_wasi::wasi_common;
 
+/// How deep a WASI program's calls may nest on wasmi. wasmi limits depth and
+/// values apart, where wasmtime's one stack limit holds both; its default depth
+/// (1000) stops recursion that [`crate::wasi::PROGRAM_STACK`] holds on
+/// wasmtime, whose smallest frames take 64 bytes.
+const PROGRAM_CALL_DEPTH: usize = crate::wasi::PROGRAM_STACK / 64;
+
+/// How many bytes of values a WASI program's frames may hold on wasmi, on the
+/// heap: a frame holds a register for every temporary of its function, and
+/// Asyncify's instrumentation adds many, so the frames the tiers' `DEEP` test
+/// program and CPython nest in wasmtime's [`crate::wasi::PROGRAM_STACK`] take
+/// up to four times that here.
+const PROGRAM_VALUES: usize = 4 * crate::wasi::PROGRAM_STACK;
+
 /// wasmi running WASI programs; each program gets a wasmi engine of its own.
 pub struct WasmiPrograms {
     config: wasmi::Config,
@@ -29,7 +42,11 @@ pub struct WasmiPrograms {
 
 impl WasmiPrograms {
     pub fn new() -> WasmiPrograms {
-        WasmiPrograms { config: config() }
+        let mut config = config();
+        config
+            .set_max_stack_height(PROGRAM_VALUES)
+            .set_max_recursion_depth(PROGRAM_CALL_DEPTH);
+        WasmiPrograms { config }
     }
 }
 

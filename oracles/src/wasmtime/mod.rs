@@ -200,10 +200,32 @@ impl Wasmtime {
     /// The tier with non-default knobs (at the tier's CPU level, if it has one);
     /// some combinations a tier rejects.
     pub fn with_knobs(tier: Tier, knobs: Knobs, watchdog: Watchdog) -> wasmtime::Result<Wasmtime> {
+        Wasmtime::configured(tier, knobs, watchdog, |_| ())
+    }
+
+    /// The tier for WASI programs, whose Wasm stack is [`crate::wasi::PROGRAM_STACK`].
+    pub fn for_programs(tier: Tier, watchdog: Watchdog) -> Wasmtime {
+        // wasmtime checks the Wasm stack against the fibers' stack, which no
+        // lockstep tier uses.
+        let deeper = |config: &mut Config| {
+            config.async_stack_size(crate::wasi::PROGRAM_STACK);
+            config.max_wasm_stack(crate::wasi::PROGRAM_STACK);
+        };
+        Wasmtime::configured(tier, Knobs::DEFAULT, watchdog, deeper)
+            .unwrap_or_else(|e| panic!("lockstep's configuration of {} is rejected: {e}", tier.id))
+    }
+
+    fn configured(
+        tier: Tier,
+        knobs: Knobs,
+        watchdog: Watchdog,
+        adjust: impl FnOnce(&mut Config),
+    ) -> wasmtime::Result<Wasmtime> {
         // Epoch interruption costs up to a quarter of the run time: skipped
         // when a watchdog outside the engine stops hung calls.
         let epochs = watchdog == Watchdog::InEngine;
-        let config = configuration(tier, knobs, epochs);
+        let mut config = configuration(tier, knobs, epochs);
+        adjust(&mut config);
         let loader = match tier.ahead_of_time {
             true => Some(aot::Loader::faithful(start(&config, epochs)?, tier)),
             false => None,

@@ -25,7 +25,7 @@ pub struct WasmtimePrograms {
 impl WasmtimePrograms {
     pub fn new(tier: Tier, watchdog: Watchdog) -> WasmtimePrograms {
         WasmtimePrograms {
-            wasmtime: Wasmtime::new(tier, watchdog),
+            wasmtime: Wasmtime::for_programs(tier, watchdog),
         }
     }
 }

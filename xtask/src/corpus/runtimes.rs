@@ -24,8 +24,19 @@ pub struct Runtime {
     pub licence: &'static str,
     /// How lockstep starts it.
     pub entry: RuntimeEntry,
-    /// The script, in `corpus/runtimes/NAME/`, given to the runtime on standard input.
+    /// The script, in `corpus/runtimes/NAME/`.
     pub script: &'static str,
+    /// How the runtime gets its script.
+    pub feed: ScriptFeed,
+}
+
+/// How a runtime gets its script.
+pub enum ScriptFeed {
+    /// On standard input.
+    Stdin,
+    /// In the scratch directory, which starts as a copy of `corpus/runtimes/NAME/`, named by this
+    /// environment variable (`KEY=VALUE`).
+    Scratch(&'static str),
 }
 
 /// How a runtime is started: as a command with arguments, or as a reactor's export.
@@ -38,9 +49,8 @@ pub enum RuntimeEntry {
 
 /// CRuby 3.3 as ruby.wasm ships it for JavaScript hosts: a 16 MB reactor, instrumented by
 /// Asyncify already, whose exports are component-style and whose JS-interop imports lockstep's host
-/// functions answer. The package holds no plain WASI command: `ruby-init` with no arguments reads
-/// the script from standard input, and (as this reactor's init does) parses and compiles it
-/// without running it; what it prints is the prelude's notices and the compiler's diagnostics.
+/// functions answer. The package holds no plain WASI command: `ruby-init` with no arguments starts
+/// the VM as `ruby` with its options from `RUBYOPT`, whose `-r` runs the script while it starts.
 pub const RUBY: Runtime = Runtime {
     name: "ruby",
     package: "@ruby/3.3-wasm-wasi",
@@ -50,6 +60,7 @@ pub const RUBY: Runtime = Runtime {
     licence: "MIT",
     entry: RuntimeEntry::Invoke(&["ruby-init", "0", "0"]),
     script: "script.rb",
+    feed: ScriptFeed::Scratch("RUBYOPT=-r./script.rb"),
 };
 
 /// CPython 3.12 as VMware Labs' WASI build ships it, repackaged on npm: a 26 MB command with the
@@ -63,6 +74,7 @@ pub const PYTHON: Runtime = Runtime {
     licence: "Apache-2.0",
     entry: RuntimeEntry::Command(&["-"]),
     script: "script.py",
+    feed: ScriptFeed::Stdin,
 };
 
 pub const RUNTIMES: &[Runtime] = &[RUBY, PYTHON];
@@ -75,9 +87,17 @@ impl Runtime {
 
     /// The arguments of `cargo xtask diff` after the module's path that run it on its script.
     pub fn diff_args(&self) -> Vec<String> {
-        let script = self.script_path();
-        let script = script.strip_prefix(super::root()).unwrap_or(&script);
-        let mut args = vec!["--stdin".to_string(), script.display().to_string()];
+        let relative = |path: PathBuf| {
+            let path = path.strip_prefix(super::root()).unwrap_or(&path);
+            path.display().to_string()
+        };
+        let mut args: Vec<String> = match self.feed {
+            ScriptFeed::Stdin => vec!["--stdin".into(), relative(self.script_path())],
+            ScriptFeed::Scratch(env) => {
+                let folder = relative(self.folder());
+                vec!["--scratch".into(), folder, "--env".into(), env.into()]
+            }
+        };
         let (flag, words) = match self.entry {
             RuntimeEntry::Command(words) => ("--", words),
             RuntimeEntry::Invoke(words) => ("--invoke", words),
@@ -87,15 +107,24 @@ impl Runtime {
         args
     }
 
-    /// The sandbox `diff_args` describe: the script on standard input, the command's arguments.
+    /// The sandbox `diff_args` describe: the script where the runtime reads it, the command's arguments.
     pub fn sandbox(&self) -> anyhow::Result<Sandbox> {
-        let args = SandboxArgs {
-            program_args: match self.entry {
-                RuntimeEntry::Command(words) => words.iter().map(|w| w.to_string()).collect(),
-                RuntimeEntry::Invoke(_) => Vec::new(),
+        let program_args = match self.entry {
+            RuntimeEntry::Command(words) => words.iter().map(|w| w.to_string()).collect(),
+            RuntimeEntry::Invoke(_) => Vec::new(),
+        };
+        let args = match self.feed {
+            ScriptFeed::Stdin => SandboxArgs {
+                program_args,
+                stdin: Some(self.script_path()),
+                ..SandboxArgs::default()
             },
-            stdin: Some(self.script_path()),
-            ..SandboxArgs::default()
+            ScriptFeed::Scratch(env) => SandboxArgs {
+                program_args,
+                scratch: Some(self.folder()),
+                env: vec![env.to_string()],
+                ..SandboxArgs::default()
+            },
         };
         crate::program::sandbox(&self.wasm_path(), &args)
     }
@@ -115,10 +144,12 @@ impl Runtime {
 
     /// The script lockstep feeds it.
     pub fn script_path(&self) -> PathBuf {
-        super::root()
-            .join("corpus/runtimes")
-            .join(self.name)
-            .join(self.script)
+        self.folder().join(self.script)
+    }
+
+    /// `corpus/runtimes/NAME/`, which holds the script.
+    fn folder(&self) -> PathBuf {
+        super::root().join("corpus/runtimes").join(self.name)
     }
 }
 
