@@ -1,12 +1,15 @@
 //! `--compile-time`, `--instantiate-time`, `--call-time`, `--fuel`, `--memory`: the budgets of
-//! `oracles::Limits` on the command lines of `diff`, `fuzz`, `conformance` and `bench programs`.
+//! `oracles::Limits` on the command lines of `diff`, `fuzz`, `conformance` and `bench programs`,
+//! and as every report shows them.
 
 use anyhow::bail;
 use oracles::Limits;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// Budgets the user sets; each one not given keeps the command's default.
-#[derive(clap::Args, Clone, Debug, Default)]
+/// Budgets the user sets; each one not given keeps the command's default. A fuzz campaign's
+/// checkpoint saves them, so that `--resume` runs under the same ones.
+#[derive(clap::Args, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BudgetArgs {
     /// Seconds one compilation may take (an Asyncify tier's instrumentation included).
     #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
@@ -27,6 +30,17 @@ pub struct BudgetArgs {
 }
 
 impl BudgetArgs {
+    /// These budgets, each one not given taken from `saved`.
+    pub fn or(&self, saved: &BudgetArgs) -> BudgetArgs {
+        BudgetArgs {
+            compile_time: self.compile_time.or(saved.compile_time),
+            instantiate_time: self.instantiate_time.or(saved.instantiate_time),
+            call_time: self.call_time.or(saved.call_time),
+            fuel: self.fuel.or(saved.fuel),
+            memory: self.memory.or(saved.memory),
+        }
+    }
+
     /// `defaults` with the budgets the user gave.
     pub fn apply(&self, defaults: Limits) -> anyhow::Result<Limits> {
         let seconds = |flag: &str, given: Option<f64>, default: Duration| match given {
@@ -58,6 +72,45 @@ impl BudgetArgs {
     }
 }
 
+/// The one line atop a report that says what every run was allowed.
+pub fn line(limits: &Limits) -> String {
+    let fuel = limits
+        .fuel
+        .map_or("none (wasmi keeps to the call time)".to_string(), |fuel| {
+            fuel.to_string()
+        });
+    format!(
+        "budgets: compile {:?}, instantiate {:?}, call {:?}, fuel {fuel}, memory {} MiB\n",
+        limits.compile_time,
+        limits.instantiate_time,
+        limits.call_time,
+        limits.memory_bytes >> 20
+    )
+}
+
+/// [`Limits`] in `--json`, as a reader sets them on the command line.
+#[derive(Serialize)]
+pub struct Budgets {
+    compile_seconds: f64,
+    instantiate_seconds: f64,
+    call_seconds: f64,
+    /// `null`: as much as the call time buys.
+    fuel: Option<u64>,
+    memory_bytes: usize,
+}
+
+impl From<&Limits> for Budgets {
+    fn from(limits: &Limits) -> Budgets {
+        Budgets {
+            compile_seconds: limits.compile_time.as_secs_f64(),
+            instantiate_seconds: limits.instantiate_time.as_secs_f64(),
+            call_seconds: limits.call_time.as_secs_f64(),
+            fuel: limits.fuel,
+            memory_bytes: limits.memory_bytes,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +129,25 @@ mod tests {
         assert_eq!(limits.memory_bytes, 16 << 20);
         assert_eq!(limits.call_time, Limits::fuzzing().call_time);
         assert!(limits.host_functions);
+    }
+
+    #[test]
+    fn budgets_given_again_win_over_the_saved_ones_and_the_others_are_kept() {
+        let saved = BudgetArgs {
+            call_time: Some(0.5),
+            fuel: Some(7),
+            ..BudgetArgs::default()
+        };
+        let given = BudgetArgs {
+            fuel: Some(9),
+            memory: Some(4),
+            ..BudgetArgs::default()
+        };
+        let merged = given.or(&saved);
+        assert_eq!(merged.call_time, Some(0.5));
+        assert_eq!(merged.fuel, Some(9));
+        assert_eq!(merged.memory, Some(4));
+        assert_eq!(merged.compile_time, None);
     }
 
     #[test]

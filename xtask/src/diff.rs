@@ -59,13 +59,11 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
         let choices = script_engines(&args)?;
         let engines = crate::select_engines(&choices)?;
         let mut worker = (!args.in_process).then(|| Worker::new(crate::external_specs(&choices)));
-        return script::run(
-            &args.file,
-            &engines,
-            args.host_functions,
-            worker.as_mut(),
-            args.json,
-        );
+        let limits = args.budgets.apply(Limits {
+            host_functions: args.host_functions,
+            ..Limits::default()
+        })?;
+        return script::run(&args.file, &engines, limits, worker.as_mut(), args.json);
     }
     let wasm = input::module(&args.file)?;
     if program::is_program(&wasm) {

@@ -177,6 +177,9 @@ struct Settings {
     jobs: Option<usize>,
     in_process: bool,
     reduce_time: Option<u64>,
+    /// The budgets given; absent from checkpoints written before budgets were saved.
+    #[serde(default)]
+    budgets: crate::budgets::BudgetArgs,
 }
 
 /// Seconds spent reducing a new finding when `--reduce-time` is not given.
@@ -191,6 +194,7 @@ pub fn run(mut args: Args) -> anyhow::Result<Conclusion> {
         None => None,
     };
     let campaign = Campaign::new(&args)?;
+    eprint!("{}", crate::budgets::line(&campaign.limits));
     if let Some(checkpoint) = resumed {
         eprintln!(
             "resuming seed {} at module {}",
@@ -270,6 +274,7 @@ fn resume(args: &mut Args, dir: &std::path::Path) -> anyhow::Result<Checkpoint> 
     args.jobs = args.jobs.or(saved.jobs);
     args.in_process |= saved.in_process;
     args.reduce_time = args.reduce_time.or(saved.reduce_time);
+    args.budgets = args.budgets.or(&saved.budgets);
     Ok(checkpoint)
 }
 
@@ -331,6 +336,7 @@ impl Campaign {
                 jobs: args.jobs,
                 in_process: args.in_process,
                 reduce_time: args.reduce_time,
+                budgets: args.budgets.clone(),
             },
             externals: crate::external_specs(&choices),
             journal: Mutex::new(journal),
@@ -394,9 +400,12 @@ impl Campaign {
 
     fn write_dashboard(&self, stats: String) {
         let engines: Vec<&str> = self.engines.iter().map(|e| e.id()).collect();
+        let line = crate::budgets::line(&self.limits);
+        let budgets = line.strip_prefix("budgets: ").unwrap_or(&line);
         let facts = [
             ("seed", self.seed.to_string()),
             ("engines", engines.join(", ")),
+            ("budgets", budgets.trim_end().to_string()),
             ("progress", stats),
         ];
         if let Err(e) = dashboard::write_findings(&self.out, &facts) {

@@ -155,7 +155,12 @@ mod tests {
             let path = root.join(&known.reproducer);
             let text = std::fs::read_to_string(&path).unwrap();
             // Findings link against lockstep's host functions.
-            let diff = crate::diff::compare_script(&engines, &known.reproducer, &text, true, None);
+            let limits = oracles::Limits {
+                host_functions: true,
+                ..oracles::Limits::default()
+            };
+            let diff =
+                crate::diff::compare_script(&engines, &known.reproducer, &text, &limits, None);
             let diverging = diff
                 .directives
                 .iter()

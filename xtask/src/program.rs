@@ -142,18 +142,7 @@ pub fn diff(
 
 /// The budgets of every run, and the imports lockstep answered, above the table.
 fn preamble(limits: &Limits, host_imports: &[String]) -> String {
-    let fuel = limits
-        .fuel
-        .map_or("none (wasmi keeps to the call time)".to_string(), |fuel| {
-            fuel.to_string()
-        });
-    let mut out = format!(
-        "budgets: compile {:?}, instantiate {:?}, call {:?}, fuel {fuel}, memory {} MiB\n",
-        limits.compile_time,
-        limits.instantiate_time,
-        limits.call_time,
-        limits.memory_bytes >> 20
-    );
+    let mut out = crate::budgets::line(limits);
     if !host_imports.is_empty() {
         let _ = writeln!(
             out,

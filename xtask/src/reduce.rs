@@ -140,7 +140,11 @@ pub(crate) fn cut_script(
     let script = suites::script::parse(&key, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
     let plain: Vec<Arc<dyn Engine>> = engines.iter().map(|(_, e)| e.clone()).collect();
     // Findings call lockstep's host functions, which a script cannot define.
-    let diff = crate::diff::compare_script(&plain, &key, &text, true, worker);
+    let limits = oracles::Limits {
+        host_functions: true,
+        ..oracles::Limits::default()
+    };
+    let diff = crate::diff::compare_script(&plain, &key, &text, &limits, worker);
     let Some(line) = diff.first_divergence() else {
         bail!("{key}: the engines agree on every directive; there is nothing to reduce");
     };

@@ -2,6 +2,7 @@
 
 use super::{render, short, verdict_text};
 use crate::Conclusion;
+use crate::budgets::{self, Budgets};
 use crate::worker::{ScriptSource, Worker};
 use oracles::compare::{Observation, Verdict, compare};
 use oracles::{Engine, Limits, Outcome};
@@ -17,6 +18,8 @@ use suites::runner::{self, Options};
 #[derive(Serialize)]
 pub struct ScriptDiff {
     pub file: String,
+    /// The budgets every engine ran each directive under.
+    pub budgets: Budgets,
     /// One tally per engine, in the order the engines were given.
     pub engines: Vec<Tally>,
     /// Every directive some engine reached, in source order.
@@ -84,7 +87,7 @@ impl ScriptDiff {
         }
     }
 
-    fn new(file: &str, runs: Vec<(String, ScriptRun)>) -> ScriptDiff {
+    fn new(file: &str, limits: &Limits, runs: Vec<(String, ScriptRun)>) -> ScriptDiff {
         let mut directives: BTreeMap<(u32, u32), Directive> = BTreeMap::new();
         let mut engines = Vec::new();
         for (engine, run) in runs {
@@ -128,6 +131,7 @@ impl ScriptDiff {
         }
         ScriptDiff {
             file: file.to_string(),
+            budgets: Budgets::from(limits),
             engines,
             directives,
         }
@@ -190,21 +194,18 @@ impl Directive {
 }
 
 /// Runs every directive of a script on every engine (each in `worker`, if
-/// given) and compares the engines with each other and with the assertions.
-/// `host_functions` resolves unknown function imports as lockstep's findings need;
+/// given) under `limits`, and compares the engines with each other and with the assertions.
+/// `limits.host_functions` resolves unknown function imports as lockstep's findings need;
 /// the spec has none, so its scripts run without.
 pub fn compare_script(
     engines: &[Arc<dyn Engine>],
     key: &str,
     text: &str,
-    host_functions: bool,
+    limits: &Limits,
     mut worker: Option<&mut Worker>,
 ) -> ScriptDiff {
     let options = Options {
-        limits: Limits {
-            host_functions,
-            ..Limits::default()
-        },
+        limits: limits.clone(),
         ..Options::default()
     };
     let runs = engines
@@ -224,7 +225,7 @@ pub fn compare_script(
             (name, run)
         })
         .collect();
-    ScriptDiff::new(key, runs)
+    ScriptDiff::new(key, limits, runs)
 }
 
 fn in_process(engine: &dyn Engine, key: &str, text: &str, options: &Options) -> ScriptRun {
@@ -237,11 +238,11 @@ fn in_process(engine: &dyn Engine, key: &str, text: &str, options: &Options) -> 
     }
 }
 
-/// Runs a script on every engine and reports what each did and where they disagree.
+/// Runs a script on every engine under `limits` and reports what each did and where they disagree.
 pub fn run(
     file: &Path,
     engines: &[Arc<dyn Engine>],
-    host_functions: bool,
+    limits: Limits,
     worker: Option<&mut Worker>,
     json: bool,
 ) -> anyhow::Result<Conclusion> {
@@ -249,12 +250,16 @@ pub fn run(
     let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("reading {key}: {e}"))?;
     // Bad input is reported before any engine runs.
     suites::script::parse(&key, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let host_functions = host_functions || asks_for_host_functions(&text);
-    let diff = compare_script(engines, &key, &text, host_functions, worker);
+    let limits = Limits {
+        host_functions: limits.host_functions || asks_for_host_functions(&text),
+        ..limits
+    };
+    let diff = compare_script(engines, &key, &text, &limits, worker);
     if json {
         println!("{}", serde_json::to_string_pretty(&diff)?);
     } else {
-        print!("{}", crate::terminal::printable(&report(&diff)));
+        let text = budgets::line(&limits) + &report(&diff);
+        print!("{}", crate::terminal::printable(&text));
     }
     let conclusion = diff.conclusion();
     if is_finding(&text) && matches!(conclusion, Conclusion::Agree) {

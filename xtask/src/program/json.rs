@@ -1,6 +1,7 @@
 //! `cargo xtask diff PROGRAM.wasm --json`: what each tier's run left, as text a reader can search —
 //! streams as text (escaped where they are not UTF-8), files as text or hex with their BLAKE3 digest.
 
+use crate::budgets::Budgets;
 use oracles::wasi::compare::ProgramVerdict;
 use oracles::wasi::sandbox::Node;
 use oracles::wasi::{Ending, ProgramRun, Timing};
@@ -32,29 +33,6 @@ impl<'a> Report<'a> {
             budgets: Budgets::from(limits),
             host_imports,
             runs: runs.iter().map(Run::from).collect(),
-        }
-    }
-}
-
-/// [`Limits`] as a reader sets them on the command line.
-#[derive(Serialize)]
-pub struct Budgets {
-    compile_seconds: f64,
-    instantiate_seconds: f64,
-    call_seconds: f64,
-    /// `null`: as much as the call time buys.
-    fuel: Option<u64>,
-    memory_bytes: usize,
-}
-
-impl From<&Limits> for Budgets {
-    fn from(limits: &Limits) -> Budgets {
-        Budgets {
-            compile_seconds: limits.compile_time.as_secs_f64(),
-            instantiate_seconds: limits.instantiate_time.as_secs_f64(),
-            call_seconds: limits.call_time.as_secs_f64(),
-            fuel: limits.fuel,
-            memory_bytes: limits.memory_bytes,
         }
     }
 }
