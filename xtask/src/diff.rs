@@ -15,6 +15,7 @@ use oracles::compare::Verdict;
 use oracles::differential::{Invocation, Run};
 use oracles::{Engine, Limits, Outcome, Value};
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,7 +28,8 @@ pub struct Args {
     /// Engine id to run (repeatable; default: every built-in engine).
     #[arg(long = "engine", value_name = "ID")]
     engines: Vec<EngineChoice>,
-    /// Call only this export, with these arguments (typed by the export's parameters).
+    /// Call only this export, with these arguments (typed by the export's parameters; `-inf`,
+    /// `-nan`, `-0x10` are arguments too, see [`attach_invoke_words`]).
     #[arg(long, num_args = 1.., value_name = "EXPORT [ARG]...", allow_negative_numbers = true)]
     invoke: Option<Vec<String>>,
     /// Seed for the arguments of every export when `--invoke` is not given.
@@ -130,6 +132,31 @@ fn script_engines(args: &Args) -> anyhow::Result<Vec<EngineChoice>> {
     let text =
         std::fs::read_to_string(&args.file).map_err(|e| anyhow::anyhow!("reading {key}: {e}"))?;
     script::engines_asked(&key, &text)
+}
+
+/// The command line with every word of an `--invoke` list given as `--invoke=WORD`, so that
+/// an argument starting with `-` that is no plain number (`-inf`, `-nan`, `-0x10`) is taken
+/// as a value rather than an unknown flag. The list ends at the next word starting with `--`.
+///
+/// Rationale: clap's `allow_hyphen_values` would also take the flags after the list as
+/// arguments (`--invoke f 1 --call-time 2`); no Wasm value starts with `--`, so that word
+/// ends the list here.
+pub fn attach_invoke_words(words: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut attached: Vec<OsString> = Vec::new();
+    let mut in_list = false;
+    for word in words {
+        let text = word.to_string_lossy();
+        in_list &= !text.starts_with("--");
+        if in_list {
+            let list_opened = attached.last().is_some_and(|last| last == "--invoke");
+            attached.truncate(attached.len() - usize::from(list_opened));
+            attached.push(format!("--invoke={text}").into());
+        } else {
+            in_list = text == "--invoke";
+            attached.push(word);
+        }
+    }
+    attached
 }
 
 /// Exit 1 on a divergence; agreement and inconclusive results exit 0.
@@ -342,5 +369,40 @@ fn verdict_text(verdict: &Verdict) -> String {
             d.minority.join(", "),
             d.majority.join(", ")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attached(line: &str) -> Vec<String> {
+        let words = line.split(' ').map(OsString::from);
+        attach_invoke_words(words)
+            .into_iter()
+            .map(|word| word.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn every_word_of_an_invoke_list_is_attached_and_the_list_ends_at_a_long_flag() {
+        assert_eq!(
+            attached("xtask diff m.wat --invoke f -inf -0 --json --engine wasmi"),
+            [
+                "xtask",
+                "diff",
+                "m.wat",
+                "--invoke=f",
+                "--invoke=-inf",
+                "--invoke=-0",
+                "--json",
+                "--engine",
+                "wasmi"
+            ]
+        );
+        assert_eq!(
+            attached("xtask diff m.wat --invoke"),
+            ["xtask", "diff", "m.wat", "--invoke"]
+        );
     }
 }

@@ -140,7 +140,7 @@ impl From<Conclusion> for ExitCode {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(diff::attach_invoke_words(std::env::args_os()));
     // Workers make their temporary files in the folder of the process that started them.
     let run_folder = match &cli.command {
         Command::Worker { .. }

@@ -506,3 +506,31 @@ fn two_variants_of_one_tier_run_side_by_side_each_as_itself() {
     );
     assert_eq!(report["directives"][1]["verdict"], "Agree", "{report}");
 }
+
+/// `-inf`, `-0` and `-nan` after `--invoke` are arguments, their sign kept, and a flag after
+/// them is still a flag.
+#[test]
+fn invoke_arguments_may_start_with_a_hyphen() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("bits.wat");
+    std::fs::write(
+        &module,
+        r#"(module (func (export "bits") (param f32) (result i32)
+             (i32.reinterpret_f32 (local.get 0))))"#,
+    )
+    .unwrap();
+    for (word, bits) in [
+        ("-inf", 0xff80_0000_u32),
+        ("-0", 0x8000_0000),
+        ("-nan", 0xffc0_0000),
+    ] {
+        let module = module.to_str().unwrap();
+        let output = diff(&[module, "--invoke", "bits", word, "--engine", "wasmi"]);
+        let text = shown(&output);
+        assert_eq!(output.status.code(), Some(0), "{word}: {text}");
+        assert!(
+            text.contains(&format!("[i32:{}]", bits as i32)),
+            "{word}: {text}"
+        );
+    }
+}
