@@ -1,7 +1,7 @@
 //! The comparison rules: the outcomes of one action on several engines, turned into agree, diverge or inconclusive.
 
 use crate::classify::{self, Contender};
-use crate::outcome::{Outcome, Ref, Resource, State, Value};
+use crate::outcome::{Outcome, Ref, Resource, State, Unread, Value};
 use serde::{Deserialize, Serialize};
 
 /// What one engine did with one action, and what it left behind.
@@ -9,7 +9,11 @@ use serde::{Deserialize, Serialize};
 pub struct Observation {
     pub engine: String,
     pub outcome: Outcome,
+    /// What the call left behind; `None` for a step that is no call, or a call not made.
     pub state: Option<State>,
+    /// Why the engine could not read its state after the call: that state is not judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_unread: Option<Unread>,
 }
 
 /// What kind of disagreement a divergence is.
@@ -81,11 +85,30 @@ pub fn compare(observations: &[Observation], tail_calls: bool) -> Verdict {
             kind(&classes[0][0].outcome, &classes[1][0].outcome),
         ));
     }
-    let states = classes_by_state(&finished);
+    let (unread, read): (Vec<&Observation>, Vec<&Observation>) =
+        finished.iter().partition(|o| o.state_unread.is_some());
+    let states = classes_by_state(&read);
     if states.len() > 1 {
         return Verdict::Diverge(divergence(&states, Kind::State));
     }
-    Verdict::Agree
+    match unread.is_empty() {
+        true => Verdict::Agree,
+        false => Verdict::Inconclusive(not_judged(&unread)),
+    }
+}
+
+/// Why the state of the `unread` engines is not judged.
+///
+/// Rationale: an engine that could not tell what a call left behind (V8 past its time on the
+/// state request) has no state to compare; an empty one in its place would diverge from every
+/// engine whose call wrote memory, and leaving it out silently would claim an agreement never
+/// checked.
+fn not_judged(unread: &[&Observation]) -> String {
+    let reasons: Vec<String> = unread
+        .iter()
+        .filter_map(|o| Some(format!("{}: {}", o.engine, o.state_unread.as_ref()?)))
+        .collect();
+    format!("state not judged ({})", reasons.join("; "))
 }
 
 impl Contender for Observation {
@@ -292,6 +315,7 @@ mod tests {
             engine: engine.into(),
             outcome,
             state: None,
+            state_unread: None,
         }
     }
 
@@ -503,5 +527,35 @@ mod tests {
             panic!()
         };
         assert_eq!(d.kind, Kind::State);
+    }
+
+    #[test]
+    fn an_unread_state_is_neither_agreement_nor_divergence() {
+        let with_memory = |engine: &str, digest: u64| Observation {
+            state: Some(State {
+                memories: vec![("m".into(), 65536, digest)],
+                ..State::default()
+            }),
+            ..seen(engine, values(vec![]))
+        };
+        let unread = Observation {
+            state_unread: Some(Unread::NoReply(Outcome::Exhausted(Resource::Time))),
+            ..seen("v8", values(vec![]))
+        };
+        let runs = [with_memory("a", 1), with_memory("b", 1), unread.clone()];
+        let Verdict::Inconclusive(why) = compare(&runs, false) else {
+            panic!("{:?}", compare(&runs, false))
+        };
+        assert!(
+            why.contains("state not judged (v8: no reply to the state request"),
+            "{why}"
+        );
+        // The engines that read their state are still compared with each other, and only them.
+        let runs = [with_memory("a", 1), with_memory("b", 2), unread];
+        let Verdict::Diverge(d) = compare(&runs, false) else {
+            panic!()
+        };
+        assert_eq!(d.kind, Kind::State);
+        assert!(!d.majority.contains(&"v8".to_string()) && !d.minority.contains(&"v8".to_string()));
     }
 }

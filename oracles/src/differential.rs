@@ -161,6 +161,7 @@ pub fn compare_runs(wasm: &[u8], invocations: &[Invocation], runs: Vec<EngineRun
                     engine: EXPECTED.into(),
                     outcome,
                     state: None,
+                    state_unread: None,
                 };
                 observations.push(known.clone());
                 compared.push(known);
@@ -303,6 +304,7 @@ fn module_step(engine: &str, progress: &Progress) -> Observation {
             Progress::Stopped(outcome) => outcome.clone(),
         },
         state: None,
+        state_unread: None,
     }
 }
 
@@ -310,16 +312,21 @@ fn call(engine: &str, state: &mut Progress, invocation: &Invocation) -> Observat
     let (outcome, after) = match state {
         Progress::Instantiated(session, instance) => {
             let outcome = session.invoke(*instance, &invocation.export, &invocation.args);
-            let after = session.state(*instance);
-            (outcome, Some(after))
+            (outcome, Some(session.state(*instance)))
         }
         Progress::Compiled(..) => (Outcome::HarnessFailed("not instantiated".into()), None),
         Progress::Stopped(outcome) => (outcome.clone(), None),
     };
+    let (state, state_unread) = match after {
+        Some(Ok(state)) => (Some(state), None),
+        Some(Err(unread)) => (None, Some(unread)),
+        None => (None, None),
+    };
     Observation {
         engine: engine.to_string(),
         outcome,
-        state: after,
+        state,
+        state_unread,
     }
 }
 
@@ -337,6 +344,7 @@ mod tests {
                 engine: engine.into(),
                 outcome,
                 state: None,
+                state_unread: None,
             })
             .collect();
         EngineRun {

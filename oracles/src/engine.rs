@@ -1,7 +1,7 @@
 //! The engine trait every oracle implements, and the resource limits they all share.
 
 use crate::hook::ImportHook;
-use crate::outcome::{Outcome, State, Value};
+use crate::outcome::{Outcome, State, Unread, Value};
 use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
@@ -167,8 +167,9 @@ pub trait Session {
     fn invoke(&mut self, instance: InstanceId, export: &str, args: &[Value]) -> Outcome;
     /// Reads an exported global.
     fn global(&mut self, instance: InstanceId, export: &str) -> Outcome;
-    /// What a call can leave behind: exported globals, memories and tables.
-    fn state(&mut self, instance: InstanceId) -> State;
+    /// What a call can leave behind: exported globals, memories and tables; or why the
+    /// engine could not tell (an external engine that did not answer).
+    fn state(&mut self, instance: InstanceId) -> Result<State, Unread>;
     /// The part of an instance another session of the same engine, on another
     /// thread, can import (a `.wast` `thread`'s shared module). An engine
     /// without threads says so, and the thread's directives are skipped.

@@ -50,6 +50,6 @@ pub mod wasmtime;
 mod testing;
 
 pub use engine::{Engine, InstanceId, Limit, Limits, ModuleId, Session, SharedInstance, Watchdog};
-pub use outcome::{Exception, Heap, Outcome, Ref, Resource, State, TrapCode, Value};
+pub use outcome::{Exception, Heap, Outcome, Ref, Resource, State, TrapCode, Unread, Value};
 #[cfg(feature = "native")]
 pub use tiers::{EngineChoice, Engines, engine, swarm};

@@ -3,7 +3,7 @@
 
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance};
 use crate::facts::{contains_operator, operator_offsets};
-use crate::outcome::{Outcome, State, Value};
+use crate::outcome::{Outcome, State, Unread, Value};
 use crate::rewrite::{self, Rule};
 use crate::wasi::{CompiledProgram, ProgramEngine};
 use std::sync::Arc;
@@ -184,7 +184,7 @@ impl Session for MutantSession {
         self.inner.global(instance, export)
     }
 
-    fn state(&mut self, instance: InstanceId) -> State {
+    fn state(&mut self, instance: InstanceId) -> Result<State, Unread> {
         self.inner.state(instance)
     }
 }

@@ -208,6 +208,32 @@ impl State {
     }
 }
 
+/// Why an engine could not tell what a call left behind. Its state after the call is then not
+/// judged: neither agreeing with the others' nor diverging from them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unread {
+    /// The engine gave no reply to the state request; the outcome says why (it ran out of
+    /// time, its process was lost).
+    NoReply(Outcome),
+    /// The engine replied with something that is not a state (the protocol broken, and why).
+    BadReply(String),
+    /// The session has no such instance: lockstep asked for a state it never made.
+    UnknownInstance,
+}
+
+impl fmt::Display for Unread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unread::NoReply(outcome) => write!(f, "no reply to the state request ({outcome})"),
+            Unread::BadReply(why) => {
+                write!(f, "a reply to the state request that is no state ({why})")
+            }
+            Unread::UnknownInstance => write!(f, "no such instance"),
+        }
+    }
+}
+
 /// A digest of bytes, the same on every engine and platform: FNV-1a, 64-bit, which external engines
 /// compute too (`docs/external-engines.md`), so memories digest alike on every engine.
 ///

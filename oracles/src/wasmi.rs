@@ -3,7 +3,7 @@
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session};
 use crate::hook::ImportHook;
 use crate::host;
-use crate::outcome::{Heap, Outcome, Ref, Resource, State, TrapCode, Value, digest};
+use crate::outcome::{Heap, Outcome, Ref, Resource, State, TrapCode, Unread, Value, digest};
 use crate::spectest::{self, ParamType};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -412,10 +412,10 @@ impl Session for WasmiSession {
         value.map_or_else(|outcome| outcome, |value| Outcome::Values(vec![value]))
     }
 
-    fn state(&mut self, instance: InstanceId) -> State {
+    fn state(&mut self, instance: InstanceId) -> Result<State, Unread> {
         let mut state = State::default();
         let Ok(instance) = self.instance(instance) else {
-            return state;
+            return Err(Unread::UnknownInstance);
         };
         for export in instance.exports(&self.store) {
             let name = export.name().to_string();
@@ -438,7 +438,7 @@ impl Session for WasmiSession {
                 Extern::Func(_) => {}
             }
         }
-        state.sorted()
+        Ok(state.sorted())
     }
 }
 

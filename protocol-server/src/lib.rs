@@ -174,7 +174,10 @@ impl Served {
             }
             Request::State { instance } => {
                 let instance = *lookup(&self.instances, instance)?;
-                Reply::State(WireState::from_state(self.session.state(instance)))
+                match self.session.state(instance) {
+                    Ok(state) => Reply::State(WireState::from_state(state)),
+                    Err(unread) => Reply::Error(unread.to_string()),
+                }
             }
         })
     }

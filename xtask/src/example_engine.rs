@@ -11,7 +11,7 @@ use protocol_server::Server;
 use std::io::{StdoutLock, Write};
 use std::path::Path;
 
-/// How the example engine misbehaves on every `invoke`.
+/// How the example engine misbehaves on every `invoke` (or, `no-state`, every `state`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Broken {
     /// Print a line that is not JSON.
@@ -31,6 +31,9 @@ pub enum Broken {
     Exit,
     /// Never answer.
     Hang,
+    /// Answer every call, but never the `state` request after it (as V8 whose request ran
+    /// out of time).
+    NoState,
 }
 
 /// Bytes in the reply of `--broken flood`.
@@ -51,6 +54,8 @@ pub fn serve(
     let name = format!("example ({})", engine.id());
     let mut server = Server::new(name, engine.as_ref()).leaving_unapplied(unapplied);
     let mut deliver = |invoked: bool, id: u64, reply: Reply, out: &mut StdoutLock| match broken {
+        Some(Broken::NoState) if matches!(reply, Reply::State(_)) => sleep_forever(),
+        Some(Broken::NoState) => Ok((id, reply)),
         Some(broken) if invoked => misbehave(broken, id, reply, pid_file, out),
         _ => Ok((id, reply)),
     };
@@ -109,7 +114,7 @@ fn misbehave(
             Ok((id, reply))
         }
         Broken::Exit => std::process::exit(3),
-        Broken::Hang => sleep_forever(),
+        Broken::Hang | Broken::NoState => sleep_forever(),
     }
 }
 

@@ -542,6 +542,7 @@ mod tests {
                 engine: engine.to_string(),
                 outcome,
                 state: None,
+                state_unread: None,
             })
             .collect();
         let Verdict::Diverge(divergence) = oracles::compare::compare(&observations, false) else {

@@ -511,6 +511,7 @@ fn pad(observations: &mut Vec<Observation>, engine: &str, outcome: &Outcome, ste
             engine: engine.to_string(),
             outcome: outcome.clone(),
             state: None,
+            state_unread: None,
         });
     }
 }

@@ -1,6 +1,6 @@
 //! External engines that misbehave (garbage or invalid UTF-8 output, overlong lines, replies under
-//! another id, exit mid-call, hang, processes left behind): each call's outcome says what happened,
-//! the run goes on to its end and leaves nothing running. Also: V8 and wasm3 answer like the others.
+//! another id, exit mid-call, hang, no state after a call, processes left behind): each call's
+//! outcome says what happened, the run goes on to its end and leaves nothing running. Also: V8 and wasm3 answer like the others.
 
 mod common;
 
@@ -78,6 +78,11 @@ fn main() {
             "a_difference_from_a_limit_the_engine_cannot_apply_is_inconclusive",
             &[],
             a_difference_from_a_limit_the_engine_cannot_apply_is_inconclusive,
+        ),
+        Test::new(
+            "a_state_the_engine_does_not_send_is_not_judged",
+            &[],
+            a_state_the_engine_does_not_send_is_not_judged,
         ),
         tools::skipped_visibly_without(Tool::Pywasm3, AGREE_TEST),
     ])
@@ -400,4 +405,46 @@ fn v8s_shared_trap_messages_agree_with_the_precise_codes_of_other_engines() {
         "wasmtime-cranelift",
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", shown(&output));
+}
+
+/// A call that writes memory, on two engines that read their state after it and one that never
+/// sends it (as V8 past its time on the state request): not a divergence from an empty state,
+/// not an agreement either, in a worker and in process.
+fn a_state_the_engine_does_not_send_is_not_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("store.wat");
+    std::fs::write(
+        &module,
+        r#"(module (memory (export "mem") 1)
+             (func (export "store") (result i32) (i32.store (i32.const 8) (i32.const 42)) (i32.const 1)))"#,
+    )
+    .unwrap();
+    let engine = broken_engine("no-state");
+    for extra in [&[][..], &["--in-process"]] {
+        let mut args = vec!["diff", module.to_str().unwrap(), "--engine", "wasmi"];
+        args.extend(["--engine", "wasmtime-cranelift", "--engine", &engine]);
+        args.extend(["--call-time", "1", "--json"]);
+        args.extend(extra);
+        let output = xtask(&args);
+        let text = shown(&output);
+        assert_eq!(output.status.code(), Some(0), "{extra:?}: {text}");
+        let run: Json = serde_json::from_slice(&output.stdout).unwrap();
+        let call = &run["steps"][2];
+        let why = call["verdict"]["Inconclusive"].as_str().unwrap_or_default();
+        assert!(
+            why.starts_with("state not judged (broken: no reply to the state request"),
+            "{extra:?}: {call}"
+        );
+        let broken = call["observations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["engine"] == "broken")
+            .unwrap();
+        assert_eq!(broken["outcome"]["Values"][0]["I32"], 1, "{call}");
+        assert_eq!(
+            broken["state_unread"]["no-reply"]["Exhausted"], "Time",
+            "{call}"
+        );
+    }
 }

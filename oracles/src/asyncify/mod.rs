@@ -11,7 +11,7 @@ pub mod unwind;
 pub use binaryen::{VERSION as BINARYEN_VERSION, cache_dir};
 
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance};
-use crate::outcome::{Outcome, Resource, State, TrapCode, Value};
+use crate::outcome::{Outcome, Resource, State, TrapCode, Unread, Value};
 use planted::Plant;
 use std::sync::Arc;
 use std::time::Duration;
@@ -229,11 +229,11 @@ impl Session for AsyncifySession {
         self.base.global(instance, export)
     }
 
-    fn state(&mut self, instance: InstanceId) -> State {
-        let mut state = self.base.state(instance);
+    fn state(&mut self, instance: InstanceId) -> Result<State, Unread> {
+        let mut state = self.base.state(instance)?;
         // The unwind buffer is lockstep's, not the program's.
         state.memories.retain(|(name, ..)| name != unwind::MEMORY);
-        state
+        Ok(state)
     }
 }
 
@@ -379,7 +379,10 @@ mod tests {
                 let instance = session.instantiate(module).expect("test module links");
                 let run = session.invoke(instance, "run", &[Value::I32(20)]);
                 let own = session.invoke(instance, "asyncify_get_state", &[]);
-                (run, own, session.state(instance))
+                let state = session
+                    .state(instance)
+                    .expect("built-in engines read their state");
+                (run, own, state)
             });
             assert_eq!(outcome, expected, "{base_id}");
             assert_eq!(control.unwinds(), 20, "{base_id}");
@@ -477,7 +480,7 @@ mod tests {
                 let instance = session.instantiate(module).unwrap();
                 (
                     session.invoke(instance, "run", &[]),
-                    session.state(instance),
+                    session.state(instance).expect("wasmi reads its state"),
                 )
             })
             .collect();

@@ -18,7 +18,7 @@ mod v8_probes;
 use crate::engine::{Engine, InstanceId, Limit, Limits, ModuleId, Session};
 use crate::features;
 use crate::host::{self, ValType};
-use crate::outcome::{Outcome, State, Value};
+use crate::outcome::{Outcome, State, Unread, Value};
 use process::Process;
 use protocol::{HostImport, Reply, Request, WireLimits, WireValue};
 use shape::{Shape, shape};
@@ -492,20 +492,20 @@ impl Session for ExternalSession {
         })
     }
 
-    fn state(&mut self, instance: InstanceId) -> State {
+    fn state(&mut self, instance: InstanceId) -> Result<State, Unread> {
         let request = Request::State {
             instance: instance.0,
         };
         match self.exchange(&request) {
-            Ok(Reply::State(state)) => state.into_state().unwrap_or_else(|why| {
+            Ok(Reply::State(state)) => state.into_state().map_err(|why| {
                 self.violation(&format!("a state ({why})"));
-                State::default()
+                Unread::BadReply(why)
             }),
             Ok(_) => {
                 self.violation("a state");
-                State::default()
+                Err(Unread::BadReply("another kind of reply".into()))
             }
-            Err(_) => State::default(),
+            Err(lost) => Err(Unread::NoReply(lost)),
         }
     }
 }

@@ -14,7 +14,9 @@ pub mod winch;
 
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance, Watchdog};
 use crate::hook::ImportHook;
-use crate::outcome::{Exception, Outcome, Resource, State, TrapCode, UNEXPORTED_TAG, digest};
+use crate::outcome::{
+    Exception, Outcome, Resource, State, TrapCode, UNEXPORTED_TAG, Unread, digest,
+};
 use crate::{Value, features, host, spectest};
 pub use cpu::CpuLevel;
 use std::sync::Arc;
@@ -621,10 +623,10 @@ impl Session for WasmtimeSession {
         }
     }
 
-    fn state(&mut self, instance: InstanceId) -> State {
+    fn state(&mut self, instance: InstanceId) -> Result<State, Unread> {
         let mut state = State::default();
         let Ok(instance) = self.instance(instance) else {
-            return state;
+            return Err(Unread::UnknownInstance);
         };
         let exports: Vec<(String, Extern)> = instance
             .exports(&mut self.store)
@@ -655,7 +657,7 @@ impl Session for WasmtimeSession {
                 _ => {}
             }
         }
-        state.sorted()
+        Ok(state.sorted())
     }
 
     fn share(&mut self, instance: InstanceId) -> Result<SharedInstance, Outcome> {

@@ -86,7 +86,7 @@ impl Session for TimedSession {
         self.timed(|base| base.global(instance, export))
     }
 
-    fn state(&mut self, instance: InstanceId) -> State {
+    fn state(&mut self, instance: InstanceId) -> Result<State, oracles::Unread> {
         self.timed(|base| base.state(instance))
     }
 

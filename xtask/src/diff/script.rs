@@ -187,6 +187,7 @@ impl Directive {
                     engine: result.engine.clone(),
                     outcome: result.outcome.clone()?,
                     state: None,
+                    state_unread: None,
                 })
             })
             .collect()
