@@ -24,19 +24,21 @@ impl Rng {
         Rng(seed)
     }
 
-    /// The generator for item `index` of a campaign started with `seed`.
+    /// The generator for item `index` of a campaign started with `seed`: its stream starts at a
+    /// hash of both.
+    ///
+    /// Rationale: SplitMix64 walks its state by a fixed step, so streams that start a step
+    /// apart (say at `seed ^ index * step`) are the same draws shifted by one; hashing puts
+    /// every item's start anywhere in the 2^64 states, and neighbouring items share nothing.
     pub fn for_item(seed: u64, index: u64) -> Rng {
-        let mut rng = Rng(seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        rng.next_u64();
-        rng
+        Rng(finalize(
+            finalize(seed).wrapping_add(index).wrapping_add(GAMMA),
+        ))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0 = self.0.wrapping_add(GAMMA);
+        finalize(self.0)
     }
 
     /// A number in `0..bound` (`bound` > 0).
@@ -52,6 +54,17 @@ impl Rng {
     pub fn bytes(&mut self, len: usize) -> Vec<u8> {
         (0..len).map(|_| self.next_u64() as u8).collect()
     }
+}
+
+/// SplitMix64's step between states: the golden ratio in 64 bits.
+const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// SplitMix64's finalizer: a bijection of 64-bit numbers in which every input bit flips about
+/// half the output bits.
+fn finalize(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 impl Choices for Rng {
@@ -140,6 +153,21 @@ mod tests {
             .take_while(|(a, b)| a == b)
             .count();
         assert!(shared > 16, "only {shared} leading bytes in common");
+    }
+
+    #[test]
+    fn neighbouring_items_draw_unrelated_streams() {
+        for seed in [0, 1, 3, 0x6b6e_6f62] {
+            for index in 0..64 {
+                let draws = |index| {
+                    let mut rng = Rng::for_item(seed, index);
+                    (0..16).map(|_| rng.next_u64()).collect::<Vec<u64>>()
+                };
+                let (this, next) = (draws(index), draws(index + 1));
+                let shared = next.iter().filter(|draw| this.contains(draw)).count();
+                assert_eq!(shared, 0, "seed {seed}, items {index} and {}", index + 1);
+            }
+        }
     }
 
     #[test]

@@ -815,13 +815,7 @@ fn generate(
         1 => ("exceptions", exceptions::generate(rng)),
         2 => ("operators", ops::generate(rng, shared)),
         3 if gc_engines => ("gc", gc::generate(rng)),
-        // On a stream of its own: `Rng::for_item` gives item i + 1 the draws of item i, one later,
-        // so trees drawn straight from it repeat each other's decisions (none of 300 seed-0 trees
-        // divided by -1 or 2^k, against 15 of 300 on streams of their own).
-        5 | 6 => (
-            "isel",
-            isel::generate(&mut Rng::new(rng.next_u64()), shared),
-        ),
+        5 | 6 => ("isel", isel::generate(rng, shared)),
         _ => ("wasm-smith", smith::module(shared, rng)),
     }
 }

@@ -200,10 +200,15 @@ fn action_of(kind: &suites::script::CommandKind) -> Option<&suites::script::Acti
 
 /// The calls recorded in a finding folder's report, if FILE is one.
 pub(crate) fn known_invocations(file: &std::path::Path) -> Vec<Invocation> {
+    /// The part of `report.json` read here, straight from the text: through a
+    /// `serde_json::Value` a `v128` argument (up to 2^128) would lose its digits as a float.
+    #[derive(serde::Deserialize)]
+    struct Recorded {
+        invocations: Vec<Invocation>,
+    }
     let report = std::fs::read_to_string(file.join("report.json")).unwrap_or_default();
-    serde_json::from_str::<serde_json::Value>(&report)
-        .ok()
-        .and_then(|report| serde_json::from_value(report["invocations"].clone()).ok())
+    serde_json::from_str::<Recorded>(&report)
+        .map(|recorded| recorded.invocations)
         .unwrap_or_default()
 }
 
@@ -506,5 +511,24 @@ impl std::fmt::Display for Size {
             "{} bytes, {} functions, {} instructions",
             self.bytes, self.functions, self.instructions
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oracles::Value;
+
+    #[test]
+    fn a_recorded_v128_argument_keeps_every_digit() {
+        let dir = tempfile::tempdir().unwrap();
+        let lanes = u128::MAX - 1;
+        let report = format!(
+            r#"{{"signature": "s", "invocations": [{{"export": "f", "args": [{{"V128": {lanes}}}], "expected": null}}]}}"#
+        );
+        std::fs::write(dir.path().join("report.json"), report).unwrap();
+        let calls = known_invocations(dir.path());
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].args, [Value::V128(lanes)]);
     }
 }

@@ -9,14 +9,14 @@ use common::{shown, xtask};
 fn fuzz_varies_the_level_per_module_records_it_and_blames_a_bug_of_one_level() {
     let out = tempfile::tempdir().unwrap();
     let engines = [
-        // Not wasmi: the instruction-selection trees of seed 3 find a wasmi 2.0.0 bug of its own.
+        // Not wasmi: the instruction-selection trees find a wasmi 2.0.0 bug of its own.
         "--engine",
         "wasmtime-aot",
         // `i32.clz` computed as `i32.ctz` in wasmtime-cranelift's code for the x86-64 baseline only.
         "--engine",
         "mutant:baseline-clz-as-ctz",
     ];
-    let output = common::fuzz_seed_3(out.path(), &engines);
+    let output = common::fuzz_seed_6(out.path(), &engines);
     let text = shown(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     let folders: Vec<std::path::PathBuf> = std::fs::read_dir(out.path())
