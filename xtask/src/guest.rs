@@ -11,7 +11,8 @@ use std::process::Command;
 
 use crate::corpus::TARGET;
 
-/// Builds the guest in release and copies it where the nested tiers find it. It goes to
+/// Builds the guest in release and copies it where the nested tiers find it, stamped with the
+/// digest of its sources (see `oracles::nested::SOURCES`). It goes to
 /// `CARGO_TARGET_DIR` when that is set (a target dir shared by several checkouts), else to
 /// `target/guest`, so that it never waits for nor invalidates the workspace's own build.
 pub fn build() -> anyhow::Result<Conclusion> {
@@ -45,6 +46,10 @@ pub fn build() -> anyhow::Result<Conclusion> {
     let installed = oracles::nested::guest_path();
     std::fs::copy(&built, &installed)
         .with_context(|| format!("copying {} to {}", built.display(), installed.display()))?;
+    // The sources this lockstep was built from are those the guest was just built from.
+    let stamp = oracles::nested::stamp_path();
+    std::fs::write(&stamp, format!("{}\n", oracles::nested::SOURCES))
+        .with_context(|| format!("writing {}", stamp.display()))?;
     let size = std::fs::metadata(&installed)?.len();
     println!("{} {size} bytes", installed.display());
     Ok(Conclusion::Agree)
