@@ -29,7 +29,8 @@ pub const INSTRUMENT_TIME: Duration = Duration::from_secs(300);
 const LINE_LIMIT: usize = 256 << 20;
 
 /// Cached results stop being written past this many; the spec suites need
-/// about a tenth of it, and an endless fuzzing run must not fill the disk.
+/// about a tenth of it. Fuzzing's modules are never cached ([`Caching::Uncached`]):
+/// they would fill it within minutes, and the suites' modules would be left out.
 const CACHE_ENTRIES: usize = 60_000;
 
 /// Why a module has no instrumented form.
@@ -86,6 +87,16 @@ fn binaryen_features(features: WasmFeatures) -> Vec<&'static str> {
         .collect()
 }
 
+/// Whether an instrumented module is looked up in and written to the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caching {
+    /// A module that comes again (spec suites, programs): looked up, and kept.
+    Cached,
+    /// A module met once (generated for a fuzzing campaign) or measured afresh:
+    /// instrumented by binaryen every time, and never written.
+    Uncached,
+}
+
 /// `wasm` instrumented by Asyncify for an engine with `features`, and
 /// optimized at `optimize` (0, 1, 2 or 3).
 /// Binaryen gets `time`; a module it does not finish in that time is not cached.
@@ -94,34 +105,9 @@ pub fn instrument(
     features: WasmFeatures,
     optimize: u8,
     time: Duration,
+    caching: Caching,
 ) -> Result<Vec<u8>, Refusal> {
-    let tools = tools()?;
-    let features = binaryen_features(features);
-    let cached = tools.cache_path(wasm, &features, optimize);
-    if let Some(result) = read_cached(&cached) {
-        return result;
-    }
-    let answer = tools.run(wasm, &features, optimize, time)?;
-    if let Answer::Done(result) = &answer {
-        tools.store(&cached, result);
-    }
-    answer.into_result()
-}
-
-/// Like [`instrument`], without reading or writing the cache.
-pub fn instrument_uncached(
-    wasm: &[u8],
-    features: WasmFeatures,
-    optimize: u8,
-) -> Result<Vec<u8>, Refusal> {
-    tools()?
-        .run(
-            wasm,
-            &binaryen_features(features),
-            optimize,
-            INSTRUMENT_TIME,
-        )?
-        .into_result()
+    tools()?.instrument(wasm, binaryen_features(features), optimize, time, caching)
 }
 
 /// The folder instrumented modules are cached in, installing binaryen.js first if need be.
@@ -174,6 +160,29 @@ impl Tools {
             cached: AtomicUsize::new(cached),
             process: Mutex::new(None),
         })
+    }
+
+    /// See [`instrument`]; `features` by binaryen's names.
+    fn instrument(
+        &self,
+        wasm: &[u8],
+        features: Vec<&str>,
+        optimize: u8,
+        time: Duration,
+        caching: Caching,
+    ) -> Result<Vec<u8>, Refusal> {
+        if caching == Caching::Uncached {
+            return self.run(wasm, &features, optimize, time)?.into_result();
+        }
+        let cached = self.cache_path(wasm, &features, optimize);
+        if let Some(result) = read_cached(&cached) {
+            return result;
+        }
+        let answer = self.run(wasm, &features, optimize, time)?;
+        if let Answer::Done(result) = &answer {
+            self.store(&cached, result);
+        }
+        answer.into_result()
     }
 
     fn cache_path(&self, wasm: &[u8], features: &[&str], optimize: u8) -> PathBuf {
@@ -323,5 +332,33 @@ impl Instrumenter {
                 return Ok(reply);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_modules_that_come_again_are_written_to_the_cache() {
+        let installed = tools().expect("binaryen.js is installed");
+        let cache = tempfile::tempdir().unwrap();
+        let tools = Tools {
+            script: installed.script.clone(),
+            cache: cache.path().to_path_buf(),
+            cached: AtomicUsize::new(0),
+            process: Mutex::new(None),
+        };
+        let wasm = crate::testing::wat(r#"(module (func (export "f") (result i32) i32.const 7))"#);
+        let instrument = |caching| {
+            let features = binaryen_features(WasmFeatures::default());
+            tools.instrument(&wasm, features, 0, INSTRUMENT_TIME, caching)
+        };
+        let entries = || std::fs::read_dir(cache.path()).unwrap().count();
+        let once = instrument(Caching::Uncached).expect("instrumented");
+        assert_eq!(entries(), 0, "a module met once is not kept");
+        assert_eq!(instrument(Caching::Cached), Ok(once.clone()));
+        assert_eq!(entries(), 1, "a module that comes again is kept");
+        assert_eq!(instrument(Caching::Cached), Ok(once), "and read back");
     }
 }

@@ -10,6 +10,8 @@ pub mod unwind;
 
 pub use binaryen::{VERSION as BINARYEN_VERSION, cache_dir};
 
+use binaryen::Caching;
+
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance};
 use crate::outcome::{Outcome, Resource, State, TrapCode, Value};
 use planted::Plant;
@@ -67,7 +69,8 @@ impl Asyncify {
 
     /// `wasm` as this tier instruments it, before any engine runs it.
     pub fn instrument(&self, wasm: &[u8]) -> Result<Vec<u8>, Outcome> {
-        self.instrumented(wasm, binaryen::INSTRUMENT_TIME, || None)
+        let (time, caching) = (binaryen::INSTRUMENT_TIME, Caching::Cached);
+        self.instrumented(wasm, time, caching, || None)
     }
 
     /// `wasm` instrumented at this tier's level, with any planted bug; see [`instrument_for`].
@@ -75,10 +78,11 @@ impl Asyncify {
         &self,
         wasm: &[u8],
         time: Duration,
+        caching: Caching,
         base_rejection: impl FnOnce() -> Option<Outcome>,
     ) -> Result<Vec<u8>, Outcome> {
-        let level = self.optimize;
-        let instrumented = instrument_for(wasm, self.features(), level, time, base_rejection)?;
+        let (features, level) = (self.features(), self.optimize);
+        let instrumented = instrument_for(wasm, features, level, time, caching, base_rejection)?;
         Ok(match self.plant {
             Some(plant) => plant.rewrite(self.optimize, instrumented),
             None => instrumented,
@@ -138,6 +142,10 @@ impl Asyncify {
             control: control.clone(),
             compile_time: limits.compile_time,
             call_time: limits.call_time,
+            caching: match limits.one_off_modules {
+                true => Caching::Uncached,
+                false => Caching::Cached,
+            },
         };
         (Box::new(session), control)
     }
@@ -175,15 +183,17 @@ struct AsyncifySession {
     /// What binaryen may take: instrumenting is part of compiling.
     compile_time: Duration,
     call_time: Duration,
+    /// Whether the session's modules come again, so that their instrumented forms are cached.
+    caching: Caching,
 }
 
 impl Session for AsyncifySession {
     fn compile(&mut self, wasm: &[u8]) -> Result<ModuleId, Outcome> {
         let base = &mut self.base;
-        let time = self.compile_time;
+        let (time, caching) = (self.compile_time, self.caching);
         let instrumented = self
             .layer
-            .instrumented(wasm, time, || base.compile(wasm).err())?;
+            .instrumented(wasm, time, caching, || base.compile(wasm).err())?;
         self.base.compile(&instrumented)
     }
 
@@ -233,14 +243,15 @@ impl Session for AsyncifySession {
     }
 }
 
-/// `wasm` instrumented for a base engine with `features`. A module that does
-/// not validate is the base engine's to reject (`base_rejection`): binaryen
-/// only sees valid modules.
+/// `wasm` instrumented for a base engine with `features`, binaryen given
+/// `time` and `caching`. A module that does not validate is the base engine's
+/// to reject (`base_rejection`): binaryen only sees valid modules.
 fn instrument_for(
     wasm: &[u8],
     features: WasmFeatures,
     optimize: u8,
     time: Duration,
+    caching: Caching,
     base_rejection: impl FnOnce() -> Option<Outcome>,
 ) -> Result<Vec<u8>, Outcome> {
     if !crate::features::validates(wasm, features) {
@@ -258,7 +269,8 @@ fn instrument_for(
         )));
     }
     // Binaryen refusing a module is a skip; binaryen missing is lockstep's failure, never a skip.
-    binaryen::instrument(wasm, features, optimize, time).map_err(|refusal| match refusal {
+    let instrumented = binaryen::instrument(wasm, features, optimize, time, caching);
+    instrumented.map_err(|refusal| match refusal {
         binaryen::Refusal::Unsupported(why) => Outcome::Unsupported(format!("asyncify: {why}")),
         // Rationale: instrumenting is compiling; past its budget it is inconclusive, as a
         // compilation past its budget is on any tier.
@@ -301,7 +313,9 @@ pub fn instrument_uncached(
     features: WasmFeatures,
     optimize: u8,
 ) -> Result<Vec<u8>, String> {
-    binaryen::instrument_uncached(wasm, features, optimize).map_err(binaryen::Refusal::reason)
+    let time = binaryen::INSTRUMENT_TIME;
+    binaryen::instrument(wasm, features, optimize, time, Caching::Uncached)
+        .map_err(binaryen::Refusal::reason)
 }
 
 /// Why Asyncify tiers cannot run here: binaryen.js is neither installed nor

@@ -38,7 +38,8 @@ impl ProgramEngine for AsyncifyPrograms {
     fn compile(&self, wasm: &[u8], limits: &Limits) -> Result<Box<dyn CompiledProgram>, Outcome> {
         let rejection = || self.base.compile(wasm, limits).err();
         let time = limits.compile_time;
-        let instrumented = super::instrument_for(wasm, self.features, 0, time, rejection)?;
+        let caching = super::Caching::Cached;
+        let instrumented = super::instrument_for(wasm, self.features, 0, time, caching, rejection)?;
         Ok(Box::new(Instrumented {
             base: self.base.compile(&instrumented, limits)?,
             call_time: limits.call_time,
