@@ -34,6 +34,7 @@ const PIPE_BYTES: libc::c_int = 1 << 20;
 pub struct Child {
     process: std::process::Child,
     stdin: Option<ChildStdin>,
+    input_capacity: usize,
     lines: Receiver<Line>,
     stderr: Arc<Mutex<VecDeque<String>>>,
     /// Closed by the standard-error reader when the pipe reaches its end.
@@ -146,9 +147,7 @@ impl Child {
             .spawn()?;
         let stdout = process.stdout.take().expect("piped");
         enlarge_pipe(&stdout);
-        if let Some(stdin) = &process.stdin {
-            enlarge_pipe(stdin);
-        }
+        let input_capacity = process.stdin.as_ref().map_or(0, enlarge_pipe);
         let (sender, lines) = mpsc::channel();
         std::thread::spawn(move || read_lines(stdout, line_limit, &sender));
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
@@ -161,12 +160,19 @@ impl Child {
         });
         Ok(Child {
             stdin: process.stdin.take(),
+            input_capacity,
             process,
             lines,
             stderr,
             stderr_done,
             reaped: None,
         })
+    }
+
+    /// Bytes the standard input pipe holds: as many can be sent ahead of what
+    /// the process has read without [`Child::send`] waiting for it.
+    pub fn input_capacity(&self) -> usize {
+        self.input_capacity
     }
 
     /// Writes `line` and a newline. A failure means the process is gone (or closed its input).
@@ -261,9 +267,18 @@ impl Drop for Child {
 
 /// Asks for a pipe of [`PIPE_BYTES`]; a system that refuses keeps its smaller
 /// pipe, which costs only time.
-fn enlarge_pipe(pipe: &impl std::os::fd::AsRawFd) {
-    // SAFETY: fcntl(2) with F_SETPIPE_SZ changes a pipe's capacity; it touches no memory.
-    unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES) };
+/// Asks for a pipe of [`PIPE_BYTES`]; returns the capacity the pipe has.
+fn enlarge_pipe(pipe: &impl std::os::fd::AsRawFd) -> usize {
+    let fd = pipe.as_raw_fd();
+    // SAFETY: fcntl(2) with F_SETPIPE_SZ or F_GETPIPE_SZ changes or reads a pipe's capacity; it
+    // touches no memory.
+    let capacity = unsafe {
+        match libc::fcntl(fd, libc::F_SETPIPE_SZ, PIPE_BYTES) {
+            refused if refused < 0 => libc::fcntl(fd, libc::F_GETPIPE_SZ),
+            granted => granted,
+        }
+    };
+    usize::try_from(capacity).unwrap_or(0)
 }
 
 /// Hands `stdout` over line by line until it ends or a line exceeds `limit` bytes.

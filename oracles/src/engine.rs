@@ -42,6 +42,14 @@ pub struct Limits {
     /// deterministic host functions (see [`crate::host`]). Off for spec
     /// tests, where an unknown import must stay unlinkable.
     pub host_functions: bool,
+    /// The modules are generated for this run and met once: what a layer derives
+    /// from them (an Asyncify tier's instrumented module) is not cached on disk.
+    ///
+    /// Rationale: a fuzzing campaign fills any bounded cache with modules nobody
+    /// asks for again, and a full cache no longer keeps the spec suites' modules,
+    /// which every conformance run needs.
+    #[serde(default)]
+    pub one_off_modules: bool,
 }
 
 impl Default for Limits {
@@ -55,17 +63,19 @@ impl Default for Limits {
             call_time: Duration::from_secs(10),
             fuel: None,
             host_functions: false,
+            one_off_modules: false,
         }
     }
 }
 
 impl Limits {
-    /// Limits for differential fuzzing: host functions on, and tighter than the
+    /// Limits for differential fuzzing: host functions on, modules one-off, and tighter than the
     /// spec suites' limits because every call is followed by a digest of
     /// memories and tables, which must stay cheap.
     pub fn fuzzing() -> Limits {
         Limits {
             host_functions: true,
+            one_off_modules: true,
             call_time: Duration::from_secs(5),
             compile_time: Duration::from_secs(60),
             instantiate_time: Duration::from_secs(5),

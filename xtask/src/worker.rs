@@ -264,10 +264,21 @@ impl Worker {
         self.child = None;
     }
 
-    fn send(&mut self, request: &Request) -> Result<(), String> {
+    /// Replaces the child once it has served its share of requests; called
+    /// between requests, never while a reply is outstanding.
+    fn retire_if_due(&mut self) {
         if self.served >= REQUESTS_PER_WORKER {
             self.child = None;
         }
+    }
+
+    fn send(&mut self, request: &Request) -> Result<(), String> {
+        let line = serde_json::to_vec(request).map_err(|e| e.to_string())?;
+        self.send_line(&line)
+    }
+
+    /// Sends a serialized request, starting a child first if there is none.
+    fn send_line(&mut self, line: &[u8]) -> Result<(), String> {
         if self.child.is_none() {
             self.served = 0;
             self.started.clear();
@@ -278,8 +289,7 @@ impl Worker {
         }
         self.served += 1;
         let child = self.child.as_mut().expect("spawned above");
-        let line = serde_json::to_vec(request).map_err(|e| e.to_string())?;
-        child.send(&line).map_err(|e| format!("worker input: {e}"))
+        child.send(line).map_err(|e| format!("worker input: {e}"))
     }
 
     fn receive(&mut self, wait: Duration) -> Received {
@@ -301,59 +311,152 @@ impl Worker {
         }
     }
 
-    /// Runs a module on one engine in the worker. If the worker dies or hangs,
-    /// or `deadline` passes, the step it was on and every later step get that
-    /// as their outcome, observed as `name`.
-    pub fn run_module(
+    /// Runs a module on every engine in turn in the worker. The requests go
+    /// ahead of the engine the worker is on, as many as its input pipe holds:
+    /// each engine starts as soon as the one before it ends, rather than after
+    /// a round trip through this process, each a wait for a time slice on a
+    /// busy machine. If the worker dies or hangs, the step it was on and every
+    /// later step of that engine get that as their outcome, and the engines
+    /// after it go to a fresh worker. Past `deadline`, the engine stops at the
+    /// step it is on, and engines not yet reached do not start: their steps are
+    /// `exhausted Time`. `progress` hears each engine finish.
+    fn run_module_everywhere(
         &mut self,
-        engine: EngineRef,
+        engines: &[(EngineRef, Arc<dyn Engine>)],
+        module: &ModuleRun,
+        deadline: Option<Instant>,
+        progress: &mut dyn FnMut(&str),
+    ) -> Vec<EngineRun> {
+        let requests: Vec<Result<Vec<u8>, String>> = engines
+            .iter()
+            .map(|(reference, _)| module.request(reference))
+            .collect();
+        self.retire_if_due();
+        let mut runs = Vec::with_capacity(engines.len());
+        // Requests before `sent` are written to the current child.
+        let mut sent = 0;
+        for (index, (reference, engine)) in engines.iter().enumerate() {
+            let name = engine.variant();
+            let steps = module.steps();
+            let late = deadline.is_some_and(|d| Instant::now() >= d);
+            if late && sent > index {
+                // The child is on an engine this run no longer waits for.
+                self.restart();
+            }
+            if self.child.is_none() {
+                // Whatever went ahead went with the child that is gone.
+                sent = index;
+            }
+            let run = match late {
+                true => out_of_time(&name, steps),
+                false => match self.send_ahead(&requests, index, &mut sent) {
+                    Err(why) => stopped(&name, steps, &Outcome::HarnessFailed(why)),
+                    Ok(()) => self.receive_module(reference, &name, module, deadline),
+                },
+            };
+            runs.push(run);
+            progress(&reference.id);
+        }
+        runs
+    }
+
+    /// Sends the request of engine `index` if it is not sent yet, and those
+    /// after it while the child's input pipe holds every one not answered:
+    /// more could leave this process waiting on a full pipe while the child
+    /// hangs, beyond the reach of any time limit.
+    fn send_ahead(
+        &mut self,
+        requests: &[Result<Vec<u8>, String>],
+        index: usize,
+        sent: &mut usize,
+    ) -> Result<(), String> {
+        let size = |request: &Result<Vec<u8>, String>| request.as_ref().map_or(0, |r| r.len() + 1);
+        while *sent < requests.len() {
+            let unanswered: usize = requests[index..*sent].iter().map(size).sum();
+            let capacity = self.child.as_ref().map_or(0, Child::input_capacity);
+            let fits = unanswered + size(&requests[*sent]) <= capacity;
+            if *sent > index && !fits {
+                break;
+            }
+            let sending = self.send_line(requests[*sent].as_ref()?);
+            if sending.is_err() && *sent > index {
+                // The child is gone; receiving says how, and the rest go to a fresh one.
+                break;
+            }
+            sending?;
+            *sent += 1;
+        }
+        Ok(())
+    }
+
+    /// The replies of one engine to its module request, sent already. If the
+    /// worker dies or hangs, or `deadline` passes, the step it was on and every
+    /// later step get that as their outcome, observed as `name`.
+    fn receive_module(
+        &mut self,
+        engine: &EngineRef,
         name: &str,
-        wasm: &[u8],
-        invocations: &[Invocation],
-        limits: &Limits,
+        module: &ModuleRun,
         deadline: Option<Instant>,
     ) -> EngineRun {
-        let steps = invocations.len() + 2;
-        let request = Request::Module {
-            engine: engine.clone(),
-            wasm: wasm.to_vec(),
-            invocations: invocations.to_vec(),
-            limits: limits.clone(),
-        };
-        let mut observations = Vec::with_capacity(steps);
+        let mut observations = Vec::with_capacity(module.steps());
         let mut timing = Timing::default();
-        let stopped = match self.send(&request) {
-            Err(why) => Some(Outcome::HarnessFailed(why)),
-            Ok(()) => loop {
-                let left = deadline.map_or(Duration::MAX, |d| d - Instant::now().min(d));
-                // An engine starts on its first request in a child: an external engine's process
-                // first, and a nested tier's host compiles the whole guest runtime before that.
-                let startup = match self.started.insert(engine.clone()) {
-                    true => oracles::nested::STARTUP,
-                    false => Duration::ZERO,
-                };
-                match self.receive((limits.step_time() + GRACE + startup).min(left)) {
-                    Received::Reply(Reply::Observed(observation)) => observations.push(observation),
-                    Received::Reply(Reply::ModuleDone(t)) => {
-                        timing = t;
-                        break None;
-                    }
-                    Received::Reply(Reply::ScriptDone(_) | Reply::ProgramDone(_)) => {
-                        break Some(Outcome::HarnessFailed("unexpected reply".into()));
-                    }
-                    Received::Died(why) => break Some(Outcome::Crashed(why)),
-                    Received::TimedOut => break Some(Outcome::Exhausted(Resource::Time)),
+        let stopped = loop {
+            let left = deadline.map_or(Duration::MAX, |d| d - Instant::now().min(d));
+            // An engine starts on its first request in a child: an external engine's process
+            // first, and a nested tier's host compiles the whole guest runtime before that.
+            let startup = match self.started.insert(engine.clone()) {
+                true => oracles::nested::STARTUP,
+                false => Duration::ZERO,
+            };
+            let step_time = module.limits.step_time();
+            match self.receive((step_time + GRACE + startup).min(left)) {
+                Received::Reply(Reply::Observed(observation)) => observations.push(observation),
+                Received::Reply(Reply::ModuleDone(t)) => {
+                    timing = t;
+                    break None;
                 }
-            },
+                Received::Reply(Reply::ScriptDone(_) | Reply::ProgramDone(_)) => {
+                    self.restart();
+                    break Some(Outcome::HarnessFailed("unexpected reply".into()));
+                }
+                Received::Died(why) => break Some(Outcome::Crashed(why)),
+                Received::TimedOut => break Some(Outcome::Exhausted(Resource::Time)),
+            }
         };
         if let Some(outcome) = stopped {
-            pad(&mut observations, name, &outcome, steps);
+            pad(&mut observations, name, &outcome, module.steps());
         }
         EngineRun {
             observations,
             timing,
             unapplied: Vec::new(),
         }
+    }
+}
+
+/// A module and the calls to make on it, as every engine gets them.
+struct ModuleRun<'a> {
+    wasm: &'a [u8],
+    invocations: &'a [Invocation],
+    limits: &'a Limits,
+}
+
+impl ModuleRun<'_> {
+    /// Steps of a run: compile, instantiate, then one per invocation.
+    fn steps(&self) -> usize {
+        self.invocations.len() + 2
+    }
+
+    /// The serialized request that runs the module on `engine`.
+    fn request(&self, engine: &EngineRef) -> Result<Vec<u8>, String> {
+        let request = Request::Module {
+            engine: engine.clone(),
+            wasm: self.wasm.to_vec(),
+            invocations: self.invocations.to_vec(),
+            limits: self.limits.clone(),
+        };
+        serde_json::to_vec(&request).map_err(|e| e.to_string())
     }
 }
 
@@ -395,6 +498,7 @@ impl Worker {
             aborted: Some(why),
             ..ScriptRun::default()
         };
+        self.retire_if_due();
         if let Err(why) = self.send(&request) {
             return aborted(why);
         }
@@ -427,6 +531,7 @@ impl Worker {
             entry: entry.clone(),
             limits: limits.clone(),
         };
+        self.retire_if_due();
         let ending = match self.send(&request) {
             Err(why) => Outcome::HarnessFailed(why),
             // A reactor makes two calls, `_initialize` and the export.
@@ -454,7 +559,7 @@ impl Worker {
 /// engine stops at the step it is on, and engines not yet started do not
 /// start: their steps are `exhausted Time`. `progress` hears each engine finish.
 pub fn run_all(
-    mut worker: Option<&mut Worker>,
+    worker: Option<&mut Worker>,
     engines: &[(EngineRef, Arc<dyn Engine>)],
     wasm: &[u8],
     invocations: &[Invocation],
@@ -462,41 +567,48 @@ pub fn run_all(
     deadline: Option<Instant>,
     progress: &mut dyn FnMut(&str),
 ) -> differential::Run {
-    let mut runs = Vec::with_capacity(engines.len());
-    for (reference, engine) in engines {
-        let late = deadline.is_some_and(|d| Instant::now() >= d);
-        let name = engine.variant();
-        let mut run = match worker.as_deref_mut() {
-            _ if late => out_of_time(&name, invocations.len() + 2),
-            Some(worker) => worker.run_module(
-                reference.clone(),
-                &name,
-                wasm,
-                invocations,
-                limits,
-                deadline,
-            ),
-            None => {
-                differential::run_engine(engine.as_ref(), wasm, invocations, limits, &mut |_| {})
-            }
-        };
+    let module = ModuleRun {
+        wasm,
+        invocations,
+        limits,
+    };
+    let mut runs = match worker {
+        Some(worker) => worker.run_module_everywhere(engines, &module, deadline, progress),
+        None => engines
+            .iter()
+            .map(|(reference, engine)| {
+                let late = deadline.is_some_and(|d| Instant::now() >= d);
+                let run = match late {
+                    true => out_of_time(&engine.variant(), module.steps()),
+                    false => differential::run_engine(
+                        engine.as_ref(),
+                        wasm,
+                        invocations,
+                        limits,
+                        &mut |_| {},
+                    ),
+                };
+                progress(&reference.id);
+                run
+            })
+            .collect(),
+    };
+    for (run, (_, engine)) in runs.iter_mut().zip(engines) {
         // What the engine said of itself in this process, wherever it ran.
         run.unapplied = engine.unapplied_limits();
-        runs.push(run);
-        progress(&reference.id);
     }
     differential::compare_runs(wasm, invocations, runs)
 }
 
 /// The run of an engine the time budget did not reach.
 fn out_of_time(engine: &str, steps: usize) -> EngineRun {
+    stopped(engine, steps, &Outcome::Exhausted(Resource::Time))
+}
+
+/// The run of an engine that never started, for `outcome`.
+fn stopped(engine: &str, steps: usize, outcome: &Outcome) -> EngineRun {
     let mut observations = Vec::with_capacity(steps);
-    pad(
-        &mut observations,
-        engine,
-        &Outcome::Exhausted(Resource::Time),
-        steps,
-    );
+    pad(&mut observations, engine, outcome, steps);
     EngineRun {
         observations,
         timing: Timing::default(),

@@ -83,3 +83,39 @@ fn a_fuzz_run_records_the_crash_as_a_finding_and_goes_on() {
     let report = std::fs::read_to_string(crash.join("report.json")).unwrap();
     assert!(report.contains("killed by signal 6 (SIGABRT)"), "{report}");
 }
+
+/// The worker gets every engine's request ahead of time; the engines after the one that takes it
+/// down go to a fresh worker, and their results are theirs.
+#[test]
+fn the_engines_after_a_crash_run_in_a_fresh_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("popcnt.wat");
+    let text = "(module (func (export \"f\") (param i32) (result i32) (i32.popcnt (local.get 0))))";
+    std::fs::write(&module, text).unwrap();
+    let output = xtask(&[
+        "diff",
+        module.to_str().unwrap(),
+        "--engine",
+        "mutant:abort-on-popcnt",
+        "--engine",
+        "wasmtime-cranelift",
+        "--engine",
+        "wasmi",
+        "--json",
+        "--invoke",
+        "f",
+        "7",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", shown(&output));
+    let run: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let call = &run["steps"][2]["observations"];
+    assert!(
+        call[0]["outcome"]["Crashed"]
+            .as_str()
+            .is_some_and(|why| why.contains("SIGABRT")),
+        "{call}"
+    );
+    for observation in &call.as_array().unwrap()[1..] {
+        assert_eq!(observation["outcome"]["Values"][0]["I32"], 3, "{call}");
+    }
+}

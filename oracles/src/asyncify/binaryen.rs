@@ -28,7 +28,8 @@ pub const INSTRUMENT_TIME: Duration = Duration::from_secs(300);
 const LINE_LIMIT: usize = 256 << 20;
 
 /// Cached results stop being written past this many; the spec suites need
-/// about a tenth of it, and an endless fuzzing run must not fill the disk.
+/// about a tenth of it. Fuzzing's modules are never cached ([`Caching::Uncached`]):
+/// they would fill it within minutes, and the suites' modules would be left out.
 const CACHE_ENTRIES: usize = 60_000;
 
 /// Why a module has no instrumented form.
@@ -96,24 +97,25 @@ pub struct Request {
     pub pages: u32,
 }
 
-/// `wasm` instrumented by Asyncify as `request` says.
-/// Binaryen gets `time`; a module it does not finish in that time is not cached.
-pub fn instrument(wasm: &[u8], request: Request, time: Duration) -> Result<Vec<u8>, Refusal> {
-    let tools = tools()?;
-    let cached = tools.cache_path(wasm, request);
-    if let Some(result) = read_cached(&cached) {
-        return result;
-    }
-    let answer = tools.run(wasm, request, time)?;
-    if let Answer::Done(result) = &answer {
-        tools.store(&cached, result);
-    }
-    answer.into_result()
+/// Whether an instrumented module is looked up in and written to the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caching {
+    /// A module that comes again (spec suites, programs): looked up, and kept.
+    Cached,
+    /// A module met once (generated for a fuzzing campaign) or measured afresh:
+    /// instrumented by binaryen every time, and never written.
+    Uncached,
 }
 
-/// Like [`instrument`], without reading or writing the cache.
-pub fn instrument_uncached(wasm: &[u8], request: Request) -> Result<Vec<u8>, Refusal> {
-    tools()?.run(wasm, request, INSTRUMENT_TIME)?.into_result()
+/// `wasm` instrumented by Asyncify as `request` says.
+/// Binaryen gets `time`; a module it does not finish in that time is not cached.
+pub fn instrument(
+    wasm: &[u8],
+    request: Request,
+    time: Duration,
+    caching: Caching,
+) -> Result<Vec<u8>, Refusal> {
+    tools()?.instrument(wasm, request, time, caching)
 }
 
 /// The folder instrumented modules are cached in, installing binaryen.js first if need be.
@@ -166,6 +168,28 @@ impl Tools {
             cached: AtomicUsize::new(cached),
             process: Mutex::new(None),
         })
+    }
+
+    /// See [`instrument`].
+    fn instrument(
+        &self,
+        wasm: &[u8],
+        request: Request,
+        time: Duration,
+        caching: Caching,
+    ) -> Result<Vec<u8>, Refusal> {
+        if caching == Caching::Uncached {
+            return self.run(wasm, request, time)?.into_result();
+        }
+        let cached = self.cache_path(wasm, request);
+        if let Some(result) = read_cached(&cached) {
+            return result;
+        }
+        let answer = self.run(wasm, request, time)?;
+        if let Answer::Done(result) = &answer {
+            self.store(&cached, result);
+        }
+        answer.into_result()
     }
 
     fn cache_path(&self, wasm: &[u8], request: Request) -> PathBuf {
@@ -316,5 +340,35 @@ impl Instrumenter {
                 return Ok(reply);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_modules_that_come_again_are_written_to_the_cache() {
+        let installed = tools().expect("binaryen.js is installed");
+        let cache = tempfile::tempdir().unwrap();
+        let tools = Tools {
+            script: installed.script.clone(),
+            cache: cache.path().to_path_buf(),
+            cached: AtomicUsize::new(0),
+            process: Mutex::new(None),
+        };
+        let wasm = crate::testing::wat(r#"(module (func (export "f") (result i32) i32.const 7))"#);
+        let request = Request {
+            features: WasmFeatures::default(),
+            optimize: 0,
+            pages: crate::asyncify::unwind::MODULE_PAGES,
+        };
+        let instrument = |caching| tools.instrument(&wasm, request, INSTRUMENT_TIME, caching);
+        let entries = || std::fs::read_dir(cache.path()).unwrap().count();
+        let once = instrument(Caching::Uncached).expect("instrumented");
+        assert_eq!(entries(), 0, "a module met once is not kept");
+        assert_eq!(instrument(Caching::Cached), Ok(once.clone()));
+        assert_eq!(entries(), 1, "a module that comes again is kept");
+        assert_eq!(instrument(Caching::Cached), Ok(once), "and read back");
     }
 }

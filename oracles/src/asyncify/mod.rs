@@ -10,6 +10,8 @@ pub mod unwind;
 
 pub use binaryen::{VERSION as BINARYEN_VERSION, cache_dir};
 
+use binaryen::Caching;
+
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance};
 use crate::outcome::{Outcome, Resource, State, TrapCode, Unread, Value};
 use planted::Plant;
@@ -67,7 +69,8 @@ impl Asyncify {
 
     /// `wasm` as this tier instruments it, before any engine runs it.
     pub fn instrument(&self, wasm: &[u8]) -> Result<Vec<u8>, Outcome> {
-        self.instrumented(wasm, binaryen::INSTRUMENT_TIME, || None)
+        let (time, caching) = (binaryen::INSTRUMENT_TIME, Caching::Cached);
+        self.instrumented(wasm, time, caching, || None)
     }
 
     /// `wasm` instrumented at this tier's level, with any planted bug; see [`instrument_for`].
@@ -75,6 +78,7 @@ impl Asyncify {
         &self,
         wasm: &[u8],
         time: Duration,
+        caching: Caching,
         base_rejection: impl FnOnce() -> Option<Outcome>,
     ) -> Result<Vec<u8>, Outcome> {
         let request = binaryen::Request {
@@ -82,7 +86,7 @@ impl Asyncify {
             optimize: self.optimize,
             pages: unwind::MODULE_PAGES,
         };
-        let instrumented = instrument_for(wasm, request, time, base_rejection)?;
+        let instrumented = instrument_for(wasm, request, time, caching, base_rejection)?;
         Ok(match self.plant {
             Some(plant) => plant.rewrite(self.optimize, instrumented),
             None => instrumented,
@@ -142,6 +146,10 @@ impl Asyncify {
             control: control.clone(),
             compile_time: limits.compile_time,
             call_time: limits.call_time,
+            caching: match limits.one_off_modules {
+                true => Caching::Uncached,
+                false => Caching::Cached,
+            },
         };
         (Box::new(session), control)
     }
@@ -179,15 +187,17 @@ struct AsyncifySession {
     /// What binaryen may take: instrumenting is part of compiling.
     compile_time: Duration,
     call_time: Duration,
+    /// Whether the session's modules come again, so that their instrumented forms are cached.
+    caching: Caching,
 }
 
 impl Session for AsyncifySession {
     fn compile(&mut self, wasm: &[u8]) -> Result<ModuleId, Outcome> {
         let base = &mut self.base;
-        let time = self.compile_time;
+        let (time, caching) = (self.compile_time, self.caching);
         let instrumented = self
             .layer
-            .instrumented(wasm, time, || base.compile(wasm).err())?;
+            .instrumented(wasm, time, caching, || base.compile(wasm).err())?;
         self.base.compile(&instrumented)
     }
 
@@ -237,13 +247,15 @@ impl Session for AsyncifySession {
     }
 }
 
-/// `wasm` instrumented as `request` says. A module that does not validate
-/// for the base engine's features is the base engine's to reject
-/// (`base_rejection`): binaryen only sees valid modules.
+/// `wasm` instrumented as `request` says, binaryen given `time` and
+/// `caching`. A module that does not validate for the base engine's features
+/// is the base engine's to reject (`base_rejection`): binaryen only sees
+/// valid modules.
 fn instrument_for(
     wasm: &[u8],
     request: binaryen::Request,
     time: Duration,
+    caching: Caching,
     base_rejection: impl FnOnce() -> Option<Outcome>,
 ) -> Result<Vec<u8>, Outcome> {
     if !crate::features::validates(wasm, request.features) {
@@ -254,7 +266,8 @@ fn instrument_for(
         }));
     }
     // Binaryen refusing a module is a skip; binaryen missing is lockstep's failure, never a skip.
-    binaryen::instrument(wasm, request, time).map_err(|refusal| match refusal {
+    let instrumented = binaryen::instrument(wasm, request, time, caching);
+    instrumented.map_err(|refusal| match refusal {
         binaryen::Refusal::Unsupported(why) => Outcome::Unsupported(format!("asyncify: {why}")),
         // Rationale: instrumenting is compiling; past its budget it is inconclusive, as a
         // compilation past its budget is on any tier.
@@ -291,7 +304,8 @@ pub fn instrument_uncached(
         optimize,
         pages: unwind::MODULE_PAGES,
     };
-    binaryen::instrument_uncached(wasm, request).map_err(binaryen::Refusal::reason)
+    let time = binaryen::INSTRUMENT_TIME;
+    binaryen::instrument(wasm, request, time, Caching::Uncached).map_err(binaryen::Refusal::reason)
 }
 
 /// Why Asyncify tiers cannot run here: binaryen.js is neither installed nor

@@ -43,7 +43,8 @@ impl ProgramEngine for AsyncifyPrograms {
             optimize: 0,
             pages: unwind::PROGRAM_PAGES,
         };
-        let instrumented = super::instrument_for(wasm, request, time, rejection)?;
+        let caching = super::Caching::Cached;
+        let instrumented = super::instrument_for(wasm, request, time, caching, rejection)?;
         Ok(Box::new(Instrumented {
             base: self.base.compile(&instrumented, limits)?,
             call_time: limits.call_time,

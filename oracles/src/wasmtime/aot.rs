@@ -62,8 +62,9 @@ impl Loader {
 
 /// Precompiles `wasm` with `compiler`, writes the `.cwasm` artifact to a file
 /// and loads it with `loader`, an engine that never saw the original bytes.
-/// The file has no name (`oracles::tempfiles`): nothing can replace it between
-/// the write and the load, and nothing is left behind.
+/// The file has no name and is sealed once written (`oracles::tempfiles`):
+/// nothing can replace or change it between the write and the load, and
+/// nothing is left behind.
 pub(super) fn compile_and_load(
     compiler: &Engine,
     loader: &Loader,
@@ -73,9 +74,10 @@ pub(super) fn compile_and_load(
     let mut file = crate::tempfiles::anonymous_file()?;
     file.write_all(&cwasm)?;
     file.seek(SeekFrom::Start(0))?;
-    // SAFETY: the file was written just above from `precompile_module`; it has
-    // no name, so no other process can open it, and this handle is the only
-    // one. A loader configured apart from the compiler, or an artifact
+    let file = crate::tempfiles::seal(file)?;
+    // SAFETY: the file was written just above from `precompile_module` and
+    // sealed; it has no name, so no other process can open it, and this handle
+    // is the only one. A loader configured apart from the compiler, or an artifact
     // changed in transit, is what wasmtime's compatibility checks are for;
     // where they fail to catch it, the compatibility check's worker process
     // bears the consequences.

@@ -19,7 +19,7 @@ use crate::outcome::{
 };
 use crate::{Value, features, host, spectest};
 pub use cpu::CpuLevel;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 use wasmparser::WasmFeatures;
 use wasmtime::{
@@ -307,18 +307,30 @@ fn to_wasmtime(features: WasmFeatures) -> wasmtime::WasmFeatures {
 
 /// Advances the engine's epoch until the engine is dropped, so that a call
 /// running past its deadline is interrupted instead of hanging the run.
+///
+/// Rationale: one thread ticks every engine of the process. A thread per
+/// engine woke a hundred times a second each, and a fuzzing worker holds
+/// every configuration of every wasmtime tier (about thirty engines): their
+/// wake-ups took a twentieth of a campaign's CPU.
 fn start_epoch_ticker(engine: &wasmtime::Engine) {
-    let weak = engine.weak();
-    std::thread::Builder::new()
-        .name("lockstep-epoch".into())
-        .spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        })
-        .expect("spawning the epoch thread");
+    static TICKED: Mutex<Vec<wasmtime::EngineWeak>> = Mutex::new(Vec::new());
+    static TICKER: Once = Once::new();
+    TICKED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(engine.weak());
+    TICKER.call_once(|| {
+        std::thread::Builder::new()
+            .name("lockstep-epoch".into())
+            .spawn(|| {
+                loop {
+                    std::thread::sleep(EPOCH_TICK);
+                    let mut engines = TICKED.lock().unwrap_or_else(|p| p.into_inner());
+                    engines.retain(|weak| weak.upgrade().map(|e| e.increment_epoch()).is_some());
+                }
+            })
+            .expect("spawning the epoch thread");
+    });
 }
 
 impl Engine for Wasmtime {

@@ -4,7 +4,7 @@
 use super::timed::Timed;
 use crate::Conclusion;
 use anyhow::bail;
-use oracles::{Engine, EngineChoice};
+use oracles::{Engine, EngineChoice, Watchdog};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -131,7 +131,10 @@ impl Bench<'_> {
             .wasm_wide_arithmetic(true)
             .shared_memory(true);
         let cranelift = EngineChoice::parse("wasmtime-cranelift")?;
-        let lockstep = crate::select_engines(&[cranelift])?.remove(0);
+        // Configured as the worker configures it (no epoch interruption, see
+        // `Worker::for_scripts`), so that the two lockstep runs differ only in the worker.
+        let engines = crate::engines_for(std::slice::from_ref(&cranelift), Watchdog::Outside);
+        let lockstep = engines.engine(&cranelift).map_err(anyhow::Error::msg)?;
         Ok(Bench {
             files,
             reference_engine: wasmtime::Engine::new(&config)?,
