@@ -93,13 +93,31 @@ function toJs(value) {
   switch (value.type) {
     case 'i32': return Number(BigInt.asIntN(32, BigInt(bits)));
     case 'i64': return BigInt.asIntN(64, BigInt(bits));
-    case 'f32': scratch.setUint32(0, Number(bits)); return scratch.getFloat32(0);
-    case 'f64': scratch.setBigUint64(0, BigInt(bits)); return scratch.getFloat64(0);
+    case 'f32': scratch.setUint32(0, Number(bits)); return exactly(scratch.getFloat32(0), value);
+    case 'f64': scratch.setBigUint64(0, BigInt(bits)); return exactly(scratch.getFloat64(0), value);
     case 'ref.null': return null;
     case 'ref.extern': return new HostRef(value.value);
     case 'v128': throw new Unsupported('the JS API cannot pass v128 values');
     default: throw new Unsupported(`the JS API cannot pass a ${value.type}`);
   }
+}
+
+// Float formats: the bits of the fraction and of the exponent.
+const FLOATS = { f32: { fraction: 23n, exponent: 8n }, f64: { fraction: 52n, exponent: 11n } };
+
+// `number`, the JS form of float `value`, unless `value` is a signalling NaN (every exponent bit
+// set, a fraction, its top bit clear). Rationale: V8 quiets one on its way into Wasm (the JS API
+// turns an f32 into a double and back, as the hardware does, and V8 keeps no signalling NaN in
+// the argument list's double array), so the call would run on another argument than the other
+// engines': V8 cannot make it. A quiet NaN keeps its sign and payload.
+function exactly(number, { type, value }) {
+  const { fraction, exponent } = FLOATS[type];
+  const bits = BigInt(value);
+  const ones = (1n << exponent) - 1n;
+  const payload = bits & ((1n << fraction) - 1n);
+  const signalling = ((bits >> fraction) & ones) === ones && payload !== 0n && payload >> (fraction - 1n) === 0n;
+  if (signalling) throw new Unsupported(`the JS API cannot pass a signalling NaN (${type} bits ${value})`);
+  return number;
 }
 
 // The wire form of JS value `v` of Wasm type `type`. JS numbers keep no reliable NaN

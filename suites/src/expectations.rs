@@ -30,8 +30,9 @@ const REASONS: &[(Reason, &str, &str)] = &[
     (
         Reason::JsApiNan,
         "js-api-nan",
-        "JavaScript numbers keep no NaN payload: a NaN crossing the JS API, as argument or result, \
-         becomes the canonical NaN, so an exact NaN bit pattern cannot be checked through V8's JS API.",
+        "JavaScript numbers keep no NaN payload: a NaN result crossing the JS API becomes the \
+         canonical NaN, so an exact NaN bit pattern cannot be checked through V8's JS API (a \
+         signalling NaN argument, which V8 would quiet, is not passed at all: those calls are skipped).",
     ),
     (
         Reason::PreWasm2SegmentWrites,

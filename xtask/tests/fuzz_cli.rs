@@ -365,6 +365,36 @@ fn a_fresh_campaign_recognises_a_known_wasmi_bug() {
     );
 }
 
+/// The campaign (seed 0, wasmtime-cranelift and wasmi) that met wasmi's select bug with f32, f64
+/// and v128 results, at modules 1404, 8906 and 8749, now counts each as that known bug.
+#[test]
+fn wasmi_select_bug_with_float_and_v128_results_is_known() {
+    for module in ["1404", "8906", "8749"] {
+        let out = tempfile::tempdir().unwrap();
+        let run = xtask(&[
+            "fuzz",
+            "--seed",
+            "0",
+            "--from",
+            module,
+            "--iterations",
+            "1",
+            "--reduce-time",
+            "0",
+            "--engine",
+            "wasmtime-cranelift",
+            "--engine",
+            "wasmi",
+            "--out",
+            out.path().to_str().unwrap(),
+        ]);
+        let text = shown(&run);
+        assert_eq!(run.status.code(), Some(0), "known only: {text}");
+        let known = format!("known divergence wasmi-2.0.0-select-ne (iteration {module})");
+        assert!(text.contains(&known), "{text}");
+    }
+}
+
 /// A planted instruction-selection bug: `mutant:shl-unmasked` miscomputes `shl` only when its shift
 /// amount is a constant at or past the width, a combination the instruction-selection trees make.
 #[test]
