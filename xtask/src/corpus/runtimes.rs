@@ -24,9 +24,7 @@ pub struct Runtime {
     pub licence: &'static str,
     /// How lockstep starts it.
     pub entry: RuntimeEntry,
-    /// The script, in `corpus/runtimes/NAME/`.
-    pub script: &'static str,
-    /// How the runtime gets its script.
+    /// How the runtime gets its script, which lives in `corpus/runtimes/NAME/`.
     pub feed: ScriptFeed,
     /// The compile budget, in seconds, when the default does not hold every tier's compile.
     pub compile_seconds: Option<u32>,
@@ -34,8 +32,8 @@ pub struct Runtime {
 
 /// How a runtime gets its script.
 pub enum ScriptFeed {
-    /// On standard input.
-    Stdin,
+    /// On standard input: this file of `corpus/runtimes/NAME/`.
+    Stdin(&'static str),
     /// In the scratch directory, which starts as a copy of `corpus/runtimes/NAME/`, named by this
     /// environment variable (`KEY=VALUE`).
     Scratch(&'static str),
@@ -61,7 +59,6 @@ pub const RUBY: Runtime = Runtime {
     sha256: "626b837f033647d155b50b8d87d88b8d31d3889f0a5f60ed2fe3f9a0cab8f57e",
     licence: "MIT",
     entry: RuntimeEntry::Invoke(&["ruby-init", "0", "0"]),
-    script: "script.rb",
     feed: ScriptFeed::Scratch("RUBYOPT=-r./script.rb"),
     // Asyncify makes the 16 MB module 51 MB, its largest functions five times larger (520 KB):
     // Cranelift takes 6 minutes of CPU over them, past the default 600 s on a busy 2-core machine.
@@ -78,8 +75,7 @@ pub const PYTHON: Runtime = Runtime {
     sha256: "e5dc5a398b07b54ea8fdb503bf68fb583d533f10ec3f930963e02b9505f7a763",
     licence: "Apache-2.0",
     entry: RuntimeEntry::Command(&["-"]),
-    script: "script.py",
-    feed: ScriptFeed::Stdin,
+    feed: ScriptFeed::Stdin("script.py"),
     compile_seconds: None,
 };
 
@@ -98,7 +94,9 @@ impl Runtime {
             path.display().to_string()
         };
         let mut args: Vec<String> = match self.feed {
-            ScriptFeed::Stdin => vec!["--stdin".into(), relative(self.script_path())],
+            ScriptFeed::Stdin(script) => {
+                vec!["--stdin".into(), relative(self.folder().join(script))]
+            }
             ScriptFeed::Scratch(env) => {
                 let folder = relative(self.folder());
                 vec!["--scratch".into(), folder, "--env".into(), env.into()]
@@ -123,9 +121,9 @@ impl Runtime {
             RuntimeEntry::Invoke(_) => Vec::new(),
         };
         let args = match self.feed {
-            ScriptFeed::Stdin => SandboxArgs {
+            ScriptFeed::Stdin(script) => SandboxArgs {
                 program_args,
-                stdin: Some(self.script_path()),
+                stdin: Some(self.folder().join(script)),
                 ..SandboxArgs::default()
             },
             ScriptFeed::Scratch(env) => SandboxArgs {
@@ -149,11 +147,6 @@ impl Runtime {
             }
         };
         crate::program::entry(wasm, invoked)
-    }
-
-    /// The script lockstep feeds it.
-    pub fn script_path(&self) -> PathBuf {
-        self.folder().join(self.script)
     }
 
     /// `corpus/runtimes/NAME/`, which holds the script.
