@@ -25,8 +25,11 @@ pub const MEMORY: &str = "lockstep:asyncify_memory";
 /// Where the buffer's header (current position, end) sits in [`MEMORY`].
 pub const HEADER: i32 = 0;
 /// The secondary memory's size for modules, in 64 KiB pages; the buffer fills it.
-/// Spec and fuzzing modules' stacks are shallow, and every instance gets one.
-pub const MODULE_PAGES: u32 = 16;
+/// Spec and fuzzing modules' stacks are shallow, and every instance gets one:
+/// wasmi zero-fills each memory it creates, and 16 pages took 0.7 ms per
+/// instance (most of `asyncify-wasmi`'s time in the spec suites). A call whose
+/// frames outgrow the buffer ends `exhausted Stack`, never a divergence.
+pub const MODULE_PAGES: u32 = 4;
 /// The secondary memory's size for WASI programs. An interpreter's stack under a
 /// WASI call is deep and its frames wide once instrumented: CPython 3.12 starting
 /// up overflows 16 pages.
