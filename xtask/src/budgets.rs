@@ -94,7 +94,7 @@ pub struct Budgets {
     compile_seconds: f64,
     instantiate_seconds: f64,
     call_seconds: f64,
-    /// `null`: as much as the call time buys.
+    /// `null`: none; wasmi keeps to the call time.
     fuel: Option<u64>,
     memory_bytes: usize,
 }

@@ -26,9 +26,9 @@ use std::time::{Duration, Instant};
 
 /// The Wasm stack, in bytes, a WASI program may use on every tier: 8 times
 /// wasmtime's default for modules. An interpreter's stack is deep, and its
-/// frames are wider once Asyncify has instrumented it: CPython 3.12 and CRuby
-/// 3.3 start up in wasmtime's default, and instrumented overflow it on every
-/// tier. The main thread's 8 MiB must still hold it (`xtask run-live`).
+/// frames grow wider when a tool rewrites its code: CPython 3.12 and CRuby 3.3
+/// start up in wasmtime's default, and their rewritten builds overflow it on
+/// every tier. The main thread's 8 MiB must still hold it (`xtask run-live`).
 pub const PROGRAM_STACK: usize = 4 << 20;
 
 /// The module programs import WASI preview 1 from.

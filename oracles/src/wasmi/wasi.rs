@@ -29,10 +29,10 @@ use wasmi_wasi::wasi_common;
 const PROGRAM_CALL_DEPTH: usize = crate::wasi::PROGRAM_STACK / 64;
 
 /// How many bytes of values a WASI program's frames may hold on wasmi, on the
-/// heap: a frame holds a register for every temporary of its function, and
-/// Asyncify's instrumentation adds many, so the frames the tiers' `DEEP` test
-/// program and CPython nest in wasmtime's [`crate::wasi::PROGRAM_STACK`] take
-/// up to four times that here.
+/// heap. A wasmi frame holds a register for every temporary of its function,
+/// however few are live at a call, where wasmtime keeps only the live ones:
+/// machine-rewritten code has many, and nesting that fits in wasmtime's
+/// [`crate::wasi::PROGRAM_STACK`] took up to four times that here.
 const PROGRAM_VALUES: usize = 4 * crate::wasi::PROGRAM_STACK;
 
 /// wasmi running WASI programs; each program gets a wasmi engine of its own.

@@ -195,8 +195,7 @@ pub struct Wasmtime {
 impl Wasmtime {
     /// The tier, its calls interrupted by the engine unless `watchdog` says another one does.
     pub fn new(tier: Tier, watchdog: Watchdog) -> Wasmtime {
-        Wasmtime::with_knobs(tier, Knobs::DEFAULT, watchdog)
-            .unwrap_or_else(|e| panic!("lockstep's configuration of {} is rejected: {e}", tier.id))
+        Wasmtime::as_lockstep_configures(tier, watchdog, |_| ())
     }
 
     /// The tier with non-default knobs (at the tier's CPU level, if it has one);
@@ -213,7 +212,16 @@ impl Wasmtime {
             config.async_stack_size(crate::wasi::PROGRAM_STACK);
             config.max_wasm_stack(crate::wasi::PROGRAM_STACK);
         };
-        Wasmtime::configured(tier, Knobs::DEFAULT, watchdog, deeper)
+        Wasmtime::as_lockstep_configures(tier, watchdog, deeper)
+    }
+
+    /// The tier at its default knobs, `adjust`ed: a configuration wasmtime must accept.
+    fn as_lockstep_configures(
+        tier: Tier,
+        watchdog: Watchdog,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Wasmtime {
+        Wasmtime::configured(tier, Knobs::DEFAULT, watchdog, adjust)
             .unwrap_or_else(|e| panic!("lockstep's configuration of {} is rejected: {e}", tier.id))
     }
 
