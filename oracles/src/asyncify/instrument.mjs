@@ -8,7 +8,8 @@
 //
 // The instrumented module exports what the original did, plus the driver's
 // exports under lockstep's own names (`lockstep:asyncify_start_unwind`, ...,
-// `lockstep:asyncify_memory`). A module instrumented by Asyncify already (CRuby
+// `lockstep:asyncify_memory`); a module that imports no function has no driver
+// functions, only the memory. A module instrumented by Asyncify already (CRuby
 // on WASI ships so) keeps its own `asyncify_*` exports: they are moved aside
 // while binaryen adds its functions under the same names, and put back after.
 // lockstep's own output is refused: its names are taken.
@@ -52,6 +53,22 @@ function renameExport(module, from, to) {
   return true;
 }
 
+// Only an import call unwinds: in a module that imports no function, the
+// driver's functions are never called, and go rather than be compiled for nothing.
+function importsFunctions(module) {
+  const count = module.getNumFunctions();
+  for (let i = 0; i < count; i++) {
+    if (binaryen.getFunctionInfo(module.getFunctionByIndex(i)).module) return true;
+  }
+  return false;
+}
+
+function removeFunctionExport(module, name) {
+  const { value } = binaryen.getExportInfo(module.getExport(name));
+  module.removeExport(name);
+  module.removeFunction(value);
+}
+
 function instrument({ wasm, optimize, pages, features }) {
   // Asyncify's own clean-up of the code it adds follows the optimize level.
   binaryen.setOptimizeLevel(optimize);
@@ -67,6 +84,7 @@ function instrument({ wasm, optimize, pages, features }) {
     const aside = names.filter((name) => renameExport(module, name, ASIDE + name));
     module.runPasses(["asyncify"]);
     module.addMemoryExport(MEMORY, MEMORY);
+    if (!importsFunctions(module)) DRIVER_EXPORTS.forEach((name) => removeFunctionExport(module, name));
     for (const name of names) renameExport(module, name, OURS + name);
     for (const name of aside) renameExport(module, ASIDE + name, name);
     if (optimize > 0) module.optimize();

@@ -15,6 +15,7 @@ use binaryen::Caching;
 use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance};
 use crate::outcome::{Outcome, Resource, State, TrapCode, Unread, Value};
 use planted::Plant;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use unwind::Control;
@@ -142,6 +143,8 @@ impl Asyncify {
         let base = base.unwrap_or_else(|| panic!("{} cannot wrap imports", self.base.id()));
         let session = AsyncifySession {
             base,
+            undriven_modules: HashSet::new(),
+            undriven_instances: HashSet::new(),
             layer: self.at_level(self.optimize),
             control: control.clone(),
             compile_time: limits.compile_time,
@@ -181,6 +184,10 @@ fn any_instruction_trap(outcome: Outcome) -> Outcome {
 /// A base engine's session that compiles instrumented modules and drives their unwinds.
 struct AsyncifySession {
     base: Box<dyn Session>,
+    /// Modules binaryen left without the driver's functions (they import no
+    /// function, so nothing in them unwinds), and their instances.
+    undriven_modules: HashSet<ModuleId>,
+    undriven_instances: HashSet<InstanceId>,
     /// The tier this session instruments for.
     layer: Asyncify,
     control: Arc<Control>,
@@ -198,11 +205,19 @@ impl Session for AsyncifySession {
         let instrumented = self
             .layer
             .instrumented(wasm, time, caching, || base.compile(wasm).err())?;
-        self.base.compile(&instrumented)
+        let module = self.base.compile(&instrumented)?;
+        if !unwind::has_driver(&instrumented) {
+            self.undriven_modules.insert(module);
+        }
+        Ok(module)
     }
 
     fn instantiate(&mut self, module: ModuleId) -> Result<InstanceId, Outcome> {
-        self.base.instantiate(module)
+        let instance = self.base.instantiate(module)?;
+        if self.undriven_modules.contains(&module) {
+            self.undriven_instances.insert(instance);
+        }
+        Ok(instance)
     }
 
     fn share(&mut self, instance: InstanceId) -> Result<SharedInstance, Outcome> {
@@ -217,18 +232,13 @@ impl Session for AsyncifySession {
         self.base.register(name, instance);
     }
 
-    /// Calls the export, then resumes it after every unwind until it returns for good.
+    /// Calls the export, resumed after every unwind where the module can unwind.
     fn invoke(&mut self, instance: InstanceId, export: &str, args: &[Value]) -> Outcome {
         let base = &mut self.base;
-        let outcome = unwind::call_resuming(
-            &self.control,
-            instance.0,
-            self.call_time,
-            |export, args| base.invoke(instance, export, args),
-            |outcome| Some(outcome),
-            Outcome::Exhausted,
-            (export, args),
-        );
+        let outcome = match self.undriven_instances.contains(&instance) {
+            true => base.invoke(instance, export, args),
+            false => self.driven_invoke(instance, export, args),
+        };
         match self.layer.optimize {
             0 => outcome,
             _ => any_instruction_trap(outcome),
@@ -244,6 +254,22 @@ impl Session for AsyncifySession {
         // The unwind buffer is lockstep's, not the program's.
         state.memories.retain(|(name, ..)| name != unwind::MEMORY);
         Ok(state)
+    }
+}
+
+impl AsyncifySession {
+    /// Calls the export, then resumes it after every unwind until it returns for good.
+    fn driven_invoke(&mut self, instance: InstanceId, export: &str, args: &[Value]) -> Outcome {
+        let base = &mut self.base;
+        unwind::call_resuming(
+            &self.control,
+            instance.0,
+            self.call_time,
+            |export, args| base.invoke(instance, export, args),
+            |outcome| Some(outcome),
+            Outcome::Exhausted,
+            (export, args),
+        )
     }
 }
 
@@ -402,6 +428,31 @@ mod tests {
             assert_eq!(control.unwinds(), 20, "{base_id}");
             let memories: Vec<&str> = outcome.2.memories.iter().map(|m| m.0.as_str()).collect();
             assert_eq!(memories, ["asyncify_memory"], "{base_id}");
+        }
+    }
+
+    #[test]
+    fn a_module_that_imports_no_function_gets_no_driver_and_runs_as_the_plain_one() {
+        let text = r#"(module (memory (export "m") 1)
+          (table 1 funcref) (elem (i32.const 0) $double)
+          (type $t (func (param i32) (result i32)))
+          (func $double (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2)))
+          (func (export "run") (param i32) (result i32)
+            (i32.store (i32.const 8) (local.get 0))
+            (call_indirect (type $t) (local.get 0) (i32.const 0))))"#;
+        let limits = Limits::fuzzing();
+        for base_id in BASES {
+            let asyncify = on(base_id);
+            let instrumented = asyncify.instrument(&wat(text)).expect("instrumented");
+            assert!(!unwind::has_driver(&instrumented), "{base_id}");
+            let with_import = asyncify.instrument(&wat(UNWIND_LOOP)).unwrap();
+            assert!(unwind::has_driver(&with_import), "{base_id}");
+            let [expected, outcome] = [base(base_id).session(&limits), asyncify.session(&limits)]
+                .map(|mut session| {
+                    let run = run(&mut session, text, "run", &[Value::I32(21)]);
+                    (run, session.state(InstanceId(0)).expect("state"))
+                });
+            assert_eq!(outcome, expected, "{base_id}");
         }
     }
 

@@ -53,6 +53,13 @@ const START_REWIND: &str = "lockstep:asyncify_start_rewind";
 const STOP_REWIND: &str = "lockstep:asyncify_stop_rewind";
 const GET_STATE: &str = "lockstep:asyncify_get_state";
 
+/// Whether binaryen left the driver's functions in `instrumented`: it removes
+/// them from a module that imports no function, where nothing unwinds.
+pub fn has_driver(instrumented: &[u8]) -> bool {
+    let facts = crate::facts::read(instrumented);
+    facts.exports.iter().any(|export| export.name == GET_STATE)
+}
+
 /// Import calls of one invocation that all unwind; after them only every
 /// [`THEN_EVERY`]th does. A cycle costs time in proportion to the stack depth,
 /// and a hot loop around an import adds cost with no new coverage.

@@ -283,6 +283,14 @@ fn configuration(tier: Tier, knobs: Knobs, epochs: bool) -> Config {
     config.wasm_features(to_wasmtime((tier.features)()), true);
     config.epoch_interruption(epochs);
     config.shared_memory((tier.features)().threads());
+    // Rationale: lockstep reads a trap's code, never a backtrace, so it asks for
+    // none: no Wasm backtrace captured at each trap, no address map compiled into
+    // each function, no native unwind tables registered for each module. None
+    // of them changes what the code computes.
+    config
+        .wasm_backtrace_max_frames(None)
+        .generate_address_map(false)
+        .native_unwind_info(false);
     (tier.configure)(&mut config);
     knobs.at_level(tier.cpu).apply(&mut config);
     config

@@ -22,6 +22,8 @@ struct Round {
     /// lockstep's driver in this process, and the part of it spent inside the engine's calls.
     in_process: f64,
     engine: f64,
+    /// Parsing the script, part of `in_process`.
+    parse: f64,
 }
 
 pub fn run(rounds: usize) -> anyhow::Result<Conclusion> {
@@ -84,9 +86,10 @@ fn print_overhead(measured: &[Round], directives: usize) {
         median(|r| r.engine)
     );
     println!(
-        "  outside the engine         : {:>8.1} µs (driver {:.1} µs + worker process {:.1} µs)",
+        "  outside the engine         : {:>8.1} µs (parsing {:.1} µs + driver {:.1} µs + worker process {:.1} µs)",
         median(|r| r.lockstep - r.engine),
-        median(|r| r.in_process - r.engine),
+        median(|r| r.parse),
+        median(|r| r.in_process - r.engine - r.parse),
         median(|r| r.lockstep - r.in_process)
     );
 }
@@ -167,6 +170,7 @@ impl Bench<'_> {
                 total.lockstep += lockstep.lockstep;
                 total.in_process += lockstep.in_process;
                 total.engine += lockstep.engine;
+                total.parse += lockstep.parse;
             }
         }
         Ok(total)
@@ -183,6 +187,7 @@ impl Bench<'_> {
         let lockstep = started.elapsed().as_secs_f64();
         let started = Instant::now();
         let script = parse()?;
+        let parsing = started.elapsed().as_secs_f64();
         self.timed.take_spent();
         runner::run_script(&self.timed, &script, &options);
         let in_process = started.elapsed().as_secs_f64();
@@ -191,6 +196,7 @@ impl Bench<'_> {
             lockstep,
             in_process,
             engine: self.timed.take_spent().as_secs_f64(),
+            parse: parsing,
         };
         Ok((round, directives(&script.commands)))
     }
