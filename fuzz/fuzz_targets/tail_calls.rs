@@ -1,4 +1,4 @@
-//! Tail-call chains through `return_call*`, up to 10^7 deep, on every engine, against the generator's known result.
+//! Tail-call chains through `return_call*`, up to 10^6 deep, on every engine, against the generator's known result.
 #![no_main]
 
 use generators::seed::FuzzerBytes;

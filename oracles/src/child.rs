@@ -6,8 +6,9 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::os::fd::AsRawFd;
+use std::process::{ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,7 +36,7 @@ pub struct Child {
     process: std::process::Child,
     stdin: Option<ChildStdin>,
     input_capacity: usize,
-    lines: Receiver<Line>,
+    lines: Lines,
     stderr: Arc<Mutex<VecDeque<String>>>,
     /// Closed by the standard-error reader when the pipe reaches its end.
     stderr_done: Receiver<()>,
@@ -43,11 +44,15 @@ pub struct Child {
     reaped: Option<ExitStatus>,
 }
 
-/// What the standard-output reader hands over.
+/// What reading the next standard-output line gave.
 enum Line {
     Complete(Vec<u8>),
-    /// A line longer than the limit; the reader stopped there.
-    TooLong(usize),
+    /// A line longer than the limit.
+    TooLong,
+    /// The deadline passed first.
+    Late,
+    /// Standard output reached its end.
+    End,
 }
 
 /// Why no line came.
@@ -148,8 +153,6 @@ impl Child {
         let stdout = process.stdout.take().expect("piped");
         enlarge_pipe(&stdout);
         let input_capacity = process.stdin.as_ref().map_or(0, enlarge_pipe);
-        let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || read_lines(stdout, line_limit, &sender));
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
         let (done, stderr_done) = mpsc::channel();
         let pipe = process.stderr.take().expect("piped");
@@ -162,7 +165,7 @@ impl Child {
             stdin: process.stdin.take(),
             input_capacity,
             process,
-            lines,
+            lines: Lines::new(stdout, line_limit),
             stderr,
             stderr_done,
             reaped: None,
@@ -187,18 +190,17 @@ impl Child {
     /// The next line of standard output (without its newline), by `deadline`.
     /// A process that misses it or writes too long a line is killed.
     pub fn receive(&mut self, deadline: Instant) -> Result<Vec<u8>, Silence> {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        match self.lines.recv_timeout(wait) {
-            Ok(Line::Complete(line)) => Ok(line),
-            Ok(Line::TooLong(limit)) => {
+        match self.lines.next(deadline) {
+            Line::Complete(line) => Ok(line),
+            Line::TooLong => {
                 self.kill();
-                Err(Silence::TooLong(limit))
+                Err(Silence::TooLong(self.lines.limit))
             }
-            Err(RecvTimeoutError::Timeout) => {
+            Line::Late => {
                 self.kill();
                 Err(Silence::TimedOut)
             }
-            Err(RecvTimeoutError::Disconnected) => Err(Silence::Ended(self.ending())),
+            Line::End => Err(Silence::Ended(self.ending())),
         }
     }
 
@@ -281,28 +283,122 @@ fn enlarge_pipe(pipe: &impl std::os::fd::AsRawFd) -> usize {
     usize::try_from(capacity).unwrap_or(0)
 }
 
-/// Hands `stdout` over line by line until it ends or a line exceeds `limit` bytes.
-fn read_lines(stdout: impl Read, limit: usize, sender: &mpsc::Sender<Line>) {
-    let mut reader = BufReader::new(stdout);
-    loop {
-        let mut line = Vec::new();
-        let read = (&mut reader)
-            .take(limit as u64 + 1)
-            .read_until(b'\n', &mut line);
-        let message = match read {
-            Ok(0) | Err(_) => return,
-            Ok(_) if line.ends_with(b"\n") => {
-                line.pop();
-                Line::Complete(line)
-            }
-            Ok(_) if line.len() > limit => Line::TooLong(limit),
-            // The last line, without a newline.
-            Ok(_) => Line::Complete(line),
-        };
-        let stop = matches!(message, Line::TooLong(_));
-        if sender.send(message).is_err() || stop {
-            return;
+/// Standard output, read by the thread that waits for it.
+///
+/// Rationale: a reader thread handing lines over woke two threads for every
+/// line, and a fuzzing worker writes one line per call of every engine; on a
+/// virtual machine each wake-up is an interrupt to another CPU. Read here,
+/// whatever arrived together is taken in one wake-up.
+struct Lines {
+    stdout: ChildStdout,
+    /// Bytes read and not handed over yet are `buffer[start..end]`; the rest is room.
+    buffer: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// How far past `start` the buffer holds no newline.
+    scanned: usize,
+    ended: bool,
+    limit: usize,
+}
+
+/// Room one read gets, at least.
+const READ_BYTES: usize = 64 << 10;
+
+impl Lines {
+    fn new(stdout: ChildStdout, limit: usize) -> Lines {
+        Lines {
+            stdout,
+            buffer: Vec::new(),
+            start: 0,
+            end: 0,
+            scanned: 0,
+            ended: false,
+            limit,
         }
+    }
+
+    /// The next line (without its newline), or why there is none by `deadline`.
+    fn next(&mut self, deadline: Instant) -> Line {
+        loop {
+            let pending = &self.buffer[self.start..self.end];
+            let newline = pending[self.scanned..].iter().position(|&b| b == b'\n');
+            let length = newline.map_or(pending.len(), |at| self.scanned + at);
+            if length > self.limit {
+                return Line::TooLong;
+            }
+            if newline.is_some() {
+                let line = pending[..length].to_vec();
+                self.consume(length + 1);
+                return Line::Complete(line);
+            }
+            self.scanned = length;
+            if self.ended {
+                // The last line, without a newline.
+                let line = pending.to_vec();
+                self.consume(line.len());
+                return if line.is_empty() {
+                    Line::End
+                } else {
+                    Line::Complete(line)
+                };
+            }
+            if !self.wait(deadline) {
+                return Line::Late;
+            }
+            self.read();
+        }
+    }
+
+    /// Hands over `count` bytes; what is left moves to the front once it is the
+    /// lesser part, and the room a long line took is given back once it is read.
+    fn consume(&mut self, count: usize) {
+        self.start += count;
+        self.scanned = 0;
+        if self.start * 2 >= self.end {
+            self.buffer.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == 0 && self.buffer.len() > 16 * READ_BYTES {
+            self.buffer = Vec::new();
+        }
+    }
+
+    /// Waits until standard output has bytes (or its end) to read: false past `deadline`.
+    fn wait(&self, deadline: Instant) -> bool {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let mut ready = libc::pollfd {
+                fd: self.stdout.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let millis = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            // SAFETY: poll(2) writes only `ready.revents`, of the one pollfd passed.
+            if unsafe { libc::poll(&mut ready, 1, millis) } > 0 {
+                return true;
+            }
+        }
+    }
+
+    /// Reads what is there, into room for at least as much again as is pending;
+    /// an error or the end of the pipe ends the lines.
+    fn read(&mut self) {
+        let room = READ_BYTES.max(self.end - self.start);
+        if self.buffer.len() < self.end + room {
+            self.buffer.resize(self.end + room, 0);
+        }
+        let read = loop {
+            match self.stdout.read(&mut self.buffer[self.end..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                read => break read.unwrap_or(0),
+            }
+        };
+        self.end += read;
+        self.ended = read == 0;
     }
 }
 

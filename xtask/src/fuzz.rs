@@ -10,6 +10,7 @@ use generators::seed::Rng;
 use generators::{Generated, exceptions, gc, isel, ops, smith, tail_calls};
 use oracles::differential::{Run, Timing};
 use oracles::external::Spec;
+use oracles::tiers::{Class, Tier};
 use oracles::{Engine, EngineChoice, Limits, Watchdog, features};
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -540,12 +541,21 @@ impl Campaign {
     }
 
     /// The configuration of every engine for this module, chosen by the seed.
+    ///
+    /// Rationale: the Asyncify tiers all take the level the first of them
+    /// draws. Binaryen's output for a module at a level is then one binary,
+    /// made once for every Asyncify tier, and a difference between those tiers
+    /// is their bases'.
     fn configurations(&self, iteration: u64) -> Vec<(EngineRef, Arc<dyn Engine>)> {
         let mut rng = Rng::for_item(self.seed ^ KNOB_STREAM, iteration);
+        let mut asyncify_level = None;
         self.variants
             .iter()
             .map(|variants| {
-                let variant = rng.below(variants.len() as u64) as usize;
+                let mut variant = rng.below(variants.len() as u64) as usize;
+                if Tier::named(variants[0].id()).is_some_and(|t| t.class == Class::Instrumented) {
+                    variant = *asyncify_level.get_or_insert(variant) % variants.len();
+                }
                 let engine = variants[variant].clone();
                 (
                     EngineRef {
@@ -823,6 +833,7 @@ fn generate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oracles::asyncify::OPTIMIZE_LEVELS;
 
     /// Some instruction-selection bugs hide behind the optimizer's constant folding: the trees
     /// must also meet Cranelift without optimizations.
@@ -846,5 +857,25 @@ mod tests {
             version.contains("opt-level=none")
         });
         assert!(unoptimized.count() >= 2, "isel modules {isel:?}");
+    }
+
+    #[test]
+    fn the_asyncify_tiers_instrument_each_module_at_one_level_and_every_level_comes_up() {
+        let out = tempfile::tempdir().unwrap();
+        let asyncify = ["asyncify", "asyncify-wasmi"].map(|id| EngineChoice::parse(id).unwrap());
+        let args = Args {
+            in_process: true,
+            ..Args::new(asyncify.to_vec(), out.path())
+        };
+        let campaign = Campaign::new(&args).unwrap();
+        let levels: BTreeSet<String> = (0..30)
+            .map(|i| {
+                let [first, second] = [0, 1].map(|k| campaign.configurations(i)[k].1.variant());
+                let level = |variant: &str| variant.split_once('@').map(|(_, l)| l.to_string());
+                assert_eq!(level(&first), level(&second), "module {i}");
+                level(&first).unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(levels.len(), OPTIMIZE_LEVELS.len(), "{levels:?}");
     }
 }

@@ -7,6 +7,7 @@
 use crate::child::{Child, Silence};
 use crate::hex::{hex, unhex};
 use crate::outcome::digest;
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,7 +29,7 @@ pub const INSTRUMENT_TIME: Duration = Duration::from_secs(300);
 const LINE_LIMIT: usize = 256 << 20;
 
 /// Cached results stop being written past this many; the spec suites need
-/// about a tenth of it. Fuzzing's modules are never cached ([`Caching::Uncached`]):
+/// about a tenth of it. Fuzzing's modules are never cached ([`Caching::OneOff`]):
 /// they would fill it within minutes, and the suites' modules would be left out.
 const CACHE_ENTRIES: usize = 60_000;
 
@@ -102,10 +103,19 @@ pub struct Request {
 pub enum Caching {
     /// A module that comes again (spec suites, programs): looked up, and kept.
     Cached,
-    /// A module met once (generated for a fuzzing campaign) or measured afresh:
-    /// instrumented by binaryen every time, and never written.
+    /// A module met once (generated for a fuzzing campaign): never written, only
+    /// kept in memory for the next few requests, the other Asyncify tiers'.
+    OneOff,
+    /// A module measured afresh: instrumented by binaryen every time.
     Uncached,
 }
+
+/// The results of one-off requests kept in memory; the newest replace the oldest.
+///
+/// Rationale: a fuzzing worker runs each module on every Asyncify tier in
+/// turn, and tiers at the same level ask for the same output (see
+/// `SHARED_PROPOSALS`): the tiers after the first are answered from here.
+const RECENT: usize = 4;
 
 /// `wasm` instrumented by Asyncify as `request` says.
 /// Binaryen gets `time`; a module it does not finish in that time is not cached.
@@ -137,6 +147,8 @@ struct Tools {
     cache: PathBuf,
     cached: AtomicUsize,
     process: Mutex<Option<Instrumenter>>,
+    /// The newest [`Caching::OneOff`] results, by cache name, newest last.
+    recent: Mutex<VecDeque<(String, Result<Vec<u8>, Refusal>)>>,
 }
 
 fn tools() -> Result<&'static Tools, Refusal> {
@@ -167,6 +179,7 @@ impl Tools {
             cache,
             cached: AtomicUsize::new(cached),
             process: Mutex::new(None),
+            recent: Mutex::new(VecDeque::new()),
         })
     }
 
@@ -178,31 +191,46 @@ impl Tools {
         time: Duration,
         caching: Caching,
     ) -> Result<Vec<u8>, Refusal> {
-        if caching == Caching::Uncached {
-            return self.run(wasm, request, time)?.into_result();
+        let name = cache_name(wasm, request);
+        match caching {
+            Caching::Uncached => self.run(wasm, request, time)?.into_result(),
+            Caching::OneOff => self.one_off(wasm, request, time, name),
+            Caching::Cached => {
+                let cached = self.cache.join(name);
+                if let Some(result) = read_cached(&cached) {
+                    return result;
+                }
+                let answer = self.run(wasm, request, time)?;
+                if let Answer::Done(result) = &answer {
+                    self.store(&cached, result);
+                }
+                answer.into_result()
+            }
         }
-        let cached = self.cache_path(wasm, request);
-        if let Some(result) = read_cached(&cached) {
-            return result;
+    }
+
+    /// A [`Caching::OneOff`] request: answered from the recent results, or by
+    /// binaryen and kept there (unless binaryen ran out of time).
+    fn one_off(
+        &self,
+        wasm: &[u8],
+        request: Request,
+        time: Duration,
+        name: String,
+    ) -> Result<Vec<u8>, Refusal> {
+        let recent = || self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, result)) = recent().iter().find(|(kept, _)| *kept == name) {
+            return result.clone();
         }
         let answer = self.run(wasm, request, time)?;
         if let Answer::Done(result) = &answer {
-            self.store(&cached, result);
+            let mut recent = recent();
+            if recent.len() == RECENT {
+                recent.pop_front();
+            }
+            recent.push_back((name, result.clone()));
         }
         answer.into_result()
-    }
-
-    fn cache_path(&self, wasm: &[u8], request: Request) -> PathBuf {
-        let features = binaryen_features(request.features).join(",");
-        let features = digest(features.as_bytes()) as u16;
-        let name = format!(
-            "{:016x}-{}-{features:04x}-O{}-p{}",
-            digest(wasm),
-            wasm.len(),
-            request.optimize,
-            request.pages
-        );
-        self.cache.join(name)
     }
 
     fn store(&self, path: &Path, result: &Result<Vec<u8>, Refusal>) {
@@ -241,6 +269,19 @@ impl Tools {
         }
         Ok(answer)
     }
+}
+
+/// The name of `wasm` instrumented as `request` says, in the cache and among the recent results.
+fn cache_name(wasm: &[u8], request: Request) -> String {
+    let features = binaryen_features(request.features).join(",");
+    let features = digest(features.as_bytes()) as u16;
+    format!(
+        "{:016x}-{}-{features:04x}-O{}-p{}",
+        digest(wasm),
+        wasm.len(),
+        request.optimize,
+        request.pages
+    )
 }
 
 fn read_cached(path: &Path) -> Option<Result<Vec<u8>, Refusal>> {
@@ -347,28 +388,54 @@ impl Instrumenter {
 mod tests {
     use super::*;
 
-    #[test]
-    fn only_modules_that_come_again_are_written_to_the_cache() {
-        let installed = tools().expect("binaryen.js is installed");
-        let cache = tempfile::tempdir().unwrap();
-        let tools = Tools {
-            script: installed.script.clone(),
-            cache: cache.path().to_path_buf(),
-            cached: AtomicUsize::new(0),
-            process: Mutex::new(None),
-        };
-        let wasm = crate::testing::wat(r#"(module (func (export "f") (result i32) i32.const 7))"#);
-        let request = Request {
+    const WAT: &str = r#"(module (func (export "f") (result i32) i32.const 7))"#;
+
+    fn request() -> Request {
+        Request {
             features: WasmFeatures::default(),
             optimize: 0,
             pages: crate::asyncify::unwind::MODULE_PAGES,
-        };
-        let instrument = |caching| tools.instrument(&wasm, request, INSTRUMENT_TIME, caching);
+        }
+    }
+
+    /// Tools with binaryen.js as installed, caching in `cache`.
+    fn tools_caching_in(cache: &Path) -> Tools {
+        let installed = tools().expect("binaryen.js is installed");
+        Tools {
+            script: installed.script.clone(),
+            cache: cache.to_path_buf(),
+            cached: AtomicUsize::new(0),
+            process: Mutex::new(None),
+            recent: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    #[test]
+    fn only_modules_that_come_again_are_written_to_the_cache() {
+        let cache = tempfile::tempdir().unwrap();
+        let tools = tools_caching_in(cache.path());
+        let wasm = crate::testing::wat(WAT);
+        let instrument = |caching| tools.instrument(&wasm, request(), INSTRUMENT_TIME, caching);
         let entries = || std::fs::read_dir(cache.path()).unwrap().count();
-        let once = instrument(Caching::Uncached).expect("instrumented");
+        let once = instrument(Caching::OneOff).expect("instrumented");
+        assert_eq!(instrument(Caching::Uncached), Ok(once.clone()));
         assert_eq!(entries(), 0, "a module met once is not kept");
         assert_eq!(instrument(Caching::Cached), Ok(once.clone()));
         assert_eq!(entries(), 1, "a module that comes again is kept");
         assert_eq!(instrument(Caching::Cached), Ok(once), "and read back");
+    }
+
+    #[test]
+    fn a_one_off_module_asked_again_is_answered_without_binaryen() {
+        let cache = tempfile::tempdir().unwrap();
+        let mut tools = tools_caching_in(cache.path());
+        let wasm = crate::testing::wat(WAT);
+        let once = tools.instrument(&wasm, request(), INSTRUMENT_TIME, Caching::OneOff);
+        // From here on, asking binaryen fails.
+        *tools.process.lock().unwrap() = None;
+        tools.script = cache.path().join("missing.mjs");
+        let instrument = |caching| tools.instrument(&wasm, request(), INSTRUMENT_TIME, caching);
+        assert_eq!(instrument(Caching::OneOff), once);
+        assert!(instrument(Caching::Uncached).is_err(), "measured afresh");
     }
 }

@@ -150,7 +150,7 @@ impl Asyncify {
             compile_time: limits.compile_time,
             call_time: limits.call_time,
             caching: match limits.one_off_modules {
-                true => Caching::Uncached,
+                true => Caching::OneOff,
                 false => Caching::Cached,
             },
         };
@@ -273,18 +273,36 @@ impl AsyncifySession {
     }
 }
 
+/// The proposals every Asyncify tier's base runs (wasmi's; wasmtime runs more).
+///
+/// Rationale: binaryen is given these for a module that needs no others, so
+/// that every Asyncify tier asks binaryen for the same output of one module at
+/// one level. It is made once (cached, or kept for the next tier), and two
+/// Asyncify tiers that differ run one binary: the difference is their bases'.
+pub const SHARED_PROPOSALS: WasmFeatures = WasmFeatures::WASM2
+    .union(WasmFeatures::RELAXED_SIMD)
+    .union(WasmFeatures::TAIL_CALL)
+    .union(WasmFeatures::EXTENDED_CONST)
+    .union(WasmFeatures::MULTI_MEMORY)
+    .union(WasmFeatures::MEMORY64)
+    .union(WasmFeatures::CUSTOM_PAGE_SIZES)
+    .union(WasmFeatures::WIDE_ARITHMETIC);
+
 /// `wasm` instrumented as `request` says, binaryen given `time` and
-/// `caching`. A module that does not validate for the base engine's features
-/// is the base engine's to reject (`base_rejection`): binaryen only sees
-/// valid modules.
+/// `caching`, and only [`SHARED_PROPOSALS`] when the module needs no more. A
+/// module that does not validate for the base engine's features is the base
+/// engine's to reject (`base_rejection`): binaryen only sees valid modules.
 fn instrument_for(
     wasm: &[u8],
-    request: binaryen::Request,
+    mut request: binaryen::Request,
     time: Duration,
     caching: Caching,
     base_rejection: impl FnOnce() -> Option<Outcome>,
 ) -> Result<Vec<u8>, Outcome> {
-    if !crate::features::validates(wasm, request.features) {
+    let shared = request.features & SHARED_PROPOSALS;
+    if crate::features::validates(wasm, shared) {
+        request.features = shared;
+    } else if !crate::features::validates(wasm, request.features) {
         return Err(base_rejection().unwrap_or_else(|| {
             Outcome::Unsupported(
                 "the base engine accepts a module wasmparser rejects; not instrumented".into(),
@@ -454,6 +472,30 @@ mod tests {
                 });
             assert_eq!(outcome, expected, "{base_id}");
         }
+    }
+
+    #[test]
+    fn every_asyncify_base_runs_the_shared_proposals() {
+        for tier in crate::tiers::TIERS.iter().filter_map(|tier| tier.base()) {
+            let features = base(tier.id).features();
+            let lacking = SHARED_PROPOSALS - features;
+            assert!(lacking.is_empty(), "{} lacks {lacking:?}", tier.id);
+        }
+    }
+
+    #[test]
+    fn both_bases_get_one_instrumented_binary_unless_the_module_needs_more() {
+        let [cranelift, wasmi] = BASES.map(on);
+        let loop_ = wat(UNWIND_LOOP);
+        assert_eq!(cranelift.instrument(&loop_), wasmi.instrument(&loop_));
+        let throws = wat(r#"(module (tag $e) (func (export "f") (throw $e)))"#);
+        let instrumented = cranelift
+            .instrument(&throws)
+            .expect("wasmtime runs exceptions");
+        assert!(crate::features::validates(
+            &instrumented,
+            cranelift.features()
+        ));
     }
 
     #[test]
