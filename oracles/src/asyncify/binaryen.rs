@@ -148,8 +148,11 @@ struct Tools {
     cached: AtomicUsize,
     process: Mutex<Option<Instrumenter>>,
     /// The newest [`Caching::OneOff`] results, by cache name, newest last.
-    recent: Mutex<VecDeque<(String, Result<Vec<u8>, Refusal>)>>,
+    recent: Mutex<VecDeque<Kept>>,
 }
+
+/// A result kept in memory, under its cache name.
+type Kept = (String, Result<Vec<u8>, Refusal>);
 
 fn tools() -> Result<&'static Tools, Refusal> {
     static TOOLS: OnceLock<Result<Tools, String>> = OnceLock::new();
