@@ -25,17 +25,24 @@ pub fn unhex(text: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
-/// Bytes as one hex string in serde formats (`#[serde(with = "oracles::hex::text")]`):
+/// Bytes as one hex string in text formats (`#[serde(with = "oracles::hex::text")]`):
 /// in JSON half the size of an array of numbers, and parsed several times faster.
+/// Binary formats keep them as bytes.
 pub mod text {
     use crate::hex::{hex, unhex};
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&hex(bytes))
+        match serializer.is_human_readable() {
+            true => serializer.serialize_str(&hex(bytes)),
+            false => serializer.serialize_bytes(bytes),
+        }
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        if !deserializer.is_human_readable() {
+            return <Vec<u8>>::deserialize(deserializer);
+        }
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
         unhex(&text).map_err(serde::de::Error::custom)
     }
