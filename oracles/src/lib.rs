@@ -41,6 +41,8 @@ pub mod tempfiles;
 #[cfg(feature = "native")]
 pub mod tiers;
 #[cfg(feature = "native")]
+pub mod timed;
+#[cfg(feature = "native")]
 pub mod wasi;
 pub mod wasmi;
 #[cfg(feature = "native")]

@@ -25,7 +25,7 @@ const LAYERS: &[&[&str]] = &[
     ],
     &["classify", "compare", "differential", "wasi"],
     &["external", "wasmi", "wasmtime"],
-    &["asyncify", "mutants", "nested"],
+    &["asyncify", "mutants", "nested", "timed"],
     &["tiers", ROOT],
 ];
 

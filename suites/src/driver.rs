@@ -671,69 +671,7 @@ fn import_modules(wasm: &[u8]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use oracles::{State, Unread, Value};
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// wasmi, counting the modules its sessions compile.
-    struct Counting {
-        base: Arc<dyn Engine>,
-        compiled: Arc<AtomicUsize>,
-    }
-
-    impl Engine for Counting {
-        fn id(&self) -> &'static str {
-            self.base.id()
-        }
-
-        fn version(&self) -> String {
-            self.base.version()
-        }
-
-        fn features(&self) -> WasmFeatures {
-            self.base.features()
-        }
-
-        fn session(&self, limits: &Limits) -> Box<dyn Session> {
-            Box::new(CountingSession {
-                base: self.base.session(limits),
-                compiled: self.compiled.clone(),
-            })
-        }
-    }
-
-    struct CountingSession {
-        base: Box<dyn Session>,
-        compiled: Arc<AtomicUsize>,
-    }
-
-    impl Session for CountingSession {
-        fn compile(&mut self, wasm: &[u8]) -> Result<ModuleId, Outcome> {
-            self.compiled.fetch_add(1, Ordering::Relaxed);
-            self.base.compile(wasm)
-        }
-
-        fn instantiate(&mut self, module: ModuleId) -> Result<InstanceId, Outcome> {
-            self.base.instantiate(module)
-        }
-
-        fn register(&mut self, name: &str, instance: InstanceId) {
-            self.base.register(name, instance)
-        }
-
-        fn invoke(&mut self, instance: InstanceId, export: &str, args: &[Value]) -> Outcome {
-            self.base.invoke(instance, export, args)
-        }
-
-        fn global(&mut self, instance: InstanceId, export: &str) -> Outcome {
-            self.base.global(instance, export)
-        }
-
-        fn state(&mut self, instance: InstanceId) -> Result<State, Unread> {
-            self.base.state(instance)
-        }
-    }
+    use oracles::timed::Timed;
 
     /// The same counter module twice: each declaration starts from zero.
     const TWICE: &str = r#"
@@ -749,14 +687,10 @@ mod tests {
 
     #[test]
     fn a_module_declared_again_is_compiled_once_and_instantiated_afresh() {
-        let compiled = Arc::new(AtomicUsize::new(0));
-        let engine = Counting {
-            base: oracles::engine("wasmi").expect("built in"),
-            compiled: compiled.clone(),
-        };
+        let engine = Timed::new(oracles::engine("wasmi").expect("built in"));
         let script = crate::script::parse("twice.wast", TWICE).unwrap();
         let run = crate::runner::run_script(&engine, &script, &crate::runner::Options::default());
         assert_eq!((run.passed, run.failures.len()), (5, 0), "{run:?}");
-        assert_eq!(compiled.load(Ordering::Relaxed), 1);
+        assert_eq!(engine.compiled(), 1);
     }
 }

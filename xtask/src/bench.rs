@@ -5,7 +5,6 @@ mod conformance;
 mod mutants;
 mod nested;
 mod programs;
-mod timed;
 
 use crate::Conclusion;
 use anyhow::Context;

@@ -157,7 +157,7 @@ pub fn run(args: Args) -> anyhow::Result<Conclusion> {
 }
 
 /// Says so before a run whose Asyncify tiers meet these files for the first time: binaryen.js
-/// then instruments each of their modules once, for minutes, before its cache makes that quick.
+/// then instruments each of their modules once, which its cache spares later runs.
 /// Returns the marker that the run, once done, leaves in the cache.
 fn announce_cold_cache(engines: &[Arc<dyn Engine>], files: &[SuiteFile]) -> Option<PathBuf> {
     let instrumented = |engine: &Arc<dyn Engine>| {
@@ -180,7 +180,7 @@ fn announce_cold_cache(engines: &[Arc<dyn Engine>], files: &[SuiteFile]) -> Opti
         };
         eprintln!(
             "note: the Asyncify tiers meet {these} for the first time: binaryen.js instruments \
-             each of their modules once (about two minutes for the default suites on 2 cores) \
+             each of their modules once (a few seconds more for the default suites on 2 cores) \
              and caches them in {}",
             cache.display()
         );

@@ -1,9 +1,9 @@
 //! `cargo xtask bench conformance`: lockstep's wasmtime-cranelift against the wasmtime-wast harness on the
 //! same files, in alternating rounds (medians and spread), lockstep's own time per directive, and the full matrix.
 
-use super::timed::Timed;
 use crate::Conclusion;
 use anyhow::bail;
+use oracles::timed::Timed;
 use oracles::{Engine, EngineChoice, Watchdog};
 use std::collections::HashMap;
 use std::sync::Arc;

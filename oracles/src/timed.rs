@@ -1,18 +1,25 @@
-//! A layer that adds up the time its base engine spends inside session calls: `bench conformance`
-//! subtracts it from a run's wall time to find lockstep's own time per directive.
+//! A layer that adds up the time its base engine spends inside session calls, and counts the modules
+//! it compiles: `bench conformance` subtracts the time from a run's wall time to find lockstep's own
+//! time per directive, and tests count compilations.
 
-use oracles::{
-    Engine, InstanceId, Limits, ModuleId, Outcome, Session, SharedInstance, State, Value,
-};
+use crate::engine::{Engine, InstanceId, Limits, ModuleId, Session, SharedInstance};
+use crate::outcome::{Outcome, State, Unread, Value};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use wasmparser::WasmFeatures;
 
-/// The base engine, and the nanoseconds every session of it has spent in its calls.
+/// The base engine, and what every session of it has done: nanoseconds spent in its calls, modules compiled.
 pub struct Timed {
     base: Arc<dyn Engine>,
-    spent: Arc<AtomicU64>,
+    spent: Arc<Tally>,
+}
+
+/// What the sessions of a [`Timed`] engine add to.
+#[derive(Default)]
+struct Tally {
+    nanos: AtomicU64,
+    compiled: AtomicU64,
 }
 
 impl Timed {
@@ -25,7 +32,12 @@ impl Timed {
 
     /// Time inside the base engine since the last call of this method.
     pub fn take_spent(&self) -> Duration {
-        Duration::from_nanos(self.spent.swap(0, Ordering::Relaxed))
+        Duration::from_nanos(self.spent.nanos.swap(0, Ordering::Relaxed))
+    }
+
+    /// Modules the base engine was asked to compile, in every session so far.
+    pub fn compiled(&self) -> u64 {
+        self.spent.compiled.load(Ordering::Relaxed)
     }
 }
 
@@ -52,7 +64,7 @@ impl Engine for Timed {
 
 struct TimedSession {
     base: Box<dyn Session>,
-    spent: Arc<AtomicU64>,
+    spent: Arc<Tally>,
 }
 
 impl TimedSession {
@@ -60,13 +72,14 @@ impl TimedSession {
         let started = Instant::now();
         let result = call(self.base.as_mut());
         let nanos = started.elapsed().as_nanos() as u64;
-        self.spent.fetch_add(nanos, Ordering::Relaxed);
+        self.spent.nanos.fetch_add(nanos, Ordering::Relaxed);
         result
     }
 }
 
 impl Session for TimedSession {
     fn compile(&mut self, wasm: &[u8]) -> Result<ModuleId, Outcome> {
+        self.spent.compiled.fetch_add(1, Ordering::Relaxed);
         self.timed(|base| base.compile(wasm))
     }
 
@@ -86,7 +99,7 @@ impl Session for TimedSession {
         self.timed(|base| base.global(instance, export))
     }
 
-    fn state(&mut self, instance: InstanceId) -> Result<State, oracles::Unread> {
+    fn state(&mut self, instance: InstanceId) -> Result<State, Unread> {
         self.timed(|base| base.state(instance))
     }
 
@@ -102,21 +115,24 @@ impl Session for TimedSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::wat;
 
     #[test]
     fn counts_time_inside_the_base_engines_calls_only() {
-        let timed = Timed::new(oracles::engine("wasmi").expect("built in"));
+        let timed = Timed::new(crate::engine("wasmi").expect("built in"));
         let mut session = timed.session(&Limits::default());
         std::thread::sleep(Duration::from_millis(20));
         assert!(
             timed.take_spent() < Duration::from_millis(20),
             "time between calls"
         );
-        let wasm = generators::wat_to_wasm(r#"(module (func (export "f")))"#).unwrap();
-        let module = session.compile(&wasm).unwrap();
+        let module = session
+            .compile(&wat(r#"(module (func (export "f")))"#))
+            .unwrap();
         let instance = session.instantiate(module).unwrap();
         assert_eq!(session.invoke(instance, "f", &[]), Outcome::Values(vec![]));
         assert!(timed.take_spent() > Duration::ZERO);
         assert_eq!(timed.take_spent(), Duration::ZERO, "taken once");
+        assert_eq!(timed.compiled(), 1);
     }
 }
