@@ -55,10 +55,11 @@ function renameExport(module, from, to) {
 
 // Only an import call unwinds: in a module that imports no function, the
 // driver's functions are never called, and go rather than be compiled for nothing.
+// An import is a function without a body (its names may be empty).
 function importsFunctions(module) {
   const count = module.getNumFunctions();
   for (let i = 0; i < count; i++) {
-    if (binaryen.getFunctionInfo(module.getFunctionByIndex(i)).module) return true;
+    if (!binaryen.getFunctionInfo(module.getFunctionByIndex(i)).body) return true;
   }
   return false;
 }

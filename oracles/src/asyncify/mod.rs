@@ -463,8 +463,13 @@ mod tests {
             let asyncify = on(base_id);
             let instrumented = asyncify.instrument(&wat(text)).expect("instrumented");
             assert!(!unwind::has_driver(&instrumented), "{base_id}");
-            let with_import = asyncify.instrument(&wat(UNWIND_LOOP)).unwrap();
-            assert!(unwind::has_driver(&with_import), "{base_id}");
+            for with_import in [UNWIND_LOOP, r#"(module (import "" "" (func)))"#] {
+                let instrumented = asyncify.instrument(&wat(with_import)).unwrap();
+                assert!(
+                    unwind::has_driver(&instrumented),
+                    "{base_id}: {with_import}"
+                );
+            }
             let [expected, outcome] = [base(base_id).session(&limits), asyncify.session(&limits)]
                 .map(|mut session| {
                     let run = run(&mut session, text, "run", &[Value::I32(21)]);
