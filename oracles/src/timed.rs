@@ -12,7 +12,7 @@ use wasmparser::WasmFeatures;
 /// The base engine, and what every session of it has done: nanoseconds spent in its calls, modules compiled.
 pub struct Timed {
     base: Arc<dyn Engine>,
-    spent: Arc<Tally>,
+    tally: Arc<Tally>,
 }
 
 /// What the sessions of a [`Timed`] engine add to.
@@ -26,18 +26,18 @@ impl Timed {
     pub fn new(base: Arc<dyn Engine>) -> Timed {
         Timed {
             base,
-            spent: Arc::default(),
+            tally: Arc::default(),
         }
     }
 
     /// Time inside the base engine since the last call of this method.
     pub fn take_spent(&self) -> Duration {
-        Duration::from_nanos(self.spent.nanos.swap(0, Ordering::Relaxed))
+        Duration::from_nanos(self.tally.nanos.swap(0, Ordering::Relaxed))
     }
 
     /// Modules the base engine was asked to compile, in every session so far.
     pub fn compiled(&self) -> u64 {
-        self.spent.compiled.load(Ordering::Relaxed)
+        self.tally.compiled.load(Ordering::Relaxed)
     }
 }
 
@@ -57,14 +57,14 @@ impl Engine for Timed {
     fn session(&self, limits: &Limits) -> Box<dyn Session> {
         Box::new(TimedSession {
             base: self.base.session(limits),
-            spent: self.spent.clone(),
+            tally: self.tally.clone(),
         })
     }
 }
 
 struct TimedSession {
     base: Box<dyn Session>,
-    spent: Arc<Tally>,
+    tally: Arc<Tally>,
 }
 
 impl TimedSession {
@@ -72,14 +72,14 @@ impl TimedSession {
         let started = Instant::now();
         let result = call(self.base.as_mut());
         let nanos = started.elapsed().as_nanos() as u64;
-        self.spent.nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.tally.nanos.fetch_add(nanos, Ordering::Relaxed);
         result
     }
 }
 
 impl Session for TimedSession {
     fn compile(&mut self, wasm: &[u8]) -> Result<ModuleId, Outcome> {
-        self.spent.compiled.fetch_add(1, Ordering::Relaxed);
+        self.tally.compiled.fetch_add(1, Ordering::Relaxed);
         self.timed(|base| base.compile(wasm))
     }
 

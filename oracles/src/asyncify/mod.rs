@@ -309,9 +309,6 @@ fn instrument_for(
             )
         }));
     }
-    if crate::facts::contains_operator(wasm, is_tail_call) {
-        return Err(Outcome::Unsupported(format!("asyncify: {TAIL_CALLS}")));
-    }
     // Binaryen refusing a module is a skip; binaryen missing is lockstep's failure, never a skip.
     let instrumented = binaryen::instrument(wasm, request, time, caching);
     instrumented.map_err(|refusal| match refusal {
@@ -323,20 +320,6 @@ fn instrument_for(
             Outcome::HarnessFailed(format!("asyncify: binaryen.js is unavailable: {why}"))
         }
     })
-}
-
-/// Binaryen's words for refusing a module with a tail call.
-///
-/// Rationale: binaryen 132's Asyncify refuses every module with a
-/// `return_call` or `return_call_indirect` in any function, whether an import
-/// can reach it or not, so lockstep refuses it in binaryen's words without
-/// asking binaryen: about a fifth of fuzzing's modules have one. Binaryen
-/// instruments `return_call_ref`, which is left to it.
-const TAIL_CALLS: &str = "tail calls not yet supported in asyncify";
-
-fn is_tail_call(operator: &wasmparser::Operator) -> bool {
-    use wasmparser::Operator::{ReturnCall, ReturnCallIndirect};
-    matches!(operator, ReturnCall { .. } | ReturnCallIndirect { .. })
 }
 
 /// A loop calling `host.next` `$n` times with an i32, i64, f32 and f64 local
@@ -544,29 +527,7 @@ mod tests {
             let Outcome::Unsupported(why) = outcome else {
                 panic!("{outcome}");
             };
-            assert_eq!(why, format!("asyncify: {TAIL_CALLS}"));
-        }
-    }
-
-    /// What lockstep refuses without asking, binaryen refuses too: a direct or
-    /// indirect tail call anywhere, even in a module with no import and no export.
-    #[test]
-    fn binaryen_itself_refuses_those_tail_calls_in_those_words() {
-        let request = binaryen::Request {
-            features: base("wasmi").features(),
-            optimize: 0,
-            pages: unwind::MODULE_PAGES,
-        };
-        for text in [
-            r#"(module (import "host" "f" (func)) (func $g (call 0)) (func (return_call $g)))"#,
-            "(module (type $t (func)) (table 1 funcref) (func (return_call_indirect (type $t) (i32.const 0))))",
-        ] {
-            let time = binaryen::INSTRUMENT_TIME;
-            let refusal = binaryen::instrument(&wat(text), request, time, Caching::Uncached);
-            assert_eq!(
-                refusal,
-                Err(binaryen::Refusal::Unsupported(TAIL_CALLS.into()))
-            );
+            assert_eq!(why, format!("asyncify: {}", binaryen::TAIL_CALLS));
         }
     }
 
