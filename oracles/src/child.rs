@@ -210,7 +210,9 @@ impl Child {
         self.stdin = None;
         let deadline = Instant::now() + EXIT_GRACE;
         while !self.exited() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
+            // A process still writing would block on a full pipe and never exit:
+            // what it writes now nobody asked for, and is dropped.
+            self.lines.discard(Duration::from_millis(10));
         }
         let lingered = !self.exited();
         let status = match (self.kill(), lingered) {
@@ -384,6 +386,16 @@ impl Lines {
         }
     }
 
+    /// Drops what is pending and what arrives within `wait`.
+    fn discard(&mut self, wait: Duration) {
+        match self.ended {
+            true => std::thread::sleep(wait),
+            false if self.wait(Instant::now() + wait) => self.read(),
+            false => {}
+        }
+        (self.start, self.end, self.scanned) = (0, 0, 0);
+    }
+
     /// Reads what is there, into room for at least as much again as is pending;
     /// an error or the end of the pipe ends the lines.
     fn read(&mut self) {
@@ -492,6 +504,12 @@ mod tests {
             ending.to_string(),
             "exited with status 3; its last words: bad \u{fffd} | last"
         );
+    }
+
+    #[test]
+    fn a_process_that_writes_as_it_leaves_is_not_blocked_by_a_full_pipe() {
+        let mut child = shell("read line; head -c 8000000 /dev/zero; exit 5", 50);
+        assert_eq!(child.ending().status, Status::Exited(5));
     }
 
     #[test]

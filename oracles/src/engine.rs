@@ -43,7 +43,8 @@ pub struct Limits {
     /// tests, where an unknown import must stay unlinkable.
     pub host_functions: bool,
     /// The modules are generated for this run and met once: what a layer derives
-    /// from them (an Asyncify tier's instrumented module) is not cached on disk.
+    /// from them (an Asyncify tier's instrumented module) is not cached on disk,
+    /// and an engine keeps no compiled code of them for its later sessions.
     ///
     /// Rationale: a fuzzing campaign fills any bounded cache with modules nobody
     /// asks for again, and a full cache no longer keeps the spec suites' modules,

@@ -204,6 +204,7 @@ pub struct Parallelism<'a> {
 
 /// Runs every engine on every file with `jobs` workers. Each file is parsed
 /// once and run on all engines; `report` sees each trial as it completes.
+/// Files of one name run one after another in one worker (see [`namesakes`]).
 pub fn run_matrix(
     files: &[SuiteFile],
     engines: &[Arc<dyn Engine>],
@@ -212,6 +213,7 @@ pub fn run_matrix(
     parallelism: &Parallelism,
     report: &mut dyn FnMut(&TrialResult),
 ) -> MatrixRun {
+    let groups = namesakes(files);
     let next = AtomicUsize::new(0);
     let (sender, receiver) = mpsc::channel();
     let none = Expectations::default();
@@ -219,10 +221,11 @@ pub fn run_matrix(
     std::thread::scope(|scope| {
         for _ in 0..parallelism.jobs.max(1) {
             let sender = sender.clone();
-            let (next, none) = (&next, &none);
+            let (next, none, groups) = (&next, &none, &groups);
             scope.spawn(move || {
                 let mut executor = (parallelism.executor)();
-                while let Some(file) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let taken = std::iter::from_fn(|| groups.get(next.fetch_add(1, Ordering::Relaxed)));
+                for file in taken.flatten() {
                     let script = match prepare(file) {
                         Ok(script) => script,
                         Err(error) => {
@@ -254,6 +257,25 @@ pub fn run_matrix(
         engines.iter().position(|e| e.id() == id)
     });
     matrix
+}
+
+/// `files` grouped by file name, in the order each name first appears.
+///
+/// Rationale: each spec version and many proposals carry the same test file
+/// (`binary.wast` ten times over), with mostly the same modules. Run one after
+/// another by the same worker, their modules are compiled once: engines keep
+/// the code of the modules they compiled last (`Limits::one_off_modules`).
+pub fn namesakes(files: &[SuiteFile]) -> Vec<Vec<&SuiteFile>> {
+    let mut groups: Vec<Vec<&SuiteFile>> = Vec::new();
+    let mut by_name: HashMap<&str, usize> = HashMap::new();
+    for file in files {
+        let group = *by_name.entry(&file.name).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[group].push(file);
+    }
+    groups
 }
 
 /// Sorts trials the way reports list them: by engine (`rank` gives its column), then suite and file.
@@ -299,6 +321,75 @@ mod tests {
         for run in runs {
             let aborted = run.aborted.as_deref();
             assert_eq!(aborted, Some("panicking panicked: no stores here"));
+        }
+    }
+
+    /// Notes which executor (by the order they were made in) ran which file.
+    struct Noting {
+        number: usize,
+        ran: Arc<std::sync::Mutex<Vec<(usize, String)>>>,
+    }
+
+    impl Executor for Noting {
+        fn run(
+            &mut self,
+            _: &Arc<dyn Engine>,
+            file: &SuiteFile,
+            _: &Script,
+            _: &Options,
+        ) -> ScriptRun {
+            self.ran.lock().unwrap().push((self.number, file.key()));
+            ScriptRun::default()
+        }
+    }
+
+    #[test]
+    fn files_of_one_name_run_in_one_worker_one_after_another() {
+        let file = |suite: &str, name: &str| SuiteFile {
+            suite: suite.into(),
+            name: name.into(),
+            text: "(module)".into(),
+        };
+        let suites = ["wasm-v1", "wasm-v2", "proposals/simd"];
+        let names = ["a.wast", "b.wast", "c.wast", "d.wast"];
+        let files: Vec<SuiteFile> = suites
+            .iter()
+            .flat_map(|suite| names.map(|name| file(suite, name)))
+            .collect();
+        let ran = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let made = AtomicUsize::new(0);
+        let executor = || {
+            let number = made.fetch_add(1, Ordering::Relaxed);
+            Box::new(Noting {
+                number,
+                ran: ran.clone(),
+            }) as Box<dyn Executor>
+        };
+        let parallelism = Parallelism {
+            jobs: 2,
+            executor: &executor,
+        };
+        let engines = [oracles::engine("wasmi").expect("built in")];
+        let none = HashMap::new();
+        run_matrix(
+            &files,
+            &engines,
+            &none,
+            &Options::default(),
+            &parallelism,
+            &mut |_| {},
+        );
+        let ran = ran.lock().unwrap();
+        assert_eq!(ran.len(), files.len());
+        for number in 0..2 {
+            let names: Vec<&str> = ran
+                .iter()
+                .filter(|(by, _)| *by == number)
+                .map(|(_, key)| key.rsplit('/').next().unwrap())
+                .collect();
+            let mut runs = names.clone();
+            runs.dedup();
+            assert_eq!(runs.len() * suites.len(), names.len(), "{names:?}");
         }
     }
 }

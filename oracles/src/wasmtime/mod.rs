@@ -6,6 +6,7 @@ pub mod cpu;
 pub mod cranelift;
 mod hooked;
 pub mod pulley;
+mod reuse;
 mod shared;
 mod stream;
 mod values;
@@ -190,6 +191,8 @@ pub struct Wasmtime {
     epochs: bool,
     engine: wasmtime::Engine,
     loader: Option<aot::Loader>,
+    /// Modules compiled by this engine's sessions, for later sessions.
+    reuse: Arc<reuse::Reuse>,
 }
 
 impl Wasmtime {
@@ -246,6 +249,7 @@ impl Wasmtime {
             epochs,
             engine: start(&config, epochs)?,
             loader,
+            reuse: Arc::new(reuse::Reuse::new()),
         })
     }
 
@@ -272,6 +276,7 @@ impl Wasmtime {
             epochs: true,
             engine,
             loader: Some(loader),
+            reuse: Arc::new(reuse::Reuse::new()),
         })
     }
 }
@@ -403,6 +408,8 @@ struct WasmtimeSession {
     /// Epoch ticks a call may take, when the engine interrupts calls at all.
     deadline_ticks: Option<u64>,
     host_functions: bool,
+    /// Where modules compiled in earlier sessions are kept, unless this session's modules are one-off.
+    reuse: Option<Arc<reuse::Reuse>>,
     /// Set by a layer: every function import hands its calls to this hook.
     import_hook: Option<Arc<dyn ImportHook>>,
 }
@@ -442,6 +449,7 @@ impl WasmtimeSession {
                 .epochs
                 .then(|| (limits.call_time.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64),
             host_functions: limits.host_functions,
+            reuse: (!limits.one_off_modules).then(|| wasmtime.reuse.clone()),
             import_hook: None,
         }
     }
@@ -520,10 +528,15 @@ impl WasmtimeSession {
         UNEXPORTED_TAG.to_string()
     }
 
+    /// The module compiled from `wasm`, by this session or an earlier one.
     fn load(&self, wasm: &[u8]) -> wasmtime::Result<Module> {
-        match &self.loader {
+        let compile = || match &self.loader {
             Some(loader) => aot::compile_and_load(&self.engine, loader, wasm),
             None => Module::from_binary(&self.engine, wasm),
+        };
+        match &self.reuse {
+            Some(reuse) => reuse.module(wasm, compile),
+            None => compile(),
         }
     }
 }
@@ -820,6 +833,43 @@ mod tests {
             swarm(winch::TIER, Watchdog::InEngine).len(),
             Knobs::SWARM.len() - 1
         );
+    }
+
+    /// A counter: each call of `bump` adds one to a mutable global and returns it.
+    const COUNTER: &str = r#"(module (global $n (mut i32) (i32.const 0))
+        (func (export "bump") (result i32)
+          (global.set $n (i32.add (global.get $n) (i32.const 1))) (global.get $n)))"#;
+
+    /// What `bump` returns on a fresh instance of [`COUNTER`] in a new session, twice.
+    fn bump_in_a_new_session(engine: &Wasmtime, limits: &Limits) -> Vec<Outcome> {
+        let mut session = engine.session(limits);
+        let module = session.compile(&crate::testing::wat(COUNTER)).unwrap();
+        let instance = session.instantiate(module).unwrap();
+        (0..2)
+            .map(|_| session.invoke(instance, "bump", &[]))
+            .collect()
+    }
+
+    #[test]
+    fn a_later_session_reuses_compiled_code_unless_its_modules_are_one_off() {
+        let engine = Wasmtime::new(cranelift::TIER, Watchdog::InEngine);
+        let counts = [1, 2].map(|n| Outcome::Values(vec![Value::I32(n)]));
+        for limits in [Limits::fuzzing(), Limits::default(), Limits::default()] {
+            assert_eq!(bump_in_a_new_session(&engine, &limits), counts);
+        }
+        let kept = engine.reuse.module(&crate::testing::wat(COUNTER), || {
+            panic!("the spec suites' sessions keep what they compile")
+        });
+        assert!(kept.is_ok());
+        let one_off = Wasmtime::new(cranelift::TIER, Watchdog::InEngine);
+        bump_in_a_new_session(&one_off, &Limits::fuzzing());
+        let compiled = std::cell::Cell::new(false);
+        let wasm = crate::testing::wat(COUNTER);
+        let _ = one_off.reuse.module(&wasm, || {
+            compiled.set(true);
+            Module::new(&one_off.engine, &wasm)
+        });
+        assert!(compiled.get(), "a fuzzing session keeps nothing");
     }
 
     #[test]

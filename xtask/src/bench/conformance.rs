@@ -5,12 +5,12 @@ use crate::Conclusion;
 use anyhow::bail;
 use oracles::timed::Timed;
 use oracles::{Engine, EngineChoice, Watchdog};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use suites::catalog::{self, SuiteFile};
 use suites::runner::{self, Options};
-use suites::script::{Command, CommandKind};
+use suites::script::{Command, CommandKind, ModuleBytes, Script};
 
 /// What one round measured, in seconds over the files the reference completes.
 #[derive(Clone, Copy, Default)]
@@ -63,6 +63,12 @@ pub fn run(rounds: usize) -> anyhow::Result<Conclusion> {
     let ratio = row("ratio lockstep/reference", |r| r.lockstep / r.reference);
     println!("(ratio target <= 1.0: median {:.2})", ratio.median);
     print_overhead(&measured, bench.directives);
+    println!(
+        "modules: {} declared, {} different (the reference compiles every declaration; lockstep \
+         reuses the code of a module it compiled in the files just before)",
+        bench.modules.declared,
+        bench.modules.different.len()
+    );
 
     let matrix = time_full_matrix()?;
     println!(
@@ -113,17 +119,68 @@ impl Spread {
     }
 }
 
-/// Both harnesses, set up once, and what the first round learned about the files.
+/// Both harnesses, and what the first round learned about the files.
 struct Bench<'a> {
-    files: &'a [SuiteFile],
+    /// The files in the order `cargo xtask conformance` runs them.
+    files: Vec<&'a SuiteFile>,
     reference_engine: wasmtime::Engine,
-    engine: Arc<dyn Engine>,
-    timed: Timed,
-    worker: crate::worker::Worker,
+    /// lockstep's engine and worker for the current round.
+    lockstep: Lockstep,
     /// Whether the reference runs each file to its end (the same every round).
     completed: Vec<bool>,
     /// Directives in the files the reference completes.
     directives: usize,
+    /// The modules those files declare.
+    modules: Modules,
+}
+
+/// Modules declared, and how many of them are different: the reference compiles
+/// every declaration, lockstep each different module once a run.
+#[derive(Default)]
+struct Modules {
+    declared: usize,
+    different: HashSet<Vec<u8>>,
+}
+
+impl Modules {
+    fn count(&mut self, commands: &[Command]) {
+        for command in commands {
+            match &command.kind {
+                CommandKind::Module {
+                    bytes: ModuleBytes::Binary(wasm),
+                    ..
+                } => {
+                    self.declared += 1;
+                    self.different.insert(wasm.clone());
+                }
+                CommandKind::Thread { commands, .. } => self.count(commands),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// lockstep's side as a conformance run starts it: an engine for this process
+/// and a worker process, neither of which has compiled anything yet.
+struct Lockstep {
+    engine: Arc<dyn Engine>,
+    timed: Timed,
+    worker: crate::worker::Worker,
+}
+
+impl Lockstep {
+    fn start() -> anyhow::Result<Lockstep> {
+        let cranelift = EngineChoice::parse("wasmtime-cranelift")?;
+        // Configured as the worker configures it (no epoch interruption, see
+        // `Worker::for_scripts`), so that the two lockstep runs differ only in the worker.
+        let engines = crate::engines_for(std::slice::from_ref(&cranelift), Watchdog::Outside);
+        let engine = engines.engine(&cranelift).map_err(anyhow::Error::msg)?;
+        Ok(Lockstep {
+            timed: Timed::new(engine.clone()),
+            engine,
+            worker: crate::worker::Worker::for_scripts(Vec::new()),
+        })
+    }
 }
 
 impl Bench<'_> {
@@ -133,37 +190,38 @@ impl Bench<'_> {
             .wasm_custom_page_sizes(true)
             .wasm_wide_arithmetic(true)
             .shared_memory(true);
-        let cranelift = EngineChoice::parse("wasmtime-cranelift")?;
-        // Configured as the worker configures it (no epoch interruption, see
-        // `Worker::for_scripts`), so that the two lockstep runs differ only in the worker.
-        let engines = crate::engines_for(std::slice::from_ref(&cranelift), Watchdog::Outside);
-        let lockstep = engines.engine(&cranelift).map_err(anyhow::Error::msg)?;
         Ok(Bench {
-            files,
+            files: runner::namesakes(files).into_iter().flatten().collect(),
             reference_engine: wasmtime::Engine::new(&config)?,
-            timed: Timed::new(lockstep.clone()),
-            engine: lockstep,
-            worker: crate::worker::Worker::for_scripts(Vec::new()),
+            lockstep: Lockstep::start()?,
             completed: Vec::new(),
             directives: 0,
+            modules: Modules::default(),
         })
     }
 
     /// Every file on every side; whether the reference or lockstep goes
-    /// first alternates from file to file and from round to round.
+    /// first alternates from file to file and from round to round. Each round
+    /// starts lockstep afresh, so that no round reuses code an earlier one compiled.
     fn round(&mut self, round: usize) -> anyhow::Result<Round> {
+        if round > 0 {
+            self.lockstep = Lockstep::start()?;
+        }
         let mut total = Round::default();
-        for (index, file) in self.files.iter().enumerate() {
+        for (index, file) in self.files.clone().into_iter().enumerate() {
             let reference_first = (round + index).is_multiple_of(2);
             let early = reference_first.then(|| self.reference(file)).transpose()?;
-            let (lockstep, directives) = self.lockstep(file)?;
+            let (lockstep, script) = self.lockstep(file)?;
             let (reference, completed) = match early {
                 Some(measured) => measured,
                 None => self.reference(file)?,
             };
             if round == 0 {
                 self.completed.push(completed);
-                self.directives += if completed { directives } else { 0 };
+                if completed {
+                    self.directives += directives(&script.commands);
+                    self.modules.count(&script.commands);
+                }
             }
             if self.completed[index] {
                 total.reference += reference;
@@ -178,27 +236,32 @@ impl Bench<'_> {
 
     /// lockstep on `file`, as conformance runs it and in this process: its
     /// times (the reference's left at zero) and the file's directive count.
-    fn lockstep(&mut self, file: &SuiteFile) -> anyhow::Result<(Round, usize)> {
+    fn lockstep(&mut self, file: &SuiteFile) -> anyhow::Result<(Round, Script)> {
         let options = Options::default();
         let parse = || runner::prepare(file).map_err(|e| anyhow::anyhow!("{e}"));
+        let Lockstep {
+            engine,
+            timed,
+            worker,
+        } = &mut self.lockstep;
         let started = Instant::now();
         let script = parse()?;
-        runner::Executor::run(&mut self.worker, &self.engine, file, &script, &options);
+        runner::Executor::run(worker, engine, file, &script, &options);
         let lockstep = started.elapsed().as_secs_f64();
         let started = Instant::now();
         let script = parse()?;
         let parsing = started.elapsed().as_secs_f64();
-        self.timed.take_spent();
-        runner::run_script(&self.timed, &script, &options);
+        timed.take_spent();
+        runner::run_script(timed, &script, &options);
         let in_process = started.elapsed().as_secs_f64();
         let round = Round {
             reference: 0.0,
             lockstep,
             in_process,
-            engine: self.timed.take_spent().as_secs_f64(),
+            engine: timed.take_spent().as_secs_f64(),
             parse: parsing,
         };
-        Ok((round, directives(&script.commands)))
+        Ok((round, script))
     }
 
     /// The reference harness on `file`: seconds, and whether it ran to the end.
