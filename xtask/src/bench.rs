@@ -144,7 +144,7 @@ fn fuzz(seconds: u64) -> anyhow::Result<Conclusion> {
         .sum();
     let all: f64 = times.engines.iter().map(spent).sum();
     println!(
-        "Asyncify tiers: {:.0}% of the engines' time (target <= 40%)",
+        "Asyncify tiers: {:.1}% of the engines' time (target <= 40%)",
         100.0 * instrumented / all.max(1e-9)
     );
     let samples = campaign.stats.resident.lock().expect("stats lock").clone();
