@@ -135,7 +135,7 @@ struct Bench<'a> {
 }
 
 /// Modules declared, and how many of them are different: the reference compiles
-/// every declaration, lockstep each different module once a run.
+/// every declaration, lockstep a different module once while it keeps its code.
 #[derive(Default)]
 struct Modules {
     declared: usize,
@@ -235,7 +235,7 @@ impl Bench<'_> {
     }
 
     /// lockstep on `file`, as conformance runs it and in this process: its
-    /// times (the reference's left at zero) and the file's directive count.
+    /// times (the reference's left at zero) and the parsed script.
     fn lockstep(&mut self, file: &SuiteFile) -> anyhow::Result<(Round, Script)> {
         let options = Options::default();
         let parse = || runner::prepare(file).map_err(|e| anyhow::anyhow!("{e}"));
