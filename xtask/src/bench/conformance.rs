@@ -208,7 +208,8 @@ impl Bench<'_> {
             self.lockstep = Lockstep::start()?;
         }
         let mut total = Round::default();
-        for (index, file) in self.files.clone().into_iter().enumerate() {
+        for index in 0..self.files.len() {
+            let file = self.files[index];
             let reference_first = (round + index).is_multiple_of(2);
             let early = reference_first.then(|| self.reference(file)).transpose()?;
             let (lockstep, script) = self.lockstep(file)?;
